@@ -1,7 +1,98 @@
-// vmm command-line front end: turns arguments into a configuration and hands it on.
-#include <cstdio>
+// vmm command-line front end: turns arguments into a configuration and hands it on. It never
+// touches KVM itself.
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
 
-int main() {
-  std::puts("vmm " VMM_VERSION);
-  return 0;
+#include <CLI/CLI.hpp>
+#include <cstdio>
+#include <string>
+
+#include "vmm/common/error.hpp"
+#include "vmm/common/size.hpp"
+#include "vmm/vm.hpp"
+#include "vmm/vm_config.hpp"
+
+namespace {
+
+constexpr const char* kExitStatusHelp = R"(Exit status:
+  0     the guest rebooted, reset itself (triple fault) or powered off
+  N     the guest wrote v to the debug-exit port 0xf4: N = ((v << 1) | 1) & 0xff
+  1     vmm failed while running the VM
+  2     usage or configuration error (bad flag, file, size, missing /dev/kvm)
+  124   --timeout expired
+  128+S vmm was stopped by signal S (SIGINT, SIGTERM, SIGHUP)
+Console: COM1 is connected to stdin/stdout. On a terminal, Ctrl-a x ends the VM and
+Ctrl-a Ctrl-a sends a Ctrl-a; with pipes or files, bytes pass through unchanged.)";
+
+void setup_logging(const std::string& level) {
+  auto logger = spdlog::stderr_color_mt("vmm");
+  logger->set_pattern("vmm: %^%l%$: %v");
+  spdlog::set_default_logger(logger);
+  spdlog::set_level(spdlog::level::from_str(level));
+}
+
+int run_vm(const vmm::VmConfig& config) {
+  vmm::Vm vm(config);
+  return vm.run();
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"vmm: a virtual machine monitor for Linux KVM", "vmm"};
+  app.set_version_flag("--version", std::string("vmm ") + VMM_VERSION);
+  app.footer(kExitStatusHelp);
+  app.require_subcommand(1);
+
+  std::string log_level = "warn";
+  app.add_option("--log-level", log_level, "Log level on stderr")
+      ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}))
+      ->capture_default_str();
+
+  vmm::VmConfig config;
+  std::string memory = "512M";
+  double timeout = 0;
+  auto* run = app.add_subcommand("run", "Boot a Linux kernel in a new VM");
+  run->add_option("--kernel", config.kernel, "bzImage or ELF vmlinux to boot")->required();
+  run->add_option("--initrd", config.initrd, "Initial ramdisk (cpio archive)");
+  run->add_option("--cmdline", config.cmdline, "Kernel command line")->capture_default_str();
+  run->add_option("--cpus", config.cpus, "Number of vCPUs")->capture_default_str();
+  run->add_option("--memory", memory, "Guest RAM, e.g. 512M or 2G (a bare number is MiB)")
+      ->capture_default_str();
+  auto* timeout_opt =
+      run->add_option("--timeout", timeout, "End the VM after SECONDS, exit status 124");
+  run->add_option("--log-level", log_level, "Log level on stderr")
+      ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}));
+  run->footer(kExitStatusHelp);
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForVersion& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    std::fprintf(stderr, "vmm: %s (see vmm --help)\n", e.what());
+    return static_cast<int>(vmm::ExitStatus::kUsageError);
+  }
+
+  setup_logging(log_level);
+  try {
+    if (run->parsed()) {
+      auto bytes = vmm::parse_size(memory);
+      if (!bytes) throw vmm::ConfigError("--memory: cannot parse size '" + memory + "'");
+      config.memory_bytes = *bytes;
+      if (timeout_opt->count() > 0) config.timeout_seconds = timeout;
+      return run_vm(config);
+    }
+  } catch (const vmm::Error& e) {
+    std::fprintf(stderr, "vmm: %s\n", e.what());
+    return static_cast<int>(e.status());
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "vmm: internal error: %s\n", e.what());
+    return static_cast<int>(vmm::ExitStatus::kRuntimeError);
+  }
+  return static_cast<int>(vmm::ExitStatus::kUsageError);
 }

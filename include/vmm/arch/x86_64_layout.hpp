@@ -16,11 +16,11 @@ inline constexpr uint64_t kZeroPageAddr = 0x7000;  // struct boot_params
 inline constexpr uint64_t kBootStackTop = 0x8ff0;  // initial RSP/RBP
 inline constexpr uint64_t kPml4Addr = 0x9000;      // identity map of the first 4 GiB
 inline constexpr uint64_t kPdptAddr = 0xa000;
-inline constexpr uint64_t kPdAddr = 0xb000;        // 4 page directories: 0xb000..0xefff
+inline constexpr uint64_t kPdAddr = 0xb000;  // 4 page directories: 0xb000..0xefff
 inline constexpr uint64_t kCmdlineAddr = 0x20000;
 inline constexpr uint64_t kCmdlineMaxSize = 0x10000;
-inline constexpr uint64_t kEbdaStart = 0x9fc00;    // MP table lives here (639 KiB)
-inline constexpr uint64_t kBiosStart = 0xa0000;    // VGA hole + BIOS: reserved up to 1 MiB
+inline constexpr uint64_t kEbdaStart = 0x9fc00;  // MP table lives here (639 KiB)
+inline constexpr uint64_t kBiosStart = 0xa0000;  // VGA hole + BIOS: reserved up to 1 MiB
 inline constexpr uint64_t kHighMemStart = 0x100000;
 
 // The 32-bit MMIO hole: no RAM between 3 GiB and 4 GiB.

@@ -1,0 +1,33 @@
+#pragma once
+// The system KVM handle (/dev/kvm). Together with VmFd and VcpuFd this is the only code in the
+// project that issues KVM ioctls; everything above it works with plain values.
+#include <linux/kvm.h>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "vmm/common/unique_fd.hpp"
+#include "vmm/kvm/vm_fd.hpp"
+
+namespace vmm::kvm {
+
+class Kvm final {
+ public:
+  // Opens the device and checks the API version and every capability the VMM relies on.
+  // Throws ConfigError naming the problem and what the user can do about it.
+  static Kvm open(const std::string& path = "/dev/kvm");
+
+  [[nodiscard]] int check_extension(long capability) const;
+  [[nodiscard]] uint32_t max_vcpus() const;
+  [[nodiscard]] size_t vcpu_mmap_size() const { return vcpu_mmap_size_; }
+  [[nodiscard]] std::vector<kvm_cpuid_entry2> supported_cpuid() const;
+  [[nodiscard]] VmFd create_vm() const;
+
+ private:
+  explicit Kvm(UniqueFd fd) : fd_(std::move(fd)) {}
+  UniqueFd fd_;
+  size_t vcpu_mmap_size_ = 0;
+};
+
+}  // namespace vmm::kvm

@@ -1,0 +1,46 @@
+#pragma once
+// One virtual CPU: its register state and KVM_RUN.
+#include <linux/kvm.h>
+
+#include <cstdint>
+#include <span>
+#include <vector>
+
+#include "vmm/common/unique_fd.hpp"
+#include "vmm/kvm/vcpu_exit.hpp"
+
+namespace vmm::kvm {
+
+class VcpuFd final {
+ public:
+  VcpuFd(UniqueFd fd, size_t mmap_size);  // maps the kvm_run page
+  VcpuFd(const VcpuFd&) = delete;
+  VcpuFd& operator=(const VcpuFd&) = delete;
+  VcpuFd(VcpuFd&& other) noexcept;
+  VcpuFd& operator=(VcpuFd&& other) noexcept;
+  ~VcpuFd();
+
+  // Runs the vCPU until the next exit that user space must handle. A signal (the stop kick)
+  // or immediate_exit gives Kind::kInterrupted.
+  [[nodiscard]] VcpuExit run();
+  // Makes the next (or current) KVM_RUN return at once. Safe from a signal handler.
+  void set_immediate_exit(bool value) noexcept;
+
+  [[nodiscard]] kvm_regs get_regs() const;
+  void set_regs(const kvm_regs& regs) const;
+  [[nodiscard]] kvm_sregs get_sregs() const;
+  void set_sregs(const kvm_sregs& sregs) const;
+  void set_fpu(const kvm_fpu& fpu) const;
+  void set_cpuid(std::span<const kvm_cpuid_entry2> entries) const;
+  void set_msrs(std::span<const kvm_msr_entry> entries) const;
+  [[nodiscard]] kvm_lapic_state get_lapic() const;
+  void set_lapic(const kvm_lapic_state& lapic) const;
+
+ private:
+  void unmap() noexcept;
+  UniqueFd fd_;
+  kvm_run* run_ = nullptr;
+  size_t mmap_size_ = 0;
+};
+
+}  // namespace vmm::kvm

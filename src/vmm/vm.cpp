@@ -1,0 +1,215 @@
+#include "vmm/vm.hpp"
+
+#include <poll.h>
+#include <signal.h>
+#include <spdlog/spdlog.h>
+#include <sys/signalfd.h>
+#include <sys/sysinfo.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstring>
+
+#include "arch/x86_64/cpuid.hpp"
+#include "arch/x86_64/gdt.hpp"
+#include "arch/x86_64/lapic.hpp"
+#include "arch/x86_64/linux_boot.hpp"
+#include "arch/x86_64/mptable.hpp"
+#include "arch/x86_64/msrs.hpp"
+#include "arch/x86_64/page_tables.hpp"
+#include "arch/x86_64/regs.hpp"
+#include "devices/legacy/debug_exit.hpp"
+#include "devices/legacy/i8042.hpp"
+#include "devices/legacy/rtc.hpp"
+#include "devices/legacy/serial.hpp"
+#include "vmm/arch/x86_64_layout.hpp"
+#include "vmm/bus/bus.hpp"
+#include "vmm/common/error.hpp"
+#include "vmm/common/size.hpp"
+#include "vmm/host_console.hpp"
+#include "vmm/kvm/kvm.hpp"
+#include "vmm/kvm_irq_line.hpp"
+#include "vmm/memory/guest_memory.hpp"
+#include "vmm/stop_controller.hpp"
+#include "vmm/vcpu_runner.hpp"
+
+namespace vmm {
+namespace {
+
+namespace layout = x86_64;
+
+constexpr uint64_t kMinMemory = 32ULL << 20;
+// xAPIC IDs are 8 bits and 0xff is the broadcast ID.
+constexpr uint32_t kMaxCpus = 254;
+
+uint64_t host_memory_bytes() {
+  struct sysinfo info {};
+  if (::sysinfo(&info) != 0) return UINT64_MAX;
+  return (static_cast<uint64_t>(info.totalram) + info.totalswap) * info.mem_unit;
+}
+
+void validate(const VmConfig& config) {
+  if (config.cpus == 0) throw ConfigError("--cpus must be at least 1");
+  if (config.cpus > kMaxCpus) {
+    throw ConfigError("--cpus " + std::to_string(config.cpus) + " is more than the " +
+                      std::to_string(kMaxCpus) + " vCPUs this VMM supports");
+  }
+  if (config.memory_bytes < kMinMemory) {
+    throw ConfigError("--memory " + format_size(config.memory_bytes) + " is too small; at least " +
+                      format_size(kMinMemory) + " is needed");
+  }
+  const uint64_t host = host_memory_bytes();
+  if (config.memory_bytes > host) {
+    throw ConfigError("--memory " + format_size(config.memory_bytes) +
+                      " is more than the host has (" + std::to_string(host >> 20) + " MiB)");
+  }
+  if (config.timeout_seconds && !(*config.timeout_seconds > 0)) {
+    throw ConfigError("--timeout must be a positive number of seconds");
+  }
+}
+
+}  // namespace
+
+struct Vm::Parts {
+  // Declaration order is construction order; destruction runs in reverse, so vCPU threads
+  // end first, then the console thread, then devices, then KVM objects and memory.
+  VmConfig config;
+  GuestMemory memory;
+  x86_64::LinuxBootInfo boot{};
+  kvm::Kvm kvm;
+  kvm::VmFd vm;
+  Bus pio{"pio"};
+  Bus mmio{"mmio"};
+  StopController stopper;
+  std::unique_ptr<KvmIrqLine> serial_irq;
+  std::shared_ptr<devices::Serial> serial;
+  std::unique_ptr<HostConsole> console;
+  std::vector<std::unique_ptr<VcpuRunner>> vcpus;
+
+  explicit Parts(const VmConfig& cfg)
+      : config(cfg),
+        memory(GuestMemory::create(cfg.memory_bytes, layout::kMmioHoleStart, layout::kMmioHoleEnd)),
+        boot(x86_64::load_linux(memory, {cfg.kernel, cfg.initrd, cfg.cmdline})),
+        kvm(kvm::Kvm::open(cfg.kvm_device)),
+        vm(kvm.create_vm()) {}
+};
+
+Vm::Vm(const VmConfig& config) {
+  validate(config);
+  parts_ = std::make_unique<Parts>(config);
+  Parts& p = *parts_;
+
+  if (config.cpus > p.kvm.max_vcpus()) {
+    throw ConfigError("--cpus " + std::to_string(config.cpus) + " is more than KVM allows (" +
+                      std::to_string(p.kvm.max_vcpus()) + ")");
+  }
+  x86_64::write_mptable(p.memory, config.cpus);
+  x86_64::write_boot_gdt(p.memory);
+  x86_64::write_identity_page_tables(p.memory);
+
+  p.vm.set_identity_map_address(layout::kKvmIdentityMapAddr);
+  p.vm.set_tss_address(layout::kKvmTssAddr);
+  p.vm.create_irqchip();
+  p.vm.create_pit();
+  uint32_t slot = 0;
+  for (const auto& region : p.memory.regions()) {
+    p.vm.set_user_memory_region(slot++, region.start.raw, region.size, region.host);
+  }
+
+  // Legacy platform devices.
+  p.serial_irq = std::make_unique<KvmIrqLine>(p.vm, layout::kSerialCom1Irq);
+  auto output = std::make_shared<FdOutput>(STDOUT_FILENO);
+  p.serial = std::make_shared<devices::Serial>(*p.serial_irq, output);
+  p.pio.insert(p.serial, 0x3f8, 8);
+  auto i8042 = std::make_shared<devices::I8042>(p.stopper);
+  p.pio.insert(i8042->data_port(), 0x60, 1);
+  p.pio.insert(i8042->command_port(), 0x64, 1);
+  p.pio.insert(std::make_shared<devices::Rtc>(), 0x70, 2);
+  p.pio.insert(std::make_shared<devices::DebugExit>(p.stopper), 0xf4, 4);
+
+  const auto supported_cpuid = p.kvm.supported_cpuid();
+  const auto msrs = x86_64::boot_msrs();
+  for (uint32_t i = 0; i < config.cpus; ++i) {
+    kvm::VcpuFd vcpu = p.vm.create_vcpu(i);
+    auto cpuid = supported_cpuid;
+    x86_64::configure_cpuid(cpuid, i, config.cpus);
+    vcpu.set_cpuid(cpuid);
+    vcpu.set_msrs(msrs);
+    auto lapic = vcpu.get_lapic();
+    x86_64::configure_lint(lapic);
+    vcpu.set_lapic(lapic);
+    if (i == 0) {
+      // The boot processor starts at the kernel's 64-bit entry; the others wait for INIT/SIPI
+      // from the guest, as on real hardware.
+      vcpu.set_regs(x86_64::boot_regs(p.boot.entry, p.boot.boot_params));
+      auto sregs = vcpu.get_sregs();
+      x86_64::set_long_mode_sregs(sregs);
+      vcpu.set_sregs(sregs);
+      vcpu.set_fpu(x86_64::boot_fpu());
+    }
+    p.vcpus.push_back(std::make_unique<VcpuRunner>(i, std::move(vcpu), p.pio, p.mmio, p.stopper));
+  }
+  spdlog::info("VM ready: {} vCPU(s), {} of RAM", config.cpus, format_size(config.memory_bytes));
+}
+
+Vm::~Vm() = default;
+
+int Vm::run() {
+  Parts& p = *parts_;
+  VcpuRunner::install_kick_signal();
+
+  // Termination signals are taken synchronously here; every thread started below inherits
+  // the mask, so they never interrupt a vCPU or device thread.
+  sigset_t signals;
+  sigemptyset(&signals);
+  for (int s : {SIGINT, SIGTERM, SIGHUP, SIGQUIT}) sigaddset(&signals, s);
+  sigset_t old_mask;
+  ::pthread_sigmask(SIG_BLOCK, &signals, &old_mask);
+  UniqueFd sigfd(::signalfd(-1, &signals, SFD_CLOEXEC | SFD_NONBLOCK));
+  if (!sigfd) throw system_error("signalfd", errno);
+
+  p.console = std::make_unique<HostConsole>(
+      STDIN_FILENO, p.stopper,
+      [&p](std::span<const uint8_t> bytes) { return p.serial->enqueue_input(bytes); });
+  for (auto& vcpu : p.vcpus) vcpu->start();
+
+  using Clock = std::chrono::steady_clock;
+  const auto deadline =
+      p.config.timeout_seconds
+          ? std::optional(Clock::now() +
+                          std::chrono::duration_cast<Clock::duration>(
+                              std::chrono::duration<double>(*p.config.timeout_seconds)))
+          : std::nullopt;
+  while (!p.stopper.stop_requested()) {
+    int wait_ms = -1;
+    if (deadline) {
+      const auto left =
+          std::chrono::duration_cast<std::chrono::milliseconds>(*deadline - Clock::now());
+      if (left.count() <= 0) {
+        spdlog::warn("--timeout expired, stopping the VM");
+        p.stopper.request_stop(StopReason::kTimeout, static_cast<int>(ExitStatus::kTimeout));
+        break;
+      }
+      wait_ms = static_cast<int>(std::min<int64_t>(left.count() + 1, 60'000));
+    }
+    pollfd fds[2] = {{p.stopper.event_fd(), POLLIN, 0}, {sigfd.get(), POLLIN, 0}};
+    if (::poll(fds, 2, wait_ms) < 0 && errno != EINTR) throw system_error("poll", errno);
+    if ((fds[1].revents & POLLIN) != 0) {
+      signalfd_siginfo info{};
+      if (::read(sigfd.get(), &info, sizeof(info)) == sizeof(info)) {
+        const int sig = static_cast<int>(info.ssi_signo);
+        spdlog::warn("received signal {}, stopping the VM", ::strsignal(sig));
+        p.stopper.request_stop(StopReason::kUserRequest, 128 + sig);
+      }
+    }
+  }
+
+  for (auto& vcpu : p.vcpus) vcpu->stop();
+  for (auto& vcpu : p.vcpus) vcpu->join();
+  p.console.reset();
+  p.serial->flush();
+  ::pthread_sigmask(SIG_SETMASK, &old_mask, nullptr);
+  return p.stopper.exit_status();
+}
+
+}  // namespace vmm

@@ -1,0 +1,23 @@
+#pragma once
+// Everything needed to build and run one VM, as plain values. The CLI (and later the API)
+// fills it; the VM builder validates it against the host.
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <string>
+
+namespace vmm {
+
+inline constexpr const char* kDefaultCmdline = "console=ttyS0 reboot=k panic=1";
+
+struct VmConfig {
+  std::filesystem::path kernel;
+  std::optional<std::filesystem::path> initrd;
+  std::string cmdline = kDefaultCmdline;
+  uint32_t cpus = 1;
+  uint64_t memory_bytes = 512ULL << 20;
+  std::optional<double> timeout_seconds;  // ends the VM with exit status 124
+  std::string kvm_device = "/dev/kvm";
+};
+
+}  // namespace vmm
