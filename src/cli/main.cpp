@@ -61,6 +61,8 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   auto* timeout_opt =
       run->add_option("--timeout", timeout, "End the VM after SECONDS, exit status 124");
+  run->add_option("--kvm-device", config.kvm_device, "KVM device node")
+      ->capture_default_str();
   run->add_option("--log-level", log_level, "Log level on stderr")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}));
   run->footer(kExitStatusHelp);
