@@ -19,7 +19,11 @@ inline constexpr uint64_t kPdptAddr = 0xa000;
 inline constexpr uint64_t kPdAddr = 0xb000;  // 4 page directories: 0xb000..0xefff
 inline constexpr uint64_t kCmdlineAddr = 0x20000;
 inline constexpr uint64_t kCmdlineMaxSize = 0x10000;
-inline constexpr uint64_t kEbdaStart = 0x9fc00;  // MP table lives here (639 KiB)
+// Extended BIOS data area: reserved, holds the MP configuration table (3 KiB: room for well over
+// 64 vCPUs) followed by the MP floating pointer at 639 KiB, inside the top KiB of base memory
+// that Linux scans for the "_MP_" signature.
+inline constexpr uint64_t kEbdaStart = 0x9f000;
+inline constexpr uint64_t kMpFloatingPointerAddr = 0x9fc00;
 inline constexpr uint64_t kBiosStart = 0xa0000;  // VGA hole + BIOS: reserved up to 1 MiB
 inline constexpr uint64_t kHighMemStart = 0x100000;
 

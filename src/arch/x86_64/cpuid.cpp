@@ -1,0 +1,209 @@
+#include "arch/x86_64/cpuid.hpp"
+
+#include <algorithm>
+#include <array>
+#include <bit>
+#include <cstring>
+#include <string>
+
+#include "vmm/common/error.hpp"
+
+namespace vmm::x86_64 {
+
+namespace {
+
+constexpr uint32_t kCacheTypeMask = 0x1f;  // leaf 4 / 0x8000001D EAX[4:0]; 0 = no more caches
+constexpr uint32_t kCacheLevelShift = 5;   // EAX[7:5]
+constexpr uint32_t kCacheLevelMask = 0x7;
+constexpr uint32_t kCacheSharingShift = 14;  // EAX[25:14]: threads sharing this cache - 1
+constexpr uint32_t kCacheSharingMask = 0xfff;
+constexpr uint32_t kCacheCoresShift = 26;  // leaf 4 EAX[31:26]: cores per package - 1
+constexpr uint32_t kCacheCoresMask = 0x3f;
+constexpr uint32_t kLastLevelCache = 3;
+
+std::array<uint32_t, 3> vendor_words(const char (&name)[13]) noexcept {
+  std::array<uint32_t, 3> words{};  // EBX, EDX, ECX order, as leaf 0 returns it
+  std::memcpy(words.data(), name, sizeof(words));
+  return words;
+}
+
+uint32_t with_field(uint32_t reg, uint32_t shift, uint32_t mask, uint32_t value) noexcept {
+  return (reg & ~(mask << shift)) | ((value & mask) << shift);
+}
+
+// Bits needed to number `count` IDs (x2APIC ID shift of the next topology level).
+uint32_t id_bits(uint32_t count) noexcept {
+  return count <= 1 ? 0 : static_cast<uint32_t>(std::bit_width(count - 1));
+}
+
+kvm_cpuid_entry2* find_mutable(std::vector<kvm_cpuid_entry2>& entries, uint32_t function,
+                               uint32_t index = 0) noexcept {
+  return const_cast<kvm_cpuid_entry2*>(find_cpuid_entry(entries, function, index));
+}
+
+kvm_cpuid_entry2 make_entry(uint32_t function, uint32_t index, uint32_t flags) noexcept {
+  kvm_cpuid_entry2 e{};
+  e.function = function;
+  e.index = index;
+  e.flags = flags;
+  return e;
+}
+
+uint32_t max_basic_leaf(std::span<const kvm_cpuid_entry2> entries) noexcept {
+  const auto* leaf0 = find_cpuid_entry(entries, kCpuidLeafVendor);
+  return leaf0 != nullptr ? leaf0->eax : 0;
+}
+
+void configure_features_leaf(std::vector<kvm_cpuid_entry2>& entries, uint32_t apic_id,
+                             uint32_t cpu_count) {
+  auto* leaf = find_mutable(entries, kCpuidLeafFeatures);
+  if (leaf == nullptr) return;
+  leaf->ebx = with_field(leaf->ebx, 24, 0xff, apic_id);
+  leaf->ebx = with_field(leaf->ebx, 16, 0xff, cpu_count);
+  // HTT says "EBX[23:16] is valid and the package holds more than one logical processor".
+  if (cpu_count > 1) {
+    leaf->edx |= kCpuid1EdxHtt;
+  } else {
+    leaf->edx &= ~kCpuid1EdxHtt;
+  }
+  leaf->ecx |= kCpuid1EcxHypervisor;
+}
+
+// Leaves 0xB/0x1F are rebuilt rather than patched: recent KVM reports them empty (no topology)
+// and older KVM copies the host's, neither of which describes this VM.
+void configure_topology_leaf(std::vector<kvm_cpuid_entry2>& entries, uint32_t function,
+                             uint32_t apic_id, uint32_t cpu_count) {
+  std::erase_if(entries, [function](const kvm_cpuid_entry2& e) { return e.function == function; });
+
+  struct Level {
+    uint32_t shift;
+    uint32_t count;
+    uint32_t type;
+  };
+  const std::array<Level, 3> levels{{
+      {0, 1, kTopologyLevelSmt},  // one thread per core
+      {id_bits(cpu_count), cpu_count, kTopologyLevelCore},
+      {0, 0, kTopologyLevelInvalid},  // terminates the enumeration
+  }};
+  for (uint32_t i = 0; i < levels.size(); ++i) {
+    auto e = make_entry(function, i, KVM_CPUID_FLAG_SIGNIFCANT_INDEX);
+    e.eax = levels[i].shift;
+    e.ebx = levels[i].count;
+    e.ecx = (levels[i].type << 8) | i;
+    e.edx = apic_id;
+    entries.push_back(e);
+  }
+}
+
+// Intel deterministic cache parameters: every cache is private to its core except the last
+// level, which the whole package shares.
+void configure_intel_cache_leaf(std::vector<kvm_cpuid_entry2>& entries, uint32_t cpu_count) {
+  const uint32_t cores = std::min(cpu_count, kCacheCoresMask + 1);
+  for (auto& e : entries) {
+    if (e.function != kCpuidLeafCacheParams || (e.eax & kCacheTypeMask) == 0) continue;
+    const uint32_t level = (e.eax >> kCacheLevelShift) & kCacheLevelMask;
+    e.eax = with_field(e.eax, kCacheCoresShift, kCacheCoresMask, cores - 1);
+    e.eax = with_field(e.eax, kCacheSharingShift, kCacheSharingMask,
+                       level >= kLastLevelCache ? cpu_count - 1 : 0);
+  }
+}
+
+void configure_amd_leaves(std::vector<kvm_cpuid_entry2>& entries, uint32_t apic_id,
+                          uint32_t cpu_count) {
+  // CmpLegacy + HTT: leaf 1's logical count counts cores, not SMT siblings.
+  if (auto* ext = find_mutable(entries, kCpuidLeafExtFeatures); ext != nullptr) {
+    if (cpu_count > 1) {
+      ext->ecx |= kCpuidExt1EcxCmpLegacy;
+    } else {
+      ext->ecx &= ~kCpuidExt1EcxCmpLegacy;
+    }
+  }
+  // ECX[7:0] NC = cores - 1, ECX[15:12] ApicIdSize = APIC ID bits that number the cores.
+  if (auto* sizes = find_mutable(entries, kCpuidLeafAmdSizes); sizes != nullptr) {
+    sizes->ecx = with_field(sizes->ecx, 0, 0xff, cpu_count - 1);
+    sizes->ecx = with_field(sizes->ecx, 12, 0xf, id_bits(cpu_count));
+  }
+  for (auto& e : entries) {
+    if (e.function != kCpuidLeafAmdCacheTopology || (e.eax & kCacheTypeMask) == 0) continue;
+    const uint32_t level = (e.eax >> kCacheLevelShift) & kCacheLevelMask;
+    e.eax = with_field(e.eax, kCacheSharingShift, kCacheSharingMask,
+                       level >= kLastLevelCache ? cpu_count - 1 : 0);
+  }
+  // EAX extended APIC ID; EBX[7:0] core ID, EBX[15:8] threads per core - 1;
+  // ECX[7:0] node ID, ECX[10:8] nodes per package - 1.
+  if (auto* ext_apic = find_mutable(entries, kCpuidLeafAmdExtApicId); ext_apic != nullptr) {
+    ext_apic->eax = apic_id;
+    ext_apic->ebx = apic_id & 0xff;
+    ext_apic->ecx = 0;
+    ext_apic->edx = 0;
+  }
+}
+
+void ensure_kvm_leaves(std::vector<kvm_cpuid_entry2>& entries) {
+  const auto signature = vendor_words("KVMKVMKVM\0\0\0");
+  if (find_cpuid_entry(entries, kCpuidLeafKvmSignature) == nullptr) {
+    entries.push_back(make_entry(kCpuidLeafKvmSignature, 0, 0));
+  }
+  auto* sig = find_mutable(entries, kCpuidLeafKvmSignature);
+  sig->ebx = signature[0];
+  sig->ecx = signature[1];
+  sig->edx = signature[2];
+  sig->eax = std::max(sig->eax, kCpuidLeafKvmFeatures);
+  // Features stay exactly what KVM offered; an absent leaf means it offered none.
+  if (find_cpuid_entry(entries, kCpuidLeafKvmFeatures) == nullptr) {
+    entries.push_back(make_entry(kCpuidLeafKvmFeatures, 0, 0));
+  }
+}
+
+}  // namespace
+
+CpuVendor cpuid_vendor(std::span<const kvm_cpuid_entry2> entries) noexcept {
+  const auto* leaf0 = find_cpuid_entry(entries, kCpuidLeafVendor);
+  if (leaf0 == nullptr) return CpuVendor::kOther;
+  const std::array<uint32_t, 3> words{leaf0->ebx, leaf0->edx, leaf0->ecx};
+  if (words == vendor_words("GenuineIntel")) return CpuVendor::kIntel;
+  if (words == vendor_words("AuthenticAMD") || words == vendor_words("HygonGenuine")) {
+    return CpuVendor::kAmd;
+  }
+  return CpuVendor::kOther;
+}
+
+const kvm_cpuid_entry2* find_cpuid_entry(std::span<const kvm_cpuid_entry2> entries,
+                                         uint32_t function, uint32_t index) noexcept {
+  for (const auto& e : entries) {
+    if (e.function != function) continue;
+    if ((e.flags & KVM_CPUID_FLAG_SIGNIFCANT_INDEX) != 0 && e.index != index) continue;
+    return &e;
+  }
+  return nullptr;
+}
+
+void configure_cpuid(std::vector<kvm_cpuid_entry2>& entries, uint32_t cpu_index,
+                     uint32_t cpu_count) {
+  if (cpu_count == 0 || cpu_count > kMaxCpuidCpus) {
+    throw ConfigError("vCPU count " + std::to_string(cpu_count) + " is out of range (1.." +
+                      std::to_string(kMaxCpuidCpus) + ")");
+  }
+  if (cpu_index >= cpu_count) {
+    throw Error("vCPU index " + std::to_string(cpu_index) + " is not below the vCPU count " +
+                std::to_string(cpu_count));
+  }
+  const uint32_t apic_id = cpu_index;
+  const CpuVendor vendor = cpuid_vendor(entries);
+  const uint32_t max_leaf = max_basic_leaf(entries);
+
+  configure_features_leaf(entries, apic_id, cpu_count);
+  if (max_leaf >= kCpuidLeafTopology) {
+    configure_topology_leaf(entries, kCpuidLeafTopology, apic_id, cpu_count);
+  }
+  // 0x1F supersedes 0xB where it exists; it is not invented on CPUs without it.
+  if (max_leaf >= kCpuidLeafTopologyV2 &&
+      find_cpuid_entry(entries, kCpuidLeafTopologyV2) != nullptr) {
+    configure_topology_leaf(entries, kCpuidLeafTopologyV2, apic_id, cpu_count);
+  }
+  if (vendor == CpuVendor::kIntel) configure_intel_cache_leaf(entries, cpu_count);
+  if (vendor == CpuVendor::kAmd) configure_amd_leaves(entries, apic_id, cpu_count);
+  ensure_kvm_leaves(entries);
+}
+
+}  // namespace vmm::x86_64
