@@ -53,8 +53,8 @@ TEST_F(PageTablesTest, PdptPointsToFourDirectories) {
 }
 
 TEST_F(PageTablesTest, DirectoryEntriesAre2MiBPages) {
-  EXPECT_EQ(entry(kPdAddr, 0), 0x83u);                 // 0
-  EXPECT_EQ(entry(kPdAddr, 1), 0x200083u);             // 2 MiB
+  EXPECT_EQ(entry(kPdAddr, 0), 0x83u);                       // 0
+  EXPECT_EQ(entry(kPdAddr, 1), 0x200083u);                   // 2 MiB
   EXPECT_EQ(entry(kPdAddr + 3 * 0x1000, 0), 0xc0000083u);    // 3 GiB
   EXPECT_EQ(entry(kPdAddr + 3 * 0x1000, 1), 0xc0200083u);    // 3 GiB + 2 MiB
   EXPECT_EQ(entry(kPdAddr + 3 * 0x1000, 511), 0xffe00083u);  // last 2 MiB below 4 GiB
@@ -67,8 +67,9 @@ TEST_F(PageTablesTest, DirectoryEntriesAre2MiBPages) {
 }
 
 TEST_F(PageTablesTest, IdentityMapsTheFirst4GiBOnly) {
-  for (const uint64_t addr : std::initializer_list<uint64_t>{0x0, 0x1234, 2 * kMiB, 2 * kMiB + 0x10, kGiB + 0x345678,
-                        3 * kGiB, 3 * kGiB + 0x1234, kIoapicAddr, 4 * kGiB - 1}) {
+  for (const uint64_t addr :
+       std::initializer_list<uint64_t>{0x0, 0x1234, 2 * kMiB, 2 * kMiB + 0x10, kGiB + 0x345678,
+                                       3 * kGiB, 3 * kGiB + 0x1234, kIoapicAddr, 4 * kGiB - 1}) {
     EXPECT_EQ(translate(addr), addr) << std::hex << addr;
   }
   EXPECT_EQ(translate(4 * kGiB), std::nullopt);

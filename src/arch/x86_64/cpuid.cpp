@@ -4,6 +4,7 @@
 #include <array>
 #include <bit>
 #include <cstring>
+#include <initializer_list>
 #include <string>
 
 #include "vmm/common/error.hpp"
@@ -52,6 +53,16 @@ kvm_cpuid_entry2 make_entry(uint32_t function, uint32_t index, uint32_t flags) n
 uint32_t max_basic_leaf(std::span<const kvm_cpuid_entry2> entries) noexcept {
   const auto* leaf0 = find_cpuid_entry(entries, kCpuidLeafVendor);
   return leaf0 != nullptr ? leaf0->eax : 0;
+}
+
+// Host topology entries beyond the reported maximum leaf would be stale; remove them.
+void drop_leaves_above(std::vector<kvm_cpuid_entry2>& entries, uint32_t max_leaf,
+                       std::initializer_list<uint32_t> functions) {
+  for (const uint32_t function : functions) {
+    if (function <= max_leaf) continue;
+    std::erase_if(entries,
+                  [function](const kvm_cpuid_entry2& e) { return e.function == function; });
+  }
 }
 
 void configure_features_leaf(std::vector<kvm_cpuid_entry2>& entries, uint32_t apic_id,
@@ -193,12 +204,13 @@ void configure_cpuid(std::vector<kvm_cpuid_entry2>& entries, uint32_t cpu_index,
   const uint32_t max_leaf = max_basic_leaf(entries);
 
   configure_features_leaf(entries, apic_id, cpu_count);
+  // 0x1F supersedes 0xB where it exists; it is not invented on CPUs without it.
+  const bool has_v2 = find_cpuid_entry(entries, kCpuidLeafTopologyV2) != nullptr;
+  drop_leaves_above(entries, max_leaf, {kCpuidLeafTopology, kCpuidLeafTopologyV2});
   if (max_leaf >= kCpuidLeafTopology) {
     configure_topology_leaf(entries, kCpuidLeafTopology, apic_id, cpu_count);
   }
-  // 0x1F supersedes 0xB where it exists; it is not invented on CPUs without it.
-  if (max_leaf >= kCpuidLeafTopologyV2 &&
-      find_cpuid_entry(entries, kCpuidLeafTopologyV2) != nullptr) {
+  if (max_leaf >= kCpuidLeafTopologyV2 && has_v2) {
     configure_topology_leaf(entries, kCpuidLeafTopologyV2, apic_id, cpu_count);
   }
   if (vendor == CpuVendor::kIntel) configure_intel_cache_leaf(entries, cpu_count);
