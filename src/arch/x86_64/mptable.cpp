@@ -16,8 +16,8 @@ namespace {
 static_assert(kEbdaStart < kMpFloatingPointerAddr);
 static_assert(kMpFloatingPointerAddr % 16 == 0, "the floating pointer must be paragraph aligned");
 // Linux looks for it in the last KiB below 640 KiB.
-static_assert(kMpFloatingPointerAddr >= 639 * 1024 &&
-              kMpFloatingPointerAddr + kMpFloatingPointerSize <= 640 * 1024);
+static_assert(kMpFloatingPointerAddr >= 639 * kKiB &&
+              kMpFloatingPointerAddr + kMpFloatingPointerSize <= 640 * kKiB);
 static_assert(kMpFloatingPointerAddr + kMpFloatingPointerSize <= kBiosStart);
 
 constexpr std::size_t kConfigTableCapacity = kMpFloatingPointerAddr - kEbdaStart;
