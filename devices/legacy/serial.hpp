@@ -126,7 +126,7 @@ class Serial final : public BusDevice {
   mutable std::mutex state_mutex_;  // guards everything below except output_mutex_
   uint8_t ier_ = 0;
   uint8_t lcr_ = 0;
-  uint8_t mcr_ = kMcrOut2;
+  uint8_t mcr_ = 0;
   uint8_t lsr_ = kLsrThrEmpty | kLsrTxEmpty;
   uint8_t msr_ = kMsrDcd | kMsrDsr | kMsrCts;
   uint8_t scr_ = 0;
