@@ -14,6 +14,7 @@
 #include <functional>
 #include <span>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "devices/legacy/serial.hpp"
