@@ -4,6 +4,7 @@
 #include <spdlog/spdlog.h>
 
 #include <CLI/CLI.hpp>
+#include <csignal>
 #include <cstdio>
 #include <string>
 
@@ -39,6 +40,8 @@ int run_vm(const vmm::VmConfig& config) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // A closed stdout must surface as EPIPE in the console output, not kill the VMM.
+  ::signal(SIGPIPE, SIG_IGN);
   CLI::App app{"vmm: a virtual machine monitor for Linux KVM", "vmm"};
   app.set_version_flag("--version", std::string("vmm ") + VMM_VERSION);
   app.footer(kExitStatusHelp);

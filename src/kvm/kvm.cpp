@@ -7,6 +7,7 @@
 #include <cstring>
 #include <memory>
 
+#include "kvm/flex_array_abi.hpp"
 #include "kvm/ioctl.hpp"
 
 namespace vmm::kvm {
@@ -90,14 +91,8 @@ uint32_t Kvm::max_vcpus() const {
 std::vector<kvm_cpuid_entry2> Kvm::supported_cpuid() const {
   // The ioctl reports E2BIG until the buffer is large enough.
   for (uint32_t n = 128; n <= 4096; n *= 2) {
-    const size_t bytes = sizeof(kvm_cpuid2) + n * sizeof(kvm_cpuid_entry2);
-    auto buf = std::make_unique<uint8_t[]>(bytes);
-    std::memset(buf.get(), 0, bytes);
-    auto* cpuid = reinterpret_cast<kvm_cpuid2*>(buf.get());
-    cpuid->nent = n;
-    if (::ioctl(fd_.get(), KVM_GET_SUPPORTED_CPUID, cpuid) == 0) {
-      return {cpuid->entries, cpuid->entries + cpuid->nent};
-    }
+    abi::FlexBuffer<kvm_cpuid_entry2> buf(n);
+    if (::ioctl(fd_.get(), abi::kGetSupportedCpuid, buf.get()) == 0) return buf.entries();
     if (errno != E2BIG) throw system_error("KVM_GET_SUPPORTED_CPUID failed", errno);
   }
   throw Error("KVM_GET_SUPPORTED_CPUID: too many entries");

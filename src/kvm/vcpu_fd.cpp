@@ -1,5 +1,6 @@
 #include "vmm/kvm/vcpu_fd.hpp"
 
+#include <spdlog/fmt/fmt.h>
 #include <sys/mman.h>
 
 #include <cerrno>
@@ -7,6 +8,7 @@
 #include <memory>
 #include <utility>
 
+#include "kvm/flex_array_abi.hpp"
 #include "kvm/ioctl.hpp"
 
 namespace vmm::kvm {
@@ -123,27 +125,17 @@ void VcpuFd::set_fpu(const kvm_fpu& fpu) const {
 }
 
 void VcpuFd::set_cpuid(std::span<const kvm_cpuid_entry2> entries) const {
-  const size_t bytes = sizeof(kvm_cpuid2) + entries.size_bytes();
-  auto buf = std::make_unique<uint8_t[]>(bytes);
-  std::memset(buf.get(), 0, bytes);
-  auto* cpuid = reinterpret_cast<kvm_cpuid2*>(buf.get());
-  cpuid->nent = static_cast<uint32_t>(entries.size());
-  std::memcpy(cpuid->entries, entries.data(), entries.size_bytes());
-  checked_ioctl(fd_.get(), KVM_SET_CPUID2, cpuid, "KVM_SET_CPUID2");
+  abi::FlexBuffer<kvm_cpuid_entry2> buf(entries);
+  checked_ioctl(fd_.get(), abi::kSetCpuid2, buf.get(), "KVM_SET_CPUID2");
 }
 
 void VcpuFd::set_msrs(std::span<const kvm_msr_entry> entries) const {
-  const size_t bytes = sizeof(kvm_msrs) + entries.size_bytes();
-  auto buf = std::make_unique<uint8_t[]>(bytes);
-  std::memset(buf.get(), 0, bytes);
-  auto* msrs = reinterpret_cast<kvm_msrs*>(buf.get());
-  msrs->nmsrs = static_cast<uint32_t>(entries.size());
-  std::memcpy(msrs->entries, entries.data(), entries.size_bytes());
-  const int set = checked_ioctl(fd_.get(), KVM_SET_MSRS, msrs, "KVM_SET_MSRS");
+  abi::FlexBuffer<kvm_msr_entry> buf(entries);
+  const int set = checked_ioctl(fd_.get(), abi::kSetMsrs, buf.get(), "KVM_SET_MSRS");
   // KVM_SET_MSRS returns how many entries it accepted and stops at the first refused one.
   if (static_cast<size_t>(set) != entries.size()) {
-    throw Error("KVM_SET_MSRS refused MSR " +
-                std::to_string(entries[static_cast<size_t>(set)].index));
+    throw Error(
+        fmt::format("KVM_SET_MSRS refused MSR {:#x}", entries[static_cast<size_t>(set)].index));
   }
 }
 

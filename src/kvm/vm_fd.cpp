@@ -3,6 +3,7 @@
 #include <cstring>
 #include <memory>
 
+#include "kvm/flex_array_abi.hpp"
 #include "kvm/ioctl.hpp"
 
 namespace vmm::kvm {
@@ -98,13 +99,8 @@ void VmFd::unregister_ioeventfd(int eventfd, uint64_t addr, uint32_t len, bool p
 }
 
 void VmFd::set_gsi_routing(std::span<const kvm_irq_routing_entry> entries) const {
-  const size_t bytes = sizeof(kvm_irq_routing) + entries.size() * sizeof(kvm_irq_routing_entry);
-  auto buf = std::make_unique<uint8_t[]>(bytes);
-  std::memset(buf.get(), 0, bytes);
-  auto* routing = reinterpret_cast<kvm_irq_routing*>(buf.get());
-  routing->nr = static_cast<uint32_t>(entries.size());
-  std::memcpy(routing->entries, entries.data(), entries.size_bytes());
-  checked_ioctl(fd_.get(), KVM_SET_GSI_ROUTING, routing, "KVM_SET_GSI_ROUTING");
+  abi::FlexBuffer<kvm_irq_routing_entry> buf(entries);
+  checked_ioctl(fd_.get(), abi::kSetGsiRouting, buf.get(), "KVM_SET_GSI_ROUTING");
 }
 
 void VmFd::signal_msi(uint64_t address, uint32_t data) const {

@@ -81,9 +81,9 @@ struct Vm::Parts {
   Bus pio{"pio"};
   Bus mmio{"mmio"};
   StopController stopper;
-  std::unique_ptr<KvmIrqLine> serial_irq;
   std::shared_ptr<devices::Serial> serial;
-  std::unique_ptr<HostConsole> console;
+  std::unique_ptr<TerminalRawMode> raw_terminal;
+  std::unique_ptr<HostConsoleInput> console;
   std::vector<std::unique_ptr<VcpuRunner>> vcpus;
 
   explicit Parts(const VmConfig& cfg)
@@ -117,15 +117,16 @@ Vm::Vm(const VmConfig& config) {
   }
 
   // Legacy platform devices.
-  p.serial_irq = std::make_unique<KvmIrqLine>(p.vm, layout::kSerialCom1Irq);
-  auto output = std::make_shared<FdOutput>(STDOUT_FILENO);
-  p.serial = std::make_shared<devices::Serial>(*p.serial_irq, output);
-  p.pio.insert(p.serial, 0x3f8, 8);
+  p.serial = std::make_shared<devices::Serial>(
+      std::make_shared<KvmIrqLine>(p.vm, layout::kSerialCom1Irq),
+      std::make_shared<FdOutput>(STDOUT_FILENO));
+  p.pio.insert(p.serial, 0x3f8, devices::Serial::kPortCount);
   auto i8042 = std::make_shared<devices::I8042>(p.stopper);
   p.pio.insert(i8042->data_port(), 0x60, 1);
   p.pio.insert(i8042->command_port(), 0x64, 1);
-  p.pio.insert(std::make_shared<devices::Rtc>(), 0x70, 2);
-  p.pio.insert(std::make_shared<devices::DebugExit>(p.stopper), 0xf4, 4);
+  p.pio.insert(std::make_shared<devices::Rtc>(), 0x70, devices::Rtc::kPortCount);
+  p.pio.insert(std::make_shared<devices::DebugExit>(p.stopper), 0xf4,
+               devices::DebugExit::kPortCount);
 
   const auto supported_cpuid = p.kvm.supported_cpuid();
   const auto msrs = x86_64::boot_msrs();
@@ -168,9 +169,13 @@ int Vm::run() {
   UniqueFd sigfd(::signalfd(-1, &signals, SFD_CLOEXEC | SFD_NONBLOCK));
   if (!sigfd) throw system_error("signalfd", errno);
 
-  p.console = std::make_unique<HostConsole>(
-      STDIN_FILENO, p.stopper,
-      [&p](std::span<const uint8_t> bytes) { return p.serial->enqueue_input(bytes); });
+  // Escape sequences only on a terminal: through pipes every byte reaches the guest.
+  const bool tty = ::isatty(STDIN_FILENO) == 1;
+  p.raw_terminal = std::make_unique<TerminalRawMode>(STDIN_FILENO);
+  p.console = std::make_unique<HostConsoleInput>(
+      STDIN_FILENO,
+      [serial = p.serial](std::span<const uint8_t> bytes) { return serial->enqueue_input(bytes); },
+      p.stopper, HostConsoleInput::Options{.escape_sequences = tty});
   for (auto& vcpu : p.vcpus) vcpu->start();
 
   using Clock = std::chrono::steady_clock;
@@ -207,6 +212,7 @@ int Vm::run() {
   for (auto& vcpu : p.vcpus) vcpu->stop();
   for (auto& vcpu : p.vcpus) vcpu->join();
   p.console.reset();
+  p.raw_terminal.reset();
   p.serial->flush();
   ::pthread_sigmask(SIG_SETMASK, &old_mask, nullptr);
   return p.stopper.exit_status();
