@@ -7,14 +7,14 @@
  * SVM) does not honour. ioperm() stays as the fallback for kernels without /dev/port. */
 #include <errno.h>
 #include <fcntl.h>
-#include <unistd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/io.h>
+#include <unistd.h>
 
-static int parse(const char *text, unsigned long max, unsigned long *out) {
-  char *end = NULL;
+static int parse(const char* text, unsigned long max, unsigned long* out) {
+  char* end = NULL;
   errno = 0;
   unsigned long value = strtoul(text, &end, 0);
   if (errno != 0 || end == text || *end != '\0' || value > max) {
@@ -24,7 +24,7 @@ static int parse(const char *text, unsigned long max, unsigned long *out) {
   return 0;
 }
 
-int main(int argc, char **argv) {
+int main(int argc, char** argv) {
   unsigned long port = 0;
   unsigned long value = 0;
   if (argc != 3 || parse(argv[1], 0xffff, &port) != 0 || parse(argv[2], 0xff, &value) != 0) {

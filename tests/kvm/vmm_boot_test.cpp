@@ -75,7 +75,10 @@ class VmmBootTest : public ::testing::Test {
     if (vmm_args.empty()) vmm_args = {"--cpus", "1", "--memory", "512M"};
     argv.insert(argv.end(), vmm_args.begin(), vmm_args.end());
     command_line_.clear();
-    for (const auto& a : argv) command_line_ += (command_line_.empty() ? "" : " ") + a;
+    for (const auto& a : argv) {
+      const bool quote = a.find(' ') != std::string::npos;
+      command_line_ += (command_line_.empty() ? "" : " ") + (quote ? "'" + a + "'" : a);
+    }
     vm_.emplace(Subprocess::spawn(argv));
   }
 
