@@ -32,6 +32,6 @@ done
 # The kernel needs a console node before devtmpfs is mounted to give init its stdio.
 cp -a /dev/console /dev/null "$root/dev/" 2>/dev/null || true
 install -m 755 "$SRC_DIR/test-init.sh" "$root/init"
-(cd "$root" && find . -print0 | cpio --null -o -H newc --quiet --owner=0:0 | gzip -9) >"$OUT.tmp"
-mv "$OUT.tmp" "$OUT"
+(cd "$root" && find . -print0 | cpio --null -o -H newc --quiet --owner=0:0 | gzip -9) >"$OUT.$$.tmp"
+mv "$OUT.$$.tmp" "$OUT"
 echo "$OUT"

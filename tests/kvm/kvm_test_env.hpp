@@ -11,6 +11,7 @@ struct KvmTestEnv {
   std::string kernel;                    // VMM_TEST_KERNEL
   std::string initrd;                    // VMM_TEST_INITRD
   std::string log_dir;                   // VMM_KVM_LOG_DIR, default ./kvm-logs
+  std::string cmdline_extra;             // VMM_TEST_CMDLINE_EXTRA: more guest kernel parameters
   std::chrono::seconds test_limit{180};  // VMM_KVM_TEST_LIMIT (seconds)
   bool has_kvm{false};
   std::string problem;  // non-empty: why no test can run (missing binary, kernel, ...)

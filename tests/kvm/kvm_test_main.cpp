@@ -28,6 +28,7 @@ KvmTestEnv resolve() {
   env.kernel = env_or("VMM_TEST_KERNEL", "");
   env.initrd = env_or("VMM_TEST_INITRD", "");
   env.log_dir = env_or("VMM_KVM_LOG_DIR", "kvm-logs");
+  env.cmdline_extra = env_or("VMM_TEST_CMDLINE_EXTRA", "");
   const std::string limit = env_or("VMM_KVM_TEST_LIMIT", "180");
   char* end = nullptr;
   const long seconds = std::strtol(limit.c_str(), &end, 10);

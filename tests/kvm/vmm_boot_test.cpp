@@ -69,9 +69,11 @@ class VmmBootTest : public ::testing::Test {
   // Starts vmm with the test kernel and initramfs; guest_args go after the base cmdline.
   void start(const std::string& guest_args, std::vector<std::string> vmm_args = {}) {
     const KvmTestEnv& env = KvmTestEnv::get();
-    std::vector<std::string> argv = {
-        env.vmm_bin, "run",      "--kernel",  env.kernel,
-        "--initrd",  env.initrd, "--cmdline", std::string(kBaseCmdline) + " " + guest_args};
+    std::string cmdline = kBaseCmdline;
+    if (!env.cmdline_extra.empty()) cmdline += " " + env.cmdline_extra;
+    cmdline += " " + guest_args;
+    std::vector<std::string> argv = {env.vmm_bin, "run",      "--kernel",  env.kernel,
+                                     "--initrd",  env.initrd, "--cmdline", cmdline};
     if (vmm_args.empty()) vmm_args = {"--cpus", "1", "--memory", "512M"};
     argv.insert(argv.end(), vmm_args.begin(), vmm_args.end());
     command_line_.clear();
