@@ -1,0 +1,37 @@
+#!/bin/bash
+# Builds the initramfs of the L2 test guest that the KVM tests boot with the stock kernel:
+# busybox-static, the static tools in firmware/guest-tools/, and an /init that prints
+# `VMMTEST: ...` markers on the console and then acts on the kernel parameter vmmtest=ACTION:
+#   reboot (default) | poweroff | debugexit=V (write V to port 0xf4) | shell | sleep
+#
+# Output: $CACHE/test-initramfs.cpio.gz (printed on stdout). Environment: VMM_CACHE_DIR
+# (default ~/.cache/vmm), CC (default gcc). Rebuilt on every run; it takes about a second.
+set -euo pipefail
+
+SRC_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+CACHE=${VMM_CACHE_DIR:-$HOME/.cache/vmm}
+OUT=$CACHE/test-initramfs.cpio.gz
+CC=${CC:-gcc}
+
+die() { echo "build-test-initramfs: $*" >&2; exit 1; }
+
+BUSYBOX=$(command -v busybox) || die "busybox not found (apt-get install busybox-static)"
+file -L "$BUSYBOX" 2>/dev/null | grep -q 'dynamically linked' &&
+  die "$BUSYBOX is dynamically linked; install busybox-static"
+command -v cpio >/dev/null || die "cpio not found"
+
+mkdir -p "$CACHE"
+root=$(mktemp -d "$CACHE/.test-initramfs.XXXXXX")
+trap 'rm -rf "$root"' EXIT
+mkdir -p "$root"/{bin,dev,proc,sys,tmp,root}
+cp "$BUSYBOX" "$root/bin/busybox"
+for src in "$SRC_DIR"/guest-tools/*.c; do
+  "$CC" -static -O2 -Wall -Wextra -Werror -o "$root/bin/$(basename "$src" .c)" "$src" ||
+    die "compiling $src failed (static glibc: apt-get install libc6-dev)"
+done
+# The kernel needs a console node before devtmpfs is mounted to give init its stdio.
+cp -a /dev/console /dev/null "$root/dev/" 2>/dev/null || true
+install -m 755 "$SRC_DIR/test-init.sh" "$root/init"
+(cd "$root" && find . -print0 | cpio --null -o -H newc --quiet --owner=0:0 | gzip -9) >"$OUT.$$.tmp"
+mv "$OUT.$$.tmp" "$OUT"
+echo "$OUT"

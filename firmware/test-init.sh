@@ -1,0 +1,49 @@
+#!/bin/busybox sh
+# /init of the L2 test guest. The KVM tests read these markers from the serial console.
+/bin/busybox --install -s /bin
+export PATH=/bin HOME=/root
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mount -t devtmpfs devtmpfs /dev
+exec </dev/console >/dev/console 2>&1
+
+echo "VMMTEST: init started"
+# /sys/devices/system/cpu/online is a list like 0-3; /proc/cpuinfo counts what booted.
+echo "VMMTEST: cpus=$(grep -c '^processor' /proc/cpuinfo)"
+echo "VMMTEST: cpus_online=$(cat /sys/devices/system/cpu/online)"
+echo "VMMTEST: memtotal_kb=$(awk '/^MemTotal:/ { print $2 }' /proc/meminfo)"
+echo "VMMTEST: date=$(date -u +%Y-%m-%d)"
+
+action=default
+for arg in $(cat /proc/cmdline); do
+  case $arg in
+    vmmtest=*) action=${arg#vmmtest=} ;;
+  esac
+done
+echo "VMMTEST: action=$action"
+
+case $action in
+  poweroff)
+    echo "VMMTEST: powering off"
+    poweroff -f
+    ;;
+  debugexit=*)
+    value=${action#debugexit=}
+    echo "VMMTEST: debug exit $value"
+    outb 0xf4 "$value"
+    echo "VMMTEST: debug exit did not stop the VM"
+    ;;
+  shell)
+    echo "VMMTEST: shell ready"
+    # setsid + cttyhack would give job control; a plain sh on the console is all tests need.
+    exec sh
+    ;;
+  sleep)
+    echo "VMMTEST: sleeping"
+    while :; do sleep 3600; done
+    ;;
+  reboot | default) ;;
+  *) echo "VMMTEST: unknown action $action" ;;
+esac
+echo "VMMTEST: rebooting"
+reboot -f

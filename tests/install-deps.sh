@@ -1,0 +1,32 @@
+#!/bin/bash
+# Installs everything vmm needs to build and test on a fresh Debian 12 (run as root).
+# Idempotent: packages already installed are left alone; apt-get update only when needed.
+set -euo pipefail
+
+PACKAGES=(
+  # build
+  cmake ninja-build g++ clang clang-format clang-tidy pkg-config linux-libc-dev libclang-rt-14-dev
+  libcli11-dev libspdlog-dev libboost-dev libfdt-dev libgtest-dev libgmock-dev libseccomp-dev
+  nlohmann-json3-dev liburing-dev libslirp-dev
+  # nested-KVM sandbox and guest test assets
+  qemu-system-x86 busybox-static cpio gzip zstd xz-utils e2fsprogs kmod file libc6-dev
+  # peers used by the container and network tests
+  runc iperf3
+)
+
+[[ $(id -u) == 0 ]] || { echo "install-deps: run as root" >&2; exit 1; }
+export DEBIAN_FRONTEND=noninteractive
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+if ((${#missing[@]} == 0)); then
+  echo "install-deps: all ${#PACKAGES[@]} packages present"
+  exit 0
+fi
+echo "install-deps: installing ${missing[*]}"
+# A fresh image may have no package lists; an old list may name versions no longer served.
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+echo "install-deps: done"
