@@ -59,8 +59,8 @@ VirtioBlock::VirtioBlock(const BlockDeviceConfig& config, EventLoop& loop)
   build_config();
   engine_ = make_block_io_engine(
       image_, [this](uint64_t slot, int result) { on_io_complete(slot, result); }, config.engine);
-  spdlog::debug("virtio-blk {}: {} sectors{}, I/O via {}", image_.path(),
-                limits_.capacity_sectors, config.read_only ? ", read-only" : "", engine_->name());
+  spdlog::debug("virtio-blk {}: {} sectors{}, I/O via {}", image_.path(), limits_.capacity_sectors,
+                config.read_only ? ", read-only" : "", engine_->name());
 }
 
 VirtioBlock::~VirtioBlock() {
@@ -150,8 +150,10 @@ void VirtioBlock::process_queue_locked() {
       BlkRequest& req = slot.request;
       switch (parse_block_request(*chain, limits_, req)) {
         case BlkParseResult::kMalformed:
-          spdlog::warn("virtio-blk {}: malformed request chain (head {}: {}); device needs reset",
-                       image_.path(), chain->head_index(), to_string(chain->error()));
+          spdlog::warn("virtio-blk {}: malformed request (head {}: {}); device needs reset",
+                       image_.path(), chain->head_index(),
+                       chain->error() != ChainError::kNone ? to_string(chain->error())
+                                                           : "no device-writable status byte");
           queue_->mark_broken();
           interrupt_->set_device_needs_reset();
           return;
@@ -191,13 +193,17 @@ void VirtioBlock::process_queue_locked() {
             continue;
           }
           break;
-        case kBlkTypeFlush: io.op = BlockIo::Op::kFlush; break;
+        case kBlkTypeFlush:
+          io.op = BlockIo::Op::kFlush;
+          break;
         case kBlkTypeDiscard:
         case kBlkTypeWriteZeroes:
           io.op = req.type == kBlkTypeDiscard ? BlockIo::Op::kDiscard : BlockIo::Op::kWriteZeroes;
           io.ranges = std::span<const BlkDiscardRange>(req.ranges.data(), req.range_count);
           break;
-        default: complete_locked(req, kBlkStatusUnsupp); continue;
+        default:
+          complete_locked(req, kBlkStatusUnsupp);
+          continue;
       }
       free_slots_.pop_back();
       engine_->submit(io);
@@ -217,8 +223,8 @@ void VirtioBlock::on_io_complete(uint64_t slot_index, int result) {
   if (!active_ || slot_index >= slots_.size()) return;
   BlkRequest& req = slots_[slot_index].request;
   if (result != 0) {
-    spdlog::error("virtio-blk {}: host I/O error on request type {} sector {}: {}",
-                  image_.path(), req.type, req.sector, std::strerror(-result));
+    spdlog::error("virtio-blk {}: host I/O error on request type {} sector {}: {}", image_.path(),
+                  req.type, req.sector, std::strerror(-result));
   }
   complete_locked(req, result == 0 ? kBlkStatusOk : kBlkStatusIoErr);
   const bool was_full = free_slots_.empty();

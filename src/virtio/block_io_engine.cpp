@@ -17,18 +17,21 @@ namespace vmm::virtio {
 
 int execute_block_io(const DiskImage& image, const BlockIo& io) noexcept {
   switch (io.op) {
-    case BlockIo::Op::kRead: return image.read(io.iov, io.offset);
-    case BlockIo::Op::kWrite: return image.write(io.iov, io.offset);
-    case BlockIo::Op::kFlush: return image.flush();
+    case BlockIo::Op::kRead:
+      return image.read(io.iov, io.offset);
+    case BlockIo::Op::kWrite:
+      return image.write(io.iov, io.offset);
+    case BlockIo::Op::kFlush:
+      return image.flush();
     case BlockIo::Op::kDiscard:
     case BlockIo::Op::kWriteZeroes:
       for (const auto& r : io.ranges) {
         const uint64_t offset = r.sector << kSectorShift;
         const uint64_t len = uint64_t{r.num_sectors} << kSectorShift;
-        const int res = io.op == BlockIo::Op::kDiscard
-                            ? image.discard(offset, len)
-                            : image.write_zeroes(offset, len,
-                                                 (r.flags & kBlkWriteZeroesFlagUnmap) != 0);
+        const int res =
+            io.op == BlockIo::Op::kDiscard
+                ? image.discard(offset, len)
+                : image.write_zeroes(offset, len, (r.flags & kBlkWriteZeroesFlagUnmap) != 0);
         if (res != 0) return res;
       }
       return 0;
@@ -154,8 +157,8 @@ class IoUringEngine final : public BlockIoEngine {
     const uint32_t slot = slots_free_.back();
     slots_free_.pop_back();
     slots_[slot] = io;
-    const int fd = io.op == BlockIo::Op::kFlush ? image_.buffered_fd()
-                                                : image_.fd_for(io.iov, io.offset);
+    const int fd =
+        io.op == BlockIo::Op::kFlush ? image_.buffered_fd() : image_.fd_for(io.iov, io.offset);
     switch (io.op) {
       case BlockIo::Op::kRead:
         io_uring_prep_readv(sqe, fd, io.iov.data(), static_cast<unsigned>(io.iov.size()),

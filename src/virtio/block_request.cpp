@@ -45,12 +45,12 @@ bool for_each_piece(const GuestMemory& memory, const Descriptors& descs, uint64_
 bool gather(const GuestMemory& memory, const Descriptors& descs, uint64_t begin,
             std::span<uint8_t> out) noexcept {
   size_t done = 0;
-  const bool ok = for_each_piece(memory, descs, begin, begin + out.size(),
-                                 [&](const uint8_t* p, uint64_t n) {
-                                   std::memcpy(out.data() + done, p, n);
-                                   done += n;
-                                   return true;
-                                 });
+  const bool ok =
+      for_each_piece(memory, descs, begin, begin + out.size(), [&](const uint8_t* p, uint64_t n) {
+        std::memcpy(out.data() + done, p, n);
+        done += n;
+        return true;
+      });
   return ok && done == out.size();
 }
 
@@ -70,9 +70,8 @@ bool sectors_within(uint64_t sector, uint64_t count, uint64_t capacity) noexcept
   return range_within(sector, count, 0, capacity);
 }
 
-BlkParseResult parse_ranges(const GuestMemory& memory, const Descriptors& descs,
-                            uint64_t readable, const BlkDiskLimits& limits,
-                            BlkRequest& out) noexcept {
+BlkParseResult parse_ranges(const GuestMemory& memory, const Descriptors& descs, uint64_t readable,
+                            const BlkDiskLimits& limits, BlkRequest& out) noexcept {
   const bool discard = out.type == kBlkTypeDiscard;
   if (discard ? !limits.discard : !limits.write_zeroes) return BlkParseResult::kUnsupported;
   if (limits.read_only) return BlkParseResult::kIoError;

@@ -47,8 +47,8 @@ int transfer(std::span<const iovec> iov, uint64_t offset, Op&& op) noexcept {
   size_t first = 0;
   const size_t count = iov.size();
   while (first < count) {
-    const ssize_t n = op(local.data() + first, static_cast<int>(count - first),
-                         static_cast<off_t>(offset));
+    const ssize_t n =
+        op(local.data() + first, static_cast<int>(count - first), static_cast<off_t>(offset));
     if (n < 0) {
       if (errno == EINTR) continue;
       return -errno;
@@ -137,8 +137,8 @@ int DiskImage::flush() const noexcept {
 int DiskImage::discard(uint64_t offset, uint64_t len) const noexcept {
   if (read_only_) return -EROFS;
   if (len == 0) return 0;
-  if (::fallocate(fd_.get(), FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
-                  static_cast<off_t>(offset), static_cast<off_t>(len)) == 0) {
+  if (::fallocate(fd_.get(), FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, static_cast<off_t>(offset),
+                  static_cast<off_t>(len)) == 0) {
     return 0;
   }
   // Discard is advisory: a host that cannot punch holes just keeps the blocks.
@@ -160,10 +160,9 @@ int DiskImage::write_zeroes(uint64_t offset, uint64_t len, bool may_unmap) const
   while (len > 0) {
     const uint64_t n = std::min<uint64_t>(len, zeroes.size());
     iovec v{const_cast<uint8_t*>(zeroes.data()), n};
-    const int r = transfer(std::span<const iovec>(&v, 1), offset,
-                           [fd = fd_.get()](const iovec* iv, int c, off_t off) {
-                             return ::pwritev(fd, iv, c, off);
-                           });
+    const int r = transfer(
+        std::span<const iovec>(&v, 1), offset,
+        [fd = fd_.get()](const iovec* iv, int c, off_t off) { return ::pwritev(fd, iv, c, off); });
     if (r != 0) return r;
     offset += n;
     len -= n;

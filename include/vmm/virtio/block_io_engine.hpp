@@ -17,10 +17,10 @@ namespace vmm::virtio {
 struct BlockIo {
   enum class Op : uint8_t { kRead, kWrite, kFlush, kDiscard, kWriteZeroes };
   Op op = Op::kRead;
-  uint64_t offset = 0;                       // bytes, for kRead / kWrite
-  std::span<const iovec> iov;                // kRead / kWrite; valid until completion
-  std::span<const BlkDiscardRange> ranges;   // kDiscard / kWriteZeroes; valid until completion
-  uint64_t cookie = 0;                       // handed back with the result
+  uint64_t offset = 0;                      // bytes, for kRead / kWrite
+  std::span<const iovec> iov;               // kRead / kWrite; valid until completion
+  std::span<const BlkDiscardRange> ranges;  // kDiscard / kWriteZeroes; valid until completion
+  uint64_t cookie = 0;                      // handed back with the result
 };
 
 // Runs one operation synchronously. 0 or a negative errno.

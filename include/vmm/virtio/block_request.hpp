@@ -38,7 +38,7 @@ inline constexpr uint32_t kBlkWriteZeroesFlagUnmap = 1;
 
 inline constexpr uint64_t kSectorSize = 512;
 inline constexpr uint64_t kSectorShift = 9;
-inline constexpr uint64_t kBlkHeaderSize = 16;        // le32 type, le32 reserved, le64 sector
+inline constexpr uint64_t kBlkHeaderSize = 16;          // le32 type, le32 reserved, le64 sector
 inline constexpr uint64_t kBlkDiscardSegmentSize = 16;  // le64 sector, le32 num, le32 flags
 inline constexpr size_t kBlkIdBytes = 20;
 // Data segments per request: advertised as seg_max.
