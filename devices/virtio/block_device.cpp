@@ -144,7 +144,17 @@ void VirtioBlock::process_queue_locked() {
     queue_->disable_notification();
     while (!free_slots_.empty()) {
       auto chain = queue_->pop();
-      if (!chain) break;
+      if (!chain) {
+        if (queue_->broken()) {
+          spdlog::warn(
+              "virtio-blk {}: avail index moved by more than the queue size; device "
+              "needs reset",
+              image_.path());
+          interrupt_->set_device_needs_reset();
+          return;
+        }
+        break;
+      }
       const uint16_t index = free_slots_.back();
       Slot& slot = slots_[index];
       BlkRequest& req = slot.request;

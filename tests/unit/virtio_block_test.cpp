@@ -336,6 +336,17 @@ TEST_P(VirtioBlockTest, HostileChainNeedsResetAndStops) {
   EXPECT_TRUE(h.queue_.broken());
 }
 
+TEST_P(VirtioBlockTest, AvailIndexJumpNeedsReset) {
+  BlockHarness h(image_, config());
+  h.driver_.set_avail_idx(65);  // queue size is 64
+  h.kick();
+  for (int i = 0; i < 5000 && !h.irq_.needs_reset.load(); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  EXPECT_TRUE(h.irq_.needs_reset.load());
+  EXPECT_EQ(h.driver_.used_idx(), 0);
+}
+
 TEST_P(VirtioBlockTest, SecondWriterIsRefused) {
   BlockHarness h(image_, config());
   BlockDeviceConfig c = config();
