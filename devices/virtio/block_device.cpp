@@ -1,0 +1,245 @@
+#include "vmm/virtio/block_device.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "vmm/common/error.hpp"
+
+namespace vmm::virtio {
+
+namespace {
+
+// virtio_blk_config offsets (5.2.4).
+constexpr size_t kCfgCapacity = 0;
+constexpr size_t kCfgSegMax = 12;
+constexpr size_t kCfgBlkSize = 20;
+constexpr size_t kCfgNumQueues = 34;
+constexpr size_t kCfgMaxDiscardSectors = 36;
+constexpr size_t kCfgMaxDiscardSeg = 40;
+constexpr size_t kCfgDiscardAlignment = 44;
+constexpr size_t kCfgMaxWriteZeroesSectors = 48;
+constexpr size_t kCfgMaxWriteZeroesSeg = 52;
+constexpr size_t kCfgWriteZeroesMayUnmap = 56;
+
+// Large enough for any single guest request, small enough that one request cannot keep the
+// disk busy for long; 8 sectors = 4 KiB granularity, the host file system's block size.
+constexpr uint32_t kMaxDiscardSectors = 1U << 22;
+constexpr uint32_t kDiscardAlignmentSectors = 8;
+
+template <typename T>
+void put(std::span<uint8_t> config, size_t offset, T value) {
+  std::memcpy(config.data() + offset, &value, sizeof value);
+}
+
+}  // namespace
+
+VirtioBlock::VirtioBlock(const BlockDeviceConfig& config, EventLoop& loop)
+    : serial_(config.serial), loop_(loop) {
+  if (serial_.size() > kBlkIdBytes) {
+    throw ConfigError("disk serial '" + serial_ + "' is longer than 20 characters");
+  }
+  image_ = DiskImage::open(config.path, config.read_only, config.cache);
+  limits_.capacity_sectors = image_.size_bytes() >> kSectorShift;
+  limits_.read_only = config.read_only;
+  limits_.discard = !config.read_only;
+  limits_.write_zeroes = !config.read_only;
+  limits_.max_discard_sectors = kMaxDiscardSectors;
+  limits_.max_write_zeroes_sectors = kMaxDiscardSectors;
+
+  features_ = feature_bit(kFeatureVersion1) | feature_bit(kFeatureRingIndirectDesc) |
+              feature_bit(kFeatureRingEventIdx) | feature_bit(kBlkFeatureSegMax) |
+              feature_bit(kBlkFeatureBlkSize) | feature_bit(kBlkFeatureFlush);
+  if (config.read_only) {
+    features_ |= feature_bit(kBlkFeatureRo);
+  } else {
+    features_ |= feature_bit(kBlkFeatureDiscard) | feature_bit(kBlkFeatureWriteZeroes);
+  }
+  build_config();
+  engine_ = make_block_io_engine(
+      image_, [this](uint64_t slot, int result) { on_io_complete(slot, result); }, config.engine);
+  spdlog::debug("virtio-blk {}: {} sectors{}, I/O via {}", image_.path(), limits_.capacity_sectors,
+                config.read_only ? ", read-only" : "", engine_->name());
+}
+
+VirtioBlock::~VirtioBlock() {
+  reset();
+  engine_.reset();  // joins its threads while `this` is still whole
+}
+
+void VirtioBlock::build_config() {
+  put<uint64_t>(config_, kCfgCapacity, limits_.capacity_sectors);
+  put<uint32_t>(config_, kCfgSegMax, static_cast<uint32_t>(kBlkMaxSegments));
+  put<uint32_t>(config_, kCfgBlkSize, static_cast<uint32_t>(kSectorSize));
+  put<uint16_t>(config_, kCfgNumQueues, 1);
+  if (limits_.discard) {
+    put<uint32_t>(config_, kCfgMaxDiscardSectors, limits_.max_discard_sectors);
+    put<uint32_t>(config_, kCfgMaxDiscardSeg, static_cast<uint32_t>(kBlkMaxDiscardSegments));
+    put<uint32_t>(config_, kCfgDiscardAlignment, kDiscardAlignmentSectors);
+  }
+  if (limits_.write_zeroes) {
+    put<uint32_t>(config_, kCfgMaxWriteZeroesSectors, limits_.max_write_zeroes_sectors);
+    put<uint32_t>(config_, kCfgMaxWriteZeroesSeg, static_cast<uint32_t>(kBlkMaxDiscardSegments));
+    put<uint8_t>(config_, kCfgWriteZeroesMayUnmap, 1);
+  }
+}
+
+void VirtioBlock::read_config(uint64_t offset, std::span<uint8_t> data) {
+  read_config_bytes(config_, offset, data);
+}
+
+void VirtioBlock::write_config(uint64_t offset, std::span<const uint8_t> data) {
+  // Only `writeback` is writable, and only with CONFIG_WCE, which is not offered.
+  SPDLOG_DEBUG("virtio-blk: ignoring config write at {:#x} ({} bytes)", offset, data.size());
+}
+
+void VirtioBlock::activate(const ActivateContext& context) {
+  if (context.queues.empty() || context.queue_eventfds.empty() || !context.queues[0].ready()) {
+    spdlog::warn("virtio-blk {}: driver started the device without its request queue",
+                 image_.path());
+    return;
+  }
+  {
+    std::lock_guard lock(mutex_);
+    memory_ = &context.memory;
+    queue_ = &context.queues[0];
+    interrupt_ = &context.interrupt;
+    slots_.resize(queue_->size());
+    free_slots_.clear();
+    free_slots_.reserve(slots_.size());
+    for (size_t i = slots_.size(); i > 0; --i) free_slots_.push_back(static_cast<uint16_t>(i - 1));
+    active_ = true;
+  }
+  notify_watch_ = loop_.watch_eventfd(context.queue_eventfds[0], [this] { process_queue(); });
+  // Buffers may have been queued before DRIVER_OK.
+  loop_.post([this] { process_queue(); });
+}
+
+void VirtioBlock::reset() {
+  // Order matters: refuse new work first, stop kicks, let in-flight I/O reach guest memory
+  // (its completions see active_ == false and leave the rings alone), then forget the queue.
+  // Only after that may the driver reuse the memory.
+  {
+    std::lock_guard lock(mutex_);
+    active_ = false;
+  }
+  notify_watch_.stop();
+  engine_->drain();
+  std::lock_guard lock(mutex_);
+  memory_ = nullptr;
+  queue_ = nullptr;
+  interrupt_ = nullptr;
+  free_slots_.clear();
+}
+
+void VirtioBlock::process_queue() {
+  std::lock_guard lock(mutex_);
+  if (!active_) return;
+  process_queue_locked();
+}
+
+void VirtioBlock::process_queue_locked() {
+  do {
+    queue_->disable_notification();
+    while (!free_slots_.empty()) {
+      auto chain = queue_->pop();
+      if (!chain) {
+        if (queue_->broken()) {
+          spdlog::warn(
+              "virtio-blk {}: avail index moved by more than the queue size; device "
+              "needs reset",
+              image_.path());
+          interrupt_->set_device_needs_reset();
+          return;
+        }
+        break;
+      }
+      const uint16_t index = free_slots_.back();
+      Slot& slot = slots_[index];
+      BlkRequest& req = slot.request;
+      switch (parse_block_request(*chain, limits_, req)) {
+        case BlkParseResult::kMalformed:
+          spdlog::warn("virtio-blk {}: malformed request (head {}: {}); device needs reset",
+                       image_.path(), chain->head_index(),
+                       chain->error() != ChainError::kNone ? to_string(chain->error())
+                                                           : "no device-writable status byte");
+          queue_->mark_broken();
+          interrupt_->set_device_needs_reset();
+          return;
+        case BlkParseResult::kIoError:
+          SPDLOG_DEBUG("virtio-blk: request type {} sector {} refused", req.type, req.sector);
+          complete_locked(req, kBlkStatusIoErr);
+          continue;
+        case BlkParseResult::kUnsupported:
+          complete_locked(req, kBlkStatusUnsupp);
+          continue;
+        case BlkParseResult::kOk:
+          break;
+      }
+      if (req.type == kBlkTypeGetId) {
+        // Answered in place: copy the serial, NUL-padded, into the guest's buffers.
+        std::array<uint8_t, kBlkIdBytes> id{};
+        std::memcpy(id.data(), serial_.data(), serial_.size());
+        size_t done = 0;
+        for (size_t i = 0; i < req.data_count; ++i) {
+          std::memcpy(req.data[i].iov_base, id.data() + done, req.data[i].iov_len);
+          done += req.data[i].iov_len;
+        }
+        complete_locked(req, kBlkStatusOk);
+        continue;
+      }
+      BlockIo& io = slot.io;
+      io = BlockIo{};
+      io.cookie = index;
+      switch (req.type) {
+        case kBlkTypeIn:
+        case kBlkTypeOut:
+          io.op = req.type == kBlkTypeIn ? BlockIo::Op::kRead : BlockIo::Op::kWrite;
+          io.offset = req.sector << kSectorShift;
+          io.iov = std::span<const iovec>(req.data.data(), req.data_count);
+          if (req.data_len == 0) {  // nothing to transfer
+            complete_locked(req, kBlkStatusOk);
+            continue;
+          }
+          break;
+        case kBlkTypeFlush:
+          io.op = BlockIo::Op::kFlush;
+          break;
+        case kBlkTypeDiscard:
+        case kBlkTypeWriteZeroes:
+          io.op = req.type == kBlkTypeDiscard ? BlockIo::Op::kDiscard : BlockIo::Op::kWriteZeroes;
+          io.ranges = std::span<const BlkDiscardRange>(req.ranges.data(), req.range_count);
+          break;
+        default:
+          complete_locked(req, kBlkStatusUnsupp);
+          continue;
+      }
+      free_slots_.pop_back();
+      engine_->submit(io);
+    }
+    if (free_slots_.empty()) return;  // a completion frees a slot and drains again
+  } while (queue_->enable_notification());
+}
+
+void VirtioBlock::complete_locked(BlkRequest& request, uint8_t status) {
+  *request.status = status;
+  queue_->add_used(request.head, block_request_used_len(request, status == kBlkStatusOk));
+  if (queue_->needs_notification()) interrupt_->signal_used_queue(0);
+}
+
+void VirtioBlock::on_io_complete(uint64_t slot_index, int result) {
+  std::lock_guard lock(mutex_);
+  if (!active_ || slot_index >= slots_.size()) return;
+  BlkRequest& req = slots_[slot_index].request;
+  if (result != 0) {
+    spdlog::error("virtio-blk {}: host I/O error on request type {} sector {}: {}", image_.path(),
+                  req.type, req.sector, std::strerror(-result));
+  }
+  complete_locked(req, result == 0 ? kBlkStatusOk : kBlkStatusIoErr);
+  const bool was_full = free_slots_.empty();
+  free_slots_.push_back(static_cast<uint16_t>(slot_index));
+  if (was_full) process_queue_locked();
+}
+
+}  // namespace vmm::virtio

@@ -1,0 +1,55 @@
+#pragma once
+// Asynchronous host I/O for virtio-blk: the device submits operations from the event loop and
+// gets each result through a completion callback, so no guest thread ever waits on the disk.
+// io_uring (liburing) where the host allows it, a small thread pool otherwise.
+#include <sys/uio.h>
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <span>
+
+#include "vmm/virtio/block_request.hpp"
+#include "vmm/virtio/disk_image.hpp"
+
+namespace vmm::virtio {
+
+struct BlockIo {
+  enum class Op : uint8_t { kRead, kWrite, kFlush, kDiscard, kWriteZeroes };
+  Op op = Op::kRead;
+  uint64_t offset = 0;                      // bytes, for kRead / kWrite
+  std::span<const iovec> iov;               // kRead / kWrite; valid until completion
+  std::span<const BlkDiscardRange> ranges;  // kDiscard / kWriteZeroes; valid until completion
+  uint64_t cookie = 0;                      // handed back with the result
+};
+
+// Runs one operation synchronously. 0 or a negative errno.
+[[nodiscard]] int execute_block_io(const DiskImage& image, const BlockIo& io) noexcept;
+
+class BlockIoEngine {
+ public:
+  // Called once per submitted operation, on an engine thread, with 0 or a negative errno.
+  using Completion = std::function<void(uint64_t cookie, int result)>;
+
+  BlockIoEngine() = default;
+  BlockIoEngine(const BlockIoEngine&) = delete;
+  BlockIoEngine& operator=(const BlockIoEngine&) = delete;
+  // Waits for everything in flight; completions still run.
+  virtual ~BlockIoEngine() = default;
+
+  // Queues an operation; never waits for the disk.
+  virtual void submit(const BlockIo& io) = 0;
+  // Returns once every operation submitted so far has completed (its callback returned).
+  virtual void drain() = 0;
+  [[nodiscard]] virtual const char* name() const noexcept = 0;
+};
+
+enum class BlockIoEngineKind { kAuto, kIoUring, kThreadPool };
+
+// kAuto probes io_uring and falls back to the thread pool. Throws vmm::Error when the
+// requested kind cannot be created. `image` must outlive the engine.
+[[nodiscard]] std::unique_ptr<BlockIoEngine> make_block_io_engine(
+    const DiskImage& image, BlockIoEngine::Completion completion,
+    BlockIoEngineKind kind = BlockIoEngineKind::kAuto);
+
+}  // namespace vmm::virtio

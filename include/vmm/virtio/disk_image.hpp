@@ -1,0 +1,64 @@
+#pragma once
+// A raw disk image file opened for a virtio-blk device: the open mode, the exclusive lock that
+// keeps two VMMs off one writable image, and the blocking I/O primitives the I/O engines use.
+#include <sys/uio.h>
+
+#include <cstdint>
+#include <span>
+#include <string>
+
+#include "vmm/common/unique_fd.hpp"
+
+namespace vmm::virtio {
+
+enum class DiskCache {
+  kWriteback,  // host page cache; guest FLUSH -> fdatasync
+  kNone,       // O_DIRECT where the host file system allows it
+};
+
+class DiskImage final {
+ public:
+  // Opens `path` read-write (or read-only) and takes an OFD lock on it: exclusive for a
+  // writable image, shared for a read-only one. Throws vmm::ConfigError when the file cannot
+  // be opened or another process holds a conflicting lock ("<path> is in use by another
+  // process").
+  static DiskImage open(const std::string& path, bool read_only, DiskCache cache);
+
+  DiskImage() = default;
+  DiskImage(DiskImage&&) noexcept = default;
+  DiskImage& operator=(DiskImage&&) noexcept = default;
+  DiskImage(const DiskImage&) = delete;
+  DiskImage& operator=(const DiskImage&) = delete;
+  ~DiskImage() = default;
+
+  [[nodiscard]] const std::string& path() const noexcept { return path_; }
+  [[nodiscard]] uint64_t size_bytes() const noexcept { return size_; }
+  [[nodiscard]] bool read_only() const noexcept { return read_only_; }
+  [[nodiscard]] bool direct() const noexcept { return direct_fd_.valid(); }
+
+  // The descriptor to use for a transfer: the O_DIRECT one when buffers, lengths and offset
+  // meet its alignment, the buffered one otherwise (so odd guest buffers still work).
+  [[nodiscard]] int fd_for(std::span<const iovec> iov, uint64_t offset) const noexcept;
+  [[nodiscard]] int buffered_fd() const noexcept { return fd_.get(); }
+
+  // Blocking primitives. Return 0 or a negative errno; short transfers count as -EIO.
+  [[nodiscard]] int read(std::span<const iovec> iov, uint64_t offset) const noexcept;
+  [[nodiscard]] int write(std::span<const iovec> iov, uint64_t offset) const noexcept;
+  [[nodiscard]] int flush() const noexcept;
+  // Deallocates the range; reads return zeroes afterwards and the file keeps its size.
+  [[nodiscard]] int discard(uint64_t offset, uint64_t len) const noexcept;
+  // Zeroes the range, deallocating it when `may_unmap`.
+  [[nodiscard]] int write_zeroes(uint64_t offset, uint64_t len, bool may_unmap) const noexcept;
+
+  // O_DIRECT alignment for buffers, lengths and offsets. 4 KiB covers every host disk.
+  static constexpr uint64_t kDirectAlignment = 4096;
+
+ private:
+  std::string path_;
+  UniqueFd fd_;         // buffered; holds the lock
+  UniqueFd direct_fd_;  // O_DIRECT, only with DiskCache::kNone
+  uint64_t size_ = 0;
+  bool read_only_ = false;
+};
+
+}  // namespace vmm::virtio
