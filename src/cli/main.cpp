@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <string>
 
+#include "cli/disk_option.hpp"
 #include "vmm/common/error.hpp"
 #include "vmm/common/size.hpp"
 #include "vmm/vm.hpp"
@@ -64,8 +65,23 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   auto* timeout_opt =
       run->add_option("--timeout", timeout, "End the VM after SECONDS, exit status 124");
-  run->add_option("--kvm-device", config.kvm_device, "KVM device node")
+  std::vector<std::string> disks;
+  run->add_option("--disk", disks,
+                  "virtio-blk disk: PATH[,readonly=on][,serial=ID][,cache=writeback|none]; "
+                  "repeat for vda, vdb, ...");
+  std::string console = "serial";
+  run->add_option("--console", console,
+                  "Interactive console: serial (ttyS0) or virtio (hvc0; ttyS0 still shows "
+                  "boot messages)")
+      ->check(CLI::IsMember({"serial", "virtio"}))
       ->capture_default_str();
+  std::string transport = "pci";
+  run->add_option("--transport", transport,
+                  "virtio transport: pci, or mmio (announced on the kernel command line; needs "
+                  "CONFIG_VIRTIO_MMIO_CMDLINE_DEVICES)")
+      ->check(CLI::IsMember({"pci", "mmio"}))
+      ->capture_default_str();
+  run->add_option("--kvm-device", config.kvm_device, "KVM device node")->capture_default_str();
   run->add_option("--log-level", log_level, "Log level on stderr")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}));
   run->footer(kExitStatusHelp);
@@ -90,6 +106,9 @@ int main(int argc, char** argv) {
       if (!bytes) throw vmm::ConfigError("--memory: cannot parse size '" + memory + "'");
       config.memory_bytes = *bytes;
       if (timeout_opt->count() > 0) config.timeout_seconds = timeout;
+      for (const auto& d : disks) config.disks.push_back(vmm::cli::parse_disk_option(d));
+      config.console = console == "virtio" ? vmm::ConsoleKind::kVirtio : vmm::ConsoleKind::kSerial;
+      config.transport = transport == "mmio" ? vmm::TransportKind::kMmio : vmm::TransportKind::kPci;
       return run_vm(config);
     }
   } catch (const vmm::Error& e) {

@@ -17,4 +17,20 @@ class KvmIrqLine final : public IrqLine {
   uint32_t gsi_;
 };
 
+// An edge-triggered line: each assertion delivers one interrupt (ISA-style pins, where a level
+// held high would hide the next interrupt from an edge-triggered IOAPIC entry).
+class KvmEdgeIrqLine final : public IrqLine {
+ public:
+  KvmEdgeIrqLine(const kvm::VmFd& vm, uint32_t gsi) : vm_(vm), gsi_(gsi) {}
+  void set_level(bool asserted) override {
+    if (!asserted) return;
+    vm_.set_irq_line(gsi_, true);
+    vm_.set_irq_line(gsi_, false);
+  }
+
+ private:
+  const kvm::VmFd& vm_;
+  uint32_t gsi_;
+};
+
 }  // namespace vmm

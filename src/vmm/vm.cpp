@@ -22,16 +22,24 @@
 #include "devices/legacy/i8042.hpp"
 #include "devices/legacy/rtc.hpp"
 #include "devices/legacy/serial.hpp"
+#include "devices/pci/pci_root.hpp"
+#include "devices/virtio/virtio_pci.hpp"
 #include "vmm/arch/x86_64_layout.hpp"
 #include "vmm/bus/bus.hpp"
 #include "vmm/common/error.hpp"
 #include "vmm/common/size.hpp"
 #include "vmm/host_console.hpp"
 #include "vmm/kvm/kvm.hpp"
+#include "vmm/kvm_ioevent_registrar.hpp"
 #include "vmm/kvm_irq_line.hpp"
+#include "vmm/kvm_msi_router.hpp"
 #include "vmm/memory/guest_memory.hpp"
 #include "vmm/stop_controller.hpp"
 #include "vmm/vcpu_runner.hpp"
+#include "vmm/virtio/block_device.hpp"
+#include "vmm/virtio/console_device.hpp"
+#include "vmm/virtio/mmio_transport.hpp"
+#include "vmm/vmm/event_loop.hpp"
 
 namespace vmm {
 namespace {
@@ -68,6 +76,27 @@ void validate(const VmConfig& config) {
   }
 }
 
+size_t virtio_device_count(const VmConfig& config) {
+  return config.disks.size() + (config.console == ConsoleKind::kVirtio ? 1 : 0);
+}
+
+// virtio-mmio devices cannot be discovered: the kernel learns them from its command line.
+std::string effective_cmdline(const VmConfig& config) {
+  std::string cmdline = config.cmdline;
+  if (config.transport != TransportKind::kMmio) return cmdline;
+  const size_t n = virtio_device_count(config);
+  if (n > layout::kVirtioMmioIrqs.size()) {
+    throw ConfigError("--transport mmio supports at most " +
+                      std::to_string(layout::kVirtioMmioIrqs.size()) + " virtio devices");
+  }
+  for (size_t i = 0; i < n; ++i) {
+    cmdline += fmt::format(" virtio_mmio.device={}K@{:#x}:{}", layout::kVirtioMmioSize / 1024,
+                           layout::kVirtioMmioStart + i * layout::kVirtioMmioSize,
+                           layout::kVirtioMmioIrqs[i]);
+  }
+  return cmdline;
+}
+
 }  // namespace
 
 struct Vm::Parts {
@@ -81,6 +110,15 @@ struct Vm::Parts {
   Bus pio{"pio"};
   Bus mmio{"mmio"};
   StopController stopper;
+  EventLoop loop;  // device I/O runs here, off the vCPU threads
+  KvmMsiRouter msi{vm, layout::kIoapicPins};
+  KvmIoEventRegistrar ioevents{vm};
+  pci::PciRoot pci{mmio, layout::kPciMmioStart, layout::kPciMmioEnd, stopper};
+  std::vector<std::unique_ptr<IrqLine>> irq_lines;
+  std::vector<std::shared_ptr<virtio::VirtioPciDevice>> pci_devices;
+  std::vector<std::shared_ptr<virtio::VirtioMmioTransport>> mmio_devices;
+  std::unique_ptr<virtio::FdConsoleOutput> virtio_console_output;
+  std::shared_ptr<virtio::VirtioConsole> virtio_console;
   std::shared_ptr<devices::Serial> serial;
   std::unique_ptr<TerminalRawMode> raw_terminal;
   std::unique_ptr<HostConsoleInput> console;
@@ -89,9 +127,43 @@ struct Vm::Parts {
   explicit Parts(const VmConfig& cfg)
       : config(cfg),
         memory(GuestMemory::create(cfg.memory_bytes, layout::kMmioHoleStart, layout::kMmioHoleEnd)),
-        boot(x86_64::load_linux(memory, {cfg.kernel, cfg.initrd, cfg.cmdline})),
+        boot(x86_64::load_linux(memory, {cfg.kernel, cfg.initrd, effective_cmdline(cfg)})),
         kvm(kvm::Kvm::open(cfg.kvm_device)),
         vm(kvm.create_vm()) {}
+
+  // Puts a virtio device on the configured transport; returns the PCI route it needs, if any.
+  std::optional<x86_64::MpPciInterrupt> attach(std::shared_ptr<virtio::VirtioDevice> device) {
+    if (config.transport == TransportKind::kMmio) {
+      const size_t index = mmio_devices.size();
+      const uint64_t base = layout::kVirtioMmioStart + index * layout::kVirtioMmioSize;
+      irq_lines.push_back(std::make_unique<KvmEdgeIrqLine>(vm, layout::kVirtioMmioIrqs[index]));
+      auto transport =
+          std::make_shared<virtio::VirtioMmioTransport>(device, memory, *irq_lines.back());
+      mmio.insert(transport, base, virtio::VirtioMmioTransport::kWindowSize);
+      for (uint16_t q = 0; q < transport->num_queues(); ++q) {
+        vm.register_ioeventfd(transport->queue_eventfd(q),
+                              base + virtio::VirtioMmioTransport::kQueueNotifyOffset, 4, false, q);
+      }
+      mmio_devices.push_back(std::move(transport));
+      return std::nullopt;
+    }
+    // PCI INTx (the fallback when the driver does not enable MSI-X): INTA# of slot s on IOAPIC
+    // pin 16 + (s - 1) % 8, level-triggered, announced in the MP table.
+    const auto slot_guess = static_cast<uint8_t>(pci_devices.size() + 1);
+    const auto pin = static_cast<uint8_t>(layout::kPciIntxFirstPin + (slot_guess - 1) % 8);
+    irq_lines.push_back(std::make_unique<KvmIrqLine>(vm, pin));
+    auto transport = std::make_shared<virtio::VirtioPciDevice>(device, memory, msi, ioevents,
+                                                               irq_lines.back().get());
+    const uint8_t slot = pci.add_device(transport);
+    if (slot != slot_guess) throw Error("PCI slot assignment out of order");
+    pci_devices.push_back(std::move(transport));
+    return x86_64::MpPciInterrupt{.device = slot, .pin = 0, .ioapic_pin = pin};
+  }
+
+  void shutdown_devices() {
+    for (auto& d : pci_devices) d->shutdown();
+    mmio_devices.clear();
+  }
 };
 
 Vm::Vm(const VmConfig& config) {
@@ -103,7 +175,6 @@ Vm::Vm(const VmConfig& config) {
     throw ConfigError("--cpus " + std::to_string(config.cpus) + " is more than KVM allows (" +
                       std::to_string(p.kvm.max_vcpus()) + ")");
   }
-  x86_64::write_mptable(p.memory, config.cpus);
   x86_64::write_boot_gdt(p.memory);
   x86_64::write_identity_page_tables(p.memory);
 
@@ -117,9 +188,9 @@ Vm::Vm(const VmConfig& config) {
   }
 
   // Legacy platform devices.
-  p.serial = std::make_shared<devices::Serial>(
-      std::make_shared<KvmIrqLine>(p.vm, layout::kSerialCom1Irq),
-      std::make_shared<FdOutput>(STDOUT_FILENO));
+  p.serial =
+      std::make_shared<devices::Serial>(std::make_shared<KvmIrqLine>(p.vm, layout::kSerialCom1Irq),
+                                        std::make_shared<FdOutput>(STDOUT_FILENO));
   p.pio.insert(p.serial, 0x3f8, devices::Serial::kPortCount);
   auto i8042 = std::make_shared<devices::I8042>(p.stopper);
   p.pio.insert(i8042->data_port(), 0x60, 1);
@@ -127,6 +198,24 @@ Vm::Vm(const VmConfig& config) {
   p.pio.insert(std::make_shared<devices::Rtc>(), 0x70, devices::Rtc::kPortCount);
   p.pio.insert(std::make_shared<devices::DebugExit>(p.stopper), 0xf4,
                devices::DebugExit::kPortCount);
+
+  p.pio.insert(p.pci.address_port(), pci::kConfigAddressPort, 4);
+  p.pio.insert(p.pci.data_port(), pci::kConfigDataPort, 4);
+
+  // virtio devices: disks first (vda, vdb, ...), then the console.
+  std::vector<x86_64::MpPciInterrupt> pci_routes;
+  auto attach = [&](std::shared_ptr<virtio::VirtioDevice> device) {
+    if (auto route = p.attach(std::move(device))) pci_routes.push_back(*route);
+  };
+  for (const auto& disk : config.disks) {
+    attach(std::make_shared<virtio::VirtioBlock>(disk, p.loop));
+  }
+  if (config.console == ConsoleKind::kVirtio) {
+    p.virtio_console_output = std::make_unique<virtio::FdConsoleOutput>(STDOUT_FILENO);
+    p.virtio_console = std::make_shared<virtio::VirtioConsole>(*p.virtio_console_output, p.loop);
+    attach(p.virtio_console);
+  }
+  x86_64::write_mptable(p.memory, config.cpus, pci_routes);
 
   const auto supported_cpuid = p.kvm.supported_cpuid();
   const auto msrs = x86_64::boot_msrs();
@@ -174,7 +263,12 @@ int Vm::run() {
   p.raw_terminal = std::make_unique<TerminalRawMode>(STDIN_FILENO);
   p.console = std::make_unique<HostConsoleInput>(
       STDIN_FILENO,
-      [serial = p.serial](std::span<const uint8_t> bytes) { return serial->enqueue_input(bytes); },
+      p.virtio_console ? ConsoleInputSink([console = p.virtio_console](std::span<const uint8_t> b) {
+        return console->push_input(b);
+      })
+                       : ConsoleInputSink([serial = p.serial](std::span<const uint8_t> b) {
+                           return serial->enqueue_input(b);
+                         }),
       p.stopper, HostConsoleInput::Options{.escape_sequences = tty});
   for (auto& vcpu : p.vcpus) vcpu->start();
 
@@ -213,6 +307,8 @@ int Vm::run() {
   for (auto& vcpu : p.vcpus) vcpu->join();
   p.console.reset();
   p.raw_terminal.reset();
+  // Devices stop touching guest memory and flush what the guest wrote (console output).
+  p.shutdown_devices();
   p.serial->flush();
   ::pthread_sigmask(SIG_SETMASK, &old_mask, nullptr);
   return p.stopper.exit_status();

@@ -5,10 +5,19 @@
 #include <filesystem>
 #include <optional>
 #include <string>
+#include <vector>
+
+#include "vmm/virtio/block_device.hpp"
 
 namespace vmm {
 
 inline constexpr const char* kDefaultCmdline = "console=ttyS0 reboot=k panic=1";
+
+// Where the guest's interactive console lives. The serial port always carries early boot output.
+enum class ConsoleKind { kSerial, kVirtio };
+// How virtio devices reach the guest: PCI (found by probing; stock kernels) or virtio-mmio
+// (announced on the kernel command line; needs VIRTIO_MMIO_CMDLINE_DEVICES).
+enum class TransportKind { kPci, kMmio };
 
 struct VmConfig {
   std::filesystem::path kernel;
@@ -18,6 +27,9 @@ struct VmConfig {
   uint64_t memory_bytes = 512ULL << 20;
   std::optional<double> timeout_seconds;  // ends the VM with exit status 124
   std::string kvm_device = "/dev/kvm";
+  std::vector<virtio::BlockDeviceConfig> disks;  // vda, vdb, ...
+  ConsoleKind console = ConsoleKind::kSerial;
+  TransportKind transport = TransportKind::kPci;
 };
 
 }  // namespace vmm

@@ -1,6 +1,7 @@
 #pragma once
 // Guest-physical memory layout of an x86-64 VM: every fixed address the VMM places something
 // at lives here, so overlaps are visible in one place.
+#include <array>
 #include <cstdint>
 
 namespace vmm::x86_64 {
@@ -48,5 +49,9 @@ inline constexpr uint32_t kSerialCom1Irq = 4;
 inline constexpr uint32_t kRtcIrq = 8;
 inline constexpr uint32_t kI8042KbdIrq = 1;
 inline constexpr uint32_t kIoapicPins = 24;
+// virtio-mmio devices take ISA lines nothing else uses (edge-triggered, one per device).
+inline constexpr std::array<uint32_t, 8> kVirtioMmioIrqs = {5, 6, 7, 9, 10, 11, 12, 14};
+// PCI INTA# of slot s goes to IOAPIC pin kPciIntxFirstPin + (s - 1) % 8.
+inline constexpr uint32_t kPciIntxFirstPin = 16;
 
 }  // namespace vmm::x86_64

@@ -1,0 +1,64 @@
+#include "cli/disk_option.hpp"
+
+#include <string>
+
+#include "vmm/common/error.hpp"
+
+namespace vmm::cli {
+namespace {
+
+bool parse_bool(std::string_view key, std::string_view value) {
+  if (value == "on" || value == "true" || value == "yes" || value == "1") return true;
+  if (value == "off" || value == "false" || value == "no" || value == "0") return false;
+  throw ConfigError("--disk: " + std::string(key) + "=" + std::string(value) + " is not on or off");
+}
+
+}  // namespace
+
+virtio::BlockDeviceConfig parse_disk_option(std::string_view spec) {
+  virtio::BlockDeviceConfig disk;
+  size_t start = 0;
+  bool first = true;
+  while (start <= spec.size()) {
+    const size_t comma = spec.find(',', start);
+    const std::string_view part = spec.substr(
+        start, comma == std::string_view::npos ? std::string_view::npos : comma - start);
+    if (first) {
+      if (part.empty()) throw ConfigError("--disk: missing image path");
+      disk.path = std::string(part);
+      first = false;
+    } else {
+      const size_t eq = part.find('=');
+      if (eq == std::string_view::npos) {
+        throw ConfigError("--disk: '" + std::string(part) + "' is not KEY=VALUE");
+      }
+      const std::string_view key = part.substr(0, eq);
+      const std::string_view value = part.substr(eq + 1);
+      if (key == "readonly" || key == "ro") {
+        disk.read_only = parse_bool(key, value);
+      } else if (key == "serial") {
+        if (value.size() > 20) {
+          throw ConfigError("--disk: serial '" + std::string(value) +
+                            "' is longer than 20 characters");
+        }
+        disk.serial = std::string(value);
+      } else if (key == "cache") {
+        if (value == "writeback") {
+          disk.cache = virtio::DiskCache::kWriteback;
+        } else if (value == "none") {
+          disk.cache = virtio::DiskCache::kNone;
+        } else {
+          throw ConfigError("--disk: cache=" + std::string(value) + " is not writeback or none");
+        }
+      } else {
+        throw ConfigError("--disk: unknown option '" + std::string(key) +
+                          "' (readonly, serial, cache)");
+      }
+    }
+    if (comma == std::string_view::npos) break;
+    start = comma + 1;
+  }
+  return disk;
+}
+
+}  // namespace vmm::cli

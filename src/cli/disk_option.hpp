@@ -1,0 +1,12 @@
+#pragma once
+// Parses the value of `--disk PATH[,readonly=on|off][,serial=ID][,cache=writeback|none]`.
+// Throws vmm::ConfigError naming the bad part.
+#include <string_view>
+
+#include "vmm/virtio/block_device.hpp"
+
+namespace vmm::cli {
+
+[[nodiscard]] virtio::BlockDeviceConfig parse_disk_option(std::string_view spec);
+
+}  // namespace vmm::cli

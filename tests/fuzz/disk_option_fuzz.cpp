@@ -1,0 +1,18 @@
+// Fuzzes the --disk option parser: any input either parses or throws ConfigError.
+#include <cstddef>
+#include <cstdint>
+#include <string_view>
+
+#include "cli/disk_option.hpp"
+#include "vmm/common/error.hpp"
+#include "vmm/common/size.hpp"
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  const std::string_view text(reinterpret_cast<const char*>(data), size);
+  try {
+    (void)vmm::cli::parse_disk_option(text);
+  } catch (const vmm::ConfigError&) {
+  }
+  (void)vmm::parse_size(text);
+  return 0;
+}

@@ -1,0 +1,39 @@
+#include "cli/disk_option.hpp"
+
+#include <gtest/gtest.h>
+
+#include "vmm/common/error.hpp"
+
+namespace vmm::cli {
+namespace {
+
+TEST(DiskOption, PathOnly) {
+  auto d = parse_disk_option("/images/root.img");
+  EXPECT_EQ(d.path, "/images/root.img");
+  EXPECT_FALSE(d.read_only);
+  EXPECT_TRUE(d.serial.empty());
+  EXPECT_EQ(d.cache, virtio::DiskCache::kWriteback);
+}
+
+TEST(DiskOption, AllOptions) {
+  auto d = parse_disk_option("data.img,readonly=on,serial=DISK-7,cache=none");
+  EXPECT_EQ(d.path, "data.img");
+  EXPECT_TRUE(d.read_only);
+  EXPECT_EQ(d.serial, "DISK-7");
+  EXPECT_EQ(d.cache, virtio::DiskCache::kNone);
+  EXPECT_FALSE(parse_disk_option("x,readonly=off").read_only);
+}
+
+TEST(DiskOption, BadInputIsAConfigError) {
+  EXPECT_THROW((void)parse_disk_option(""), ConfigError);
+  EXPECT_THROW((void)parse_disk_option(",readonly=on"), ConfigError);
+  EXPECT_THROW((void)parse_disk_option("x,readonly"), ConfigError);
+  EXPECT_THROW((void)parse_disk_option("x,readonly=maybe"), ConfigError);
+  EXPECT_THROW((void)parse_disk_option("x,cache=unsafe"), ConfigError);
+  EXPECT_THROW((void)parse_disk_option("x,bogus=1"), ConfigError);
+  EXPECT_THROW((void)parse_disk_option("x,serial=123456789012345678901"), ConfigError);
+  EXPECT_THROW((void)parse_disk_option("x,"), ConfigError);
+}
+
+}  // namespace
+}  // namespace vmm::cli
