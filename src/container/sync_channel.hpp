@@ -1,0 +1,45 @@
+#pragma once
+// The message channel between the runtime and the container's init while it is set up
+// (a SOCK_SEQPACKET pair: one message per send, file descriptors ride along).
+#include <cstdint>
+#include <string>
+#include <utility>
+
+#include "vmm/common/unique_fd.hpp"
+
+namespace vmm::container {
+
+enum class SyncMessage : uint8_t {
+  kGo = 1,               // runtime -> init: continue
+  kNamespacesReady = 2,  // init -> runtime: namespaces exist, run the runtime-side hooks
+  kTerminal = 3,         // init -> runtime: the pty master (fd attached)
+  kReady = 4,            // init -> runtime: set up, waiting for start (or exec'ing)
+  kError = 5,            // init -> runtime: payload is the error line
+};
+
+struct Received {
+  SyncMessage type = SyncMessage::kError;
+  std::string payload;
+  UniqueFd fd;
+  bool eof = false;  // the other side closed (for init: exec succeeded or it died)
+};
+
+class SyncChannel final {
+ public:
+  // Returns {runtime end, init end}, both close-on-exec.
+  static std::pair<SyncChannel, SyncChannel> make_pair();
+  SyncChannel() = default;
+  explicit SyncChannel(UniqueFd fd) : fd_(std::move(fd)) {}
+
+  void send(SyncMessage type, const std::string& payload = {}, int fd = -1) const;
+  [[nodiscard]] Received receive() const;
+  // Receives and throws vmm::Error for kError, EOF, or any type other than `expected`.
+  Received expect(SyncMessage expected) const;
+  [[nodiscard]] int fd() const noexcept { return fd_.get(); }
+  void close() noexcept { fd_.reset(); }
+
+ private:
+  UniqueFd fd_;
+};
+
+}  // namespace vmm::container
