@@ -540,6 +540,16 @@ Spec parse_config(std::string_view text) {
   return spec;
 }
 
+Process parse_process_json(std::string_view text) {
+  json doc;
+  try {
+    doc = json::parse(text.begin(), text.end());
+  } catch (const json::exception& e) {
+    throw ConfigError(std::string("process.json: not valid JSON: ") + e.what());
+  }
+  return parse_process(doc);
+}
+
 Spec load_bundle_config(const std::string& bundle) {
   const std::string path = bundle + "/config.json";
   std::ifstream in(path, std::ios::binary);

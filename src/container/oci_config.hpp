@@ -161,6 +161,8 @@ struct Spec {
 
 // Parses and validates a config.json document. Throws vmm::ConfigError("config.json: ...").
 [[nodiscard]] Spec parse_config(std::string_view json);
+// Parses a bare "process" object (the --process file of `exec`).
+[[nodiscard]] Process parse_process_json(std::string_view json);
 // Reads <bundle>/config.json; relative root paths are resolved against the bundle.
 [[nodiscard]] Spec load_bundle_config(const std::string& bundle);
 
