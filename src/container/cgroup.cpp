@@ -153,6 +153,19 @@ std::vector<CgroupWrite> compute_cgroup_writes(const Resources& r, CgroupVersion
   return w;
 }
 
+std::vector<DeviceRule> default_device_allow_rules(const std::vector<Device>& extra) {
+  std::vector<DeviceRule> r;
+  r.push_back({true, 'c', std::nullopt, std::nullopt, "m"});
+  r.push_back({true, 'b', std::nullopt, std::nullopt, "m"});
+  for (int64_t minor : {3, 5, 7, 8, 9}) r.push_back({true, 'c', 1, minor, "rwm"});
+  for (int64_t minor : {0, 1, 2}) r.push_back({true, 'c', 5, minor, "rwm"});
+  r.push_back({true, 'c', 136, std::nullopt, "rwm"});
+  for (const auto& d : extra) {
+    if (d.type == 'c' || d.type == 'b') r.push_back({true, d.type, d.major, d.minor, "rwm"});
+  }
+  return r;
+}
+
 std::map<std::string, std::string> cgroup_directories(const CgroupLayout& layout, std::string_view relative) {
   std::string rel;
   for (const auto& part : path_components(relative)) {

@@ -41,6 +41,11 @@ struct CgroupWrite {
 // The files and values that express `r` on the given version, in the order to write them.
 [[nodiscard]] std::vector<CgroupWrite> compute_cgroup_writes(const Resources& r, CgroupVersion v);
 
+// The device rules a container always gets, after its own: the nodes of a minimal /dev
+// (null, zero, full, random, urandom, tty, console, ptmx, pts/*) and the extra devices the
+// spec creates (linux.devices), plus mknod of anything (opening stays denied).
+[[nodiscard]] std::vector<DeviceRule> default_device_allow_rules(const std::vector<Device>& extra);
+
 // Directories of the cgroup `relative` (e.g. "vmm/web") per controller ("" on v2).
 [[nodiscard]] std::map<std::string, std::string> cgroup_directories(const CgroupLayout& layout,
                                                                     std::string_view relative);

@@ -42,17 +42,6 @@ std::string runtime_state_root() {
   return "/tmp/vmm-" + std::to_string(::geteuid()) + "/container";
 }
 
-std::vector<DeviceRule> default_device_rules() {
-  std::vector<DeviceRule> r;
-  r.push_back({false, 'a', std::nullopt, std::nullopt, "rwm"});
-  r.push_back({true, 'c', std::nullopt, std::nullopt, "m"});
-  r.push_back({true, 'b', std::nullopt, std::nullopt, "m"});
-  for (int64_t minor : {3, 5, 7, 8, 9}) r.push_back({true, 'c', 1, minor, "rwm"});
-  for (int64_t minor : {0, 1, 2}) r.push_back({true, 'c', 5, minor, "rwm"});
-  r.push_back({true, 'c', 136, std::nullopt, "rwm"});
-  return r;
-}
-
 int run_container(const RunFlags& f, const std::vector<std::string>& command) {
   if (command.empty()) throw ConfigError("container run: no command given (use -- CMD [ARGS...])");
   if (f.rootfs.empty() == f.image.empty()) throw ConfigError("container run: give exactly one of --rootfs or --image");
@@ -96,7 +85,8 @@ int run_container(const RunFlags& f, const std::vector<std::string>& command) {
   if (f.pids > 0) res.pids_limit = f.pids;
   const bool limits = res.memory_limit || res.cpu_quota || res.pids_limit;
   if (rootless && limits) throw ConfigError("--cpus, --memory and --pids need root (cgroups)");
-  if (!rootless) res.devices = default_device_rules();
+  // Deny every device except the standard nodes the runtime itself adds to the allow list.
+  if (!rootless) res.devices = {{false, 'a', std::nullopt, std::nullopt, "rwm"}};
 
   std::string id = f.name;
   if (id.empty()) {

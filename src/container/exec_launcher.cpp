@@ -86,11 +86,8 @@ LaunchedContainer launch_exec(pid_t init_pid, const Process& process, const Secc
       }
       init_end.send(SyncMessage::kReady);
       finalize_and_exec(process, seccomp, preserve_fds);
-    } catch (const std::exception& e) {
-      try {
-        init_end.send(SyncMessage::kError, e.what());
-      } catch (...) {
-      }
+    } catch (...) {
+      init_end.send_current_exception();
     }
     ::_exit(125);
   }
@@ -106,7 +103,7 @@ LaunchedContainer launch_exec(pid_t init_pid, const Process& process, const Secc
   for (;;) {
     Received r = c.channel.receive();
     if (r.eof) throw Error("exec process exited during setup");
-    if (r.type == SyncMessage::kError) throw Error(r.payload);
+    SyncChannel::rethrow_if_error(r);
     if (r.type == SyncMessage::kTerminal) {
       c.pty_master = std::move(r.fd);
       continue;

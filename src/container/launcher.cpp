@@ -96,7 +96,7 @@ UniqueFd setup_console(const Process& p) {
 
 [[noreturn]] void init_main(const Spec& spec, const LaunchOptions& o, const SyncChannel& ch,
                             pid_t runtime_pid) noexcept {
-  bool reported = false;
+  bool detached = false;  // `create` has returned: nobody reads the channel any more
   try {
     sigset_t none;
     sigemptyset(&none);
@@ -119,14 +119,24 @@ UniqueFd setup_console(const Process& p) {
       if (ns && !ns->path.empty()) join_namespace(*ns);
     }
     int unshare_flags = 0;
-    for (int type : {CLONE_NEWIPC, CLONE_NEWUTS, CLONE_NEWNET, CLONE_NEWNS, CLONE_NEWCGROUP}) {
+    for (int type : {CLONE_NEWIPC, CLONE_NEWUTS, CLONE_NEWNET, CLONE_NEWNS}) {
       if (spec.has_new_namespace(type)) unshare_flags |= type;
     }
     if (unshare_flags && ::unshare(unshare_flags) != 0) throw system_error("unshare", errno);
+    std::string rootfs = spec.root_path;
+    if (spec.has_new_namespace(CLONE_NEWNS)) {
+      set_root_propagation(spec);
+      // Before joining the cgroup: its device rules would refuse opening the loop device.
+      if (!o.image.empty()) rootfs = mount_image_rootfs(o.image, o.state_dir + "/image");
+    }
 
     ch.send(SyncMessage::kNamespacesReady);
     go = ch.expect(SyncMessage::kGo);
     const pid_t host_pid = static_cast<pid_t>(std::atol(go.payload.c_str()));
+    // The runtime has placed us in our cgroup by now; the new cgroup namespace is rooted there.
+    if (spec.has_new_namespace(CLONE_NEWCGROUP) && ::unshare(CLONE_NEWCGROUP) != 0) {
+      throw system_error("unshare cgroup namespace", errno);
+    }
 
     if (!spec.hostname.empty() && ::sethostname(spec.hostname.data(), spec.hostname.size()) != 0) {
       throw system_error("sethostname", errno);
@@ -145,12 +155,7 @@ UniqueFd setup_console(const Process& p) {
         configure_container_veth(plan);
       }
     }
-    std::string rootfs = spec.root_path;
-    if (spec.has_new_namespace(CLONE_NEWNS)) {
-      set_root_propagation(spec);
-      if (!o.image.empty()) rootfs = mount_image_rootfs(o.image, o.state_dir + "/image");
-      prepare_rootfs(spec, rootfs);
-    }
+    if (spec.has_new_namespace(CLONE_NEWNS)) prepare_rootfs(spec, rootfs);
     run_hooks(spec.hooks.create_container, hook_state(spec, o, host_pid, Status::kCreating), "createContainer");
     UniqueFd fifo;
     if (o.wait_for_start) {
@@ -167,6 +172,7 @@ UniqueFd setup_console(const Process& p) {
     }
     if (o.wait_for_start) ::prctl(PR_SET_PDEATHSIG, 0, 0, 0, 0);
     ch.send(SyncMessage::kReady);
+    detached = o.wait_for_start;
     if (o.wait_for_start) {
       // Blocks until `start` opens the fifo for reading.
       UniqueFd w(::open(fd_path(fifo.get()).c_str(), O_WRONLY | O_CLOEXEC));
@@ -176,12 +182,9 @@ UniqueFd setup_console(const Process& p) {
     run_hooks(spec.hooks.start_container, hook_state(spec, o, host_pid, Status::kCreated), "startContainer");
     finalize_and_exec(spec.process, o.seccomp, o.preserve_fds);
   } catch (const std::exception& e) {
-    try {
-      ch.send(SyncMessage::kError, e.what());
-      reported = true;
-    } catch (...) {
-    }
-    if (!reported || o.wait_for_start) std::fprintf(stderr, "vmm: container init: %s\n", e.what());
+    ch.send_current_exception();
+    // Say it where the container's output goes.
+    if (detached) std::fprintf(stderr, "vmm: container init: %s\n", e.what());
   }
   ::_exit(125);
 }
@@ -200,7 +203,7 @@ LaunchedContainer::~LaunchedContainer() {
 
 void LaunchedContainer::wait_for_exec() {
   const Received r = channel.receive();
-  if (!r.eof && r.type == SyncMessage::kError) throw Error(r.payload);
+  SyncChannel::rethrow_if_error(r);
   channel.close();
 }
 
@@ -235,7 +238,13 @@ LaunchedContainer launch(const Spec& spec, const LaunchOptions& o) {
   if (o.veth && !spec.has_new_namespace(CLONE_NEWNET)) throw ConfigError("--net veth needs a new network namespace");
 
   LaunchedContainer c;
-  if (!o.cgroup_path.empty()) c.cgroup = Cgroup::create(detect_cgroup_layout(), o.cgroup_path, spec.linux_config.resources);
+  if (!o.cgroup_path.empty()) {
+    Resources resources = spec.linux_config.resources;
+    if (!resources.devices.empty()) {
+      for (const auto& rule : default_device_allow_rules(spec.linux_config.devices)) resources.devices.push_back(rule);
+    }
+    c.cgroup = Cgroup::create(detect_cgroup_layout(), o.cgroup_path, resources);
+  }
   if (o.wait_for_start) {
     const std::string fifo = o.state_dir + "/exec.fifo";
     if (::mkfifo(fifo.c_str(), 0600) != 0) throw system_error("mkfifo " + fifo, errno);
@@ -260,7 +269,6 @@ LaunchedContainer launch(const Spec& spec, const LaunchOptions& o) {
   init_end.close();
   c.channel = std::move(runtime_end);
 
-  if (!c.cgroup.empty()) c.cgroup.add_process(c.pid);
   if (spec.has_new_namespace(CLONE_NEWUSER)) {
     if (::geteuid() != 0) write_proc_file(c.pid, "setgroups", "deny");
     write_proc_file(c.pid, "uid_map", format_id_map(spec.linux_config.uid_mappings));
@@ -268,6 +276,7 @@ LaunchedContainer launch(const Spec& spec, const LaunchOptions& o) {
   }
   c.channel.send(SyncMessage::kGo);
   c.channel.expect(SyncMessage::kNamespacesReady);
+  if (!c.cgroup.empty()) c.cgroup.add_process(c.pid);
   std::string go = std::to_string(c.pid);
   if (o.veth) {
     c.veth = plan_veth(o.id + ":" + std::to_string(c.pid));
@@ -281,7 +290,7 @@ LaunchedContainer launch(const Spec& spec, const LaunchOptions& o) {
   for (;;) {
     Received r = c.channel.receive();
     if (r.eof) throw Error("container init exited during setup");
-    if (r.type == SyncMessage::kError) throw Error(r.payload);
+    SyncChannel::rethrow_if_error(r);
     if (r.type == SyncMessage::kTerminal) {
       c.pty_master = std::move(r.fd);
       continue;

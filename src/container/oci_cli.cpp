@@ -566,11 +566,11 @@ int oci_main(int argc, char** argv) {
     }
     return static_cast<int>(ExitStatus::kUsageError);
   } catch (const ConfigError& e) {
-    spdlog::error("{}", e.what());
+    if (!g.log.empty()) spdlog::error("{}", e.what());
     std::fprintf(stderr, "vmm: %s\n", e.what());
     return static_cast<int>(ExitStatus::kUsageError);
   } catch (const std::exception& e) {
-    spdlog::error("{}", e.what());
+    if (!g.log.empty()) spdlog::error("{}", e.what());
     std::fprintf(stderr, "vmm: oci: %s\n", e.what());
     return kOciRuntimeError;
   }

@@ -70,10 +70,33 @@ Received SyncChannel::receive() const {
   return r;
 }
 
+void SyncChannel::rethrow_if_error(const Received& r) {
+  if (r.eof) return;
+  if (r.type == SyncMessage::kError) throw Error(r.payload);
+  if (r.type == SyncMessage::kUserError) throw ConfigError(r.payload);
+}
+
+void SyncChannel::send_current_exception() const noexcept {
+  try {
+    throw;
+  } catch (const ConfigError& e) {
+    try {
+      send(SyncMessage::kUserError, e.what());
+    } catch (...) {
+    }
+  } catch (const std::exception& e) {
+    try {
+      send(SyncMessage::kError, e.what());
+    } catch (...) {
+    }
+  } catch (...) {
+  }
+}
+
 Received SyncChannel::expect(SyncMessage expected) const {
   Received r = receive();
   if (r.eof) throw Error("container init exited during setup");
-  if (r.type == SyncMessage::kError) throw Error(r.payload);
+  rethrow_if_error(r);
   if (r.type != expected) throw Error("container init sent an unexpected message");
   return r;
 }

@@ -15,6 +15,7 @@ enum class SyncMessage : uint8_t {
   kTerminal = 3,         // init -> runtime: the pty master (fd attached)
   kReady = 4,            // init -> runtime: set up, waiting for start (or exec'ing)
   kError = 5,            // init -> runtime: payload is the error line
+  kUserError = 6,        // init -> runtime: the same, for a vmm::ConfigError (exit status 2)
 };
 
 struct Received {
@@ -33,8 +34,13 @@ class SyncChannel final {
 
   void send(SyncMessage type, const std::string& payload = {}, int fd = -1) const;
   [[nodiscard]] Received receive() const;
-  // Receives and throws vmm::Error for kError, EOF, or any type other than `expected`.
+  // Receives and throws for kError (vmm::Error), kUserError (vmm::ConfigError), EOF, or any
+  // type other than `expected`.
   Received expect(SyncMessage expected) const;
+  // Throws the error a kError/kUserError message carries; returns otherwise.
+  static void rethrow_if_error(const Received& r);
+  // Sends the exception being handled as kError/kUserError; never throws.
+  void send_current_exception() const noexcept;
   [[nodiscard]] int fd() const noexcept { return fd_.get(); }
   void close() noexcept { fd_.reset(); }
 
