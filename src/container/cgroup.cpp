@@ -41,7 +41,9 @@ std::string read_file(const std::string& path) {
 }
 
 std::string device_rule_value(const DeviceRule& d) {
-  const auto num = [](const std::optional<int64_t>& v) { return v ? std::to_string(*v) : std::string("*"); };
+  const auto num = [](const std::optional<int64_t>& v) {
+    return v ? std::to_string(*v) : std::string("*");
+  };
   if (d.type == 'a') return "a";
   return std::string(1, d.type) + ' ' + num(d.major) + ':' + num(d.minor) + ' ' + d.access;
 }
@@ -59,7 +61,8 @@ void remove_dir(const std::string& dir) noexcept {
 }  // namespace
 
 const std::vector<std::string>& v1_controllers() {
-  static const std::vector<std::string> kControllers = {"memory", "cpu", "cpuacct", "pids", "devices", "freezer"};
+  static const std::vector<std::string> kControllers = {"memory", "cpu",     "cpuacct",
+                                                        "pids",   "devices", "freezer"};
   return kControllers;
 }
 
@@ -94,7 +97,8 @@ CgroupLayout parse_cgroup_layout(std::string_view mountinfo, bool root_is_cgroup
 
 CgroupLayout detect_cgroup_layout() {
   struct statfs st {};
-  if (::statfs(kCgroupRoot, &st) != 0) throw system_error(std::string("statfs ") + kCgroupRoot, errno);
+  if (::statfs(kCgroupRoot, &st) != 0)
+    throw system_error(std::string("statfs ") + kCgroupRoot, errno);
   const bool v2 = st.f_type == CGROUP2_SUPER_MAGIC;
   return parse_cgroup_layout(v2 ? std::string() : read_file("/proc/self/mountinfo"), v2);
 }
@@ -123,10 +127,12 @@ std::vector<CgroupWrite> compute_cgroup_writes(const Resources& r, CgroupVersion
       }
       w.push_back({"memory", "memory.swap.max", value, true});
     }
-    if (r.memory_reservation) w.push_back({"memory", "memory.low", limit_text(*r.memory_reservation)});
+    if (r.memory_reservation)
+      w.push_back({"memory", "memory.low", limit_text(*r.memory_reservation)});
     if (r.cpu_quota || r.cpu_period) {
       const uint64_t period = r.cpu_period.value_or(100000);
-      const std::string quota = r.cpu_quota && *r.cpu_quota > 0 ? std::to_string(*r.cpu_quota) : "max";
+      const std::string quota =
+          r.cpu_quota && *r.cpu_quota > 0 ? std::to_string(*r.cpu_quota) : "max";
       w.push_back({"cpu", "cpu.max", quota + ' ' + std::to_string(period)});
     }
     if (r.cpu_shares) {
@@ -134,19 +140,23 @@ std::vector<CgroupWrite> compute_cgroup_writes(const Resources& r, CgroupVersion
       const uint64_t shares = std::clamp<uint64_t>(*r.cpu_shares, 2, 262144);
       w.push_back({"cpu", "cpu.weight", std::to_string(1 + ((shares - 2) * 9999) / 262142)});
     }
-    if (r.pids_limit) w.push_back({"pids", "pids.max", *r.pids_limit > 0 ? std::to_string(*r.pids_limit) : "max"});
+    if (r.pids_limit)
+      w.push_back({"pids", "pids.max", *r.pids_limit > 0 ? std::to_string(*r.pids_limit) : "max"});
     // v2 device control needs an eBPF program; the rules are enforced on v1 only (see docs).
     return w;
   }
   if (r.memory_limit) w.push_back({"memory", "memory.limit_in_bytes", limit_text(*r.memory_limit)});
-  if (r.memory_swap) w.push_back({"memory", "memory.memsw.limit_in_bytes", limit_text(*r.memory_swap), true});
+  if (r.memory_swap)
+    w.push_back({"memory", "memory.memsw.limit_in_bytes", limit_text(*r.memory_swap), true});
   if (r.memory_reservation) {
     w.push_back({"memory", "memory.soft_limit_in_bytes", limit_text(*r.memory_reservation)});
   }
   if (r.cpu_period) w.push_back({"cpu", "cpu.cfs_period_us", std::to_string(*r.cpu_period)});
-  if (r.cpu_quota) w.push_back({"cpu", "cpu.cfs_quota_us", std::to_string(*r.cpu_quota > 0 ? *r.cpu_quota : -1)});
+  if (r.cpu_quota)
+    w.push_back({"cpu", "cpu.cfs_quota_us", std::to_string(*r.cpu_quota > 0 ? *r.cpu_quota : -1)});
   if (r.cpu_shares) w.push_back({"cpu", "cpu.shares", std::to_string(*r.cpu_shares)});
-  if (r.pids_limit) w.push_back({"pids", "pids.max", *r.pids_limit > 0 ? std::to_string(*r.pids_limit) : "max"});
+  if (r.pids_limit)
+    w.push_back({"pids", "pids.max", *r.pids_limit > 0 ? std::to_string(*r.pids_limit) : "max"});
   for (const auto& d : r.devices) {
     w.push_back({"devices", d.allow ? "devices.allow" : "devices.deny", device_rule_value(d)});
   }
@@ -166,7 +176,8 @@ std::vector<DeviceRule> default_device_allow_rules(const std::vector<Device>& ex
   return r;
 }
 
-std::map<std::string, std::string> cgroup_directories(const CgroupLayout& layout, std::string_view relative) {
+std::map<std::string, std::string> cgroup_directories(const CgroupLayout& layout,
+                                                      std::string_view relative) {
   std::string rel;
   for (const auto& part : path_components(relative)) {
     if (part == "..") throw ConfigError("cgroup path must not contain '..'");
@@ -208,7 +219,8 @@ Cgroup Cgroup::attach(const CgroupLayout& layout, const std::string& relative) {
   return cg;
 }
 
-Cgroup Cgroup::create(const CgroupLayout& layout, const std::string& relative, const Resources& resources) {
+Cgroup Cgroup::create(const CgroupLayout& layout, const std::string& relative,
+                      const Resources& resources) {
   Cgroup cg;
   cg.version_ = layout.version;
   cg.relative_ = relative;
@@ -222,7 +234,8 @@ Cgroup Cgroup::create(const CgroupLayout& layout, const std::string& relative, c
     }
     // Create every missing level; only the leaf is ours to remove, the shared parent stays.
     const auto parts = path_components(relative);
-    std::string base = layout.version == CgroupVersion::kV2 ? layout.unified_root : layout.v1_mounts.at(controller);
+    std::string base = layout.version == CgroupVersion::kV2 ? layout.unified_root
+                                                            : layout.v1_mounts.at(controller);
     for (size_t i = 0; i < parts.size(); ++i) {
       base += '/' + parts[i];
       const bool leaf = i + 1 == parts.size();
@@ -290,7 +303,8 @@ uint64_t Cgroup::oom_kills() const {
   const std::string key = version_ == CgroupVersion::kV2 ? "" : "memory";
   const auto it = dirs_.find(key);
   if (it == dirs_.end()) return 0;
-  const std::string file = version_ == CgroupVersion::kV2 ? "/memory.events" : "/memory.oom_control";
+  const std::string file =
+      version_ == CgroupVersion::kV2 ? "/memory.events" : "/memory.oom_control";
   std::istringstream in(read_file(it->second + file));
   std::string name;
   uint64_t value = 0;

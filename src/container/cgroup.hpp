@@ -18,7 +18,7 @@ enum class CgroupVersion { kV1, kV2 };
 
 struct CgroupLayout {
   CgroupVersion version = CgroupVersion::kV2;
-  std::string unified_root;                     // v2: the cgroup2 mount point
+  std::string unified_root;                      // v2: the cgroup2 mount point
   std::map<std::string, std::string> v1_mounts;  // v1: controller -> mount point
 };
 
@@ -77,7 +77,9 @@ class Cgroup final {
   // Kills what is left, waits briefly for it to go, removes the directories.
   void destroy() noexcept;
   void release() noexcept { dirs_.clear(); }
-  [[nodiscard]] const std::map<std::string, std::string>& directories() const noexcept { return dirs_; }
+  [[nodiscard]] const std::map<std::string, std::string>& directories() const noexcept {
+    return dirs_;
+  }
 
  private:
   CgroupVersion version_ = CgroupVersion::kV2;

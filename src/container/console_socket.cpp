@@ -17,7 +17,8 @@ void send_console(const std::string& socket_path, int master_fd) {
   if (!sock) throw system_error("socket", errno);
   sockaddr_un addr{};
   addr.sun_family = AF_UNIX;
-  if (socket_path.size() >= sizeof(addr.sun_path)) throw ConfigError("--console-socket path is too long");
+  if (socket_path.size() >= sizeof(addr.sun_path))
+    throw ConfigError("--console-socket path is too long");
   std::memcpy(addr.sun_path, socket_path.c_str(), socket_path.size() + 1);
   if (::connect(sock.get(), reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
     throw system_error("cannot connect to console socket " + socket_path, errno);
@@ -35,7 +36,8 @@ void send_console(const std::string& socket_path, int master_fd) {
   c->cmsg_type = SCM_RIGHTS;
   c->cmsg_len = CMSG_LEN(sizeof(int));
   std::memcpy(CMSG_DATA(c), &master_fd, sizeof(int));
-  if (::sendmsg(sock.get(), &msg, MSG_NOSIGNAL) < 0) throw system_error("cannot send the console", errno);
+  if (::sendmsg(sock.get(), &msg, MSG_NOSIGNAL) < 0)
+    throw system_error("cannot send the console", errno);
 }
 
 }  // namespace vmm::container

@@ -38,37 +38,44 @@ struct RunFlags {
 
 std::string runtime_state_root() {
   if (::geteuid() == 0) return "/run/vmm/container";
-  if (const char* xdg = std::getenv("XDG_RUNTIME_DIR"); xdg && *xdg) return std::string(xdg) + "/vmm/container";
+  if (const char* xdg = std::getenv("XDG_RUNTIME_DIR"); xdg && *xdg)
+    return std::string(xdg) + "/vmm/container";
   return "/tmp/vmm-" + std::to_string(::geteuid()) + "/container";
 }
 
 int run_container(const RunFlags& f, const std::vector<std::string>& command) {
   if (command.empty()) throw ConfigError("container run: no command given (use -- CMD [ARGS...])");
-  if (f.rootfs.empty() == f.image.empty()) throw ConfigError("container run: give exactly one of --rootfs or --image");
+  if (f.rootfs.empty() == f.image.empty())
+    throw ConfigError("container run: give exactly one of --rootfs or --image");
   const bool rootless = ::geteuid() != 0;
   Spec spec = default_spec(rootless);
   spec.process.args = command;
   spec.process.terminal = f.tty;
   if (f.tty) spec.process.env.push_back("TERM=xterm");
   for (const auto& e : f.env) {
-    if (e.find('=') == std::string::npos || e.front() == '=') throw ConfigError("--env: '" + e + "' is not KEY=VALUE");
+    if (e.find('=') == std::string::npos || e.front() == '=')
+      throw ConfigError("--env: '" + e + "' is not KEY=VALUE");
     spec.process.env.push_back(e);
   }
-  if (f.workdir.empty() || f.workdir.front() != '/') throw ConfigError("--workdir must be an absolute path");
+  if (f.workdir.empty() || f.workdir.front() != '/')
+    throw ConfigError("--workdir must be an absolute path");
   spec.process.cwd = f.workdir;
   if (!f.user.empty()) parse_user(f.user, spec.process.user);
   if (!f.rootfs.empty()) {
     std::error_code ec;
     const auto abs = std::filesystem::canonical(f.rootfs, ec);
-    if (ec || !std::filesystem::is_directory(abs)) throw ConfigError("--rootfs " + f.rootfs + ": not a directory");
+    if (ec || !std::filesystem::is_directory(abs))
+      throw ConfigError("--rootfs " + f.rootfs + ": not a directory");
     spec.root_path = abs.string();
   } else {
-    if (!std::filesystem::is_regular_file(f.image)) throw ConfigError("--image " + f.image + ": not a file");
+    if (!std::filesystem::is_regular_file(f.image))
+      throw ConfigError("--image " + f.image + ": not a file");
     spec.root_path = "/";  // replaced by the overlay inside the container's mount namespace
   }
   spec.root_readonly = f.read_only;
   if (f.net == "host") {
-    std::erase_if(spec.linux_config.namespaces, [](const Namespace& n) { return n.type == CLONE_NEWNET; });
+    std::erase_if(spec.linux_config.namespaces,
+                  [](const Namespace& n) { return n.type == CLONE_NEWNET; });
     // sysfs of the host network namespace cannot be mounted from a new user namespace.
   } else if (f.net != "none" && f.net != "veth") {
     throw ConfigError("--net must be none, host or veth");
@@ -129,7 +136,9 @@ int container_main(int argc, char** argv) {
   RunFlags f;
   auto* run = app.add_subcommand("run", "Run CMD in a new container in the foreground");
   run->add_option("--rootfs", f.rootfs, "Root file system directory");
-  run->add_option("--image", f.image, "ext4 disk image (as booted by `vmm run`), mounted read-only with a tmpfs overlay");
+  run->add_option(
+      "--image", f.image,
+      "ext4 disk image (as booted by `vmm run`), mounted read-only with a tmpfs overlay");
   run->add_option("--cpus", f.cpus, "CPU quota in CPUs (e.g. 0.5)");
   run->add_option("--memory", f.memory, "Memory limit (e.g. 256M)");
   run->add_option("--pids", f.pids, "Maximum number of processes");

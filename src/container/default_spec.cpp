@@ -23,7 +23,8 @@ Spec default_spec(bool rootless) {
   s.process.rlimits = {{RLIMIT_NOFILE, 1024, 1024}};
   s.process.no_new_privileges = true;
   s.mounts = default_mounts(rootless);
-  for (int t : {CLONE_NEWPID, CLONE_NEWNS, CLONE_NEWUTS, CLONE_NEWIPC, CLONE_NEWNET, CLONE_NEWCGROUP}) {
+  for (int t :
+       {CLONE_NEWPID, CLONE_NEWNS, CLONE_NEWUTS, CLONE_NEWIPC, CLONE_NEWNET, CLONE_NEWCGROUP}) {
     s.linux_config.namespaces.push_back({t, {}});
   }
   if (rootless) s.linux_config.namespaces.push_back({CLONE_NEWUSER, {}});
@@ -36,18 +37,24 @@ uint64_t parse_size(const std::string& text, const std::string& flag) {
   size_t pos = 0;
   uint64_t value = 0;
   try {
-    if (text.empty() || !std::isdigit(static_cast<unsigned char>(text[0]))) throw std::invalid_argument(text);
+    if (text.empty() || !std::isdigit(static_cast<unsigned char>(text[0])))
+      throw std::invalid_argument(text);
     value = std::stoull(text, &pos);
   } catch (const std::exception&) {
     throw ConfigError(flag + ": '" + text + "' is not a size (e.g. 512M)");
   }
   const std::string unit = text.substr(pos);
   int shift = 0;
-  if (unit.empty() || unit == "b" || unit == "B") shift = 0;
-  else if (unit == "k" || unit == "K" || unit == "KiB") shift = 10;
-  else if (unit == "m" || unit == "M" || unit == "MiB") shift = 20;
-  else if (unit == "g" || unit == "G" || unit == "GiB") shift = 30;
-  else throw ConfigError(flag + ": unknown unit in '" + text + "'");
+  if (unit.empty() || unit == "b" || unit == "B")
+    shift = 0;
+  else if (unit == "k" || unit == "K" || unit == "KiB")
+    shift = 10;
+  else if (unit == "m" || unit == "M" || unit == "MiB")
+    shift = 20;
+  else if (unit == "g" || unit == "G" || unit == "GiB")
+    shift = 30;
+  else
+    throw ConfigError(flag + ": unknown unit in '" + text + "'");
   if (value == 0 || value > (std::numeric_limits<uint64_t>::max() >> (shift + 1))) {
     throw ConfigError(flag + ": '" + text + "' is out of range");
   }
@@ -73,17 +80,25 @@ std::string spec_template_json(bool rootless) {
   const json caps = json::array({"CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE"});
   json mounts = json::array();
   for (const auto& m : default_mounts(rootless)) {
-    mounts.push_back({{"destination", m.destination}, {"type", m.type}, {"source", m.source}, {"options", m.options}});
+    mounts.push_back({{"destination", m.destination},
+                      {"type", m.type},
+                      {"source", m.source},
+                      {"options", m.options}});
   }
-  json namespaces = json::array({{{"type", "pid"}}, {{"type", "network"}}, {{"type", "ipc"}},
-                                 {{"type", "uts"}}, {{"type", "mount"}}, {{"type", "cgroup"}}});
+  json namespaces = json::array({{{"type", "pid"}},
+                                 {{"type", "network"}},
+                                 {{"type", "ipc"}},
+                                 {{"type", "uts"}},
+                                 {{"type", "mount"}},
+                                 {{"type", "cgroup"}}});
   json doc = {
       {"ociVersion", "1.2.0"},
       {"process",
        {{"terminal", true},
         {"user", {{"uid", 0}, {"gid", 0}}},
         {"args", {"sh"}},
-        {"env", {"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "TERM=xterm"}},
+        {"env",
+         {"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "TERM=xterm"}},
         {"cwd", "/"},
         {"capabilities", {{"bounding", caps}, {"effective", caps}, {"permitted", caps}}},
         {"rlimits", {{{"type", "RLIMIT_NOFILE"}, {"hard", 1024}, {"soft", 1024}}}},

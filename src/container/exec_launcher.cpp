@@ -27,12 +27,15 @@ struct NsToJoin {
   int type;
   const char* name;
 };
-constexpr NsToJoin kOrder[] = {{CLONE_NEWUSER, "user"}, {CLONE_NEWIPC, "ipc"}, {CLONE_NEWUTS, "uts"},
-                               {CLONE_NEWNET, "net"}, {CLONE_NEWCGROUP, "cgroup"}, {CLONE_NEWNS, "mnt"}};
+constexpr NsToJoin kOrder[] = {{CLONE_NEWUSER, "user"},     {CLONE_NEWIPC, "ipc"},
+                               {CLONE_NEWUTS, "uts"},       {CLONE_NEWNET, "net"},
+                               {CLONE_NEWCGROUP, "cgroup"}, {CLONE_NEWNS, "mnt"}};
 
 bool same_namespace(const std::string& a, const std::string& b) {
-  struct stat sa {}, sb {};
-  return ::stat(a.c_str(), &sa) == 0 && ::stat(b.c_str(), &sb) == 0 && sa.st_ino == sb.st_ino && sa.st_dev == sb.st_dev;
+  struct stat sa {
+  }, sb{};
+  return ::stat(a.c_str(), &sa) == 0 && ::stat(b.c_str(), &sb) == 0 && sa.st_ino == sb.st_ino &&
+         sa.st_dev == sb.st_dev;
 }
 
 }  // namespace
@@ -44,7 +47,9 @@ LaunchedContainer launch_exec(pid_t init_pid, const Process& process, const Secc
   for (const auto& ns : kOrder) {
     if (same_namespace(base + ns.name, std::string("/proc/self/ns/") + ns.name)) continue;
     UniqueFd fd(::open((base + ns.name).c_str(), O_RDONLY | O_CLOEXEC));
-    if (!fd) throw system_error(std::string("cannot open the container's ") + ns.name + " namespace", errno);
+    if (!fd)
+      throw system_error(std::string("cannot open the container's ") + ns.name + " namespace",
+                         errno);
     joins.emplace_back(ns.type, std::move(fd));
   }
   if (!same_namespace(base + "pid", "/proc/self/ns/pid")) {
@@ -68,7 +73,8 @@ LaunchedContainer launch_exec(pid_t init_pid, const Process& process, const Secc
       ::prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
       (void)init_end.expect(SyncMessage::kGo);
       for (auto& [type, fd] : joins) {
-        if (::setns(fd.get(), type) != 0) throw system_error("cannot join a container namespace", errno);
+        if (::setns(fd.get(), type) != 0)
+          throw system_error("cannot join a container namespace", errno);
         fd.reset();
       }
       if (::chdir("/") != 0) throw system_error("chdir /", errno);
@@ -81,7 +87,8 @@ LaunchedContainer launch_exec(pid_t init_pid, const Process& process, const Secc
         UniqueFd slave(::ioctl(master.get(), TIOCGPTPEER, O_RDWR | O_NOCTTY | O_CLOEXEC));
         if (!slave) throw system_error("cannot open the pty slave", errno);
         init_end.send(SyncMessage::kTerminal, {}, master.get());
-        if (::setsid() < 0 || ::ioctl(slave.get(), TIOCSCTTY, 0) != 0) throw system_error("controlling tty", errno);
+        if (::setsid() < 0 || ::ioctl(slave.get(), TIOCSCTTY, 0) != 0)
+          throw system_error("controlling tty", errno);
         for (int fd = 0; fd < 3; ++fd) ::dup2(slave.get(), fd);
       }
       init_end.send(SyncMessage::kReady);

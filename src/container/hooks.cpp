@@ -23,7 +23,8 @@ void run_one(const Hook& hook, const std::string& state_json, const std::string&
   if (::pipe2(pipefd, O_CLOEXEC) != 0) throw system_error("pipe", errno);
   UniqueFd rd(pipefd[0]);
   UniqueFd wr(pipefd[1]);
-  std::vector<std::string> args = hook.args.empty() ? std::vector<std::string>{hook.path} : hook.args;
+  std::vector<std::string> args =
+      hook.args.empty() ? std::vector<std::string>{hook.path} : hook.args;
   std::vector<char*> argv;
   for (auto& a : args) argv.push_back(a.data());
   argv.push_back(nullptr);
@@ -50,7 +51,8 @@ void run_one(const Hook& hook, const std::string& state_json, const std::string&
   ::signal(SIGPIPE, SIG_IGN);
   (void)!::write(wr.get(), state_json.data(), state_json.size());
   wr.reset();
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(hook.timeout_s.value_or(3600));
+  const auto deadline =
+      std::chrono::steady_clock::now() + std::chrono::seconds(hook.timeout_s.value_or(3600));
   int status = 0;
   for (;;) {
     const pid_t r = ::waitpid(pid, &status, WNOHANG);
@@ -71,11 +73,13 @@ void run_one(const Hook& hook, const std::string& state_json, const std::string&
 
 }  // namespace
 
-void run_hooks(const std::vector<Hook>& hooks, const std::string& state_json, const std::string& phase) {
+void run_hooks(const std::vector<Hook>& hooks, const std::string& state_json,
+               const std::string& phase) {
   for (const auto& h : hooks) run_one(h, state_json, phase);
 }
 
-void run_hooks_logged(const std::vector<Hook>& hooks, const std::string& state_json, const std::string& phase) noexcept {
+void run_hooks_logged(const std::vector<Hook>& hooks, const std::string& state_json,
+                      const std::string& phase) noexcept {
   for (const auto& h : hooks) {
     try {
       run_one(h, state_json, phase);

@@ -29,7 +29,8 @@ UniqueFd attach_loop(int image_fd) {
     loop_config cfg{};
     cfg.fd = static_cast<uint32_t>(image_fd);
     cfg.info.lo_flags = LO_FLAGS_READ_ONLY | LO_FLAGS_AUTOCLEAR;
-    std::strncpy(reinterpret_cast<char*>(cfg.info.lo_file_name), "vmm-container-image", LO_NAME_SIZE - 1);
+    std::strncpy(reinterpret_cast<char*>(cfg.info.lo_file_name), "vmm-container-image",
+                 LO_NAME_SIZE - 1);
     if (::ioctl(loop.get(), LOOP_CONFIGURE, &cfg) == 0) return loop;
     if (errno != EBUSY) throw system_error("cannot attach the image to " + dev, errno);
     // Another process took this device between GET_FREE and CONFIGURE: try the next one.
@@ -47,7 +48,8 @@ std::string mount_image_rootfs(const std::string& image, const std::string& work
   UniqueFd img(::open(image.c_str(), O_RDONLY | O_CLOEXEC));
   if (!img) throw ConfigError("cannot open image " + image + ": " + std::strerror(errno));
   struct stat st {};
-  if (::fstat(img.get(), &st) != 0 || !S_ISREG(st.st_mode)) throw ConfigError("image " + image + " is not a regular file");
+  if (::fstat(img.get(), &st) != 0 || !S_ISREG(st.st_mode))
+    throw ConfigError("image " + image + " is not a regular file");
   make_dir(workdir);
   if (::mount("tmpfs", workdir.c_str(), "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755") != 0) {
     throw system_error("cannot mount the overlay tmpfs", errno);

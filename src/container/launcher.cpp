@@ -32,7 +32,7 @@ namespace {
 // Namespaces joined by path, in an order where each join is still permitted: the user
 // namespace first (it grants the rights for the rest), the mount namespace last (it changes
 // what paths mean).
-constexpr int kJoinOrder[] = {CLONE_NEWUSER, CLONE_NEWIPC, CLONE_NEWUTS, CLONE_NEWNET,
+constexpr int kJoinOrder[] = {CLONE_NEWUSER,   CLONE_NEWIPC,  CLONE_NEWUTS, CLONE_NEWNET,
                               CLONE_NEWCGROUP, CLONE_NEWTIME, CLONE_NEWNS};
 
 void write_proc_file(pid_t pid, const char* file, const std::string& text) {
@@ -42,14 +42,16 @@ void write_proc_file(pid_t pid, const char* file, const std::string& text) {
   const ssize_t n = ::write(fd, text.data(), text.size());
   const int err = errno;
   ::close(fd);
-  if (n < 0 || static_cast<size_t>(n) != text.size()) throw system_error("cannot write " + path, err);
+  if (n < 0 || static_cast<size_t>(n) != text.size())
+    throw system_error("cannot write " + path, err);
 }
 
 void join_namespace(const Namespace& ns) {
   UniqueFd fd(::open(ns.path.c_str(), O_RDONLY | O_CLOEXEC));
   if (!fd) throw ConfigError("cannot open namespace " + ns.path + ": " + std::strerror(errno));
   if (::setns(fd.get(), ns.type) != 0) {
-    throw system_error("cannot join " + std::string(namespace_name(ns.type)) + " namespace " + ns.path, errno);
+    throw system_error(
+        "cannot join " + std::string(namespace_name(ns.type)) + " namespace " + ns.path, errno);
   }
 }
 
@@ -156,7 +158,8 @@ UniqueFd setup_console(const Process& p) {
       }
     }
     if (spec.has_new_namespace(CLONE_NEWNS)) prepare_rootfs(spec, rootfs);
-    run_hooks(spec.hooks.create_container, hook_state(spec, o, host_pid, Status::kCreating), "createContainer");
+    run_hooks(spec.hooks.create_container, hook_state(spec, o, host_pid, Status::kCreating),
+              "createContainer");
     UniqueFd fifo;
     if (o.wait_for_start) {
       fifo.reset(::open((o.state_dir + "/exec.fifo").c_str(), O_PATH | O_CLOEXEC));
@@ -179,7 +182,8 @@ UniqueFd setup_console(const Process& p) {
       if (!w) throw system_error("cannot open the exec fifo for writing", errno);
       if (::write(w.get(), "0", 1) != 1) throw system_error("exec fifo write", errno);
     }
-    run_hooks(spec.hooks.start_container, hook_state(spec, o, host_pid, Status::kCreated), "startContainer");
+    run_hooks(spec.hooks.start_container, hook_state(spec, o, host_pid, Status::kCreated),
+              "startContainer");
     finalize_and_exec(spec.process, o.seccomp, o.preserve_fds);
   } catch (const std::exception& e) {
     ch.send_current_exception();
@@ -225,7 +229,8 @@ LaunchedContainer launch(const Spec& spec, const LaunchOptions& o) {
   if (o.image.empty()) {
     struct stat st {};
     if (::stat(spec.root_path.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
-      throw ConfigError("root file system " + spec.root_path + " does not exist or is not a directory");
+      throw ConfigError("root file system " + spec.root_path +
+                        " does not exist or is not a directory");
     }
   } else if (::geteuid() != 0) {
     throw ConfigError("--image needs root (loop devices)");
@@ -233,15 +238,18 @@ LaunchedContainer launch(const Spec& spec, const LaunchOptions& o) {
   if (spec.has_new_namespace(CLONE_NEWUSER)) {
     validate_id_mappings(spec.linux_config.uid_mappings, "linux.uidMappings");
     validate_id_mappings(spec.linux_config.gid_mappings, "linux.gidMappings");
-    if (spec.linux_config.uid_mappings.empty()) throw ConfigError("a new user namespace needs uid mappings");
+    if (spec.linux_config.uid_mappings.empty())
+      throw ConfigError("a new user namespace needs uid mappings");
   }
-  if (o.veth && !spec.has_new_namespace(CLONE_NEWNET)) throw ConfigError("--net veth needs a new network namespace");
+  if (o.veth && !spec.has_new_namespace(CLONE_NEWNET))
+    throw ConfigError("--net veth needs a new network namespace");
 
   LaunchedContainer c;
   if (!o.cgroup_path.empty()) {
     Resources resources = spec.linux_config.resources;
     if (!resources.devices.empty()) {
-      for (const auto& rule : default_device_allow_rules(spec.linux_config.devices)) resources.devices.push_back(rule);
+      for (const auto& rule : default_device_allow_rules(spec.linux_config.devices))
+        resources.devices.push_back(rule);
     }
     c.cgroup = Cgroup::create(detect_cgroup_layout(), o.cgroup_path, resources);
   }
@@ -281,7 +289,8 @@ LaunchedContainer launch(const Spec& spec, const LaunchOptions& o) {
   if (o.veth) {
     c.veth = plan_veth(o.id + ":" + std::to_string(c.pid));
     create_veth(*c.veth, c.pid);
-    go += " " + std::to_string(c.veth->host_address) + " " + std::to_string(c.veth->container_address);
+    go += " " + std::to_string(c.veth->host_address) + " " +
+          std::to_string(c.veth->container_address);
   }
   const std::string state = hook_state(spec, o, c.pid, Status::kCreating);
   run_hooks(spec.hooks.prestart, state, "prestart");

@@ -18,13 +18,13 @@ namespace vmm::container {
 struct LaunchOptions {
   std::string id;
   std::string bundle;
-  std::string state_dir;         // exists; holds exec.fifo and the image mount point
-  bool wait_for_start = false;   // create: block on <state_dir>/exec.fifo until `start`
-  std::string image;             // non-empty: the root is a tmpfs overlay on this ext4 image
-  bool veth = false;             // --net veth
+  std::string state_dir;        // exists; holds exec.fifo and the image mount point
+  bool wait_for_start = false;  // create: block on <state_dir>/exec.fifo until `start`
+  std::string image;            // non-empty: the root is a tmpfs overlay on this ext4 image
+  bool veth = false;            // --net veth
   int preserve_fds = 0;
   const Seccomp* seccomp = nullptr;
-  std::string cgroup_path;       // relative cgroup path; empty: no cgroup
+  std::string cgroup_path;  // relative cgroup path; empty: no cgroup
 };
 
 // The launched init and everything that belongs to it. Until release(), destruction kills
@@ -51,8 +51,9 @@ class LaunchedContainer final {
 [[nodiscard]] LaunchedContainer launch(const Spec& spec, const LaunchOptions& options);
 
 // `exec`: starts `process` inside the namespaces and cgroup of the running init `init_pid`.
-[[nodiscard]] LaunchedContainer launch_exec(pid_t init_pid, const Process& process, const Seccomp* seccomp,
-                                            const std::string& cgroup_path, int preserve_fds);
+[[nodiscard]] LaunchedContainer launch_exec(pid_t init_pid, const Process& process,
+                                            const Seccomp* seccomp, const std::string& cgroup_path,
+                                            int preserve_fds);
 
 // The ids a container maps when its spec asks for a new user namespace without mappings.
 void fill_default_id_mappings(Spec& spec);

@@ -49,10 +49,11 @@ class JsonLogSink final : public spdlog::sinks::base_sink<std::mutex> {
     ::gmtime_r(&t, &tm);
     char stamp[32];
     std::strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%SZ", &tm);
-    const nlohmann::json line = {{"level", std::string(spdlog::level::to_string_view(msg.level).data(),
-                                                       spdlog::level::to_string_view(msg.level).size())},
-                                 {"msg", std::string(msg.payload.data(), msg.payload.size())},
-                                 {"time", stamp}};
+    const nlohmann::json line = {
+        {"level", std::string(spdlog::level::to_string_view(msg.level).data(),
+                              spdlog::level::to_string_view(msg.level).size())},
+        {"msg", std::string(msg.payload.data(), msg.payload.size())},
+        {"time", stamp}};
     out_ << line.dump() << '\n';
   }
   void flush_() override { out_.flush(); }
@@ -71,7 +72,8 @@ struct Globals {
 
 std::string default_root() {
   if (::geteuid() == 0) return "/run/vmm-runc";
-  if (const char* xdg = std::getenv("XDG_RUNTIME_DIR"); xdg && *xdg) return std::string(xdg) + "/vmm-runc";
+  if (const char* xdg = std::getenv("XDG_RUNTIME_DIR"); xdg && *xdg)
+    return std::string(xdg) + "/vmm-runc";
   return "/tmp/vmm-runc-" + std::to_string(::geteuid());
 }
 
@@ -92,7 +94,8 @@ void write_pid_file(const std::string& path, pid_t pid) {
     out << pid;
     if (!out) throw Error("cannot write pid file " + path);
   }
-  if (::rename(tmp.c_str(), path.c_str()) != 0) throw system_error("cannot write pid file " + path, errno);
+  if (::rename(tmp.c_str(), path.c_str()) != 0)
+    throw system_error("cannot write pid file " + path, errno);
 }
 
 std::string absolute(const std::string& p) {
@@ -140,8 +143,8 @@ struct CreateFlags {
 };
 
 // Shared by create and run. On any failure the state directory, cgroup and init are gone.
-LaunchedContainer create_container(const StateStore& store, const CreateFlags& f, bool wait_for_start,
-                                   ContainerRecord& rec, Spec& spec) {
+LaunchedContainer create_container(const StateStore& store, const CreateFlags& f,
+                                   bool wait_for_start, ContainerRecord& rec, Spec& spec) {
   validate_container_id(f.id);
   const std::string bundle = absolute(f.bundle);
   spec = load_bundle_config(bundle);
@@ -227,7 +230,8 @@ int cmd_start(const StateStore& store, const std::string& id) {
   for (int i = 0; i < 1000; ++i) {
     pollfd p{fd.get(), POLLIN, 0};
     if (::poll(&p, 1, 10) > 0 && ::read(fd.get(), &byte, 1) == 1) break;
-    if (store.status(rec) == Status::kStopped) throw Error("container '" + id + "' exited before it started");
+    if (store.status(rec) == Status::kStopped)
+      throw Error("container '" + id + "' exited before it started");
   }
   if (byte != '0') throw Error("container '" + id + "' did not start");
   ::unlink(fifo.c_str());
@@ -269,7 +273,8 @@ int cmd_delete(const StateStore& store, const std::string& id, bool force) {
   }
   const Status st = store.status(rec);
   if (st != Status::kStopped) {
-    if (!force && st != Status::kCreated) throw Error("container '" + id + "' is running; stop it or use --force");
+    if (!force && st != Status::kCreated)
+      throw Error("container '" + id + "' is running; stop it or use --force");
     ::kill(rec.pid, SIGKILL);
     wait_until_stopped(store, rec);
     if (store.status(rec) != Status::kStopped) throw Error("container '" + id + "' did not stop");
@@ -309,8 +314,8 @@ int cmd_list(const StateStore& store, const std::string& format, bool quiet) {
       continue;
     }
     all.push_back(nlohmann::json::parse(state_json(rec, st)));
-    table += id + '\t' + std::to_string(st == Status::kStopped ? 0 : rec.pid) + '\t' + status_name(st) + '\t' +
-             rec.bundle + '\t' + rec.created + '\t' + rec.owner + '\n';
+    table += id + '\t' + std::to_string(st == Status::kStopped ? 0 : rec.pid) + '\t' +
+             status_name(st) + '\t' + rec.bundle + '\t' + rec.created + '\t' + rec.owner + '\n';
   }
   if (quiet) return 0;
   if (format == "json") {
@@ -368,7 +373,8 @@ int cmd_exec(const StateStore& store, const ExecFlags& f) {
     for (const auto& e : f.env) p.env.push_back(e);
     if (!f.user.empty()) parse_user(f.user, p.user);
   }
-  if (p.terminal && f.console_socket.empty() && f.detach) throw ConfigError("a detached terminal needs --console-socket");
+  if (p.terminal && f.console_socket.empty() && f.detach)
+    throw ConfigError("a detached terminal needs --console-socket");
   std::optional<ForwardedSignals> signals;
   if (!f.detach) signals.emplace();
   const Seccomp* seccomp = spec.linux_config.seccomp ? &*spec.linux_config.seccomp : nullptr;
@@ -389,34 +395,72 @@ int cmd_exec(const StateStore& store, const ExecFlags& f) {
 int cmd_features() {
   nlohmann::json caps = nlohmann::json::array();
   for (int i = 0; i <= 40; ++i) {
-    static const char* const kNames[] = {
-        "CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_DAC_READ_SEARCH", "CAP_FOWNER", "CAP_FSETID", "CAP_KILL",
-        "CAP_SETGID", "CAP_SETUID", "CAP_SETPCAP", "CAP_LINUX_IMMUTABLE", "CAP_NET_BIND_SERVICE",
-        "CAP_NET_BROADCAST", "CAP_NET_ADMIN", "CAP_NET_RAW", "CAP_IPC_LOCK", "CAP_IPC_OWNER",
-        "CAP_SYS_MODULE", "CAP_SYS_RAWIO", "CAP_SYS_CHROOT", "CAP_SYS_PTRACE", "CAP_SYS_PACCT",
-        "CAP_SYS_ADMIN", "CAP_SYS_BOOT", "CAP_SYS_NICE", "CAP_SYS_RESOURCE", "CAP_SYS_TIME",
-        "CAP_SYS_TTY_CONFIG", "CAP_MKNOD", "CAP_LEASE", "CAP_AUDIT_WRITE", "CAP_AUDIT_CONTROL",
-        "CAP_SETFCAP", "CAP_MAC_OVERRIDE", "CAP_MAC_ADMIN", "CAP_SYSLOG", "CAP_WAKE_ALARM",
-        "CAP_BLOCK_SUSPEND", "CAP_AUDIT_READ", "CAP_PERFMON", "CAP_BPF", "CAP_CHECKPOINT_RESTORE"};
+    static const char* const kNames[] = {"CAP_CHOWN",
+                                         "CAP_DAC_OVERRIDE",
+                                         "CAP_DAC_READ_SEARCH",
+                                         "CAP_FOWNER",
+                                         "CAP_FSETID",
+                                         "CAP_KILL",
+                                         "CAP_SETGID",
+                                         "CAP_SETUID",
+                                         "CAP_SETPCAP",
+                                         "CAP_LINUX_IMMUTABLE",
+                                         "CAP_NET_BIND_SERVICE",
+                                         "CAP_NET_BROADCAST",
+                                         "CAP_NET_ADMIN",
+                                         "CAP_NET_RAW",
+                                         "CAP_IPC_LOCK",
+                                         "CAP_IPC_OWNER",
+                                         "CAP_SYS_MODULE",
+                                         "CAP_SYS_RAWIO",
+                                         "CAP_SYS_CHROOT",
+                                         "CAP_SYS_PTRACE",
+                                         "CAP_SYS_PACCT",
+                                         "CAP_SYS_ADMIN",
+                                         "CAP_SYS_BOOT",
+                                         "CAP_SYS_NICE",
+                                         "CAP_SYS_RESOURCE",
+                                         "CAP_SYS_TIME",
+                                         "CAP_SYS_TTY_CONFIG",
+                                         "CAP_MKNOD",
+                                         "CAP_LEASE",
+                                         "CAP_AUDIT_WRITE",
+                                         "CAP_AUDIT_CONTROL",
+                                         "CAP_SETFCAP",
+                                         "CAP_MAC_OVERRIDE",
+                                         "CAP_MAC_ADMIN",
+                                         "CAP_SYSLOG",
+                                         "CAP_WAKE_ALARM",
+                                         "CAP_BLOCK_SUSPEND",
+                                         "CAP_AUDIT_READ",
+                                         "CAP_PERFMON",
+                                         "CAP_BPF",
+                                         "CAP_CHECKPOINT_RESTORE"};
     caps.push_back(kNames[i]);
   }
   const nlohmann::json doc = {
       {"ociVersionMin", "1.0.0"},
       {"ociVersionMax", "1.2.0"},
-      {"hooks", {"prestart", "createRuntime", "createContainer", "startContainer", "poststart", "poststop"}},
-      {"mountOptions", {"ro", "rw", "nosuid", "suid", "nodev", "dev", "noexec", "exec", "bind", "rbind",
-                        "private", "rprivate", "shared", "rshared", "slave", "rslave", "unbindable",
-                        "runbindable", "noatime", "relatime", "strictatime", "nodiratime", "sync", "dirsync"}},
+      {"hooks",
+       {"prestart", "createRuntime", "createContainer", "startContainer", "poststart", "poststop"}},
+      {"mountOptions",
+       {"ro",      "rw",       "nosuid",      "suid",       "nodev",      "dev",
+        "noexec",  "exec",     "bind",        "rbind",      "private",    "rprivate",
+        "shared",  "rshared",  "slave",       "rslave",     "unbindable", "runbindable",
+        "noatime", "relatime", "strictatime", "nodiratime", "sync",       "dirsync"}},
       {"linux",
        {{"namespaces", {"cgroup", "ipc", "mount", "network", "pid", "user", "uts", "time"}},
         {"capabilities", caps},
         {"cgroup", {{"v1", true}, {"v2", true}, {"systemd", false}, {"systemdUser", false}}},
-        {"seccomp", {{"enabled", true},
-                     {"actions", {"SCMP_ACT_ALLOW", "SCMP_ACT_ERRNO", "SCMP_ACT_KILL", "SCMP_ACT_KILL_PROCESS",
-                                  "SCMP_ACT_KILL_THREAD", "SCMP_ACT_LOG", "SCMP_ACT_TRACE", "SCMP_ACT_TRAP"}},
-                     {"operators", {"SCMP_CMP_EQ", "SCMP_CMP_GE", "SCMP_CMP_GT", "SCMP_CMP_LE", "SCMP_CMP_LT",
-                                    "SCMP_CMP_MASKED_EQ", "SCMP_CMP_NE"}},
-                     {"archs", {"SCMP_ARCH_X86", "SCMP_ARCH_X86_64", "SCMP_ARCH_X32"}}}},
+        {"seccomp",
+         {{"enabled", true},
+          {"actions",
+           {"SCMP_ACT_ALLOW", "SCMP_ACT_ERRNO", "SCMP_ACT_KILL", "SCMP_ACT_KILL_PROCESS",
+            "SCMP_ACT_KILL_THREAD", "SCMP_ACT_LOG", "SCMP_ACT_TRACE", "SCMP_ACT_TRAP"}},
+          {"operators",
+           {"SCMP_CMP_EQ", "SCMP_CMP_GE", "SCMP_CMP_GT", "SCMP_CMP_LE", "SCMP_CMP_LT",
+            "SCMP_CMP_MASKED_EQ", "SCMP_CMP_NE"}},
+          {"archs", {"SCMP_ARCH_X86", "SCMP_ARCH_X86_64", "SCMP_ARCH_X32"}}}},
         {"apparmor", {{"enabled", false}}},
         {"selinux", {{"enabled", false}}}}},
   };
@@ -430,7 +474,8 @@ void configure_logging(const Globals& g) {
   if (g.log_format == "json") {
     logger = std::make_shared<spdlog::logger>("vmm-oci", std::make_shared<JsonLogSink>(g.log));
   } else if (g.log_format == "text") {
-    logger = std::make_shared<spdlog::logger>("vmm-oci", std::make_shared<spdlog::sinks::basic_file_sink_mt>(g.log));
+    logger = std::make_shared<spdlog::logger>(
+        "vmm-oci", std::make_shared<spdlog::sinks::basic_file_sink_mt>(g.log));
   } else {
     throw ConfigError("--log-format must be text or json");
   }

@@ -179,7 +179,8 @@ Process parse_process(const json& v) {
     if (const json* x = member(*u, "umask")) p.user.umask = get_u32(*x, "process.user.umask");
     if (const json* x = member(*u, "additionalGids")) {
       if (!x->is_array()) fail("process.user.additionalGids", "must be an array");
-      for (const auto& g : *x) p.user.additional_gids.push_back(get_u32(g, "process.user.additionalGids"));
+      for (const auto& g : *x)
+        p.user.additional_gids.push_back(get_u32(g, "process.user.additionalGids"));
     }
   }
   if (const json* c = member(v, "capabilities")) {
@@ -194,8 +195,10 @@ Process parse_process(const json& v) {
       p.capabilities.permitted = parse_cap_list(*x, "process.capabilities.permitted");
     }
     // Validated but deliberately not applied; see Capabilities.
-    if (const json* x = member(*c, "inheritable")) (void)parse_cap_list(*x, "process.capabilities.inheritable");
-    if (const json* x = member(*c, "ambient")) (void)parse_cap_list(*x, "process.capabilities.ambient");
+    if (const json* x = member(*c, "inheritable"))
+      (void)parse_cap_list(*x, "process.capabilities.inheritable");
+    if (const json* x = member(*c, "ambient"))
+      (void)parse_cap_list(*x, "process.capabilities.ambient");
   }
   if (const json* r = member(v, "rlimits")) {
     if (!r->is_array()) fail("process.rlimits", "must be an array");
@@ -233,22 +236,28 @@ Resources parse_resources(const json& v) {
   if (const json* m = member(v, "memory")) {
     require_object(*m, "linux.resources.memory");
     const int64_t max = std::numeric_limits<int64_t>::max();
-    if (const json* x = member(*m, "limit")) r.memory_limit = get_int(*x, "linux.resources.memory.limit", -1, max);
-    if (const json* x = member(*m, "swap")) r.memory_swap = get_int(*x, "linux.resources.memory.swap", -1, max);
+    if (const json* x = member(*m, "limit"))
+      r.memory_limit = get_int(*x, "linux.resources.memory.limit", -1, max);
+    if (const json* x = member(*m, "swap"))
+      r.memory_swap = get_int(*x, "linux.resources.memory.swap", -1, max);
     if (const json* x = member(*m, "reservation")) {
       r.memory_reservation = get_int(*x, "linux.resources.memory.reservation", -1, max);
     }
-    if (r.memory_limit && *r.memory_limit == 0) fail("linux.resources.memory.limit", "must not be 0");
+    if (r.memory_limit && *r.memory_limit == 0)
+      fail("linux.resources.memory.limit", "must not be 0");
     if (r.memory_limit && r.memory_swap && *r.memory_limit > 0 && *r.memory_swap > 0 &&
         *r.memory_swap < *r.memory_limit) {
-      fail("linux.resources.memory.swap", "must be at least memory.limit (it counts memory + swap)");
+      fail("linux.resources.memory.swap",
+           "must be at least memory.limit (it counts memory + swap)");
     }
   }
   if (const json* c = member(v, "cpu")) {
     require_object(*c, "linux.resources.cpu");
-    if (const json* x = member(*c, "shares")) r.cpu_shares = get_uint64(*x, "linux.resources.cpu.shares");
+    if (const json* x = member(*c, "shares"))
+      r.cpu_shares = get_uint64(*x, "linux.resources.cpu.shares");
     if (const json* x = member(*c, "quota")) {
-      r.cpu_quota = get_int(*x, "linux.resources.cpu.quota", -1, std::numeric_limits<int64_t>::max());
+      r.cpu_quota =
+          get_int(*x, "linux.resources.cpu.quota", -1, std::numeric_limits<int64_t>::max());
       if (*r.cpu_quota == 0) fail("linux.resources.cpu.quota", "must not be 0");
     }
     if (const json* x = member(*c, "period")) {
@@ -332,7 +341,8 @@ Seccomp parse_seccomp(const json& v) {
           if (!idx || !val || !op) fail(f + ".args", "needs index, value and op");
           arg.index = static_cast<unsigned>(get_int(*idx, f + ".args.index", 0, 5));
           arg.value = get_uint64(*val, f + ".args.value");
-          if (const json* v2 = member(a, "valueTwo")) arg.value_two = get_uint64(*v2, f + ".args.valueTwo");
+          if (const json* v2 = member(a, "valueTwo"))
+            arg.value_two = get_uint64(*v2, f + ".args.valueTwo");
           arg.op = get_string(*op, f + ".args.op");
           rule.args.push_back(arg);
         }
@@ -345,17 +355,20 @@ Seccomp parse_seccomp(const json& v) {
 
 // Only sysctls that are isolated by a namespace the container owns may be set.
 bool sysctl_is_namespaced(const std::string& key, const Spec& spec) {
-  static constexpr std::array<std::string_view, 6> kIpc = {
-      "kernel.msgmax", "kernel.msgmnb", "kernel.msgmni", "kernel.sem", "kernel.shmall", "kernel.shmmax"};
+  static constexpr std::array<std::string_view, 6> kIpc = {"kernel.msgmax", "kernel.msgmnb",
+                                                           "kernel.msgmni", "kernel.sem",
+                                                           "kernel.shmall", "kernel.shmmax"};
   const auto starts = [&](std::string_view p) { return key.rfind(p, 0) == 0; };
   if (spec.has_new_namespace(CLONE_NEWIPC)) {
     for (auto k : kIpc) {
       if (key == k) return true;
     }
-    if (key == "kernel.shmmni" || key == "kernel.shm_rmid_forced" || starts("fs.mqueue.")) return true;
+    if (key == "kernel.shmmni" || key == "kernel.shm_rmid_forced" || starts("fs.mqueue."))
+      return true;
   }
   if (spec.has_new_namespace(CLONE_NEWNET) && starts("net.")) return true;
-  if (spec.has_new_namespace(CLONE_NEWUTS) && (key == "kernel.hostname" || key == "kernel.domainname")) {
+  if (spec.has_new_namespace(CLONE_NEWUTS) &&
+      (key == "kernel.hostname" || key == "kernel.domainname")) {
     return true;
   }
   return false;
@@ -375,20 +388,24 @@ LinuxConfig parse_linux(const json& v, Spec& spec) {
       const auto type = namespace_type_from_name(name);
       if (!type) fail(f + ".type", "unknown namespace type '" + name + "'");
       Namespace n{*type, {}};
-      if (const json* p = member((*ns)[i], "path")) n.path = require_absolute(get_string(*p, f + ".path"), f + ".path");
+      if (const json* p = member((*ns)[i], "path"))
+        n.path = require_absolute(get_string(*p, f + ".path"), f + ".path");
       for (const auto& prev : l.namespaces) {
         if (prev.type == n.type) fail(f + ".type", "namespace '" + name + "' listed twice");
       }
       l.namespaces.push_back(std::move(n));
     }
   }
-  if (const json* m = member(v, "uidMappings")) l.uid_mappings = parse_mappings(*m, "linux.uidMappings");
-  if (const json* m = member(v, "gidMappings")) l.gid_mappings = parse_mappings(*m, "linux.gidMappings");
+  if (const json* m = member(v, "uidMappings"))
+    l.uid_mappings = parse_mappings(*m, "linux.uidMappings");
+  if (const json* m = member(v, "gidMappings"))
+    l.gid_mappings = parse_mappings(*m, "linux.gidMappings");
   if (const json* r = member(v, "resources")) l.resources = parse_resources(*r);
   if (const json* c = member(v, "cgroupsPath")) {
     l.cgroups_path = get_string(*c, "linux.cgroupsPath");
     // systemd-style "slice:prefix:name" paths are not supported; plain paths must stay inside.
-    if (l.cgroups_path.find(':') != std::string::npos) fail("linux.cgroupsPath", "systemd cgroup paths are not supported");
+    if (l.cgroups_path.find(':') != std::string::npos)
+      fail("linux.cgroupsPath", "systemd cgroup paths are not supported");
     std::stringstream ss(l.cgroups_path);
     for (std::string part; std::getline(ss, part, '/');) {
       if (part == "..") fail("linux.cgroupsPath", "must not contain '..'");
@@ -407,7 +424,8 @@ LinuxConfig parse_linux(const json& v, Spec& spec) {
       dev.path = require_absolute(get_string(*p, f + ".path"), f + ".path");
       if (dev.path.rfind("/dev/", 0) != 0) fail(f + ".path", "must be under /dev");
       const auto type = get_string(*t, f + ".type");
-      if (type != "c" && type != "b" && type != "u" && type != "p") fail(f + ".type", "must be c, b, u or p");
+      if (type != "c" && type != "b" && type != "u" && type != "p")
+        fail(f + ".type", "must be c, b, u or p");
       dev.type = type[0];
       if (dev.type != 'p') {
         const json* ma = member(e, "major");
@@ -416,7 +434,8 @@ LinuxConfig parse_linux(const json& v, Spec& spec) {
         dev.major = get_int(*ma, f + ".major", 0, 0xfff);
         dev.minor = get_int(*mi, f + ".minor", 0, 0xfffff);
       }
-      if (const json* x = member(e, "fileMode")) dev.file_mode = get_u32(*x, f + ".fileMode") & 07777U;
+      if (const json* x = member(e, "fileMode"))
+        dev.file_mode = get_u32(*x, f + ".fileMode") & 07777U;
       if (const json* x = member(e, "uid")) dev.uid = get_u32(*x, f + ".uid");
       if (const json* x = member(e, "gid")) dev.gid = get_u32(*x, f + ".gid");
       l.devices.push_back(std::move(dev));
@@ -444,7 +463,8 @@ LinuxConfig parse_linux(const json& v, Spec& spec) {
     require_object(*s, "linux.sysctl");
     for (const auto& [key, value] : s->items()) {
       const auto val = get_string(value, "linux.sysctl." + key);
-      if (key.empty() || key.find('/') != std::string::npos || key.find("..") != std::string::npos) {
+      if (key.empty() || key.find('/') != std::string::npos ||
+          key.find("..") != std::string::npos) {
         fail("linux.sysctl", "invalid key '" + key + "'");
       }
       if (!sysctl_is_namespaced(key, spec)) {
@@ -482,7 +502,8 @@ Spec parse_config(std::string_view text) {
   const json* version = member(doc, "ociVersion");
   if (!version) fail("ociVersion", "is required");
   spec.oci_version = get_string(*version, "ociVersion");
-  if (spec.oci_version.rfind("1.", 0) != 0) fail("ociVersion", "unsupported version '" + spec.oci_version + "'");
+  if (spec.oci_version.rfind("1.", 0) != 0)
+    fail("ociVersion", "unsupported version '" + spec.oci_version + "'");
 
   const json* root = member(doc, "root");
   if (!root) fail("root", "is required");
@@ -491,7 +512,8 @@ Spec parse_config(std::string_view text) {
   if (!root_path) fail("root.path", "is required");
   spec.root_path = get_string(*root_path, "root.path");
   if (spec.root_path.empty()) fail("root.path", "must not be empty");
-  if (const json* ro = member(*root, "readonly")) spec.root_readonly = get_bool(*ro, "root.readonly");
+  if (const json* ro = member(*root, "readonly"))
+    spec.root_readonly = get_bool(*ro, "root.readonly");
 
   const json* process = member(doc, "process");
   if (!process) fail("process", "is required");
@@ -535,7 +557,8 @@ Spec parse_config(std::string_view text) {
   }
   if (const json* a = member(doc, "annotations")) {
     require_object(*a, "annotations");
-    for (const auto& [k, val] : a->items()) spec.annotations.emplace(k, get_string(val, "annotations." + k));
+    for (const auto& [k, val] : a->items())
+      spec.annotations.emplace(k, get_string(val, "annotations." + k));
   }
   return spec;
 }
@@ -580,29 +603,69 @@ std::optional<int> namespace_type_from_name(std::string_view name) {
 
 std::string_view namespace_name(int type) {
   switch (type) {
-    case CLONE_NEWPID: return "pid";
-    case CLONE_NEWNET: return "net";
-    case CLONE_NEWNS: return "mnt";
-    case CLONE_NEWIPC: return "ipc";
-    case CLONE_NEWUTS: return "uts";
-    case CLONE_NEWUSER: return "user";
-    case CLONE_NEWCGROUP: return "cgroup";
-    case CLONE_NEWTIME: return "time";
-    default: return "unknown";
+    case CLONE_NEWPID:
+      return "pid";
+    case CLONE_NEWNET:
+      return "net";
+    case CLONE_NEWNS:
+      return "mnt";
+    case CLONE_NEWIPC:
+      return "ipc";
+    case CLONE_NEWUTS:
+      return "uts";
+    case CLONE_NEWUSER:
+      return "user";
+    case CLONE_NEWCGROUP:
+      return "cgroup";
+    case CLONE_NEWTIME:
+      return "time";
+    default:
+      return "unknown";
   }
 }
 
 std::optional<int> capability_from_name(std::string_view name) {
-  static constexpr std::array<std::string_view, 41> kNames = {
-      "CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_DAC_READ_SEARCH", "CAP_FOWNER", "CAP_FSETID",
-      "CAP_KILL", "CAP_SETGID", "CAP_SETUID", "CAP_SETPCAP", "CAP_LINUX_IMMUTABLE",
-      "CAP_NET_BIND_SERVICE", "CAP_NET_BROADCAST", "CAP_NET_ADMIN", "CAP_NET_RAW",
-      "CAP_IPC_LOCK", "CAP_IPC_OWNER", "CAP_SYS_MODULE", "CAP_SYS_RAWIO", "CAP_SYS_CHROOT",
-      "CAP_SYS_PTRACE", "CAP_SYS_PACCT", "CAP_SYS_ADMIN", "CAP_SYS_BOOT", "CAP_SYS_NICE",
-      "CAP_SYS_RESOURCE", "CAP_SYS_TIME", "CAP_SYS_TTY_CONFIG", "CAP_MKNOD", "CAP_LEASE",
-      "CAP_AUDIT_WRITE", "CAP_AUDIT_CONTROL", "CAP_SETFCAP", "CAP_MAC_OVERRIDE",
-      "CAP_MAC_ADMIN", "CAP_SYSLOG", "CAP_WAKE_ALARM", "CAP_BLOCK_SUSPEND", "CAP_AUDIT_READ",
-      "CAP_PERFMON", "CAP_BPF", "CAP_CHECKPOINT_RESTORE"};
+  static constexpr std::array<std::string_view, 41> kNames = {"CAP_CHOWN",
+                                                              "CAP_DAC_OVERRIDE",
+                                                              "CAP_DAC_READ_SEARCH",
+                                                              "CAP_FOWNER",
+                                                              "CAP_FSETID",
+                                                              "CAP_KILL",
+                                                              "CAP_SETGID",
+                                                              "CAP_SETUID",
+                                                              "CAP_SETPCAP",
+                                                              "CAP_LINUX_IMMUTABLE",
+                                                              "CAP_NET_BIND_SERVICE",
+                                                              "CAP_NET_BROADCAST",
+                                                              "CAP_NET_ADMIN",
+                                                              "CAP_NET_RAW",
+                                                              "CAP_IPC_LOCK",
+                                                              "CAP_IPC_OWNER",
+                                                              "CAP_SYS_MODULE",
+                                                              "CAP_SYS_RAWIO",
+                                                              "CAP_SYS_CHROOT",
+                                                              "CAP_SYS_PTRACE",
+                                                              "CAP_SYS_PACCT",
+                                                              "CAP_SYS_ADMIN",
+                                                              "CAP_SYS_BOOT",
+                                                              "CAP_SYS_NICE",
+                                                              "CAP_SYS_RESOURCE",
+                                                              "CAP_SYS_TIME",
+                                                              "CAP_SYS_TTY_CONFIG",
+                                                              "CAP_MKNOD",
+                                                              "CAP_LEASE",
+                                                              "CAP_AUDIT_WRITE",
+                                                              "CAP_AUDIT_CONTROL",
+                                                              "CAP_SETFCAP",
+                                                              "CAP_MAC_OVERRIDE",
+                                                              "CAP_MAC_ADMIN",
+                                                              "CAP_SYSLOG",
+                                                              "CAP_WAKE_ALARM",
+                                                              "CAP_BLOCK_SUSPEND",
+                                                              "CAP_AUDIT_READ",
+                                                              "CAP_PERFMON",
+                                                              "CAP_BPF",
+                                                              "CAP_CHECKPOINT_RESTORE"};
   for (size_t i = 0; i < kNames.size(); ++i) {
     if (kNames[i] == name) return static_cast<int>(i);
   }
@@ -611,14 +674,22 @@ std::optional<int> capability_from_name(std::string_view name) {
 
 std::optional<int> rlimit_from_name(std::string_view name) {
   static constexpr std::array<std::pair<std::string_view, int>, 16> kLimits = {{
-      {"RLIMIT_CPU", RLIMIT_CPU},         {"RLIMIT_FSIZE", RLIMIT_FSIZE},
-      {"RLIMIT_DATA", RLIMIT_DATA},       {"RLIMIT_STACK", RLIMIT_STACK},
-      {"RLIMIT_CORE", RLIMIT_CORE},       {"RLIMIT_RSS", RLIMIT_RSS},
-      {"RLIMIT_NPROC", RLIMIT_NPROC},     {"RLIMIT_NOFILE", RLIMIT_NOFILE},
-      {"RLIMIT_MEMLOCK", RLIMIT_MEMLOCK}, {"RLIMIT_AS", RLIMIT_AS},
-      {"RLIMIT_LOCKS", RLIMIT_LOCKS},     {"RLIMIT_SIGPENDING", RLIMIT_SIGPENDING},
-      {"RLIMIT_MSGQUEUE", RLIMIT_MSGQUEUE}, {"RLIMIT_NICE", RLIMIT_NICE},
-      {"RLIMIT_RTPRIO", RLIMIT_RTPRIO},   {"RLIMIT_RTTIME", RLIMIT_RTTIME},
+      {"RLIMIT_CPU", RLIMIT_CPU},
+      {"RLIMIT_FSIZE", RLIMIT_FSIZE},
+      {"RLIMIT_DATA", RLIMIT_DATA},
+      {"RLIMIT_STACK", RLIMIT_STACK},
+      {"RLIMIT_CORE", RLIMIT_CORE},
+      {"RLIMIT_RSS", RLIMIT_RSS},
+      {"RLIMIT_NPROC", RLIMIT_NPROC},
+      {"RLIMIT_NOFILE", RLIMIT_NOFILE},
+      {"RLIMIT_MEMLOCK", RLIMIT_MEMLOCK},
+      {"RLIMIT_AS", RLIMIT_AS},
+      {"RLIMIT_LOCKS", RLIMIT_LOCKS},
+      {"RLIMIT_SIGPENDING", RLIMIT_SIGPENDING},
+      {"RLIMIT_MSGQUEUE", RLIMIT_MSGQUEUE},
+      {"RLIMIT_NICE", RLIMIT_NICE},
+      {"RLIMIT_RTPRIO", RLIMIT_RTPRIO},
+      {"RLIMIT_RTTIME", RLIMIT_RTTIME},
   }};
   for (const auto& [n, r] : kLimits) {
     if (n == name) return r;

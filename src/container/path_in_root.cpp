@@ -43,7 +43,8 @@ std::vector<std::string> path_components(std::string_view path) {
   size_t pos = 0;
   while (pos <= path.size()) {
     const size_t next = path.find('/', pos);
-    const auto part = path.substr(pos, next == std::string_view::npos ? std::string_view::npos : next - pos);
+    const auto part =
+        path.substr(pos, next == std::string_view::npos ? std::string_view::npos : next - pos);
     if (!part.empty() && part != ".") out.emplace_back(part);
     if (next == std::string_view::npos) break;
     pos = next + 1;
@@ -98,10 +99,12 @@ UniqueFd open_or_create_in_root(int root_fd, std::string_view path, CreateKind k
       } else if (kind != CreateKind::kNone || !last) {
         rc = ::mkdirat(parent.get(), parts[i].c_str(), 0755);
       } else {
-        throw system_error("cannot resolve " + std::string(path) + " inside the container root", ENOENT);
+        throw system_error("cannot resolve " + std::string(path) + " inside the container root",
+                           ENOENT);
       }
       if (rc < 0 && errno != EEXIST) {
-        throw system_error("cannot create " + std::string(path) + " inside the container root", errno);
+        throw system_error("cannot create " + std::string(path) + " inside the container root",
+                           errno);
       }
     }
   }

@@ -40,7 +40,8 @@ void apply_capabilities(const Capabilities& caps) {
   for (int cap = 0; cap <= last; ++cap) {
     if (has(caps.bounding, cap)) continue;
     if (::prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) != 0 && errno != EINVAL) {
-      throw system_error("cannot drop capability " + std::to_string(cap) + " from the bounding set", errno);
+      throw system_error("cannot drop capability " + std::to_string(cap) + " from the bounding set",
+                         errno);
     }
   }
 }
@@ -83,9 +84,10 @@ void set_user(const User& user) {
 
 std::vector<int> default_capabilities() {
   std::vector<int> caps;
-  for (const char* name : {"CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_FSETID", "CAP_FOWNER", "CAP_MKNOD",
-                           "CAP_NET_RAW", "CAP_SETGID", "CAP_SETUID", "CAP_SETFCAP", "CAP_SETPCAP",
-                           "CAP_NET_BIND_SERVICE", "CAP_SYS_CHROOT", "CAP_KILL", "CAP_AUDIT_WRITE"}) {
+  for (const char* name :
+       {"CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_FSETID", "CAP_FOWNER", "CAP_MKNOD", "CAP_NET_RAW",
+        "CAP_SETGID", "CAP_SETUID", "CAP_SETFCAP", "CAP_SETPCAP", "CAP_NET_BIND_SERVICE",
+        "CAP_SYS_CHROOT", "CAP_KILL", "CAP_AUDIT_WRITE"}) {
     caps.push_back(*capability_from_name(name));
   }
   return caps;
@@ -104,7 +106,8 @@ std::string find_executable(const std::string& name, const std::vector<std::stri
     if (dir.empty()) dir = ".";
     const std::string candidate = dir + "/" + name;
     struct stat st {};
-    if (::stat(candidate.c_str(), &st) == 0 && S_ISREG(st.st_mode) && ::access(candidate.c_str(), X_OK) == 0) {
+    if (::stat(candidate.c_str(), &st) == 0 && S_ISREG(st.st_mode) &&
+        ::access(candidate.c_str(), X_OK) == 0) {
       return candidate;
     }
     if (next == std::string::npos) break;
@@ -136,14 +139,16 @@ void finalize_and_exec(const Process& process, const Seccomp* seccomp, int prese
     }
   }
   ::umask(process.user.umask.value_or(022));
-  if (::chdir(process.cwd.c_str()) != 0) throw system_error("cannot change to working directory " + process.cwd, errno);
+  if (::chdir(process.cwd.c_str()) != 0)
+    throw system_error("cannot change to working directory " + process.cwd, errno);
   // A cwd that is not below the root shows up as "(unreachable)": never run there.
   std::array<char, PATH_MAX> cwd{};
   if (::getcwd(cwd.data(), cwd.size()) == nullptr || cwd[0] != '/') {
     throw Error("working directory " + process.cwd + " is outside the container root");
   }
   const std::string program = find_executable(process.args.front(), process.env);
-  if (program.empty()) throw Error("executable '" + process.args.front() + "' not found in the container's PATH");
+  if (program.empty())
+    throw Error("executable '" + process.args.front() + "' not found in the container's PATH");
 
   apply_capabilities(process.capabilities);
   // Without no_new_privs the filter must go in while CAP_SYS_ADMIN is still held.
@@ -152,7 +157,8 @@ void finalize_and_exec(const Process& process, const Seccomp* seccomp, int prese
   set_capability_sets(process.capabilities);
   if (::prctl(PR_SET_KEEPCAPS, 0, 0, 0, 0) != 0) throw system_error("PR_SET_KEEPCAPS", errno);
   if (process.no_new_privileges) {
-    if (::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) throw system_error("PR_SET_NO_NEW_PRIVS", errno);
+    if (::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0)
+      throw system_error("PR_SET_NO_NEW_PRIVS", errno);
     if (seccomp) load_seccomp(*seccomp);
   }
   close_fds_on_exec(3U + static_cast<unsigned>(preserve_fds));

@@ -23,8 +23,9 @@ namespace {
 
 void do_mount(const std::string& source, const std::string& target, const std::string& type,
               unsigned long flags, const std::string& data, const std::string& what) {
-  if (::mount(source.empty() ? nullptr : source.c_str(), target.c_str(), type.empty() ? nullptr : type.c_str(),
-              flags, data.empty() ? nullptr : data.c_str()) != 0) {
+  if (::mount(source.empty() ? nullptr : source.c_str(), target.c_str(),
+              type.empty() ? nullptr : type.c_str(), flags,
+              data.empty() ? nullptr : data.c_str()) != 0) {
     throw system_error("cannot mount " + what, errno);
   }
 }
@@ -52,14 +53,16 @@ bool is_symlink_in_root(int root_fd, const std::string& dest) {
   UniqueFd parent = open_in_root(root_fd, parent_path.empty() ? "/" : parent_path, &missing);
   if (missing) return false;
   struct stat st {};
-  if (::fstatat(parent.get(), parts.back().c_str(), &st, AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH) != 0) return false;
+  if (::fstatat(parent.get(), parts.back().c_str(), &st, AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH) != 0)
+    return false;
   return S_ISLNK(st.st_mode);
 }
 
 void check_fs_type(int fd, long magic, const std::string& what) {
   struct statfs st {};
   if (::fstatfs(fd, &st) != 0) throw system_error("statfs " + what, errno);
-  if (static_cast<long>(st.f_type) != magic) throw Error(what + " is not the expected file system; refusing it");
+  if (static_cast<long>(st.f_type) != magic)
+    throw Error(what + " is not the expected file system; refusing it");
 }
 
 void mount_one(int root_fd, const Mount& m) {
@@ -67,7 +70,8 @@ void mount_one(int root_fd, const Mount& m) {
   const bool bind = mf.bind || m.type == "bind";
   const bool special = m.type == "proc" || m.type == "sysfs";
   if (special && is_symlink_in_root(root_fd, m.destination)) {
-    throw ConfigError("mount destination " + m.destination + " for " + m.type + " is a symlink; refusing it");
+    throw ConfigError("mount destination " + m.destination + " for " + m.type +
+                      " is a symlink; refusing it");
   }
   if (m.type == "cgroup" || m.type == "cgroup2") {
     // Only the unified hierarchy can be mounted from inside a cgroup namespace; on v1 hosts
@@ -78,7 +82,8 @@ void mount_one(int root_fd, const Mount& m) {
   CreateKind kind = CreateKind::kDirectory;
   if (bind) {
     struct stat st {};
-    if (::stat(m.source.c_str(), &st) != 0) throw system_error("bind mount source " + m.source, errno);
+    if (::stat(m.source.c_str(), &st) != 0)
+      throw system_error("bind mount source " + m.source, errno);
     if (!S_ISDIR(st.st_mode)) kind = CreateKind::kFile;
   }
   UniqueFd target = open_or_create_in_root(root_fd, m.destination, kind);
@@ -135,10 +140,12 @@ void create_device(int root_fd, const Device& d) {
   // O_PATH parents cannot be used with mknodat's permission checks on all kernels; go
   // through the magic link of the resolved directory.
   const std::string node = fd_path(dev_parent.get()) + "/" + parts.back();
-  if (::mknod(node.c_str(), mode, makedev(static_cast<unsigned>(d.major), static_cast<unsigned>(d.minor))) == 0) {
+  if (::mknod(node.c_str(), mode,
+              makedev(static_cast<unsigned>(d.major), static_cast<unsigned>(d.minor))) == 0) {
     if (::chmod(node.c_str(), mode & 07777) != 0) throw system_error("chmod " + d.path, errno);
     if (d.uid || d.gid) {
-      if (::lchown(node.c_str(), d.uid.value_or(0), d.gid.value_or(0)) != 0) throw system_error("chown " + d.path, errno);
+      if (::lchown(node.c_str(), d.uid.value_or(0), d.gid.value_or(0)) != 0)
+        throw system_error("chown " + d.path, errno);
     }
     return;
   }
@@ -182,18 +189,30 @@ MountFlags parse_mount_options(const std::vector<std::string>& options) {
     unsigned long flag;
   };
   static constexpr std::array<Flag, 24> kFlags = {{
-      {"ro", false, MS_RDONLY},          {"rw", true, MS_RDONLY},
-      {"nosuid", false, MS_NOSUID},      {"suid", true, MS_NOSUID},
-      {"nodev", false, MS_NODEV},        {"dev", true, MS_NODEV},
-      {"noexec", false, MS_NOEXEC},      {"exec", true, MS_NOEXEC},
-      {"sync", false, MS_SYNCHRONOUS},   {"async", true, MS_SYNCHRONOUS},
-      {"dirsync", false, MS_DIRSYNC},    {"remount", false, MS_REMOUNT},
-      {"mand", false, MS_MANDLOCK},      {"nomand", true, MS_MANDLOCK},
-      {"atime", true, MS_NOATIME},       {"noatime", false, MS_NOATIME},
-      {"diratime", true, MS_NODIRATIME}, {"nodiratime", false, MS_NODIRATIME},
-      {"relatime", false, MS_RELATIME},  {"norelatime", true, MS_RELATIME},
-      {"strictatime", false, MS_STRICTATIME}, {"nostrictatime", true, MS_STRICTATIME},
-      {"bind", false, MS_BIND},          {"rbind", false, MS_BIND | MS_REC},
+      {"ro", false, MS_RDONLY},
+      {"rw", true, MS_RDONLY},
+      {"nosuid", false, MS_NOSUID},
+      {"suid", true, MS_NOSUID},
+      {"nodev", false, MS_NODEV},
+      {"dev", true, MS_NODEV},
+      {"noexec", false, MS_NOEXEC},
+      {"exec", true, MS_NOEXEC},
+      {"sync", false, MS_SYNCHRONOUS},
+      {"async", true, MS_SYNCHRONOUS},
+      {"dirsync", false, MS_DIRSYNC},
+      {"remount", false, MS_REMOUNT},
+      {"mand", false, MS_MANDLOCK},
+      {"nomand", true, MS_MANDLOCK},
+      {"atime", true, MS_NOATIME},
+      {"noatime", false, MS_NOATIME},
+      {"diratime", true, MS_NODIRATIME},
+      {"nodiratime", false, MS_NODIRATIME},
+      {"relatime", false, MS_RELATIME},
+      {"norelatime", true, MS_RELATIME},
+      {"strictatime", false, MS_STRICTATIME},
+      {"nostrictatime", true, MS_STRICTATIME},
+      {"bind", false, MS_BIND},
+      {"rbind", false, MS_BIND | MS_REC},
   }};
   static constexpr std::array<std::pair<std::string_view, unsigned long>, 8> kPropagation = {{
       {"private", MS_PRIVATE},
@@ -236,7 +255,10 @@ std::vector<Mount> default_mounts(bool rootless) {
   std::vector<Mount> m = {
       {"/proc", "proc", "proc", {"nosuid", "noexec", "nodev"}},
       {"/dev", "tmpfs", "tmpfs", {"nosuid", "strictatime", "mode=755", "size=65536k"}},
-      {"/dev/pts", "devpts", "devpts", {"nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620"}},
+      {"/dev/pts",
+       "devpts",
+       "devpts",
+       {"nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620"}},
       {"/dev/shm", "tmpfs", "shm", {"nosuid", "noexec", "nodev", "mode=1777", "size=65536k"}},
       {"/dev/mqueue", "mqueue", "mqueue", {"nosuid", "noexec", "nodev"}},
       {"/sys", "sysfs", "sysfs", {"nosuid", "noexec", "nodev", "ro"}},
@@ -246,9 +268,17 @@ std::vector<Mount> default_mounts(bool rootless) {
 }
 
 std::vector<std::string> default_masked_paths() {
-  return {"/proc/acpi", "/proc/asound", "/proc/kcore", "/proc/keys", "/proc/latency_stats",
-          "/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug", "/proc/scsi",
-          "/sys/firmware", "/sys/devices/virtual/powercap"};
+  return {"/proc/acpi",
+          "/proc/asound",
+          "/proc/kcore",
+          "/proc/keys",
+          "/proc/latency_stats",
+          "/proc/timer_list",
+          "/proc/timer_stats",
+          "/proc/sched_debug",
+          "/proc/scsi",
+          "/sys/firmware",
+          "/sys/devices/virtual/powercap"};
 }
 
 std::vector<std::string> default_readonly_paths() {
@@ -323,7 +353,8 @@ void finish_rootfs(const Spec& spec) {
     do_mount(path, path, "", MS_BIND | MS_REC, "", p);
     UniqueFd again = open_in_root(root.get(), p);
     const std::string mpath = fd_path(again.get());
-    do_mount("", mpath, "", MS_BIND | MS_REMOUNT | MS_RDONLY | locked_flags(mpath), "", p + " read-only");
+    do_mount("", mpath, "", MS_BIND | MS_REMOUNT | MS_RDONLY | locked_flags(mpath), "",
+             p + " read-only");
   }
   for (const auto& p : spec.linux_config.masked_paths) {
     bool missing = false;

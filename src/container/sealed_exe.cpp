@@ -40,7 +40,8 @@ void ensure_running_from_sealed_copy() {
   if (!copy) throw system_error("memfd_create", errno);
   off_t offset = 0;
   while (offset < st.st_size) {
-    const ssize_t n = ::sendfile(copy.get(), self.get(), &offset, static_cast<size_t>(st.st_size - offset));
+    const ssize_t n =
+        ::sendfile(copy.get(), self.get(), &offset, static_cast<size_t>(st.st_size - offset));
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) throw system_error("cannot copy the runtime binary", errno);
   }

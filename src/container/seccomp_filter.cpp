@@ -55,17 +55,67 @@ Seccomp default_seccomp_profile() {
   SeccompRule deny;
   deny.action = "SCMP_ACT_ERRNO";
   deny.errno_ret = EPERM;
-  deny.names = {
-      "acct", "add_key", "bpf", "clock_adjtime", "clock_settime", "create_module",
-      "delete_module", "finit_module", "fsconfig", "fsmount", "fsopen", "fspick",
-      "get_kernel_syms", "get_mempolicy", "init_module", "io_uring_enter", "io_uring_register",
-      "io_uring_setup", "ioperm", "iopl", "kcmp", "kexec_file_load", "kexec_load", "keyctl",
-      "lookup_dcookie", "mbind", "mount", "mount_setattr", "move_mount", "move_pages",
-      "name_to_handle_at", "nfsservctl", "open_by_handle_at", "open_tree", "perf_event_open",
-      "personality", "pivot_root", "process_vm_readv", "process_vm_writev", "ptrace",
-      "query_module", "quotactl", "reboot", "request_key", "set_mempolicy", "setns",
-      "settimeofday", "stime", "swapoff", "swapon", "syslog", "sysfs", "_sysctl", "umount",
-      "umount2", "unshare", "uselib", "userfaultfd", "ustat", "vm86", "vm86old"};
+  deny.names = {"acct",
+                "add_key",
+                "bpf",
+                "clock_adjtime",
+                "clock_settime",
+                "create_module",
+                "delete_module",
+                "finit_module",
+                "fsconfig",
+                "fsmount",
+                "fsopen",
+                "fspick",
+                "get_kernel_syms",
+                "get_mempolicy",
+                "init_module",
+                "io_uring_enter",
+                "io_uring_register",
+                "io_uring_setup",
+                "ioperm",
+                "iopl",
+                "kcmp",
+                "kexec_file_load",
+                "kexec_load",
+                "keyctl",
+                "lookup_dcookie",
+                "mbind",
+                "mount",
+                "mount_setattr",
+                "move_mount",
+                "move_pages",
+                "name_to_handle_at",
+                "nfsservctl",
+                "open_by_handle_at",
+                "open_tree",
+                "perf_event_open",
+                "personality",
+                "pivot_root",
+                "process_vm_readv",
+                "process_vm_writev",
+                "ptrace",
+                "query_module",
+                "quotactl",
+                "reboot",
+                "request_key",
+                "set_mempolicy",
+                "setns",
+                "settimeofday",
+                "stime",
+                "swapoff",
+                "swapon",
+                "syslog",
+                "sysfs",
+                "_sysctl",
+                "umount",
+                "umount2",
+                "unshare",
+                "uselib",
+                "userfaultfd",
+                "ustat",
+                "vm86",
+                "vm86old"};
   p.syscalls.push_back(std::move(deny));
   return p;
 }
@@ -89,8 +139,9 @@ void load_seccomp(const Seccomp& profile) {
       const int nr = seccomp_syscall_resolve_name(name.c_str());
       if (nr == __NR_SCMP_ERROR) continue;
       if (action == to_action(profile.default_action, profile.default_errno_ret)) continue;
-      const int rc = seccomp_rule_add_array(ctx.get(), action, nr, static_cast<unsigned>(cmps.size()),
-                                            cmps.empty() ? nullptr : cmps.data());
+      const int rc =
+          seccomp_rule_add_array(ctx.get(), action, nr, static_cast<unsigned>(cmps.size()),
+                                 cmps.empty() ? nullptr : cmps.data());
       // -EACCES/-EINVAL: the syscall does not exist on one of the added ABIs.
       if (rc != 0 && rc != -EACCES && rc != -EINVAL && rc != -EDOM) {
         throw system_error("seccomp rule for " + name, -rc);

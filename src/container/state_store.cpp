@@ -17,10 +17,14 @@ namespace vmm::container {
 
 const char* status_name(Status s) {
   switch (s) {
-    case Status::kCreating: return "creating";
-    case Status::kCreated: return "created";
-    case Status::kRunning: return "running";
-    case Status::kStopped: return "stopped";
+    case Status::kCreating:
+      return "creating";
+    case Status::kCreated:
+      return "created";
+    case Status::kRunning:
+      return "running";
+    case Status::kStopped:
+      return "stopped";
   }
   return "unknown";
 }
@@ -29,7 +33,8 @@ void validate_container_id(const std::string& id) {
   const bool ok_len = !id.empty() && id.size() <= 128;
   bool ok = ok_len && id.front() != '.' && id.front() != '-';
   for (char c : id) {
-    ok = ok && (std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '.' || c == '+' || c == '-');
+    ok = ok && (std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '.' || c == '+' ||
+                c == '-');
   }
   if (!ok) throw ConfigError("invalid container id '" + id + "': use 1-128 of A-Z a-z 0-9 _ . + -");
 }
@@ -56,8 +61,10 @@ std::string state_json(const ContainerRecord& rec, Status status) {
   j["ociVersion"] = "1.2.0";
   j["id"] = rec.id;
   j["status"] = status_name(status);
-  if (status != Status::kStopped) j["pid"] = rec.pid;
-  else j["pid"] = 0;
+  if (status != Status::kStopped)
+    j["pid"] = rec.pid;
+  else
+    j["pid"] = 0;
   j["bundle"] = rec.bundle;
   j["rootfs"] = rec.rootfs;
   j["created"] = rec.created;
@@ -104,7 +111,8 @@ void StateStore::save(const ContainerRecord& rec) const {
     if (!out) throw Error("cannot write " + tmp);
   }
   // rename() makes the update atomic for concurrent readers.
-  if (::rename(tmp.c_str(), (dir(rec.id) + "/state.json").c_str()) != 0) throw system_error("rename state", errno);
+  if (::rename(tmp.c_str(), (dir(rec.id) + "/state.json").c_str()) != 0)
+    throw system_error("rename state", errno);
 }
 
 ContainerRecord StateStore::load(const std::string& id) const {
@@ -141,7 +149,8 @@ std::vector<std::string> StateStore::list() const {
   std::vector<std::string> ids;
   std::error_code ec;
   for (const auto& e : std::filesystem::directory_iterator(root_, ec)) {
-    if (e.is_directory() && exists(e.path().filename().string())) ids.push_back(e.path().filename().string());
+    if (e.is_directory() && exists(e.path().filename().string()))
+      ids.push_back(e.path().filename().string());
   }
   std::sort(ids.begin(), ids.end());
   return ids;

@@ -19,7 +19,7 @@ struct ContainerRecord {
   uint64_t start_time = 0;  // /proc/PID/stat field 22: guards against pid reuse
   std::string bundle;
   std::string rootfs;
-  std::string cgroup;  // relative cgroup path; empty when none was created
+  std::string cgroup;   // relative cgroup path; empty when none was created
   std::string created;  // RFC 3339
   std::string owner;
   std::map<std::string, std::string> annotations;

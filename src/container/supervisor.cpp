@@ -18,7 +18,7 @@
 namespace vmm::container {
 namespace {
 
-constexpr std::array<int, 9> kForwarded = {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1,
+constexpr std::array<int, 9> kForwarded = {SIGINT,  SIGTERM,  SIGHUP,  SIGQUIT, SIGUSR1,
                                            SIGUSR2, SIGWINCH, SIGCONT, SIGCHLD};
 
 // Puts the controlling terminal in raw mode for the life of the relay.
@@ -94,7 +94,8 @@ int supervise(LaunchedContainer& c, const ForwardedSignals& signals) {
   int status = 0;
   bool exited = false;
   while (!exited) {
-    std::array<pollfd, 3> fds{{{signals.fd(), POLLIN, 0}, {stdin_open ? 0 : -1, POLLIN, 0},
+    std::array<pollfd, 3> fds{{{signals.fd(), POLLIN, 0},
+                               {stdin_open ? 0 : -1, POLLIN, 0},
                                {master_open ? master : -1, POLLIN, 0}}};
     if (::poll(fds.data(), fds.size(), -1) < 0) {
       if (errno == EINTR) continue;
@@ -120,9 +121,10 @@ int supervise(LaunchedContainer& c, const ForwardedSignals& signals) {
   while (master_open && pump(master, 1)) {
   }
   if (const uint64_t kills = c.cgroup.oom_kills(); kills > 0) {
-    std::fprintf(stderr,
-                 "vmm: the container exceeded its memory limit: the OOM killer killed %llu process(es)\n",
-                 static_cast<unsigned long long>(kills));
+    std::fprintf(
+        stderr,
+        "vmm: the container exceeded its memory limit: the OOM killer killed %llu process(es)\n",
+        static_cast<unsigned long long>(kills));
   }
   return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }

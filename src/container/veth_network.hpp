@@ -10,9 +10,9 @@
 namespace vmm::container {
 
 struct VethPlan {
-  std::string host_name;                 // e.g. "vmm3fa2c1d0"
+  std::string host_name;  // e.g. "vmm3fa2c1d0"
   std::string container_name = "eth0";
-  uint32_t host_address = 0;             // host byte order
+  uint32_t host_address = 0;  // host byte order
   uint32_t container_address = 0;
   int prefix = 30;
 };

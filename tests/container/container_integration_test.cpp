@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <gtest/gtest.h>
 #include <net/if.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -15,16 +16,14 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <gtest/gtest.h>
-
 #include <algorithm>
 #include <array>
-#include <functional>
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <nlohmann/json.hpp>
 #include <sstream>
 #include <string>
@@ -123,8 +122,9 @@ class Container : public ::testing::Test {
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(o.timeout_s);
     int open_fds = 2;
     while (open_fds > 0) {
-      const int left = static_cast<int>(
-          std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now()).count());
+      const int left = static_cast<int>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                            deadline - std::chrono::steady_clock::now())
+                                            .count());
       if (left <= 0) {
         ::kill(pid, SIGKILL);
         ADD_FAILURE() << "timed out";
@@ -156,7 +156,8 @@ class Container : public ::testing::Test {
     return r;
   }
 
-  static Result crun(std::vector<std::string> flags, std::vector<std::string> cmd, const RunOptions& o = {}) {
+  static Result crun(std::vector<std::string> flags, std::vector<std::string> cmd,
+                     const RunOptions& o = {}) {
     std::vector<std::string> args = {"container", "run", "--rootfs", rootfs().string()};
     args.insert(args.end(), flags.begin(), flags.end());
     args.push_back("--");
@@ -201,7 +202,8 @@ class Container : public ::testing::Test {
   static bool vmm_interfaces_left() {
     bool found = false;
     if (struct if_nameindex* names = ::if_nameindex()) {
-      for (auto* i = names; i->if_index != 0; ++i) found = found || std::string(i->if_name).rfind("vmm", 0) == 0;
+      for (auto* i = names; i->if_index != 0; ++i)
+        found = found || std::string(i->if_name).rfind("vmm", 0) == 0;
       ::if_freenameindex(names);
     }
     return found;
@@ -212,7 +214,8 @@ class Container : public ::testing::Test {
 };
 
 TEST_F(Container, PidOneIsTheCommandAndHostProcessesAreInvisible) {
-  const Result r = crun({}, {"sh", "-c", "cat /proc/1/cmdline | tr '\\0' ' '; echo; set -- /proc/[0-9]*; echo $#"});
+  const Result r = crun(
+      {}, {"sh", "-c", "cat /proc/1/cmdline | tr '\\0' ' '; echo; set -- /proc/[0-9]*; echo $#"});
   ASSERT_EQ(r.status, 0) << r.err;
   std::istringstream lines(r.out);
   std::string cmdline, count;
@@ -220,7 +223,9 @@ TEST_F(Container, PidOneIsTheCommandAndHostProcessesAreInvisible) {
   std::getline(lines, count);
   EXPECT_EQ(cmdline.rfind("sh -c cat /proc/1/cmdline", 0), 0U) << cmdline;
   EXPECT_LE(std::stoi(count), 3) << "host processes are visible";
-  const Result self = crun({}, {"sh", "-c", "test -e /proc/" + std::to_string(::getpid()) + " && echo visible || echo hidden"});
+  const Result self =
+      crun({}, {"sh", "-c",
+                "test -e /proc/" + std::to_string(::getpid()) + " && echo visible || echo hidden"});
   EXPECT_EQ(self.out, ::getpid() <= 3 ? self.out : "hidden\n");
 }
 
@@ -236,25 +241,30 @@ TEST_F(Container, HostnameAndExitStatus) {
 }
 
 TEST_F(Container, EnvWorkdirAndUser) {
-  const Result r = crun({"--env", "GREETING=hi there", "--workdir", "/tmp", "--user", "65534:65534"},
-                        {"sh", "-c", "echo \"$GREETING\"; pwd; id -u; id -g"});
+  const Result r =
+      crun({"--env", "GREETING=hi there", "--workdir", "/tmp", "--user", "65534:65534"},
+           {"sh", "-c", "echo \"$GREETING\"; pwd; id -u; id -g"});
   ASSERT_EQ(r.status, 0) << r.err;
   EXPECT_EQ(r.out, "hi there\n/tmp\n65534\n65534\n");
 }
 
 TEST_F(Container, MemoryLimitKillsAndIsReported) {
-  const Result r = crun({"--memory", "32M"}, {"dd", "if=/dev/zero", "of=/dev/null", "bs=96M", "count=1"});
+  const Result r =
+      crun({"--memory", "32M"}, {"dd", "if=/dev/zero", "of=/dev/null", "bs=96M", "count=1"});
   EXPECT_EQ(r.status, 137) << r.err;
   EXPECT_NE(r.err.find("exceeded its memory limit"), std::string::npos) << r.err;
   // Under the limit the same program is fine.
-  const Result ok = crun({"--memory", "64M"}, {"dd", "if=/dev/zero", "of=/dev/null", "bs=8M", "count=1"});
+  const Result ok =
+      crun({"--memory", "64M"}, {"dd", "if=/dev/zero", "of=/dev/null", "bs=8M", "count=1"});
   EXPECT_EQ(ok.status, 0) << ok.err;
 }
 
 TEST_F(Container, PidsLimitStopsAForkBomb) {
   const auto start = std::chrono::steady_clock::now();
-  const Result r = crun({"--pids", "16"},
-                        {"sh", "-c", "bomb() { bomb | bomb & }; bomb 2>/dev/null; sleep 2; set -- /proc/[0-9]*; echo $#"});
+  const Result r =
+      crun({"--pids", "16"},
+           {"sh", "-c",
+            "bomb() { bomb | bomb & }; bomb 2>/dev/null; sleep 2; set -- /proc/[0-9]*; echo $#"});
   EXPECT_EQ(r.status, 0) << r.err;
   ASSERT_FALSE(r.out.empty()) << r.err;
   EXPECT_LE(std::stoi(r.out), 16) << "the pids limit did not hold";
@@ -263,7 +273,8 @@ TEST_F(Container, PidsLimitStopsAForkBomb) {
 }
 
 TEST_F(Container, CpuQuotaHoldsABusyLoopNearCpus) {
-  const Result r = crun({"--cpus", "0.5"}, {"sh", "-c", "timeout -s KILL 3 sh -c 'while :; do :; done'; true"});
+  const Result r =
+      crun({"--cpus", "0.5"}, {"sh", "-c", "timeout -s KILL 3 sh -c 'while :; do :; done'; true"});
   ASSERT_EQ(r.status, 0) << r.err;
   // 3 s of wall time at 0.5 CPU: about 1.5 s of CPU. Without the quota it would be ~3 s.
   EXPECT_LT(r.cpu_s, 2.1) << "the quota did not hold";
@@ -319,9 +330,11 @@ TEST_F(Container, VethNetworkingReachesTheHost) {
     while ((n = ::read(c, buf, sizeof(buf))) > 0) received.append(buf, static_cast<size_t>(n));
     ::close(c);
   });
-  const Result r = crun({"--net", "veth"}, {"sh", "-c",
-                                            "gw=$(ip route | awk '/default/ {print $3}'); echo hello-from-container | "
-                                            "nc -w 3 $gw " + std::to_string(port) + "; ip -4 addr show eth0 | grep -c inet"});
+  const Result r = crun({"--net", "veth"},
+                        {"sh", "-c",
+                         "gw=$(ip route | awk '/default/ {print $3}'); echo hello-from-container | "
+                         "nc -w 3 $gw " +
+                             std::to_string(port) + "; ip -4 addr show eth0 | grep -c inet"});
   server.join();
   ::close(srv);
   EXPECT_EQ(r.status, 0) << r.err;
@@ -336,12 +349,15 @@ TEST_F(Container, NetNoneHasOnlyLoopback) {
 }
 
 TEST_F(Container, HardeningIsInPlace) {
-  const Result r = crun({}, {"sh", "-c", "grep -E '^(CapInh|CapAmb|CapBnd|NoNewPrivs|Seccomp):' /proc/self/status; "
-                                         "cat /proc/timer_list 2>&1 | wc -c; echo 1 > /proc/sys/kernel/panic 2>&1 || echo ro"});
+  const Result r = crun(
+      {}, {"sh", "-c",
+           "grep -E '^(CapInh|CapAmb|CapBnd|NoNewPrivs|Seccomp):' /proc/self/status; "
+           "cat /proc/timer_list 2>&1 | wc -c; echo 1 > /proc/sys/kernel/panic 2>&1 || echo ro"});
   ASSERT_EQ(r.status, 0) << r.err;
   EXPECT_NE(r.out.find("CapInh:\t0000000000000000"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("CapAmb:\t0000000000000000"), std::string::npos);
-  EXPECT_NE(r.out.find("CapBnd:\t00000000a80425fb"), std::string::npos) << "bounding set is not the default set";
+  EXPECT_NE(r.out.find("CapBnd:\t00000000a80425fb"), std::string::npos)
+      << "bounding set is not the default set";
   EXPECT_NE(r.out.find("NoNewPrivs:\t1"), std::string::npos);
   EXPECT_NE(r.out.find("Seccomp:\t2"), std::string::npos);
   EXPECT_NE(r.out.find("\n0\n"), std::string::npos) << "/proc/timer_list is not masked";
@@ -363,8 +379,8 @@ TEST_F(Container, EscapeThroughProcSelfExeIsRefused) {
     const int devnull = ::open("/dev/null", O_RDWR);
     ::dup2(devnull, 1);
     ::dup2(devnull, 2);
-    ::execl(runtime_.c_str(), runtime_.c_str(), "container", "run", "--rootfs", rootfs().c_str(), "--", "sleep", "3",
-            nullptr);
+    ::execl(runtime_.c_str(), runtime_.c_str(), "container", "run", "--rootfs", rootfs().c_str(),
+            "--", "sleep", "3", nullptr);
     ::_exit(99);
   }
   std::string link;
@@ -394,7 +410,8 @@ TEST_F(Container, EscapeThroughProcSelfExeIsRefused) {
 TEST_F(Container, HostFdsDoNotLeakIntoTheContainer) {
   RunOptions o;
   o.leak_fd = 7;
-  const Result r = crun({}, {"sh", "-c", "ls /proc/$$/fd; readlink /proc/$$/fd/7 || echo no-fd-7"}, o);
+  const Result r =
+      crun({}, {"sh", "-c", "ls /proc/$$/fd; readlink /proc/$$/fd/7 || echo no-fd-7"}, o);
   ASSERT_EQ(r.status, 0) << r.err;
   EXPECT_NE(r.out.find("no-fd-7"), std::string::npos) << r.out;
   EXPECT_EQ(r.out.find("/etc"), std::string::npos) << r.out;
@@ -420,7 +437,10 @@ TEST_F(Container, SymlinkMountDestinationStaysInsideTheRoot) {
   const auto bundle = make_bundle("symlink-bundle", [](json& c) {
     c["process"]["args"] = {"sh", "-c", "echo mine > /inside/marker; cat /tmp/marker"};
     c["root"]["readonly"] = false;
-    c["mounts"].push_back({{"destination", "/inside"}, {"type", "tmpfs"}, {"source", "tmpfs"}, {"options", {"mode=755"}}});
+    c["mounts"].push_back({{"destination", "/inside"},
+                           {"type", "tmpfs"},
+                           {"source", "tmpfs"},
+                           {"options", {"mode=755"}}});
   });
   Result r = oci({"run", "--bundle", bundle.string(), "symlink-ok"});
   EXPECT_EQ(r.status, 0) << r.err;
@@ -456,7 +476,10 @@ TEST_F(Container, FakeProcIsRefused) {
   fs::create_directories(decoy / "self");
   const auto bundle = make_bundle("fakeproc-bundle", [&](json& c) {
     c["process"]["args"] = {"true"};
-    c["mounts"].push_back({{"destination", "/proc"}, {"type", "bind"}, {"source", decoy.string()}, {"options", {"bind"}}});
+    c["mounts"].push_back({{"destination", "/proc"},
+                           {"type", "bind"},
+                           {"source", decoy.string()},
+                           {"options", {"bind"}}});
   });
   r = oci({"run", "--bundle", bundle.string(), "fakeproc"});
   EXPECT_EQ(r.status, 1) << r.err;
@@ -475,7 +498,8 @@ TEST_F(Container, InheritableCapabilitiesAreNeverSet) {
   ASSERT_EQ(r.status, 0) << r.err;
   EXPECT_NE(r.out.find("CapInh:\t0000000000000000"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("CapAmb:\t0000000000000000"), std::string::npos) << r.out;
-  EXPECT_NE(r.out.find("CapEff:\t0000000020000420"), std::string::npos) << r.out;  // the runc default three
+  EXPECT_NE(r.out.find("CapEff:\t0000000020000420"), std::string::npos)
+      << r.out;  // the runc default three
 }
 
 // --- rootless -------------------------------------------------------------------------
@@ -483,7 +507,9 @@ TEST_F(Container, InheritableCapabilitiesAreNeverSet) {
 TEST_F(Container, RunsRootlessAsAnUnprivilegedUser) {
   RunOptions o;
   o.uid = 65534;
-  const Result r = crun({"--hostname", "rootless"}, {"sh", "-c", "id -u; cat /proc/self/uid_map; hostname; touch /tmp/x 2>&1"}, o);
+  const Result r =
+      crun({"--hostname", "rootless"},
+           {"sh", "-c", "id -u; cat /proc/self/uid_map; hostname; touch /tmp/x 2>&1"}, o);
   ASSERT_EQ(r.status, 0) << r.err;
   std::istringstream lines(r.out);
   std::string uid, map, host;
@@ -537,7 +563,8 @@ TEST_F(Container, OciLifecycleWithConsoleSocketAndHooks) {
     c["hooks"]["poststart"] = {hook("poststart")};
     c["hooks"]["poststop"] = {hook("poststop")};
     // startContainer runs inside the container: its path and its output are the container's.
-    c["hooks"]["startContainer"] = {{{"path", "/bin/sh"}, {"args", {"sh", "-c", "cat > /dev/shm/started"}}}};
+    c["hooks"]["startContainer"] = {
+        {{"path", "/bin/sh"}, {"args", {"sh", "-c", "cat > /dev/shm/started"}}}};
     c["linux"]["resources"]["pids"] = {{"limit", 50}};
   });
   const std::string sock_path = (base_ / "console.sock").string();
@@ -556,7 +583,8 @@ TEST_F(Container, OciLifecycleWithConsoleSocketAndHooks) {
     ::close(c);
   });
   const std::string pid_file = (base_ / "lifecycle.pid").string();
-  Result r = oci({"create", "--bundle", bundle.string(), "--console-socket", sock_path, "--pid-file", pid_file, "life"});
+  Result r = oci({"create", "--bundle", bundle.string(), "--console-socket", sock_path,
+                  "--pid-file", pid_file, "life"});
   console.join();
   ::close(listener);
   ASSERT_EQ(r.status, 0) << r.err;
@@ -625,7 +653,9 @@ TEST_F(Container, OciLifecycleWithConsoleSocketAndHooks) {
 }
 
 TEST_F(Container, OciRunPassesTheExitStatusAndCleansUp) {
-  const auto bundle = make_bundle("run-status", [](json& c) { c["process"]["args"] = {"sh", "-c", "exit 3"}; });
+  const auto bundle = make_bundle("run-status", [](json& c) {
+    c["process"]["args"] = {"sh", "-c", "exit 3"};
+  });
   const Result r = oci({"run", "--bundle", bundle.string(), "rs"});
   EXPECT_EQ(r.status, 3) << r.err;
   EXPECT_FALSE(fs::exists(fs::path(oci_root()) / "rs"));
@@ -641,12 +671,15 @@ TEST_F(Container, BadInputIsOneClearLineAndLeavesNothing) {
   EXPECT_NE(r.err.find("config.json: not valid JSON"), std::string::npos) << r.err;
   EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
 
-  const auto no_root = make_bundle("no-rootfs", [&](json& c) { c["root"]["path"] = (base_ / "missing").string(); });
+  const auto no_root =
+      make_bundle("no-rootfs", [&](json& c) { c["root"]["path"] = (base_ / "missing").string(); });
   r = oci({"create", "--bundle", no_root.string(), "bad2"});
   EXPECT_EQ(r.status, 2);
   EXPECT_NE(r.err.find("does not exist"), std::string::npos) << r.err;
 
-  const auto bad_ns = make_bundle("bad-ns", [](json& c) { c["linux"]["namespaces"].push_back({{"type", "wormhole"}}); });
+  const auto bad_ns = make_bundle("bad-ns", [](json& c) {
+    c["linux"]["namespaces"].push_back({{"type", "wormhole"}});
+  });
   r = oci({"create", "--bundle", bad_ns.string(), "bad3"});
   EXPECT_EQ(r.status, 2);
   EXPECT_NE(r.err.find("unknown namespace type 'wormhole'"), std::string::npos) << r.err;
@@ -675,7 +708,9 @@ TEST_F(Container, WorksWhenInvokedAsVmmRunc) {
   r = run({"spec", "--bundle", dir.string()}, o);
   ASSERT_EQ(r.status, 0) << r.err;
   EXPECT_TRUE(json::parse(read_all(dir / "config.json")).contains("process"));
-  const auto bundle = make_bundle("as-runc", [](json& c) { c["process"]["args"] = {"echo", "via-runc-name"}; });
+  const auto bundle = make_bundle("as-runc", [](json& c) {
+    c["process"]["args"] = {"echo", "via-runc-name"};
+  });
   r = run({"--root", oci_root(), "run", "--bundle", bundle.string(), "asrunc"}, o);
   EXPECT_EQ(r.status, 0) << r.err;
   EXPECT_EQ(r.out, "via-runc-name\n");

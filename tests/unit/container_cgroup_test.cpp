@@ -47,7 +47,8 @@ TEST(ContainerCgroup, V1DirectoriesPerController) {
   const auto dirs = cgroup_directories(parse_cgroup_layout(kHybrid, false), "/vmm//web/");
   EXPECT_EQ(dirs.at("memory"), "/sys/fs/cgroup/memory/vmm/web");
   EXPECT_EQ(dirs.at("cpu"), "/sys/fs/cgroup/cpu,cpuacct/vmm/web");
-  EXPECT_THROW((void)cgroup_directories(parse_cgroup_layout(kHybrid, false), "vmm/../../etc"), ConfigError);
+  EXPECT_THROW((void)cgroup_directories(parse_cgroup_layout(kHybrid, false), "vmm/../../etc"),
+               ConfigError);
   EXPECT_THROW((void)cgroup_directories(parse_cgroup_layout(kHybrid, false), "/"), ConfigError);
 }
 
@@ -98,7 +99,9 @@ TEST(ContainerCgroup, V1LimitFilesAndDeviceRules) {
   r.memory_swap = 64 << 20;
   cpus_to_quota(2, r);
   r.pids_limit = 10;
-  r.devices = {{false, 'a', std::nullopt, std::nullopt, "rwm"}, {true, 'c', 1, 3, "rwm"}, {true, 'c', 136, std::nullopt, "rw"}};
+  r.devices = {{false, 'a', std::nullopt, std::nullopt, "rwm"},
+               {true, 'c', 1, 3, "rwm"},
+               {true, 'c', 136, std::nullopt, "rw"}};
   const auto w = compute_cgroup_writes(r, CgroupVersion::kV1);
   EXPECT_EQ(value_of(w, "memory.limit_in_bytes"), std::to_string(64 << 20));
   EXPECT_EQ(value_of(w, "memory.memsw.limit_in_bytes"), std::to_string(64 << 20));
@@ -106,17 +109,21 @@ TEST(ContainerCgroup, V1LimitFilesAndDeviceRules) {
   EXPECT_EQ(value_of(w, "cpu.cfs_quota_us"), "200000");
   EXPECT_EQ(value_of(w, "pids.max"), "10");
   // memsw is optional (hosts without swap accounting), the memory limit itself is not.
-  const auto memsw = std::find_if(w.begin(), w.end(), [](const CgroupWrite& x) { return x.file == "memory.memsw.limit_in_bytes"; });
+  const auto memsw = std::find_if(w.begin(), w.end(), [](const CgroupWrite& x) {
+    return x.file == "memory.memsw.limit_in_bytes";
+  });
   ASSERT_NE(memsw, w.end());
   EXPECT_TRUE(memsw->optional);
   // memory.limit must be written before memsw (the kernel requires memsw >= limit).
-  const auto limit = std::find_if(w.begin(), w.end(), [](const CgroupWrite& x) { return x.file == "memory.limit_in_bytes"; });
+  const auto limit = std::find_if(
+      w.begin(), w.end(), [](const CgroupWrite& x) { return x.file == "memory.limit_in_bytes"; });
   EXPECT_LT(limit, memsw);
   std::vector<std::string> devices;
   for (const auto& x : w) {
     if (x.controller == "devices") devices.push_back(x.file + "=" + x.value);
   }
-  EXPECT_EQ(devices, (std::vector<std::string>{"devices.deny=a", "devices.allow=c 1:3 rwm", "devices.allow=c 136:* rw"}));
+  EXPECT_EQ(devices, (std::vector<std::string>{"devices.deny=a", "devices.allow=c 1:3 rwm",
+                                               "devices.allow=c 136:* rw"}));
 }
 
 TEST(ContainerCgroup, NothingRequestedNothingWritten) {

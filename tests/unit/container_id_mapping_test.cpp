@@ -31,10 +31,13 @@ TEST(ContainerIdMapping, RootlessMapsRootToTheCaller) {
 TEST(ContainerIdMapping, ValidationRejectsBadRanges) {
   EXPECT_NO_THROW(validate_id_mappings({{0, 1000, 10}, {10, 2000, 10}}, "uid"));
   EXPECT_THROW(validate_id_mappings({{0, 1000, 0}}, "uid"), ConfigError);
-  EXPECT_THROW(validate_id_mappings({{0, 4294967295U, 2}}, "uid"), ConfigError);          // host overflow
-  EXPECT_THROW(validate_id_mappings({{4294967295U, 0, 2}}, "uid"), ConfigError);          // container overflow
-  EXPECT_THROW(validate_id_mappings({{0, 1000, 10}, {5, 3000, 10}}, "uid"), ConfigError);  // container overlap
-  EXPECT_THROW(validate_id_mappings({{0, 1000, 10}, {20, 1005, 10}}, "uid"), ConfigError);  // host overlap
+  EXPECT_THROW(validate_id_mappings({{0, 4294967295U, 2}}, "uid"), ConfigError);  // host overflow
+  EXPECT_THROW(validate_id_mappings({{4294967295U, 0, 2}}, "uid"),
+               ConfigError);  // container overflow
+  EXPECT_THROW(validate_id_mappings({{0, 1000, 10}, {5, 3000, 10}}, "uid"),
+               ConfigError);  // container overlap
+  EXPECT_THROW(validate_id_mappings({{0, 1000, 10}, {20, 1005, 10}}, "uid"),
+               ConfigError);  // host overlap
   std::vector<IdMapping> many;
   for (uint32_t i = 0; i < 341; ++i) many.push_back({i, 10000 + i, 1});
   EXPECT_THROW(validate_id_mappings(many, "uid"), ConfigError);

@@ -1,6 +1,5 @@
-#include <sys/mount.h>
-
 #include <gtest/gtest.h>
+#include <sys/mount.h>
 
 #include "container/default_spec.hpp"
 #include "container/rootfs_setup.hpp"
@@ -11,9 +10,11 @@ namespace vmm::container {
 namespace {
 
 TEST(ContainerMountOptions, FlagsPropagationAndData) {
-  const MountFlags f = parse_mount_options({"rbind", "ro", "nosuid", "rprivate", "mode=755", "size=1m"});
+  const MountFlags f =
+      parse_mount_options({"rbind", "ro", "nosuid", "rprivate", "mode=755", "size=1m"});
   EXPECT_TRUE(f.bind);
-  EXPECT_EQ(f.flags & (MS_BIND | MS_REC | MS_RDONLY | MS_NOSUID), MS_BIND | MS_REC | MS_RDONLY | MS_NOSUID);
+  EXPECT_EQ(f.flags & (MS_BIND | MS_REC | MS_RDONLY | MS_NOSUID),
+            MS_BIND | MS_REC | MS_RDONLY | MS_NOSUID);
   EXPECT_EQ(f.propagation, static_cast<unsigned long>(MS_PRIVATE | MS_REC));
   EXPECT_EQ(f.data, "mode=755,size=1m");
   EXPECT_EQ(parse_mount_options({"ro", "rw"}).flags & MS_RDONLY, 0U);
@@ -40,7 +41,8 @@ TEST(ContainerDefaults, SizesAndUsers) {
 
 TEST(ContainerDefaults, DefaultSpecIsIsolated) {
   const Spec s = default_spec(false);
-  for (int t : {CLONE_NEWPID, CLONE_NEWNS, CLONE_NEWUTS, CLONE_NEWIPC, CLONE_NEWNET, CLONE_NEWCGROUP}) {
+  for (int t :
+       {CLONE_NEWPID, CLONE_NEWNS, CLONE_NEWUTS, CLONE_NEWIPC, CLONE_NEWNET, CLONE_NEWCGROUP}) {
     EXPECT_TRUE(s.has_new_namespace(t)) << t;
   }
   EXPECT_FALSE(s.has_new_namespace(CLONE_NEWUSER));

@@ -1,7 +1,6 @@
+#include <gtest/gtest.h>
 #include <sched.h>
 #include <sys/resource.h>
-
-#include <gtest/gtest.h>
 
 #include <string>
 
@@ -102,63 +101,90 @@ TEST(ContainerOciConfig, ParsesAFullConfig) {
 }
 
 TEST(ContainerOciConfig, RejectsNetSysctlWithoutOwnNetworkNamespace) {
-  const std::string json = R"({"ociVersion":"1.0.0","root":{"path":"r"},"process":{"args":["a"],"cwd":"/"},
+  const std::string json =
+      R"({"ociVersion":"1.0.0","root":{"path":"r"},"process":{"args":["a"],"cwd":"/"},
     "linux":{"namespaces":[{"type":"mount"}],"sysctl":{"net.ipv4.ip_forward":"1"}}})";
   EXPECT_NE(error_of(json).find("linux.sysctl.net.ipv4.ip_forward"), std::string::npos);
-  EXPECT_NE(error_of(minimal("", R"(,"sysctl":{"kernel.domainname":"x","vm.overcommit_memory":"1"})")).find("vm.overcommit"),
-            std::string::npos);
+  EXPECT_NE(
+      error_of(minimal("", R"(,"sysctl":{"kernel.domainname":"x","vm.overcommit_memory":"1"})"))
+          .find("vm.overcommit"),
+      std::string::npos);
 }
 
 TEST(ContainerOciConfig, MalformedDocumentsNameTheProblem) {
   EXPECT_NE(error_of("{").find("not valid JSON"), std::string::npos);
   EXPECT_NE(error_of("[]").find("must be a JSON object"), std::string::npos);
-  EXPECT_NE(error_of(R"({"root":{"path":"r"},"process":{"args":["a"],"cwd":"/"}})").find("ociVersion"),
+  EXPECT_NE(
+      error_of(R"({"root":{"path":"r"},"process":{"args":["a"],"cwd":"/"}})").find("ociVersion"),
+      std::string::npos);
+  EXPECT_NE(
+      error_of(R"({"ociVersion":"2.0.0","root":{"path":"r"},"process":{"args":["a"],"cwd":"/"}})")
+          .find("unsupported version"),
+      std::string::npos);
+  EXPECT_NE(error_of(R"({"ociVersion":"1.0.0","process":{"args":["a"],"cwd":"/"}})").find("root"),
             std::string::npos);
-  EXPECT_NE(error_of(R"({"ociVersion":"2.0.0","root":{"path":"r"},"process":{"args":["a"],"cwd":"/"}})")
-                .find("unsupported version"),
-            std::string::npos);
-  EXPECT_NE(error_of(R"({"ociVersion":"1.0.0","process":{"args":["a"],"cwd":"/"}})").find("root"), std::string::npos);
-  EXPECT_NE(error_of(R"({"ociVersion":"1.0.0","root":{"path":"r"},"process":{"args":[],"cwd":"/"}})")
-                .find("process.args"),
-            std::string::npos);
-  EXPECT_NE(error_of(R"({"ociVersion":"1.0.0","root":{"path":"r"},"process":{"args":["a"],"cwd":"rel"}})")
-                .find("process.cwd: must be an absolute path"),
-            std::string::npos);
-  EXPECT_NE(error_of(R"({"ociVersion":"1.0.0","root":{"path":"r"},"process":{"args":["a"],"cwd":"/","env":["NOEQUALS"]}})")
-                .find("KEY=VALUE"),
-            std::string::npos);
-  EXPECT_NE(error_of(R"({"ociVersion":"1.0.0","root":{"path":"r"},"process":{"args":[1],"cwd":"/"}})")
-                .find("process.args[0]: must be a string"),
-            std::string::npos);
+  EXPECT_NE(
+      error_of(R"({"ociVersion":"1.0.0","root":{"path":"r"},"process":{"args":[],"cwd":"/"}})")
+          .find("process.args"),
+      std::string::npos);
+  EXPECT_NE(
+      error_of(R"({"ociVersion":"1.0.0","root":{"path":"r"},"process":{"args":["a"],"cwd":"rel"}})")
+          .find("process.cwd: must be an absolute path"),
+      std::string::npos);
+  EXPECT_NE(
+      error_of(
+          R"({"ociVersion":"1.0.0","root":{"path":"r"},"process":{"args":["a"],"cwd":"/","env":["NOEQUALS"]}})")
+          .find("KEY=VALUE"),
+      std::string::npos);
+  EXPECT_NE(
+      error_of(R"({"ociVersion":"1.0.0","root":{"path":"r"},"process":{"args":[1],"cwd":"/"}})")
+          .find("process.args[0]: must be a string"),
+      std::string::npos);
 }
 
 TEST(ContainerOciConfig, RejectsUnknownAndDuplicateNamespaces) {
-  const std::string bad = R"({"ociVersion":"1.0.0","root":{"path":"r"},"process":{"args":["a"],"cwd":"/"},
+  const std::string bad =
+      R"({"ociVersion":"1.0.0","root":{"path":"r"},"process":{"args":["a"],"cwd":"/"},
     "linux":{"namespaces":[{"type":"pid"},{"type":"bogus"}]}})";
   EXPECT_NE(error_of(bad).find("unknown namespace type 'bogus'"), std::string::npos);
-  const std::string dup = R"({"ociVersion":"1.0.0","root":{"path":"r"},"process":{"args":["a"],"cwd":"/"},
+  const std::string dup =
+      R"({"ociVersion":"1.0.0","root":{"path":"r"},"process":{"args":["a"],"cwd":"/"},
     "linux":{"namespaces":[{"type":"pid"},{"type":"pid"}]}})";
   EXPECT_NE(error_of(dup).find("listed twice"), std::string::npos);
 }
 
 TEST(ContainerOciConfig, RejectsBadValues) {
-  EXPECT_NE(error_of(minimal("", R"(,"resources":{"memory":{"limit":"lots"}})")).find("memory.limit"), std::string::npos);
-  EXPECT_NE(error_of(minimal("", R"(,"resources":{"memory":{"limit":100,"swap":50}})")).find("swap"), std::string::npos);
-  EXPECT_NE(error_of(minimal("", R"(,"resources":{"cpu":{"period":10}})")).find("cpu.period"), std::string::npos);
-  EXPECT_NE(error_of(minimal("", R"(,"cgroupsPath":"../../escape")")).find("'..'"), std::string::npos);
-  EXPECT_NE(error_of(minimal("", R"(,"devices":[{"path":"/etc/passwd","type":"c","major":1,"minor":3}])")).find("under /dev"),
+  EXPECT_NE(
+      error_of(minimal("", R"(,"resources":{"memory":{"limit":"lots"}})")).find("memory.limit"),
+      std::string::npos);
+  EXPECT_NE(
+      error_of(minimal("", R"(,"resources":{"memory":{"limit":100,"swap":50}})")).find("swap"),
+      std::string::npos);
+  EXPECT_NE(error_of(minimal("", R"(,"resources":{"cpu":{"period":10}})")).find("cpu.period"),
             std::string::npos);
-  EXPECT_NE(error_of(minimal("", R"(,"uidMappings":[{"containerID":0,"hostID":1,"size":1}])")).find("user namespace"),
+  EXPECT_NE(error_of(minimal("", R"(,"cgroupsPath":"../../escape")")).find("'..'"),
             std::string::npos);
-  EXPECT_NE(error_of(minimal(R"(,"hooks":{"prestart":[{"path":"relative"}]})")).find("absolute"), std::string::npos);
-  EXPECT_NE(error_of(minimal(R"(,"mounts":[{"destination":"relative"}])")).find("absolute"), std::string::npos);
-  const std::string caps = R"({"ociVersion":"1.0.0","root":{"path":"r"},"process":{"args":["a"],"cwd":"/",
+  EXPECT_NE(
+      error_of(minimal("", R"(,"devices":[{"path":"/etc/passwd","type":"c","major":1,"minor":3}])"))
+          .find("under /dev"),
+      std::string::npos);
+  EXPECT_NE(error_of(minimal("", R"(,"uidMappings":[{"containerID":0,"hostID":1,"size":1}])"))
+                .find("user namespace"),
+            std::string::npos);
+  EXPECT_NE(error_of(minimal(R"(,"hooks":{"prestart":[{"path":"relative"}]})")).find("absolute"),
+            std::string::npos);
+  EXPECT_NE(error_of(minimal(R"(,"mounts":[{"destination":"relative"}])")).find("absolute"),
+            std::string::npos);
+  const std::string caps =
+      R"({"ociVersion":"1.0.0","root":{"path":"r"},"process":{"args":["a"],"cwd":"/",
     "capabilities":{"bounding":["CAP_FLY"]}}})";
   EXPECT_NE(error_of(caps).find("unknown capability 'CAP_FLY'"), std::string::npos);
-  const std::string rl = R"({"ociVersion":"1.0.0","root":{"path":"r"},"process":{"args":["a"],"cwd":"/",
+  const std::string rl =
+      R"({"ociVersion":"1.0.0","root":{"path":"r"},"process":{"args":["a"],"cwd":"/",
     "rlimits":[{"type":"RLIMIT_NOFILE","soft":10,"hard":5}]}})";
   EXPECT_NE(error_of(rl).find("soft limit exceeds"), std::string::npos);
-  const std::string oom = R"({"ociVersion":"1.0.0","root":{"path":"r"},"process":{"args":["a"],"cwd":"/","oomScoreAdj":5000}})";
+  const std::string oom =
+      R"({"ociVersion":"1.0.0","root":{"path":"r"},"process":{"args":["a"],"cwd":"/","oomScoreAdj":5000}})";
   EXPECT_NE(error_of(oom).find("oomScoreAdj"), std::string::npos);
 }
 

@@ -1,8 +1,7 @@
 #include <fcntl.h>
+#include <gtest/gtest.h>
 #include <sys/stat.h>
 #include <unistd.h>
-
-#include <gtest/gtest.h>
 
 #include <array>
 #include <climits>
@@ -80,7 +79,8 @@ TEST_F(PathInRoot, SymlinkOutOfTheRootIsRefusedNotFollowed) {
   // /mnt -> ../../<host dir>: the target does not exist inside the root, so the destination
   // cannot be created there; it must be refused, and nothing may appear on the host side.
   fs::create_symlink("/../../../" + outside_.string(), root_ / "mnt");
-  EXPECT_THROW((void)open_or_create_in_root(root_fd_.get(), "/mnt/data", CreateKind::kDirectory), ConfigError);
+  EXPECT_THROW((void)open_or_create_in_root(root_fd_.get(), "/mnt/data", CreateKind::kDirectory),
+               ConfigError);
   EXPECT_FALSE(fs::exists(outside_ / "data")) << "created outside the root";
 }
 
