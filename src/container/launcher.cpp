@@ -241,6 +241,11 @@ LaunchedContainer launch(const Spec& spec, const LaunchOptions& o) {
     if (spec.linux_config.uid_mappings.empty())
       throw ConfigError("a new user namespace needs uid mappings");
   }
+  if (spec.find_namespace(CLONE_NEWTIME)) {
+    // A time namespace only applies to children of the process that enters it; init would
+    // stay outside. Refuse rather than pretend.
+    throw ConfigError("config.json: linux.namespaces: the time namespace is not supported");
+  }
   if (o.veth && !spec.has_new_namespace(CLONE_NEWNET))
     throw ConfigError("--net veth needs a new network namespace");
 

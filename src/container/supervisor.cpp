@@ -1,5 +1,6 @@
 #include "container/supervisor.hpp"
 
+#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/ioctl.h>
@@ -63,6 +64,23 @@ bool pump(int from, int to) {
   return true;
 }
 
+// Copies what is left in `from` without waiting for more: a background process of an exec
+// may still hold the terminal open.
+void drain(int from, int to) {
+  const int flags = ::fcntl(from, F_GETFL);
+  if (flags < 0 || ::fcntl(from, F_SETFL, flags | O_NONBLOCK) < 0) return;
+  std::array<char, 8192> buf{};
+  for (;;) {
+    const ssize_t n = ::read(from, buf.data(), buf.size());
+    if (n <= 0) break;
+    for (ssize_t off = 0; off < n;) {
+      const ssize_t w = ::write(to, buf.data() + off, static_cast<size_t>(n - off));
+      if (w <= 0) return;
+      off += w;
+    }
+  }
+}
+
 }  // namespace
 
 ForwardedSignals::ForwardedSignals() {
@@ -118,8 +136,7 @@ int supervise(LaunchedContainer& c, const ForwardedSignals& signals) {
     }
   }
   c.pid = -1;  // reaped
-  while (master_open && pump(master, 1)) {
-  }
+  if (master_open) drain(master, 1);
   if (const uint64_t kills = c.cgroup.oom_kills(); kills > 0) {
     std::fprintf(
         stderr,

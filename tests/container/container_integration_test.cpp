@@ -240,6 +240,43 @@ TEST_F(Container, HostnameAndExitStatus) {
   EXPECT_EQ(r.status, 137);
 }
 
+TEST_F(Container, SignalsAreForwardedToTheContainer) {
+  std::array<int, 2> out{};
+  ASSERT_EQ(::pipe2(out.data(), O_CLOEXEC), 0);
+  const pid_t pid = ::fork();
+  if (pid == 0) {
+    ::dup2(out[1], 1);
+    ::execl(runtime_.c_str(), runtime_.c_str(), "container", "run", "--rootfs", rootfs().c_str(), "--", "sh", "-c",
+            "trap 'echo got-term; exit 5' TERM; echo ready; while :; do sleep 0.1; done", nullptr);
+    ::_exit(99);
+  }
+  ::close(out[1]);
+  std::string text;
+  char buf[64];
+  while (text.find("ready") == std::string::npos) {
+    const ssize_t n = ::read(out[0], buf, sizeof(buf));
+    ASSERT_GT(n, 0);
+    text.append(buf, static_cast<size_t>(n));
+  }
+  ASSERT_EQ(::kill(pid, SIGTERM), 0);
+  ssize_t n;
+  while ((n = ::read(out[0], buf, sizeof(buf))) > 0) text.append(buf, static_cast<size_t>(n));
+  ::close(out[0]);
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  EXPECT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 5);
+  EXPECT_NE(text.find("got-term"), std::string::npos) << text;
+}
+
+TEST_F(Container, TtyGivesAnInteractiveTerminal) {
+  const Result r = crun({"--tty"}, {"sh", "-c", "tty; test -t 0 && test -t 1 && echo interactive; ls -l /dev/console"});
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_NE(r.out.find("/dev/pts/0"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("interactive"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("136,"), std::string::npos) << "/dev/console is not the pty: " << r.out;
+}
+
 TEST_F(Container, EnvWorkdirAndUser) {
   const Result r =
       crun({"--env", "GREETING=hi there", "--workdir", "/tmp", "--user", "65534:65534"},
@@ -471,6 +508,8 @@ TEST_F(Container, FakeProcIsRefused) {
   Result r = run({"container", "run", "--rootfs", fake_root.string(), "--", "true"});
   EXPECT_EQ(r.status, 2) << r.err;
   EXPECT_NE(r.err.find("/proc"), std::string::npos) << r.err;
+  EXPECT_FALSE(run_cgroups_left());
+  EXPECT_TRUE(fs::is_empty("/run/vmm/container"));
   // Attack 2: a later mount covers the real procfs with an ordinary directory.
   const fs::path decoy = base_ / "decoy";
   fs::create_directories(decoy / "self");
