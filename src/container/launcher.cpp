@@ -173,7 +173,8 @@ UniqueFd setup_console(const Process& p) {
       UniqueFd master = setup_console(spec.process);
       ch.send(SyncMessage::kTerminal, {}, master.get());
     }
-    if (o.wait_for_start) ::prctl(PR_SET_PDEATHSIG, 0, 0, 0, 0);
+    // Otherwise (a foreground run) the container dies with the runtime, even after exec.
+    if (o.wait_for_start || o.outlives_runtime) ::prctl(PR_SET_PDEATHSIG, 0, 0, 0, 0);
     ch.send(SyncMessage::kReady);
     detached = o.wait_for_start;
     if (o.wait_for_start) {

@@ -18,10 +18,11 @@ namespace vmm::container {
 struct LaunchOptions {
   std::string id;
   std::string bundle;
-  std::string state_dir;        // exists; holds exec.fifo and the image mount point
-  bool wait_for_start = false;  // create: block on <state_dir>/exec.fifo until `start`
-  std::string image;            // non-empty: the root is a tmpfs overlay on this ext4 image
-  bool veth = false;            // --net veth
+  std::string state_dir;          // exists; holds exec.fifo and the image mount point
+  bool wait_for_start = false;    // create: block on <state_dir>/exec.fifo until `start`
+  bool outlives_runtime = false;  // create, run --detach: not killed when the runtime exits
+  std::string image;              // non-empty: the root is a tmpfs overlay on this ext4 image
+  bool veth = false;              // --net veth
   int preserve_fds = 0;
   const Seccomp* seccomp = nullptr;
   std::string cgroup_path;  // relative cgroup path; empty: no cgroup

@@ -169,6 +169,7 @@ LaunchedContainer create_container(const StateStore& store, const CreateFlags& f
   o.bundle = bundle;
   o.state_dir = store.dir(f.id);
   o.wait_for_start = wait_for_start;
+  o.outlives_runtime = wait_for_start || f.detach;
   o.preserve_fds = f.preserve_fds;
   o.seccomp = spec.linux_config.seccomp ? &*spec.linux_config.seccomp : nullptr;
   if (!spec.linux_config.cgroups_path.empty()) {

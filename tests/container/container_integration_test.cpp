@@ -246,7 +246,8 @@ TEST_F(Container, SignalsAreForwardedToTheContainer) {
   const pid_t pid = ::fork();
   if (pid == 0) {
     ::dup2(out[1], 1);
-    ::execl(runtime_.c_str(), runtime_.c_str(), "container", "run", "--rootfs", rootfs().c_str(), "--", "sh", "-c",
+    ::execl(runtime_.c_str(), runtime_.c_str(), "container", "run", "--rootfs", rootfs().c_str(),
+            "--", "sh", "-c",
             "trap 'echo got-term; exit 5' TERM; echo ready; while :; do sleep 0.1; done", nullptr);
     ::_exit(99);
   }
@@ -270,7 +271,9 @@ TEST_F(Container, SignalsAreForwardedToTheContainer) {
 }
 
 TEST_F(Container, TtyGivesAnInteractiveTerminal) {
-  const Result r = crun({"--tty"}, {"sh", "-c", "tty; test -t 0 && test -t 1 && echo interactive; ls -l /dev/console"});
+  const Result r =
+      crun({"--tty"},
+           {"sh", "-c", "tty; test -t 0 && test -t 1 && echo interactive; ls -l /dev/console"});
   ASSERT_EQ(r.status, 0) << r.err;
   EXPECT_NE(r.out.find("/dev/pts/0"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("interactive"), std::string::npos) << r.out;
@@ -399,6 +402,12 @@ TEST_F(Container, HardeningIsInPlace) {
   EXPECT_NE(r.out.find("Seccomp:\t2"), std::string::npos);
   EXPECT_NE(r.out.find("\n0\n"), std::string::npos) << "/proc/timer_list is not masked";
   EXPECT_NE(r.out.find("ro"), std::string::npos);
+  // The device cgroup: a node for /dev/mem can be made (CAP_MKNOD) but not opened.
+  const Result dev = crun(
+      {},
+      {"sh", "-c", "mknod /tmp/mem c 1 1; head -c 1 /tmp/mem; rc=$?; rm -f /tmp/mem; exit $rc"});
+  EXPECT_NE(dev.status, 0);
+  EXPECT_NE(dev.err.find("Operation not permitted"), std::string::npos) << dev.err;
   // The seccomp profile refuses what the capabilities alone might not (unshare of a user ns).
   const Result u = crun({}, {"unshare", "-U", "true"});
   EXPECT_NE(u.status, 0);
@@ -689,6 +698,48 @@ TEST_F(Container, OciLifecycleWithConsoleSocketAndHooks) {
   EXPECT_FALSE(leftover_cgroup("vmm-runc/life"));
   EXPECT_FALSE(fs::exists(fs::path(oci_root()) / "life"));
   ::close(master);
+}
+
+TEST_F(Container, OciJoinsNamespacesByPath) {
+  const auto first = make_bundle("ns-first", [](json& c) {
+    // Let go of the test's output pipes, or reading them would wait for the sleep.
+    c["process"]["args"] = {"sh", "-c", "exec sleep 30 >/dev/null 2>&1"};
+    c["hostname"] = "shared-uts";
+  });
+  Result r = oci({"run", "--detach", "--bundle", first.string(), "ns-first"});
+  ASSERT_EQ(r.status, 0) << r.err;
+  const int pid = json::parse(oci({"state", "ns-first"}).out)["pid"].get<int>();
+  const auto second = make_bundle("ns-second", [&](json& c) {
+    c["process"]["args"] = {"hostname"};
+    c.erase("hostname");
+    for (auto& ns : c["linux"]["namespaces"]) {
+      if (ns["type"] == "uts") ns["path"] = "/proc/" + std::to_string(pid) + "/ns/uts";
+      if (ns["type"] == "network") ns["path"] = "/proc/" + std::to_string(pid) + "/ns/net";
+    }
+  });
+  r = oci({"run", "--bundle", second.string(), "ns-second"});
+  EXPECT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(r.out, "shared-uts\n");
+  EXPECT_EQ(oci({"delete", "--force", "ns-first"}).status, 0);
+  ::waitpid(-1, nullptr, WNOHANG);
+  EXPECT_FALSE(fs::exists(fs::path(oci_root()) / "ns-first"));
+  EXPECT_FALSE(leftover_cgroup("vmm-runc/ns-first"));
+}
+
+TEST_F(Container, OciLogFileInJson) {
+  const auto broken = base_ / "broken-log";
+  fs::create_directories(broken);
+  std::ofstream(broken / "config.json") << "{}";
+  const std::string log = (base_ / "runtime.log").string();
+  const Result r = run({"oci", "--root", oci_root(), "--log", log, "--log-format", "json", "create",
+                        "--bundle", broken.string(), "logged"});
+  EXPECT_EQ(r.status, 2);
+  std::istringstream lines(read_all(log));
+  std::string line;
+  ASSERT_TRUE(std::getline(lines, line));
+  const json entry = json::parse(line);
+  EXPECT_EQ(entry["level"], "error");
+  EXPECT_NE(entry["msg"].get<std::string>().find("ociVersion"), std::string::npos);
 }
 
 TEST_F(Container, OciRunPassesTheExitStatusAndCleansUp) {

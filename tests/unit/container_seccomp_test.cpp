@@ -1,11 +1,10 @@
 #include <errno.h>
+#include <gtest/gtest.h>
 #include <sched.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
-
-#include <gtest/gtest.h>
 
 #include <functional>
 
@@ -35,9 +34,17 @@ int in_filtered_child(const Seccomp& profile, const std::function<int()>& body) 
 TEST(ContainerSeccomp, DefaultProfileRefusesDangerousSyscallsWithEperm) {
   const Seccomp p = default_seccomp_profile();
   // unshare and keyctl fail with EPERM; getpid still works.
-  EXPECT_EQ(in_filtered_child(p, [] { return ::unshare(CLONE_NEWUSER) == -1 && errno == EPERM ? 0 : 1; }), 0);
-  EXPECT_EQ(in_filtered_child(p, [] { return ::syscall(SYS_keyctl, 0, 0, 0, 0, 0) == -1 && errno == EPERM ? 0 : 1; }), 0);
-  EXPECT_EQ(in_filtered_child(p, [] { return ::syscall(SYS_bpf, 0, nullptr, 0) == -1 && errno == EPERM ? 0 : 1; }), 0);
+  EXPECT_EQ(
+      in_filtered_child(p, [] { return ::unshare(CLONE_NEWUSER) == -1 && errno == EPERM ? 0 : 1; }),
+      0);
+  EXPECT_EQ(
+      in_filtered_child(
+          p, [] { return ::syscall(SYS_keyctl, 0, 0, 0, 0, 0) == -1 && errno == EPERM ? 0 : 1; }),
+      0);
+  EXPECT_EQ(
+      in_filtered_child(
+          p, [] { return ::syscall(SYS_bpf, 0, nullptr, 0) == -1 && errno == EPERM ? 0 : 1; }),
+      0);
   EXPECT_EQ(in_filtered_child(p, [] { return ::getpid() > 0 ? 0 : 1; }), 0);
 }
 
@@ -51,8 +58,12 @@ TEST(ContainerSeccomp, OciProfileWithArgumentsAndErrno) {
   rule.args = {SeccompArg{0, 0x1234, 0, "SCMP_CMP_EQ"}};
   p.syscalls.push_back(rule);
   // Only personality(0x1234) is refused, with the configured errno.
-  EXPECT_EQ(in_filtered_child(p, [] { return ::syscall(SYS_personality, 0x1234) == -1 && errno == EACCES ? 0 : 1; }), 0);
-  EXPECT_EQ(in_filtered_child(p, [] { return ::syscall(SYS_personality, 0xffffffff) >= 0 ? 0 : 1; }), 0);
+  EXPECT_EQ(
+      in_filtered_child(
+          p, [] { return ::syscall(SYS_personality, 0x1234) == -1 && errno == EACCES ? 0 : 1; }),
+      0);
+  EXPECT_EQ(
+      in_filtered_child(p, [] { return ::syscall(SYS_personality, 0xffffffff) >= 0 ? 0 : 1; }), 0);
 }
 
 TEST(ContainerSeccomp, UnknownActionsAreUserErrors) {

@@ -1,7 +1,6 @@
+#include <gtest/gtest.h>
 #include <sys/wait.h>
 #include <unistd.h>
-
-#include <gtest/gtest.h>
 
 #include <cstdlib>
 #include <filesystem>
@@ -87,7 +86,8 @@ TEST(ContainerHooks, StateArrivesOnStdinAndFailuresAreReported) {
     run_hooks({fail}, "{}", "createRuntime");
     ADD_FAILURE() << "a failing hook must throw";
   } catch (const Error& e) {
-    EXPECT_NE(std::string(e.what()).find("createRuntime hook /bin/sh failed with status 3"), std::string::npos);
+    EXPECT_NE(std::string(e.what()).find("createRuntime hook /bin/sh failed with status 3"),
+              std::string::npos);
   }
   Hook slow{"/bin/sh", {"sh", "-c", "sleep 10"}, {}, 1};
   EXPECT_THROW(run_hooks({slow}, "{}", "poststart"), Error);
