@@ -274,9 +274,6 @@ Cgroup Cgroup::create(const CgroupLayout& layout, const std::string& relative,
     }
     const std::string path = it->second + "/" + w.file;
     if (w.optional && ::access(path.c_str(), F_OK) != 0) continue;
-    if (w.file == "devices.allow" && w.value != "a") {
-      // The first allow rule after the implicit deny-all; nothing to do specially.
-    }
     write_file(path, w.value);
   }
   return cg;

@@ -104,13 +104,15 @@ UniqueFd setup_console(const Process& p) {
     sigemptyset(&none);
     ::sigprocmask(SIG_SETMASK, &none, nullptr);
     for (int sig = 1; sig < NSIG; ++sig) ::signal(sig, SIG_DFL);
-    // Until it execs, init must be neither ptrace-able nor have its /proc/PID/exe opened by
-    // anything already in the container (the runtime binary is the prize).
-    ::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
     ::prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
     if (::getppid() != runtime_pid && !spec.has_new_namespace(CLONE_NEWPID)) ::_exit(1);
 
     Received go = ch.expect(SyncMessage::kGo);
+    // Until it execs, init must be neither ptrace-able nor have its /proc/PID/exe opened by
+    // anything already in the container (the runtime binary is the prize). Only now: a
+    // non-dumpable task's /proc files belong to root, and an unprivileged runtime must first
+    // be able to write our uid_map/gid_map.
+    ::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
     if (spec.has_new_namespace(CLONE_NEWUSER)) {
       if (::setresgid(0, 0, 0) != 0 || ::setresuid(0, 0, 0) != 0) {
         throw system_error("cannot become root in the user namespace", errno);
