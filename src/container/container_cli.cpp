@@ -76,7 +76,14 @@ int run_container(const RunFlags& f, const std::vector<std::string>& command) {
   if (f.net == "host") {
     std::erase_if(spec.linux_config.namespaces,
                   [](const Namespace& n) { return n.type == CLONE_NEWNET; });
-    // sysfs of the host network namespace cannot be mounted from a new user namespace.
+    if (rootless) {
+      // A user namespace may not mount sysfs for a network namespace it does not own: show
+      // the host's /sys read-only instead.
+      for (auto& m : spec.mounts) {
+        if (m.type == "sysfs")
+          m = Mount{"/sys", "bind", "/sys", {"rbind", "nosuid", "noexec", "nodev", "ro"}};
+      }
+    }
   } else if (f.net != "none" && f.net != "veth") {
     throw ConfigError("--net must be none, host or veth");
   }

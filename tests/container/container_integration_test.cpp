@@ -614,6 +614,12 @@ TEST_F(Container, RunsRootlessAsAnUnprivilegedUser) {
   EXPECT_EQ(outside, 65534);
   EXPECT_EQ(count, 1);
   EXPECT_EQ(host, "rootless");
+  // Host networking without root: the host's /sys appears read-only.
+  const Result hostnet =
+      crun({"--net", "host"}, {"sh", "-c", "ls /sys/class/net | grep -c lo; touch /sys/x"}, o);
+  EXPECT_NE(hostnet.status, 0);
+  EXPECT_EQ(hostnet.out, "1\n") << hostnet.err;
+  EXPECT_NE(hostnet.err.find("Read-only file system"), std::string::npos) << hostnet.err;
   // Limits need cgroups, which an unprivileged user does not own: a clear user error.
   const Result lim = crun({"--memory", "64M"}, {"true"}, o);
   EXPECT_EQ(lim.status, 2);
