@@ -538,16 +538,20 @@ TEST_F(Container, FakeProcIsRefused) {
   fs::remove_all(fake_root);
 }
 
+// Also covers the rest of process and linux: oomScoreAdj, rlimits, additionalGids, sysctl,
+// linux.devices.
 TEST_F(Container, InheritableCapabilitiesAreNeverSet) {
   const auto bundle = make_bundle("caps-bundle", [](json& c) {
     c["process"]["args"] = {
         "sh", "-c",
         "grep -E '^Cap(Inh|Amb|Eff)' /proc/self/status; cat /proc/self/oom_score_adj; ulimit -n; "
-        "id -G; cat /proc/sys/net/ipv4/ip_forward"};
+        "id -G; cat /proc/sys/net/ipv4/ip_forward; stat -c '%t:%T %a' /dev/fuse"};
     c["process"]["oomScoreAdj"] = 123;
     c["process"]["rlimits"] = {{{"type", "RLIMIT_NOFILE"}, {"soft", 321}, {"hard", 321}}};
     c["process"]["user"]["additionalGids"] = {10, 20};
     c["linux"]["sysctl"] = {{"net.ipv4.ip_forward", "1"}};
+    c["linux"]["devices"] = {
+        {{"path", "/dev/fuse"}, {"type", "c"}, {"major", 10}, {"minor", 229}, {"fileMode", 0600}}};
     c["process"]["capabilities"]["inheritable"] = {"CAP_SYS_ADMIN", "CAP_KILL"};
     c["process"]["capabilities"]["ambient"] = {"CAP_KILL"};
   });
@@ -558,7 +562,7 @@ TEST_F(Container, InheritableCapabilitiesAreNeverSet) {
   // The runc default three: CAP_AUDIT_WRITE, CAP_KILL, CAP_NET_BIND_SERVICE.
   EXPECT_NE(r.out.find("CapEff:\t0000000020000420"), std::string::npos) << r.out;
   // The rest of process and linux: oomScoreAdj, rlimits, additionalGids, sysctl.
-  EXPECT_NE(r.out.find("\n123\n321\n0 10 20\n1\n"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("\n123\n321\n0 10 20\n1\na:e5 600\n"), std::string::npos) << r.out;
 }
 
 TEST_F(Container, CgroupV2CodePathOnTheUnifiedHierarchy) {
