@@ -6,9 +6,12 @@
 #include <CLI/CLI.hpp>
 #include <csignal>
 #include <cstdio>
+#include <optional>
 #include <string>
+#include <string_view>
 
 #include "cli/disk_option.hpp"
+#include "container/cli.hpp"
 #include "vmm/common/error.hpp"
 #include "vmm/common/size.hpp"
 #include "vmm/vm.hpp"
@@ -119,10 +122,29 @@ int run_cli(int argc, char** argv) {
   return static_cast<int>(vmm::ExitStatus::kUsageError);
 }
 
+// `vmm container ...` and `vmm oci ...` have command lines of their own; the binary also acts
+// as a runc-compatible OCI runtime when invoked under such a name (a vmm-runc symlink), since
+// container tools call `<runtime> <command> ...`.
+std::optional<int> run_container_modes(int argc, char** argv) {
+  std::string_view self = argc > 0 ? argv[0] : "vmm";
+  if (const auto slash = self.rfind('/'); slash != std::string_view::npos) {
+    self = self.substr(slash + 1);
+  }
+  if (self == "vmm-runc" || self == "runc") return vmm::container::oci_main(argc, argv);
+  if (argc >= 2 && std::string_view(argv[1]) == "container") {
+    return vmm::container::container_main(argc - 1, argv + 1);
+  }
+  if (argc >= 2 && std::string_view(argv[1]) == "oci") {
+    return vmm::container::oci_main(argc - 1, argv + 1);
+  }
+  return std::nullopt;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   try {
+    if (auto status = run_container_modes(argc, argv)) return *status;
     return run_cli(argc, argv);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "vmm: internal error: %s\n", e.what());

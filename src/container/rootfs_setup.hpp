@@ -1,0 +1,40 @@
+#pragma once
+// Building the container's file system view inside its own mount namespace: the root, the
+// configured mounts, a minimal /dev, then pivot_root and the masked/read-only paths.
+#include <string>
+#include <vector>
+
+#include "container/oci_config.hpp"
+
+namespace vmm::container {
+
+// Parsed mount(8)-style options.
+struct MountFlags {
+  unsigned long flags = 0;        // MS_* for mount(2)
+  unsigned long propagation = 0;  // MS_PRIVATE/MS_SLAVE/... (with MS_REC), applied after
+  bool bind = false;
+  std::string data;  // filesystem-specific options, comma separated
+};
+[[nodiscard]] MountFlags parse_mount_options(const std::vector<std::string>& options);
+
+// The default mounts of a container (proc, /dev tmpfs, devpts, shm, mqueue, read-only sysfs).
+// `rootless`: options that need a mapped gid 5 are left out.
+[[nodiscard]] std::vector<Mount> default_mounts(bool rootless);
+[[nodiscard]] std::vector<std::string> default_masked_paths();
+[[nodiscard]] std::vector<std::string> default_readonly_paths();
+
+// First step in the new mount namespace: nothing mounted afterwards propagates to the host.
+void set_root_propagation(const Spec& spec);
+// Before pivot_root: the root bind mount, spec.mounts, /dev nodes and links.
+// `rootfs` is the host path of the directory that becomes "/".
+void prepare_rootfs(const Spec& spec, const std::string& rootfs);
+// pivot_root into `rootfs` and detach the old root.
+void pivot_into(const std::string& rootfs);
+// After pivot_root: checks /proc is procfs, writes sysctls, masks and read-only paths,
+// makes the root read-only if asked.
+void finish_rootfs(const Spec& spec);
+// Opens /proc of the new root and fails unless it is a real procfs (not a symlink, a bind
+// mount of an ordinary directory, or anything else the image might have planted).
+[[nodiscard]] int open_verified_proc();
+
+}  // namespace vmm::container

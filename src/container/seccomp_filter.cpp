@@ -1,0 +1,155 @@
+#include "container/seccomp_filter.hpp"
+
+#include <errno.h>
+#include <seccomp.h>
+
+#include <memory>
+
+#include "vmm/common/error.hpp"
+
+namespace vmm::container {
+namespace {
+
+struct CtxDeleter {
+  void operator()(scmp_filter_ctx ctx) const noexcept { seccomp_release(ctx); }
+};
+using Ctx = std::unique_ptr<void, CtxDeleter>;
+
+uint32_t to_action(const std::string& name, std::optional<uint32_t> errno_ret) {
+  if (name == "SCMP_ACT_ALLOW") return SCMP_ACT_ALLOW;
+  if (name == "SCMP_ACT_ERRNO") return SCMP_ACT_ERRNO(errno_ret.value_or(EPERM));
+  if (name == "SCMP_ACT_KILL" || name == "SCMP_ACT_KILL_THREAD") return SCMP_ACT_KILL;
+  if (name == "SCMP_ACT_KILL_PROCESS") return SCMP_ACT_KILL_PROCESS;
+  if (name == "SCMP_ACT_TRAP") return SCMP_ACT_TRAP;
+  if (name == "SCMP_ACT_LOG") return SCMP_ACT_LOG;
+  if (name == "SCMP_ACT_TRACE") return SCMP_ACT_TRACE(errno_ret.value_or(EPERM));
+  throw ConfigError("config.json: linux.seccomp: unsupported action '" + name + "'");
+}
+
+scmp_compare to_op(const std::string& op) {
+  if (op == "SCMP_CMP_NE") return SCMP_CMP_NE;
+  if (op == "SCMP_CMP_LT") return SCMP_CMP_LT;
+  if (op == "SCMP_CMP_LE") return SCMP_CMP_LE;
+  if (op == "SCMP_CMP_EQ") return SCMP_CMP_EQ;
+  if (op == "SCMP_CMP_GE") return SCMP_CMP_GE;
+  if (op == "SCMP_CMP_GT") return SCMP_CMP_GT;
+  if (op == "SCMP_CMP_MASKED_EQ") return SCMP_CMP_MASKED_EQ;
+  throw ConfigError("config.json: linux.seccomp: unsupported operator '" + op + "'");
+}
+
+uint32_t to_arch(const std::string& name) {
+  if (name == "SCMP_ARCH_X86_64") return SCMP_ARCH_X86_64;
+  if (name == "SCMP_ARCH_X86") return SCMP_ARCH_X86;
+  if (name == "SCMP_ARCH_X32") return SCMP_ARCH_X32;
+  if (name == "SCMP_ARCH_AARCH64") return SCMP_ARCH_AARCH64;
+  if (name == "SCMP_ARCH_ARM") return SCMP_ARCH_ARM;
+  return 0;  // foreign architectures are irrelevant on this host
+}
+
+}  // namespace
+
+Seccomp default_seccomp_profile() {
+  Seccomp p;
+  p.default_action = "SCMP_ACT_ALLOW";
+  p.architectures = {"SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32"};
+  SeccompRule deny;
+  deny.action = "SCMP_ACT_ERRNO";
+  deny.errno_ret = EPERM;
+  deny.names = {"acct",
+                "add_key",
+                "bpf",
+                "clock_adjtime",
+                "clock_settime",
+                "create_module",
+                "delete_module",
+                "finit_module",
+                "fsconfig",
+                "fsmount",
+                "fsopen",
+                "fspick",
+                "get_kernel_syms",
+                "get_mempolicy",
+                "init_module",
+                "io_uring_enter",
+                "io_uring_register",
+                "io_uring_setup",
+                "ioperm",
+                "iopl",
+                "kcmp",
+                "kexec_file_load",
+                "kexec_load",
+                "keyctl",
+                "lookup_dcookie",
+                "mbind",
+                "mount",
+                "mount_setattr",
+                "move_mount",
+                "move_pages",
+                "name_to_handle_at",
+                "nfsservctl",
+                "open_by_handle_at",
+                "open_tree",
+                "perf_event_open",
+                "personality",
+                "pivot_root",
+                "process_vm_readv",
+                "process_vm_writev",
+                "ptrace",
+                "query_module",
+                "quotactl",
+                "reboot",
+                "request_key",
+                "set_mempolicy",
+                "setns",
+                "settimeofday",
+                "stime",
+                "swapoff",
+                "swapon",
+                "syslog",
+                "sysfs",
+                "_sysctl",
+                "umount",
+                "umount2",
+                "unshare",
+                "uselib",
+                "userfaultfd",
+                "ustat",
+                "vm86",
+                "vm86old"};
+  p.syscalls.push_back(std::move(deny));
+  return p;
+}
+
+void load_seccomp(const Seccomp& profile) {
+  Ctx ctx(seccomp_init(to_action(profile.default_action, profile.default_errno_ret)));
+  if (!ctx) throw Error("seccomp_init failed");
+  for (const auto& a : profile.architectures) {
+    const uint32_t arch = to_arch(a);
+    if (arch == 0 || arch == seccomp_arch_native()) continue;
+    const int rc = seccomp_arch_add(ctx.get(), arch);
+    if (rc != 0 && rc != -EEXIST) throw system_error("seccomp_arch_add " + a, -rc);
+  }
+  for (const auto& rule : profile.syscalls) {
+    const uint32_t action = to_action(rule.action, rule.errno_ret);
+    std::vector<scmp_arg_cmp> cmps;
+    for (const auto& arg : rule.args) {
+      cmps.push_back(scmp_arg_cmp{arg.index, to_op(arg.op), arg.value, arg.value_two});
+    }
+    for (const auto& name : rule.names) {
+      const int nr = seccomp_syscall_resolve_name(name.c_str());
+      if (nr == __NR_SCMP_ERROR) continue;
+      if (action == to_action(profile.default_action, profile.default_errno_ret)) continue;
+      const int rc =
+          seccomp_rule_add_array(ctx.get(), action, nr, static_cast<unsigned>(cmps.size()),
+                                 cmps.empty() ? nullptr : cmps.data());
+      // -EACCES/-EINVAL: the syscall does not exist on one of the added ABIs.
+      if (rc != 0 && rc != -EACCES && rc != -EINVAL && rc != -EDOM) {
+        throw system_error("seccomp rule for " + name, -rc);
+      }
+    }
+  }
+  const int rc = seccomp_load(ctx.get());
+  if (rc != 0) throw system_error("cannot load the seccomp filter", -rc);
+}
+
+}  // namespace vmm::container

@@ -1,0 +1,26 @@
+#pragma once
+// The foreground side of `run`: forwards signals to the container's init, relays the pty
+// when there is one, and turns init's end into an exit status.
+#include "container/launcher.hpp"
+
+namespace vmm::container {
+
+// Call before launch(): blocks the signals supervise() will forward, so none is lost
+// between the clone and the wait. The returned mask restores the previous one.
+class ForwardedSignals final {
+ public:
+  ForwardedSignals();
+  ~ForwardedSignals();
+  ForwardedSignals(const ForwardedSignals&) = delete;
+  ForwardedSignals& operator=(const ForwardedSignals&) = delete;
+  [[nodiscard]] int fd() const noexcept { return fd_; }
+
+ private:
+  int fd_ = -1;
+  sigset_t old_{};
+};
+
+// Waits until init exits. Returns its exit code, or 128 + signal. Reports an OOM kill.
+[[nodiscard]] int supervise(LaunchedContainer& c, const ForwardedSignals& signals);
+
+}  // namespace vmm::container

@@ -1,0 +1,861 @@
+// Container mode, end to end: runs the real runtime as root on a busybox root file system
+// built by firmware/build-busybox-rootfs.sh. Every escape test performs the attack.
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <gtest/gtest.h>
+#include <net/if.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <array>
+#include <chrono>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <nlohmann/json.hpp>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "container/cgroup.hpp"
+
+namespace {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+struct Result {
+  int status = -1;  // exit code, or 128 + signal
+  std::string out;
+  std::string err;
+  double cpu_s = 0;  // user + sys of the runtime and everything it waited for
+};
+
+struct RunOptions {
+  std::string cwd;
+  int leak_fd = -1;  // dup an open host directory onto this fd number, without CLOEXEC
+  uid_t uid = 0;     // non-zero: drop to this uid/gid before exec
+  int timeout_s = 60;
+  std::string argv0;  // run under this name (a symlink)
+};
+
+std::string read_all(const fs::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+class Container : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    ASSERT_EQ(::geteuid(), 0U) << "the container integration tests run as root";
+    // Containers whose runtime exited (oci create) are re-parented to us, so we can reap them.
+    ::prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
+    std::string tmpl = (fs::temp_directory_path() / "vmm-ctr-XXXXXX").string();
+    ASSERT_NE(::mkdtemp(tmpl.data()), nullptr);
+    base_ = tmpl;
+    ::chmod(base_.c_str(), 0755);  // the rootless test runs as nobody
+    const char* src = std::getenv("VMM_SOURCE_DIR");
+    ASSERT_NE(src, nullptr) << "VMM_SOURCE_DIR must point at the repository";
+    const std::string script = std::string(src) + "/firmware/build-busybox-rootfs.sh";
+    const std::string cmd = script + " --bundle --image " + (base_ / "rootfs.img").string() + " " +
+                            (base_ / "bundle").string() + " >/dev/null";
+    ASSERT_EQ(std::system(cmd.c_str()), 0) << cmd;
+    // A private copy of the runtime that the unprivileged user can execute.
+    fs::copy_file(VMM_CONTAINER_DRIVER, base_ / "vmm", fs::copy_options::overwrite_existing);
+    ::chmod((base_ / "vmm").c_str(), 0755);
+    runtime_ = (base_ / "vmm").string();
+  }
+  static void TearDownTestSuite() {
+    std::error_code ec;
+    fs::remove_all(base_, ec);
+  }
+
+  static fs::path rootfs() { return base_ / "bundle" / "rootfs"; }
+  static std::string oci_root() { return (base_ / "oci-state").string(); }
+
+  static Result run(std::vector<std::string> args, const RunOptions& o = {}) {
+    std::array<int, 2> out{}, err{};
+    if (::pipe2(out.data(), O_CLOEXEC) != 0 || ::pipe2(err.data(), O_CLOEXEC) != 0) return {};
+    const pid_t pid = ::fork();
+    if (pid == 0) {
+      ::dup2(out[1], 1);
+      ::dup2(err[1], 2);
+      const int devnull = ::open("/dev/null", O_RDONLY);
+      ::dup2(devnull, 0);
+      if (!o.cwd.empty() && ::chdir(o.cwd.c_str()) != 0) ::_exit(90);
+      if (o.leak_fd >= 0) {
+        const int host = ::open("/etc", O_RDONLY | O_DIRECTORY);  // no O_CLOEXEC: it would leak
+        ::dup2(host, o.leak_fd);
+      }
+      if (o.uid != 0) {
+        if (::setgroups(0, nullptr) != 0 || ::setresgid(o.uid, o.uid, o.uid) != 0 ||
+            ::setresuid(o.uid, o.uid, o.uid) != 0) {
+          ::_exit(91);
+        }
+        ::unsetenv("XDG_RUNTIME_DIR");
+      }
+      std::vector<char*> argv;
+      std::string argv0 = o.argv0.empty() ? runtime_ : o.argv0;
+      argv.push_back(argv0.data());
+      for (auto& a : args) argv.push_back(a.data());
+      argv.push_back(nullptr);
+      ::execv(argv0.c_str(), argv.data());
+      ::_exit(92);
+    }
+    ::close(out[1]);
+    ::close(err[1]);
+    Result r;
+    std::array<pollfd, 2> fds{{{out[0], POLLIN, 0}, {err[0], POLLIN, 0}}};
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(o.timeout_s);
+    int open_fds = 2;
+    while (open_fds > 0) {
+      const int left = static_cast<int>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                            deadline - std::chrono::steady_clock::now())
+                                            .count());
+      if (left <= 0) {
+        ::kill(pid, SIGKILL);
+        ADD_FAILURE() << "timed out";
+        break;
+      }
+      if (::poll(fds.data(), fds.size(), left) <= 0) continue;
+      for (size_t i = 0; i < fds.size(); ++i) {
+        if (fds[i].fd < 0 || !(fds[i].revents & (POLLIN | POLLHUP))) continue;
+        char buf[4096];
+        const ssize_t n = ::read(fds[i].fd, buf, sizeof(buf));
+        if (n <= 0) {
+          ::close(fds[i].fd);
+          fds[i].fd = -1;
+          --open_fds;
+        } else {
+          (i == 0 ? r.out : r.err).append(buf, static_cast<size_t>(n));
+        }
+      }
+    }
+    for (auto& f : fds) {
+      if (f.fd >= 0) ::close(f.fd);
+    }
+    int status = 0;
+    rusage ru{};
+    ::wait4(pid, &status, 0, &ru);
+    r.status = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    r.cpu_s = static_cast<double>(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
+              static_cast<double>(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
+    return r;
+  }
+
+  static Result crun(std::vector<std::string> flags, std::vector<std::string> cmd,
+                     const RunOptions& o = {}) {
+    std::vector<std::string> args = {"container", "run", "--rootfs", rootfs().string()};
+    args.insert(args.end(), flags.begin(), flags.end());
+    args.push_back("--");
+    args.insert(args.end(), cmd.begin(), cmd.end());
+    return run(args, o);
+  }
+
+  static Result oci(std::vector<std::string> args, const RunOptions& o = {}) {
+    args.insert(args.begin(), {"oci", "--root", oci_root()});
+    return run(args, o);
+  }
+
+  // A bundle whose config.json is the default one edited by `edit`, rootfs shared.
+  static fs::path make_bundle(const std::string& name, const std::function<void(json&)>& edit) {
+    const fs::path dir = base_ / name;
+    fs::create_directories(dir);
+    json cfg = json::parse(read_all(base_ / "bundle" / "config.json"));
+    cfg["root"]["path"] = rootfs().string();
+    edit(cfg);
+    std::ofstream(dir / "config.json") << cfg.dump(2);
+    return dir;
+  }
+
+  static bool leftover_cgroup(const std::string& relative) {
+    for (const char* c : {"memory", "pids", "cpu", "devices"}) {
+      if (fs::exists(fs::path("/sys/fs/cgroup") / c / relative)) return true;
+    }
+    return fs::exists(fs::path("/sys/fs/cgroup") / relative / "cgroup.procs");
+  }
+
+  // `container run` names its cgroups vmm/run-*; after exit none may remain.
+  static bool run_cgroups_left() {
+    for (const char* c : {"memory", "pids", "cpu"}) {
+      std::error_code ec;
+      for (const auto& e : fs::directory_iterator(fs::path("/sys/fs/cgroup") / c / "vmm", ec)) {
+        if (e.is_directory() && e.path().filename().string().rfind("run-", 0) == 0) return true;
+      }
+    }
+    return false;
+  }
+
+  static bool vmm_interfaces_left() {
+    bool found = false;
+    if (struct if_nameindex* names = ::if_nameindex()) {
+      for (auto* i = names; i->if_index != 0; ++i)
+        found = found || std::string(i->if_name).rfind("vmm", 0) == 0;
+      ::if_freenameindex(names);
+    }
+    return found;
+  }
+
+  static inline fs::path base_;
+  static inline std::string runtime_;
+};
+
+TEST_F(Container, PidOneIsTheCommandAndHostProcessesAreInvisible) {
+  const Result r = crun(
+      {}, {"sh", "-c", "cat /proc/1/cmdline | tr '\\0' ' '; echo; set -- /proc/[0-9]*; echo $#"});
+  ASSERT_EQ(r.status, 0) << r.err;
+  std::istringstream lines(r.out);
+  std::string cmdline, count;
+  std::getline(lines, cmdline);
+  std::getline(lines, count);
+  EXPECT_EQ(cmdline.rfind("sh -c cat /proc/1/cmdline", 0), 0U) << cmdline;
+  EXPECT_LE(std::stoi(count), 3) << "host processes are visible";
+  const Result self =
+      crun({}, {"sh", "-c",
+                "test -e /proc/" + std::to_string(::getpid()) + " && echo visible || echo hidden"});
+  EXPECT_EQ(self.out, ::getpid() <= 3 ? self.out : "hidden\n");
+}
+
+TEST_F(Container, HostnameAndExitStatus) {
+  Result r = crun({"--hostname", "box-17"}, {"hostname"});
+  EXPECT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(r.out, "box-17\n");
+  r = crun({}, {"sh", "-c", "exit 42"});
+  EXPECT_EQ(r.status, 42);
+  // A signal that kills the command becomes 128 + signal.
+  r = crun({}, {"sh", "-c", "sh -c 'kill -9 $$'; exit $?"});
+  EXPECT_EQ(r.status, 137);
+}
+
+TEST_F(Container, SignalsAreForwardedToTheContainer) {
+  std::array<int, 2> out{};
+  ASSERT_EQ(::pipe2(out.data(), O_CLOEXEC), 0);
+  const pid_t pid = ::fork();
+  if (pid == 0) {
+    ::dup2(out[1], 1);
+    ::execl(runtime_.c_str(), runtime_.c_str(), "container", "run", "--rootfs", rootfs().c_str(),
+            "--", "sh", "-c",
+            "trap 'echo got-term; exit 5' TERM; echo ready; while :; do sleep 0.1; done", nullptr);
+    ::_exit(99);
+  }
+  ::close(out[1]);
+  std::string text;
+  char buf[64];
+  while (text.find("ready") == std::string::npos) {
+    const ssize_t n = ::read(out[0], buf, sizeof(buf));
+    ASSERT_GT(n, 0);
+    text.append(buf, static_cast<size_t>(n));
+  }
+  ASSERT_EQ(::kill(pid, SIGTERM), 0);
+  ssize_t n;
+  while ((n = ::read(out[0], buf, sizeof(buf))) > 0) text.append(buf, static_cast<size_t>(n));
+  ::close(out[0]);
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  EXPECT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 5);
+  EXPECT_NE(text.find("got-term"), std::string::npos) << text;
+}
+
+TEST_F(Container, TtyGivesAnInteractiveTerminal) {
+  const Result r =
+      crun({"--tty"},
+           {"sh", "-c", "tty; test -t 0 && test -t 1 && echo interactive; ls -l /dev/console"});
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_NE(r.out.find("/dev/pts/0"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("interactive"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("136,"), std::string::npos) << "/dev/console is not the pty: " << r.out;
+}
+
+TEST_F(Container, EnvWorkdirAndUser) {
+  const Result r =
+      crun({"--env", "GREETING=hi there", "--workdir", "/tmp", "--user", "65534:65534"},
+           {"sh", "-c", "echo \"$GREETING\"; pwd; id -u; id -g"});
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(r.out, "hi there\n/tmp\n65534\n65534\n");
+}
+
+TEST_F(Container, MemoryLimitKillsAndIsReported) {
+  const Result r =
+      crun({"--memory", "32M"}, {"dd", "if=/dev/zero", "of=/dev/null", "bs=96M", "count=1"});
+  EXPECT_EQ(r.status, 137) << r.err;
+  EXPECT_NE(r.err.find("exceeded its memory limit"), std::string::npos) << r.err;
+  // Under the limit the same program is fine.
+  const Result ok =
+      crun({"--memory", "64M"}, {"dd", "if=/dev/zero", "of=/dev/null", "bs=8M", "count=1"});
+  EXPECT_EQ(ok.status, 0) << ok.err;
+}
+
+TEST_F(Container, PidsLimitStopsAForkBomb) {
+  const auto start = std::chrono::steady_clock::now();
+  const Result r =
+      crun({"--pids", "16"},
+           {"sh", "-c",
+            "bomb() { bomb | bomb & }; bomb 2>/dev/null; sleep 2; set -- /proc/[0-9]*; echo $#"});
+  EXPECT_EQ(r.status, 0) << r.err;
+  ASSERT_FALSE(r.out.empty()) << r.err;
+  EXPECT_LE(std::stoi(r.out), 16) << "the pids limit did not hold";
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(30));
+  EXPECT_FALSE(run_cgroups_left());
+}
+
+TEST_F(Container, CpuQuotaHoldsABusyLoopNearCpus) {
+  const Result r =
+      crun({"--cpus", "0.5"}, {"sh", "-c", "timeout -s KILL 3 sh -c 'while :; do :; done'; true"});
+  ASSERT_EQ(r.status, 0) << r.err;
+  // 3 s of wall time at 0.5 CPU: about 1.5 s of CPU. Without the quota it would be ~3 s.
+  EXPECT_LT(r.cpu_s, 2.1) << "the quota did not hold";
+  EXPECT_GT(r.cpu_s, 0.5) << "the loop barely ran";
+}
+
+TEST_F(Container, ReadOnlyRootRefusesWrites) {
+  const Result ro = crun({"--read-only"}, {"touch", "/probe"});
+  EXPECT_NE(ro.status, 0);
+  EXPECT_NE(ro.err.find("Read-only file system"), std::string::npos) << ro.err;
+  EXPECT_FALSE(fs::exists(rootfs() / "probe"));
+  // /tmp-like mounts the container gets (/dev/shm) stay writable.
+  const Result shm = crun({"--read-only"}, {"touch", "/dev/shm/probe"});
+  EXPECT_EQ(shm.status, 0) << shm.err;
+}
+
+TEST_F(Container, ImageIsMountedReadOnlyAndLeftByteIdentical) {
+  const fs::path image = base_ / "rootfs.img";
+  const std::string before = read_all(image);
+  const Result r = run({"container", "run", "--image", image.string(), "--", "sh", "-c",
+                        "echo written > /etc/new; cat /etc/new; cat /etc/hostname"});
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(r.out, "written\nvmm-busybox\n");
+  EXPECT_TRUE(read_all(image) == before) << "the image changed";
+  // No loop device still holds the image, no mount of it is left.
+  for (const auto& e : fs::directory_iterator("/sys/block")) {
+    const fs::path backing = e.path() / "loop" / "backing_file";
+    if (fs::exists(backing)) {
+      EXPECT_EQ(read_all(backing).find(image.string()), std::string::npos) << e.path();
+    }
+  }
+  EXPECT_EQ(read_all("/proc/self/mountinfo").find("vmm"), std::string::npos);
+}
+
+TEST_F(Container, VethNetworkingReachesTheHost) {
+  const int srv = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  ASSERT_GE(srv, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_ANY);
+  ASSERT_EQ(::bind(srv, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
+  socklen_t len = sizeof(addr);
+  ASSERT_EQ(::getsockname(srv, reinterpret_cast<sockaddr*>(&addr), &len), 0);
+  ASSERT_EQ(::listen(srv, 1), 0);
+  const int port = ntohs(addr.sin_port);
+  std::string received;
+  std::thread server([&] {
+    pollfd p{srv, POLLIN, 0};
+    if (::poll(&p, 1, 20000) <= 0) return;
+    const int c = ::accept(srv, nullptr, nullptr);
+    char buf[64];
+    ssize_t n;
+    while ((n = ::read(c, buf, sizeof(buf))) > 0) received.append(buf, static_cast<size_t>(n));
+    ::close(c);
+  });
+  const Result r = crun({"--net", "veth"},
+                        {"sh", "-c",
+                         "gw=$(ip route | awk '/default/ {print $3}'); echo hello-from-container | "
+                         "nc -w 3 $gw " +
+                             std::to_string(port) + "; ip -4 addr show eth0 | grep -c inet"});
+  server.join();
+  ::close(srv);
+  EXPECT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(received, "hello-from-container\n");
+  EXPECT_FALSE(vmm_interfaces_left()) << "the host end of the veth pair was left behind";
+}
+
+TEST_F(Container, NetNoneHasOnlyLoopback) {
+  const Result r = crun({}, {"sh", "-c", "ls /sys/class/net"});
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(r.out, "lo\n");
+}
+
+TEST_F(Container, HardeningIsInPlace) {
+  const Result r = crun(
+      {}, {"sh", "-c",
+           "grep -E '^(CapInh|CapAmb|CapBnd|NoNewPrivs|Seccomp):' /proc/self/status; "
+           "cat /proc/timer_list 2>&1 | wc -c; echo 1 > /proc/sys/kernel/panic 2>&1 || echo ro"});
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_NE(r.out.find("CapInh:\t0000000000000000"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("CapAmb:\t0000000000000000"), std::string::npos);
+  EXPECT_NE(r.out.find("CapBnd:\t00000000a80425fb"), std::string::npos)
+      << "bounding set is not the default set";
+  EXPECT_NE(r.out.find("NoNewPrivs:\t1"), std::string::npos);
+  EXPECT_NE(r.out.find("Seccomp:\t2"), std::string::npos);
+  EXPECT_NE(r.out.find("\n0\n"), std::string::npos) << "/proc/timer_list is not masked";
+  EXPECT_NE(r.out.find("ro"), std::string::npos);
+  // The device cgroup: a node for /dev/mem can be made (CAP_MKNOD) but not opened.
+  const Result dev = crun(
+      {},
+      {"sh", "-c", "mknod /tmp/mem c 1 1; head -c 1 /tmp/mem; rc=$?; rm -f /tmp/mem; exit $rc"});
+  EXPECT_NE(dev.status, 0);
+  EXPECT_NE(dev.err.find("Operation not permitted"), std::string::npos) << dev.err;
+  // The seccomp profile refuses what the capabilities alone might not (unshare of a user ns).
+  const Result u = crun({}, {"unshare", "-U", "true"});
+  EXPECT_NE(u.status, 0);
+}
+
+// --- escape classes -------------------------------------------------------------------
+
+TEST_F(Container, EscapeThroughProcSelfExeIsRefused) {
+  // The attack (CVE-2019-5736): from the container side, open the runtime's /proc/PID/exe and
+  // write to it. The runtime runs from a sealed memfd copy, so the write fails and the host
+  // binary is untouched.
+  const std::string before = read_all(runtime_);
+  const pid_t pid = ::fork();
+  if (pid == 0) {
+    const int devnull = ::open("/dev/null", O_RDWR);
+    ::dup2(devnull, 1);
+    ::dup2(devnull, 2);
+    ::execl(runtime_.c_str(), runtime_.c_str(), "container", "run", "--rootfs", rootfs().c_str(),
+            "--", "sleep", "3", nullptr);
+    ::_exit(99);
+  }
+  std::string link;
+  for (int i = 0; i < 200 && link.find("memfd") == std::string::npos; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    std::error_code ec;
+    link = fs::read_symlink("/proc/" + std::to_string(pid) + "/exe", ec).string();
+  }
+  EXPECT_NE(link.find("memfd:vmm-runtime"), std::string::npos) << link;
+  const std::string exe = "/proc/" + std::to_string(pid) + "/exe";
+  const int fd = ::open(exe.c_str(), O_WRONLY);
+  EXPECT_LT(fd, 0) << "the runtime image is writable";
+  if (fd >= 0) {
+    EXPECT_LT(::write(fd, "x", 1), 0);
+    ::close(fd);
+  }
+  const int rd = ::open(exe.c_str(), O_RDONLY);
+  ASSERT_GE(rd, 0);
+  EXPECT_NE(::fcntl(rd, F_GET_SEALS) & F_SEAL_WRITE, 0);
+  ::close(rd);
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  EXPECT_TRUE(read_all(runtime_) == before);
+}
+
+TEST_F(Container, HostFdsDoNotLeakIntoTheContainer) {
+  RunOptions o;
+  o.leak_fd = 7;
+  const Result r =
+      crun({}, {"sh", "-c", "ls /proc/$$/fd; readlink /proc/$$/fd/7 || echo no-fd-7"}, o);
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_NE(r.out.find("no-fd-7"), std::string::npos) << r.out;
+  EXPECT_EQ(r.out.find("/etc"), std::string::npos) << r.out;
+}
+
+TEST_F(Container, CwdIsNeverOutsideTheRoot) {
+  RunOptions o;
+  o.cwd = base_.string();  // a host directory the container must not start in
+  const Result r = crun({}, {"sh", "-c", "readlink /proc/self/cwd; pwd"}, o);
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(r.out, "/\n/\n");
+  const Result w = crun({"--workdir", "/etc"}, {"readlink", "/proc/self/cwd"}, o);
+  EXPECT_EQ(w.out, "/etc\n");
+}
+
+TEST_F(Container, SymlinkMountDestinationStaysInsideTheRoot) {
+  const fs::path host_dir = base_ / "host-target";
+  fs::create_directories(host_dir);
+  // /escape -> ../../../../<host dir>: resolved inside the root, where it does not exist.
+  fs::create_symlink("../../../../../../../../" + host_dir.string(), rootfs() / "escape");
+  // /inside -> ../../../../tmp: clamps to the container's own /tmp.
+  fs::create_symlink("../../../../../../tmp", rootfs() / "inside");
+  const auto bundle = make_bundle("symlink-bundle", [](json& c) {
+    c["process"]["args"] = {"sh", "-c", "echo mine > /inside/marker; cat /tmp/marker"};
+    c["root"]["readonly"] = false;
+    c["mounts"].push_back({{"destination", "/inside"},
+                           {"type", "tmpfs"},
+                           {"source", "tmpfs"},
+                           {"options", {"mode=755"}}});
+  });
+  Result r = oci({"run", "--bundle", bundle.string(), "symlink-ok"});
+  EXPECT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(r.out, "mine\n");
+  EXPECT_FALSE(fs::exists("/tmp/marker")) << "the mount landed on the host's /tmp";
+
+  const auto evil = make_bundle("symlink-evil", [](json& c) {
+    c["process"]["args"] = {"true"};
+    c["mounts"].push_back({{"destination", "/escape/sub"}, {"type", "tmpfs"}, {"source", "tmpfs"}});
+  });
+  r = oci({"run", "--bundle", evil.string(), "symlink-evil"});
+  EXPECT_EQ(r.status, 2) << r.err;
+  EXPECT_NE(r.err.find("/escape/sub"), std::string::npos) << r.err;
+  EXPECT_FALSE(fs::exists(host_dir / "sub")) << "a directory was created on the host";
+  EXPECT_EQ(read_all("/proc/self/mountinfo").find(host_dir.string()), std::string::npos);
+  EXPECT_FALSE(fs::exists(fs::path(oci_root()) / "symlink-evil"));
+  fs::remove(rootfs() / "escape");
+  fs::remove(rootfs() / "inside");
+}
+
+TEST_F(Container, FakeProcIsRefused) {
+  // Attack 1: the image ships /proc as a symlink to a directory it controls.
+  const fs::path fake_root = base_ / "fakeproc-root";
+  fs::copy(rootfs(), fake_root, fs::copy_options::recursive | fs::copy_options::copy_symlinks);
+  fs::remove(fake_root / "proc");
+  fs::create_directories(fake_root / "fake");
+  fs::create_symlink("fake", fake_root / "proc");
+  Result r = run({"container", "run", "--rootfs", fake_root.string(), "--", "true"});
+  EXPECT_EQ(r.status, 2) << r.err;
+  EXPECT_NE(r.err.find("/proc"), std::string::npos) << r.err;
+  EXPECT_FALSE(run_cgroups_left());
+  EXPECT_TRUE(fs::is_empty("/run/vmm/container"));
+  // Attack 2: a later mount covers the real procfs with an ordinary directory.
+  const fs::path decoy = base_ / "decoy";
+  fs::create_directories(decoy / "self");
+  const auto bundle = make_bundle("fakeproc-bundle", [&](json& c) {
+    c["process"]["args"] = {"true"};
+    c["mounts"].push_back({{"destination", "/proc"},
+                           {"type", "bind"},
+                           {"source", decoy.string()},
+                           {"options", {"bind"}}});
+  });
+  r = oci({"run", "--bundle", bundle.string(), "fakeproc"});
+  EXPECT_EQ(r.status, 1) << r.err;
+  EXPECT_NE(r.err.find("/proc is not the expected file system"), std::string::npos) << r.err;
+  EXPECT_FALSE(leftover_cgroup("vmm-runc/fakeproc"));
+  fs::remove_all(fake_root);
+}
+
+// Also covers the rest of process and linux: oomScoreAdj, rlimits, additionalGids, sysctl,
+// linux.devices.
+TEST_F(Container, InheritableCapabilitiesAreNeverSet) {
+  const auto bundle = make_bundle("caps-bundle", [](json& c) {
+    c["process"]["args"] = {
+        "sh", "-c",
+        "grep -E '^Cap(Inh|Amb|Eff)' /proc/self/status; cat /proc/self/oom_score_adj; ulimit -n; "
+        "id -G; cat /proc/sys/net/ipv4/ip_forward; stat -c '%t:%T %a' /dev/fuse"};
+    c["process"]["oomScoreAdj"] = 123;
+    c["process"]["rlimits"] = {{{"type", "RLIMIT_NOFILE"}, {"soft", 321}, {"hard", 321}}};
+    c["process"]["user"]["additionalGids"] = {10, 20};
+    c["linux"]["sysctl"] = {{"net.ipv4.ip_forward", "1"}};
+    c["linux"]["devices"] = {
+        {{"path", "/dev/fuse"}, {"type", "c"}, {"major", 10}, {"minor", 229}, {"fileMode", 0600}}};
+    c["process"]["capabilities"]["inheritable"] = {"CAP_SYS_ADMIN", "CAP_KILL"};
+    c["process"]["capabilities"]["ambient"] = {"CAP_KILL"};
+  });
+  const Result r = oci({"run", "--bundle", bundle.string(), "caps"});
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_NE(r.out.find("CapInh:\t0000000000000000"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("CapAmb:\t0000000000000000"), std::string::npos) << r.out;
+  // The runc default three: CAP_AUDIT_WRITE, CAP_KILL, CAP_NET_BIND_SERVICE.
+  EXPECT_NE(r.out.find("CapEff:\t0000000020000420"), std::string::npos) << r.out;
+  // The rest of process and linux: oomScoreAdj, rlimits, additionalGids, sysctl.
+  EXPECT_NE(r.out.find("\n123\n321\n0 10 20\n1\na:e5 600\n"), std::string::npos) << r.out;
+}
+
+TEST_F(Container, CgroupV2CodePathOnTheUnifiedHierarchy) {
+  // This host's v2 tree has no controllers, but creating, joining and removing a cgroup there
+  // exercises the v2 path (subtree delegation is best effort) the same way a v2 host does.
+  if (!fs::exists("/sys/fs/cgroup/unified/cgroup.procs")) {
+    GTEST_SKIP() << "no cgroup2 hierarchy at /sys/fs/cgroup/unified";
+  }
+  vmm::container::CgroupLayout layout;
+  layout.version = vmm::container::CgroupVersion::kV2;
+  layout.unified_root = "/sys/fs/cgroup/unified";
+  const pid_t child = ::fork();
+  if (child == 0) {
+    ::pause();
+    ::_exit(0);
+  }
+  {
+    vmm::container::Cgroup cg =
+        vmm::container::Cgroup::create(layout, "vmm-test/v2-" + std::to_string(::getpid()), {});
+    ASSERT_EQ(cg.directories().size(), 1U);
+    const std::string dir = cg.directories().begin()->second;
+    EXPECT_TRUE(fs::exists(dir + "/cgroup.procs"));
+    cg.add_process(child);
+    EXPECT_EQ(cg.processes(), std::vector<pid_t>{child});
+    cg.destroy();  // kills what is left, then removes the directory
+    EXPECT_FALSE(fs::exists(dir));
+  }
+  int status = 0;
+  ::waitpid(child, &status, 0);
+  EXPECT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+  ::rmdir("/sys/fs/cgroup/unified/vmm-test");
+}
+
+// --- rootless -------------------------------------------------------------------------
+
+TEST_F(Container, RunsRootlessAsAnUnprivilegedUser) {
+  RunOptions o;
+  o.uid = 65534;
+  const Result r =
+      crun({"--hostname", "rootless"},
+           {"sh", "-c", "id -u; cat /proc/self/uid_map; hostname; touch /tmp/x 2>&1"}, o);
+  ASSERT_EQ(r.status, 0) << r.err;
+  std::istringstream lines(r.out);
+  std::string uid, map, host;
+  std::getline(lines, uid);
+  std::getline(lines, map);
+  std::getline(lines, host);
+  EXPECT_EQ(uid, "0");
+  std::istringstream m(map);
+  long inside = -1, outside = -1, count = -1;
+  m >> inside >> outside >> count;
+  EXPECT_EQ(inside, 0);
+  EXPECT_EQ(outside, 65534);
+  EXPECT_EQ(count, 1);
+  EXPECT_EQ(host, "rootless");
+  // Host networking without root: the host's /sys appears read-only.
+  const Result hostnet =
+      crun({"--net", "host"}, {"sh", "-c", "ls /sys/class/net | grep -c lo; touch /sys/x"}, o);
+  EXPECT_NE(hostnet.status, 0);
+  EXPECT_EQ(hostnet.out, "1\n") << hostnet.err;
+  EXPECT_NE(hostnet.err.find("Read-only file system"), std::string::npos) << hostnet.err;
+  // Limits need cgroups, which an unprivileged user does not own: a clear user error.
+  const Result lim = crun({"--memory", "64M"}, {"true"}, o);
+  EXPECT_EQ(lim.status, 2);
+}
+
+// --- OCI command line -----------------------------------------------------------------
+
+int recv_fd(int sock) {
+  char name[64];
+  iovec iov{name, sizeof(name)};
+  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))];
+  msghdr msg{};
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  msg.msg_control = control;
+  msg.msg_controllen = sizeof(control);
+  if (::recvmsg(sock, &msg, 0) <= 0) return -1;
+  cmsghdr* c = CMSG_FIRSTHDR(&msg);
+  if (!c || c->cmsg_type != SCM_RIGHTS) return -1;
+  int fd = -1;
+  std::memcpy(&fd, CMSG_DATA(c), sizeof(int));
+  return fd;
+}
+
+TEST_F(Container, OciLifecycleWithConsoleSocketAndHooks) {
+  const fs::path marks = base_ / "hook-marks";
+  fs::create_directories(marks);
+  const auto hook = [&](const std::string& name) {
+    return json{{"path", "/bin/sh"}, {"args", {"sh", "-c", "cat > " + (marks / name).string()}}};
+  };
+  const auto bundle = make_bundle("lifecycle", [&](json& c) {
+    c["process"]["terminal"] = true;
+    c["process"]["args"] = {"sh", "-c", "echo console-ok; tty; sleep 60"};
+    c["hooks"]["prestart"] = {hook("prestart")};
+    c["hooks"]["createRuntime"] = {hook("createRuntime")};
+    c["hooks"]["createContainer"] = {hook("createContainer")};
+    c["hooks"]["poststart"] = {hook("poststart")};
+    c["hooks"]["poststop"] = {hook("poststop")};
+    // startContainer runs inside the container: its path and its output are the container's.
+    c["hooks"]["startContainer"] = {
+        {{"path", "/bin/sh"}, {"args", {"sh", "-c", "cat > /dev/shm/started"}}}};
+    c["linux"]["resources"]["pids"] = {{"limit", 50}};
+  });
+  const std::string sock_path = (base_ / "console.sock").string();
+  const int listener = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_un sun{};
+  sun.sun_family = AF_UNIX;
+  std::strcpy(sun.sun_path, sock_path.c_str());
+  ASSERT_EQ(::bind(listener, reinterpret_cast<sockaddr*>(&sun), sizeof(sun)), 0);
+  ASSERT_EQ(::listen(listener, 1), 0);
+  int master = -1;
+  std::thread console([&] {
+    pollfd p{listener, POLLIN, 0};
+    if (::poll(&p, 1, 20000) <= 0) return;
+    const int c = ::accept(listener, nullptr, nullptr);
+    master = recv_fd(c);
+    ::close(c);
+  });
+  const std::string pid_file = (base_ / "lifecycle.pid").string();
+  Result r = oci({"create", "--bundle", bundle.string(), "--console-socket", sock_path,
+                  "--pid-file", pid_file, "life"});
+  console.join();
+  ::close(listener);
+  ASSERT_EQ(r.status, 0) << r.err;
+  ASSERT_GE(master, 0) << "no pty master arrived on the console socket";
+
+  r = oci({"state", "life"});
+  ASSERT_EQ(r.status, 0) << r.err;
+  json st = json::parse(r.out);
+  EXPECT_EQ(st["status"], "created");
+  EXPECT_EQ(st["id"], "life");
+  EXPECT_EQ(st["bundle"], bundle.string());
+  EXPECT_EQ(std::to_string(st["pid"].get<int>()), read_all(pid_file));
+  EXPECT_TRUE(fs::exists(marks / "prestart"));
+  EXPECT_TRUE(fs::exists(marks / "createRuntime"));
+  EXPECT_TRUE(fs::exists(marks / "createContainer"));
+  EXPECT_FALSE(fs::exists(marks / "poststart"));
+  EXPECT_EQ(json::parse(read_all(marks / "createRuntime"))["pid"], st["pid"]);
+
+  // A second create with the same id is a user error and disturbs nothing.
+  r = oci({"create", "--bundle", bundle.string(), "--console-socket", sock_path, "life"});
+  EXPECT_EQ(r.status, 2);
+  EXPECT_NE(r.err.find("already exists"), std::string::npos) << r.err;
+
+  r = oci({"start", "life"});
+  ASSERT_EQ(r.status, 0) << r.err;
+  std::string console_out;
+  for (int i = 0; i < 100 && console_out.find("/dev/pts/0") == std::string::npos; ++i) {
+    pollfd p{master, POLLIN, 0};
+    if (::poll(&p, 1, 50) > 0) {
+      char buf[256];
+      const ssize_t n = ::read(master, buf, sizeof(buf));
+      if (n > 0) console_out.append(buf, static_cast<size_t>(n));
+    }
+  }
+  EXPECT_NE(console_out.find("console-ok"), std::string::npos) << console_out;
+  EXPECT_NE(console_out.find("/dev/pts/0"), std::string::npos) << console_out;
+  st = json::parse(oci({"state", "life"}).out);
+  EXPECT_EQ(st["status"], "running");
+  EXPECT_TRUE(fs::exists(marks / "poststart"));
+  const Result ls = oci({"list", "--format", "json"});
+  EXPECT_NE(ls.out.find("\"life\""), std::string::npos);
+
+  const Result ex = oci({"exec", "life", "cat", "/dev/shm/started"});
+  EXPECT_EQ(ex.status, 0) << ex.err;
+  EXPECT_NE(ex.out.find("\"status\""), std::string::npos) << "startContainer hook did not run";
+
+  r = oci({"delete", "life"});
+  EXPECT_NE(r.status, 0) << "deleting a running container must fail without --force";
+  r = oci({"kill", "life", "KILL"});
+  ASSERT_EQ(r.status, 0) << r.err;
+  for (int i = 0; i < 200; ++i) {
+    if (json::parse(oci({"state", "life"}).out)["status"] == "stopped") break;
+    // The init was re-parented to us (the test is a child subreaper): reap it.
+    ::waitpid(-1, nullptr, WNOHANG);
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  EXPECT_EQ(json::parse(oci({"state", "life"}).out)["status"], "stopped");
+  r = oci({"delete", "life"});
+  EXPECT_EQ(r.status, 0) << r.err;
+  EXPECT_TRUE(fs::exists(marks / "poststop"));
+  EXPECT_EQ(json::parse(read_all(marks / "poststop"))["status"], "stopped");
+  EXPECT_EQ(oci({"state", "life"}).status, 2);
+  EXPECT_FALSE(leftover_cgroup("vmm-runc/life"));
+  EXPECT_FALSE(fs::exists(fs::path(oci_root()) / "life"));
+  ::close(master);
+}
+
+TEST_F(Container, OciJoinsNamespacesByPath) {
+  const auto first = make_bundle("ns-first", [](json& c) {
+    // Let go of the test's output pipes, or reading them would wait for the sleep.
+    c["process"]["args"] = {"sh", "-c", "exec sleep 30 >/dev/null 2>&1"};
+    c["hostname"] = "shared-uts";
+  });
+  Result r = oci({"run", "--detach", "--bundle", first.string(), "ns-first"});
+  ASSERT_EQ(r.status, 0) << r.err;
+  const int pid = json::parse(oci({"state", "ns-first"}).out)["pid"].get<int>();
+  const auto second = make_bundle("ns-second", [&](json& c) {
+    c["process"]["args"] = {"hostname"};
+    c.erase("hostname");
+    for (auto& ns : c["linux"]["namespaces"]) {
+      if (ns["type"] == "uts") ns["path"] = "/proc/" + std::to_string(pid) + "/ns/uts";
+      if (ns["type"] == "network") ns["path"] = "/proc/" + std::to_string(pid) + "/ns/net";
+    }
+  });
+  r = oci({"run", "--bundle", second.string(), "ns-second"});
+  EXPECT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(r.out, "shared-uts\n");
+  EXPECT_EQ(oci({"delete", "--force", "ns-first"}).status, 0);
+  ::waitpid(-1, nullptr, WNOHANG);
+  EXPECT_FALSE(fs::exists(fs::path(oci_root()) / "ns-first"));
+  EXPECT_FALSE(leftover_cgroup("vmm-runc/ns-first"));
+}
+
+TEST_F(Container, OciLogFileInJson) {
+  const auto broken = base_ / "broken-log";
+  fs::create_directories(broken);
+  std::ofstream(broken / "config.json") << "{}";
+  const std::string log = (base_ / "runtime.log").string();
+  const Result r = run({"oci", "--root", oci_root(), "--log", log, "--log-format", "json", "create",
+                        "--bundle", broken.string(), "logged"});
+  EXPECT_EQ(r.status, 2);
+  std::istringstream lines(read_all(log));
+  std::string line;
+  ASSERT_TRUE(std::getline(lines, line));
+  const json entry = json::parse(line);
+  EXPECT_EQ(entry["level"], "error");
+  EXPECT_NE(entry["msg"].get<std::string>().find("ociVersion"), std::string::npos);
+}
+
+TEST_F(Container, OciRunPassesTheExitStatusAndCleansUp) {
+  const auto bundle = make_bundle("run-status", [](json& c) {
+    c["process"]["args"] = {"sh", "-c", "exit 3"};
+  });
+  const Result r = oci({"run", "--bundle", bundle.string(), "rs"});
+  EXPECT_EQ(r.status, 3) << r.err;
+  EXPECT_FALSE(fs::exists(fs::path(oci_root()) / "rs"));
+  EXPECT_FALSE(leftover_cgroup("vmm-runc/rs"));
+}
+
+TEST_F(Container, BadInputIsOneClearLineAndLeavesNothing) {
+  const auto broken = base_ / "broken";
+  fs::create_directories(broken);
+  std::ofstream(broken / "config.json") << "{\"ociVersion\": \"1.0.0\", \"root\": ";
+  Result r = oci({"create", "--bundle", broken.string(), "bad1"});
+  EXPECT_EQ(r.status, 2);
+  EXPECT_NE(r.err.find("config.json: not valid JSON"), std::string::npos) << r.err;
+  EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+
+  const auto no_root =
+      make_bundle("no-rootfs", [&](json& c) { c["root"]["path"] = (base_ / "missing").string(); });
+  r = oci({"create", "--bundle", no_root.string(), "bad2"});
+  EXPECT_EQ(r.status, 2);
+  EXPECT_NE(r.err.find("does not exist"), std::string::npos) << r.err;
+
+  const auto bad_ns = make_bundle("bad-ns", [](json& c) {
+    c["linux"]["namespaces"].push_back({{"type", "wormhole"}});
+  });
+  r = oci({"create", "--bundle", bad_ns.string(), "bad3"});
+  EXPECT_EQ(r.status, 2);
+  EXPECT_NE(r.err.find("unknown namespace type 'wormhole'"), std::string::npos) << r.err;
+
+  r = crun({"--memory", "lots"}, {"true"});
+  EXPECT_EQ(r.status, 2);
+  r = run({"container", "run", "--rootfs", (base_ / "missing").string(), "--", "true"});
+  EXPECT_EQ(r.status, 2);
+
+  for (const char* id : {"bad1", "bad2", "bad3"}) {
+    EXPECT_FALSE(fs::exists(fs::path(oci_root()) / id)) << id;
+    EXPECT_FALSE(leftover_cgroup(std::string("vmm-runc/") + id)) << id;
+  }
+}
+
+TEST_F(Container, WorksWhenInvokedAsVmmRunc) {
+  const fs::path link = base_ / "vmm-runc";
+  if (!fs::exists(link)) fs::create_symlink(runtime_, link);
+  RunOptions o;
+  o.argv0 = link.string();
+  Result r = run({"features"}, o);
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(json::parse(r.out)["ociVersionMax"], "1.2.0");
+  const fs::path dir = base_ / "spec-out";
+  fs::create_directories(dir);
+  r = run({"spec", "--bundle", dir.string()}, o);
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_TRUE(json::parse(read_all(dir / "config.json")).contains("process"));
+  const auto bundle = make_bundle("as-runc", [](json& c) {
+    c["process"]["args"] = {"echo", "via-runc-name"};
+  });
+  r = run({"--root", oci_root(), "run", "--bundle", bundle.string(), "asrunc"}, o);
+  EXPECT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(r.out, "via-runc-name\n");
+}
+
+}  // namespace
