@@ -4,6 +4,7 @@
 # markers on the console, then runs the actions of the kernel parameter
 #   vmmtest=ACTION[,ACTION...]        each ACTION is NAME or NAME:DEVICE (a name under /dev)
 #   vmmtoken=TEXT                     the data the fsync action writes
+#   vmmbench=SECONDS                  how long each bench measurement runs (default 10)
 #
 #   info             block devices: size, read-only flag, serial; the root mount
 #   blkwrite:DEV     write 64 MiB of pseudo-random data (less if DEV is smaller) with O_DIRECT,
@@ -36,10 +37,12 @@ mark "root_mount=$(awk '$2 == "/" { print $1 " " $3 " " substr($4, 1, 2) }' /pro
 
 actions=reboot
 token=""
+bench_seconds=10
 for arg in $(cat /proc/cmdline); do
   case $arg in
     vmmtest=*) actions=${arg#vmmtest=} ;;
     vmmtoken=*) token=${arg#vmmtoken=} ;;
+    vmmbench=*) bench_seconds=${arg#vmmbench=} ;;
   esac
 done
 mark "actions=$actions"
@@ -112,7 +115,7 @@ bench() {
   local dev=/dev/$1
   local mode
   for mode in seqwrite seqread randread; do
-    mark "bench_$mode=$(blkbench "$mode" "$dev" "${BENCH_SECONDS:-10}")"
+    mark "bench_$mode=$(blkbench "$mode" "$dev" "$bench_seconds")"
   done
 }
 
