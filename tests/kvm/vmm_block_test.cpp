@@ -11,6 +11,8 @@
 // one property of the recorded result. Disks of one boot:
 //   vda root.ext4 (root, rw)  vdb data.img (64 MiB, serial vmm-data)  vdc ro.img (readonly=on)
 //   vdd durable.img (cache=none)  vde discard.img (on a file system that can punch holes)
+// They are made under VMM_TEST_SCRATCH_DIR and removed afterwards (VMM_TEST_KEEP_IMAGES=1 keeps
+// them); the boot's console and vmm's log go to VMM_KVM_LOG_DIR/BlockScenario_<transport>.log.
 // Order of events: the guest writes and checks vdb, probes vdc, discards vde, writes a token to
 // vdd and to /durable-token on the root and fsyncs both ("synced"); the test then starts a second
 // vmm on data.img (must be refused), talks to a shell on hvc0, and SIGKILLs vmm.
@@ -27,6 +29,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <ostream>
 #include <random>
 #include <regex>
 #include <string>
@@ -50,6 +53,7 @@ constexpr uint64_t kDiscardBytes = 16 * kMiB;
 enum class Transport { kPci, kMmio };
 
 std::string transport_name(Transport t) { return t == Transport::kPci ? "pci" : "mmio"; }
+void PrintTo(Transport t, std::ostream* os) { *os << transport_name(t); }
 
 std::string env_or(const char* name, const std::string& fallback) {
   const char* value = std::getenv(name);
@@ -347,7 +351,9 @@ class ScenarioRunner {
         run_tool({"debugfs", "-R", "cat /durable-token", root_copy.string()}, deadline);
     r.root_token = cat.out;
     while (!r.root_token.empty() && r.root_token.back() == '\n') r.root_token.pop_back();
+    // The facts are recorded; the images (about 140 MB) go unless asked to stay.
     if (discard_dir != scratch) fs::remove_all(discard_dir);
+    if (env_or("VMM_TEST_KEEP_IMAGES", "0") == "0") fs::remove_all(scratch);
   }
 
   void save_log(ScenarioResult& r) const {
@@ -472,9 +478,10 @@ TEST_P(BlockScenarioTest, Hvc0CarriesAnInteractiveShell) {
 
 INSTANTIATE_TEST_SUITE_P(Transports, BlockScenarioTest,
                          ::testing::Values(Transport::kPci, Transport::kMmio),
-                         [](const ::testing::TestParamInfo<Transport>& info) {
-                           return info.param == Transport::kPci ? std::string("Pci")
-                                                                : std::string("MmioMinimalKernel");
+                         [](const ::testing::TestParamInfo<Transport>& param_info) {
+                           return param_info.param == Transport::kPci
+                                      ? std::string("Pci")
+                                      : std::string("MmioMinimalKernel");
                          });
 
 }  // namespace
