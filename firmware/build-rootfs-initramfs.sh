@@ -17,7 +17,9 @@ CACHE=${VMM_CACHE_DIR:-$HOME/.cache/vmm}
 OUT=$CACHE/rootfs-initramfs.cpio.gz
 # What root on a virtio disk needs. crc32c is ext4's and jbd2's soft dependency (through the
 # crypto API, so `depends` does not name it); the generic one works on every CPU.
-MODULES=(crc32c_generic virtio_pci virtio_blk virtio_console ext4 ${EXTRA_MODULES:-})
+MODULES=(crc32c_generic virtio_pci virtio_blk virtio_console ext4)
+read -r -a extra <<<"${EXTRA_MODULES:-}"
+MODULES+=("${extra[@]}")
 
 die() { echo "build-rootfs-initramfs: $*" >&2; exit 1; }
 
@@ -29,6 +31,7 @@ command -v modinfo >/dev/null || die "modinfo not found (apt-get install kmod)"
 
 if [[ -z ${KERNEL_MODULES:-} ]]; then
   "$SRC_DIR/fetch-debian-kernel.sh" >/dev/null
+  # shellcheck source=/dev/null
   KERNEL_MODULES=$(. "$CACHE/kernel/kernel.env" && echo "$VMM_KERNEL_MODULES")
 fi
 [[ -d $KERNEL_MODULES/kernel ]] || die "$KERNEL_MODULES is not a kernel module tree"
