@@ -33,7 +33,16 @@ exec </dev/console >/dev/console 2>&1
 mark() { echo "VMMTEST: $*"; }
 
 mark "rootfs init started"
-mark "root_mount=$(awk '$2 == "/" { print $1 " " $3 " " substr($4, 1, 2) }' /proc/mounts | tail -1)"
+# The block device under / by its own name: a kernel that mounts root= itself calls it /dev/root.
+root_device() {
+  local dev majmin dir
+  dev=$(stat -c %d /)
+  majmin=$(((dev >> 8) & 0xfff)):$(((dev & 0xff) | ((dev >> 12) & 0xfff00)))
+  for dir in /sys/class/block/*; do
+    [ "$(cat "$dir/dev")" = "$majmin" ] && echo "/dev/${dir##*/}"
+  done
+}
+mark "root_mount=$(root_device) $(awk '$2 == "/" { print $3 " " substr($4, 1, 2) }' /proc/mounts | tail -1)"
 
 actions=reboot
 token=""
@@ -56,6 +65,12 @@ info() {
     name=${dir##*/}
     serial=$(cat "$dir/serial" 2>/dev/null)
     mark "disk_$name=sectors:$(cat "$dir/size") ro:$(cat "$dir/ro") serial:$serial"
+    # The device's sysfs path shows the transport it sits on.
+    case $(readlink -f "$dir") in
+      */virtio-mmio* | */virtio_mmio*) mark "transport_$name=mmio" ;;
+      */pci0000:*) mark "transport_$name=pci" ;;
+      *) mark "transport_$name=unknown $(readlink -f "$dir")" ;;
+    esac
   done
 }
 

@@ -411,6 +411,10 @@ TEST_P(BlockScenarioTest, SeveralDisksWithSizesFlagsAndSerials) {
       << where();
   EXPECT_EQ(r.mark("disk_vde"), "sectors:" + std::to_string(kDiscardBytes / 512) + " ro:0 serial:")
       << where();
+  for (const char* disk : {"vda", "vdb", "vdc", "vdd", "vde"}) {
+    EXPECT_EQ(r.mark(std::string("transport_") + disk), transport_name(GetParam()))
+        << disk << " is not on the transport asked for" << where();
+  }
 }
 
 TEST_P(BlockScenarioTest, GuestWrites64MiBThatTheHostReadsBack) {
