@@ -11,7 +11,9 @@
 # disk in the sandbox's /tmp (RAM: this measures the virtualization path, not a host disk),
 # ./build/vmm, the stock kernel with the root-on-disk initramfs. Inside the sandbox every
 # instruction is emulated (QEMU TCG), so absolute numbers are far below a real host's; the
-# vmm/QEMU ratio is what to read.
+# vmm/QEMU ratio is what to read. --cache none needs O_DIRECT on the disk's file system; the
+# sandbox's /tmp is a tmpfs on Linux 6.1, which has none, so QEMU refuses to open it there
+# (vmm falls back to buffered I/O); use it on a host with /dev/kvm.
 set -euo pipefail
 
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
