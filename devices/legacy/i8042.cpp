@@ -150,11 +150,9 @@ void I8042::write_data(uint8_t value) {
       if ((value & kOutputPortResetInactive) == 0) reset_system("output port reset line");
       break;
     case DataTarget::kKbdBuffer:
-      controller_reply(value);
-      break;
     case DataTarget::kAuxBuffer:
-      // No aux port: the byte comes back as keyboard data (without the aux-data status bit),
-      // which Linux takes as "no aux loopback" immediately.
+      // For the aux buffer too: there is no aux port, so the byte comes back as keyboard data
+      // (without the aux-data status bit), which Linux takes as "no aux loopback" immediately.
       controller_reply(value);
       break;
     case DataTarget::kAux:

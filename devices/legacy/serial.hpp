@@ -40,7 +40,7 @@ class Serial final : public BusDevice {
  public:
   static constexpr uint64_t kPortCount = 8;
   static constexpr size_t kRxFifoSize = 16;
-  static constexpr size_t kInputQueueCapacity = 64 * 1024;
+  static constexpr size_t kInputQueueCapacity = size_t{64} * 1024;
 
   // Register offsets (DLAB switches offsets 0 and 1 to the divisor latch).
   static constexpr uint64_t kRbrThrDll = 0;

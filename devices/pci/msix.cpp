@@ -82,10 +82,18 @@ void Msix::table_read(uint64_t offset, std::span<uint8_t> data) {
     const Entry& e = entries_[at / kEntrySize];
     uint32_t v = 0;
     switch (at % kEntrySize) {
-      case 0: v = e.address_lo; break;
-      case 4: v = e.address_hi; break;
-      case 8: v = e.data; break;
-      default: v = e.control; break;
+      case 0:
+        v = e.address_lo;
+        break;
+      case 4:
+        v = e.address_hi;
+        break;
+      case 8:
+        v = e.data;
+        break;
+      default:
+        v = e.control;
+        break;
     }
     std::memcpy(data.data() + done, &v, 4);
   }
@@ -103,10 +111,18 @@ void Msix::table_write(uint64_t offset, std::span<const uint8_t> data) {
     uint32_t v = 0;
     std::memcpy(&v, data.data() + done, 4);
     switch (at % kEntrySize) {
-      case 0: e.address_lo = v & ~3U; break;
-      case 4: e.address_hi = v; break;
-      case 8: e.data = v; break;
-      default: e.control = v & 1U; break;
+      case 0:
+        e.address_lo = v & ~3U;
+        break;
+      case 4:
+        e.address_hi = v;
+        break;
+      case 8:
+        e.data = v;
+        break;
+      default:
+        e.control = v & 1U;
+        break;
     }
     if (enabled_) sync_route(e);
   }

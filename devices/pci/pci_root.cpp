@@ -36,7 +36,8 @@ class HostBridge final : public PciDevice {
 // Forwards MMIO accesses inside one BAR to its device.
 class BarWindow final : public BusDevice {
  public:
-  BarWindow(std::shared_ptr<PciDevice> device, uint8_t bar) : device_(std::move(device)), bar_(bar) {}
+  BarWindow(std::shared_ptr<PciDevice> device, uint8_t bar)
+      : device_(std::move(device)), bar_(bar) {}
   void read(uint64_t offset, std::span<uint8_t> data) override {
     device_->bar_read(bar_, offset, data);
   }

@@ -29,9 +29,18 @@ pci::PciId pci_id(DeviceType type) {
   uint8_t cls = 0xff;
   uint8_t sub = 0x00;
   switch (type) {
-    case DeviceType::kBlock: cls = 0x01; sub = 0x00; break;  // mass storage
-    case DeviceType::kNet: cls = 0x02; sub = 0x00; break;    // ethernet
-    case DeviceType::kConsole: cls = 0x07; sub = 0x80; break;  // other communication
+    case DeviceType::kBlock:
+      cls = 0x01;
+      sub = 0x00;
+      break;  // mass storage
+    case DeviceType::kNet:
+      cls = 0x02;
+      sub = 0x00;
+      break;  // ethernet
+    case DeviceType::kConsole:
+      cls = 0x07;
+      sub = 0x80;
+      break;  // other communication
   }
   const auto id = static_cast<uint16_t>(type);
   return pci::PciId{.vendor = kVirtioVendor,
@@ -218,19 +227,34 @@ void VirtioPciDevice::common_write(uint64_t offset, std::span<const uint8_t> dat
   const bool queue_writable = q != nullptr && state_.queue_config_writable() && !q->ready();
   auto valid_vector = [this](uint16_t vec) { return vec < msix_.vectors() ? vec : kNoVector; };
   switch (offset) {
-    case 0x00: device_feature_select_ = v32; break;
-    case 0x08: driver_feature_select_ = v32; break;
-    case 0x0c: state_.write_driver_features_word(driver_feature_select_, v32); break;
-    case 0x10: config_vector_.store(valid_vector(v16)); break;
+    case 0x00:
+      device_feature_select_ = v32;
+      break;
+    case 0x08:
+      driver_feature_select_ = v32;
+      break;
+    case 0x0c:
+      state_.write_driver_features_word(driver_feature_select_, v32);
+      break;
+    case 0x10:
+      config_vector_.store(valid_vector(v16));
+      break;
     case 0x14:
       if (data.size() != 1) break;
       switch (state_.write_status(static_cast<uint8_t>(v))) {
-        case VirtioDeviceState::StatusAction::kReset: reset_device(); break;
-        case VirtioDeviceState::StatusAction::kActivate: activate(); break;
-        case VirtioDeviceState::StatusAction::kNone: break;
+        case VirtioDeviceState::StatusAction::kReset:
+          reset_device();
+          break;
+        case VirtioDeviceState::StatusAction::kActivate:
+          activate();
+          break;
+        case VirtioDeviceState::StatusAction::kNone:
+          break;
       }
       break;
-    case 0x16: state_.set_queue_select(v16); break;
+    case 0x16:
+      state_.set_queue_select(v16);
+      break;
     case 0x18:
       if (queue_writable) q->set_size(v16);
       break;
@@ -244,16 +268,20 @@ void VirtioPciDevice::common_write(uint64_t offset, std::span<const uint8_t> dat
         raise(config_vector_.load(), 2);
       }
       break;
-    case 0x20: case 0x24:
+    case 0x20:
+    case 0x24:
       if (queue_writable) q->set_desc_table(with_half(q->desc_table(), offset == 0x24, v32));
       break;
-    case 0x28: case 0x2c:
+    case 0x28:
+    case 0x2c:
       if (queue_writable) q->set_avail_ring(with_half(q->avail_ring(), offset == 0x2c, v32));
       break;
-    case 0x30: case 0x34:
+    case 0x30:
+    case 0x34:
       if (queue_writable) q->set_used_ring(with_half(q->used_ring(), offset == 0x34, v32));
       break;
-    default: break;  // read-only or reserved
+    default:
+      break;  // read-only or reserved
   }
 }
 

@@ -38,8 +38,8 @@ inline constexpr uint16_t kNoVector = 0xffff;
 class VirtioPciDevice final : public pci::PciDevice, private VirtioInterrupt {
  public:
   // `intx` may be null (no legacy interrupt wired).
-  VirtioPciDevice(std::shared_ptr<VirtioDevice> device, const GuestMemory& memory,
-                  MsiRouter& msi, IoEventRegistrar& ioevents, IrqLine* intx);
+  VirtioPciDevice(std::shared_ptr<VirtioDevice> device, const GuestMemory& memory, MsiRouter& msi,
+                  IoEventRegistrar& ioevents, IrqLine* intx);
   ~VirtioPciDevice() override;
 
   pci::PciConfigSpace& config() override { return config_; }
@@ -60,8 +60,8 @@ class VirtioPciDevice final : public pci::PciDevice, private VirtioInterrupt {
 
   void common_read(uint64_t offset, std::span<uint8_t> data);
   void common_write(uint64_t offset, std::span<const uint8_t> data);
-  void activate();       // caller holds mutex_
-  void reset_device();   // caller holds mutex_
+  void activate();      // caller holds mutex_
+  void reset_device();  // caller holds mutex_
   void move_ioevents(uint64_t notify_address);
 
   std::shared_ptr<VirtioDevice> device_;

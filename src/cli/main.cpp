@@ -38,9 +38,7 @@ int run_vm(const vmm::VmConfig& config) {
   return vm.run();
 }
 
-}  // namespace
-
-int main(int argc, char** argv) {
+int run_cli(int argc, char** argv) {
   // A closed stdout must surface as EPIPE in the console output, not kill the VMM.
   ::signal(SIGPIPE, SIG_IGN);
   CLI::App app{"vmm: a virtual machine monitor for Linux KVM", "vmm"};
@@ -119,4 +117,17 @@ int main(int argc, char** argv) {
     return static_cast<int>(vmm::ExitStatus::kRuntimeError);
   }
   return static_cast<int>(vmm::ExitStatus::kUsageError);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  try {
+    return run_cli(argc, argv);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "vmm: internal error: %s\n", e.what());
+  } catch (...) {
+    std::fprintf(stderr, "vmm: internal error\n");
+  }
+  return static_cast<int>(vmm::ExitStatus::kRuntimeError);
 }

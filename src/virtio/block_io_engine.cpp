@@ -114,8 +114,9 @@ class IoUringEngine final : public BlockIoEngine {
  public:
   static constexpr unsigned kDepth = 256;
 
-  static std::unique_ptr<IoUringEngine> create(const DiskImage& image, Completion completion) {
-    auto engine = std::unique_ptr<IoUringEngine>(new IoUringEngine(image, std::move(completion)));
+  static std::unique_ptr<IoUringEngine> create(const DiskImage& image,
+                                               const Completion& completion) {
+    auto engine = std::unique_ptr<IoUringEngine>(new IoUringEngine(image, completion));
     const int err = io_uring_queue_init(kDepth, &engine->ring_, 0);
     if (err < 0) {
       spdlog::debug("io_uring unavailable: {}", std::strerror(-err));
@@ -195,7 +196,7 @@ class IoUringEngine final : public BlockIoEngine {
  private:
   static constexpr uint64_t kStopToken = ~uint64_t{0};
 
-  IoUringEngine(const DiskImage& image, Completion completion)
+  IoUringEngine(const DiskImage& image, const Completion& completion)
       : image_(image), completion_(completion), slow_(image, completion, 1), slots_(kDepth) {
     slots_free_.reserve(kDepth);
     for (uint32_t i = kDepth; i > 0; --i) slots_free_.push_back(i - 1);

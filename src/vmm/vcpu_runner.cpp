@@ -123,8 +123,9 @@ void VcpuRunner::loop() noexcept {
     try {
       const auto regs = vcpu_.get_regs();
       const auto sregs = vcpu_.get_sregs();
-      spdlog::debug("vcpu{}: stopped at rip={:#x} rsp={:#x} cr0={:#x} cr3={:#x} cr4={:#x} efer={:#x}",
-                    index_, regs.rip, regs.rsp, sregs.cr0, sregs.cr3, sregs.cr4, sregs.efer);
+      spdlog::debug(
+          "vcpu{}: stopped at rip={:#x} rsp={:#x} cr0={:#x} cr3={:#x} cr4={:#x} efer={:#x}", index_,
+          regs.rip, regs.rsp, sregs.cr0, sregs.cr3, sregs.cr4, sregs.efer);
     } catch (const std::exception&) {
     }
   }

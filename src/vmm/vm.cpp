@@ -132,7 +132,8 @@ struct Vm::Parts {
         vm(kvm.create_vm()) {}
 
   // Puts a virtio device on the configured transport; returns the PCI route it needs, if any.
-  std::optional<x86_64::MpPciInterrupt> attach(std::shared_ptr<virtio::VirtioDevice> device) {
+  std::optional<x86_64::MpPciInterrupt> attach(
+      const std::shared_ptr<virtio::VirtioDevice>& device) {
     if (config.transport == TransportKind::kMmio) {
       const size_t index = mmio_devices.size();
       const uint64_t base = layout::kVirtioMmioStart + index * layout::kVirtioMmioSize;
@@ -140,8 +141,8 @@ struct Vm::Parts {
       auto transport =
           std::make_shared<virtio::VirtioMmioTransport>(device, memory, *irq_lines.back());
       mmio.insert(transport, base, virtio::VirtioMmioTransport::kWindowSize);
-      for (uint16_t q = 0; q < transport->num_queues(); ++q) {
-        vm.register_ioeventfd(transport->queue_eventfd(q),
+      for (size_t q = 0; q < transport->num_queues(); ++q) {
+        vm.register_ioeventfd(transport->queue_eventfd(static_cast<uint16_t>(q)),
                               base + virtio::VirtioMmioTransport::kQueueNotifyOffset, 4, false, q);
       }
       mmio_devices.push_back(std::move(transport));
@@ -204,8 +205,8 @@ Vm::Vm(const VmConfig& config) {
 
   // virtio devices: disks first (vda, vdb, ...), then the console.
   std::vector<x86_64::MpPciInterrupt> pci_routes;
-  auto attach = [&](std::shared_ptr<virtio::VirtioDevice> device) {
-    if (auto route = p.attach(std::move(device))) pci_routes.push_back(*route);
+  auto attach = [&](const std::shared_ptr<virtio::VirtioDevice>& device) {
+    if (auto route = p.attach(device)) pci_routes.push_back(*route);
   };
   for (const auto& disk : config.disks) {
     attach(std::make_shared<virtio::VirtioBlock>(disk, p.loop));

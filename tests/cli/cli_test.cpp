@@ -39,8 +39,8 @@ class Cli : public ::testing::Test {
   Result vmm(const std::string& args) {
     const fs::path out = dir_ / "stdout";
     const fs::path err = dir_ / "stderr";
-    const std::string cmd = std::string(VMM_BIN) + " " + args + " </dev/null >" + out.string() +
-                            " 2>" + err.string();
+    const std::string cmd =
+        std::string(VMM_BIN) + " " + args + " </dev/null >" + out.string() + " 2>" + err.string();
     const int raw = std::system(cmd.c_str());
     Result r;
     r.status = WIFEXITED(raw) ? WEXITSTATUS(raw) : 128 + WTERMSIG(raw);

@@ -146,6 +146,19 @@ TEST_F(VmmBootTest, MemorySizeReachesGuest) {
   EXPECT_TRUE(s.exited && s.code == 0) << s.describe();
 }
 
+// 5 GiB: 3 GiB below the MMIO hole and 2 GiB above 4 GiB, all of it visible to the guest.
+TEST_F(VmmBootTest, MemoryAbove4GiBReachesGuest) {
+  start("vmmtest=reboot", {"--cpus", "1", "--memory", "5G"});
+  ASSERT_TRUE(vm_->wait_for_stdout("VMMTEST: action=", deadline_));
+  const auto kb = marker(vm_->stdout_text(), "memtotal_kb");
+  ASSERT_TRUE(kb.has_value()) << "no memtotal_kb marker";
+  const long long memtotal = std::stoll(*kb);
+  EXPECT_GE(memtotal, 4800LL * 1024);
+  EXPECT_LE(memtotal, 5LL * 1024 * 1024);
+  const ExitStatus s = finish();
+  EXPECT_TRUE(s.exited && s.code == 0) << s.describe();
+}
+
 TEST_F(VmmBootTest, GuestDateIsHostDate) {
   const std::string before = utc_date(std::time(nullptr));
   start("vmmtest=reboot");

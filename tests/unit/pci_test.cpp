@@ -97,7 +97,7 @@ TEST(PciConfigSpace, BarSizing) {
   EXPECT_EQ(read32(c, kBar0), 0xe0000000u);
   write32(c, kBar0, 0xffffffff);
   EXPECT_EQ(read32(c, kBar0), 0xffffc000u);  // size mask: 16 KiB
-  write32(c, kBar0 + 4, 0xffffffff);          // BAR1 does not exist
+  write32(c, kBar0 + 4, 0xffffffff);         // BAR1 does not exist
   EXPECT_EQ(read32(c, kBar0 + 4), 0u);
 }
 
@@ -205,7 +205,7 @@ TEST(Msix, MaskPendingAndDelivery) {
   EXPECT_EQ((read32(config, cap) >> 16) & 0x7ff, 2u);  // table size - 1
   EXPECT_EQ(read32(config, cap + 4), 0x4000u);
 
-  EXPECT_FALSE(msix.notify(0));  // disabled: the caller falls back to INTx
+  EXPECT_FALSE(msix.notify(0));       // disabled: the caller falls back to INTx
   write32(config, cap, 0x80000000U);  // enable
   msix.config_written(config);
   EXPECT_TRUE(msix.enabled());

@@ -44,7 +44,7 @@ class VirtioConsole final : public VirtioDevice {
   static constexpr uint16_t kReceiveQueue = 0;
   static constexpr uint16_t kTransmitQueue = 1;
   // Host input held while the guest has no receive buffers; push_input() accepts up to this.
-  static constexpr size_t kInputBufferSize = 64 * 1024;
+  static constexpr size_t kInputBufferSize = size_t{64} * 1024;
 
   // `output` and `loop` must outlive the device.
   VirtioConsole(ConsoleOutput& output, EventLoop& loop);
