@@ -40,6 +40,9 @@ if has kvm || has unit; then
   step "guest test assets"
   firmware/fetch-debian-kernel.sh >/dev/null || die "fetching the Debian kernel failed"
   firmware/build-test-initramfs.sh >/dev/null || die "building the test initramfs failed"
+  firmware/build-rootfs-initramfs.sh >/dev/null || die "building the root-on-disk initramfs failed"
+  firmware/build-test-rootfs.sh >/dev/null || die "building the test root file system failed"
+  firmware/build-minimal-kernel.sh >/dev/null || die "building the minimal guest kernel failed"
 fi
 
 passed=0

@@ -1,0 +1,44 @@
+#!/bin/bash
+# Builds the root file system of the block-device KVM tests and the benchmark: a busybox root
+# with the static tools of firmware/guest-tools/ and firmware/rootfs-init.sh as /sbin/init,
+# turned into an ext4 image by firmware/make-ext4-image.sh. Boot it with root=/dev/vda (the
+# stock kernel also needs firmware/build-rootfs-initramfs.sh's initramfs).
+#
+# Output: $CACHE/test-rootfs.ext4 (printed on stdout). Environment: VMM_CACHE_DIR (default
+# ~/.cache/vmm), CC (default gcc). Rebuilt on every run; it takes a few seconds.
+set -euo pipefail
+
+SRC_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+CACHE=${VMM_CACHE_DIR:-$HOME/.cache/vmm}
+OUT=$CACHE/test-rootfs.ext4
+CC=${CC:-gcc}
+
+die() { echo "build-test-rootfs: $*" >&2; exit 1; }
+
+BUSYBOX=$(command -v busybox) || die "busybox not found (apt-get install busybox-static)"
+file -L "$BUSYBOX" 2>/dev/null | grep -q 'dynamically linked' &&
+  die "$BUSYBOX is dynamically linked; install busybox-static"
+
+mkdir -p "$CACHE"
+root=$(mktemp -d "$CACHE/.test-rootfs.XXXXXX")
+trap 'rm -rf "$root"' EXIT
+mkdir -p "$root"/{bin,sbin,usr/bin,usr/sbin,dev,proc,sys,tmp,root,etc}
+chmod 1777 "$root/tmp"
+cp "$BUSYBOX" "$root/bin/busybox"
+# The applet links busybox --install -s would make at boot, made here so the root can be
+# mounted read-only too.
+for applet in $("$BUSYBOX" --list-full); do
+  [[ -e $root/$applet ]] || ln -s /bin/busybox "$root/$applet"
+done
+for src in "$SRC_DIR"/guest-tools/*.c; do
+  "$CC" -static -O2 -Wall -Wextra -Werror -o "$root/bin/$(basename "$src" .c)" "$src" ||
+    die "compiling $src failed (static glibc: apt-get install libc6-dev)"
+done
+rm -f "$root/sbin/init"
+install -m 755 "$SRC_DIR/rootfs-init.sh" "$root/sbin/init"
+echo vmm-test >"$root/etc/hostname"
+# The kernel opens the console before devtmpfs is mounted when it mounts root= itself.
+cp -a /dev/console /dev/null "$root/dev/" 2>/dev/null || true
+# 32 MiB leaves room beyond busybox and the tools for what the tests write on the root.
+"$SRC_DIR/make-ext4-image.sh" "$root" "$OUT" 32M
+echo "$OUT"

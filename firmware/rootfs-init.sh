@@ -1,0 +1,175 @@
+#!/bin/sh
+# /sbin/init of the busybox root file system the block-device KVM tests boot from an ext4 disk
+# (firmware/build-test-rootfs.sh). Like the test initramfs it prints `VMMTEST: key=value`
+# markers on the console, then runs the actions of the kernel parameter
+#   vmmtest=ACTION[,ACTION...]        each ACTION is NAME or NAME:DEVICE (a name under /dev)
+#   vmmtoken=TEXT                     the data the fsync action writes
+#   vmmbench=SECONDS                  how long each bench measurement runs (default 10)
+#
+#   info             block devices: size, read-only flag, serial; the root mount
+#   blkwrite:DEV     write 64 MiB of pseudo-random data (less if DEV is smaller) with O_DIRECT,
+#                    sync, drop the caches, read it back; prints blkwrite_written_sha256 and
+#                    blkwrite_readback_sha256 (the host compares both with its own checksum)
+#   ro:DEV           try to write to DEV (expected read-only): ro_sysfs, ro_write=refused|
+#                    accepted, ro_read_sha256 (checksum of the whole device)
+#   discard:DEV      blkdiscard DEV: discard=ok|failed, discard_zeroes=yes|no (first MiB)
+#   fsync:DEV        write vmmtoken, padded to 4 KiB, at offset 0 of DEV and fsync the device;
+#                    write it to /durable-token on the root file system and fsync that file;
+#                    then print "VMMTEST: synced" (the test then kills the VMM)
+#   bench:DEV        sequential write/read MB/s and 4 KiB random-read IOPS with blkbench
+#   hvc              an interactive shell on /dev/hvc0, which says "VMMTEST: hvc shell ready"
+#                    on hvc0 itself; the boot continues when it exits
+#   shell            a shell on the console
+#   sleep            sleep forever
+#   poweroff|reboot  end the boot (default after the last action: reboot)
+export PATH=/sbin:/bin:/usr/sbin:/usr/bin HOME=/root
+# Mounted already when an initramfs moved /dev over, or by the kernel (DEVTMPFS_MOUNT).
+grep -q ' /proc ' /proc/mounts 2>/dev/null || mount -t proc proc /proc
+grep -q ' /sys ' /proc/mounts || mount -t sysfs sysfs /sys
+grep -q ' /dev ' /proc/mounts || mount -t devtmpfs devtmpfs /dev
+mount -t tmpfs tmpfs /tmp
+exec </dev/console >/dev/console 2>&1
+
+mark() { echo "VMMTEST: $*"; }
+
+mark "rootfs init started"
+# The block device under / by its own name: a kernel that mounts root= itself calls it /dev/root.
+root_device() {
+  local dev majmin dir
+  dev=$(stat -c %d /)
+  majmin=$(((dev >> 8) & 0xfff)):$(((dev & 0xff) | ((dev >> 12) & 0xfff00)))
+  for dir in /sys/class/block/*; do
+    [ "$(cat "$dir/dev")" = "$majmin" ] && echo "/dev/${dir##*/}"
+  done
+}
+mark "root_mount=$(root_device) $(awk '$2 == "/" { print $3 " " substr($4, 1, 2) }' /proc/mounts | tail -1)"
+
+actions=reboot
+token=""
+bench_seconds=10
+for arg in $(cat /proc/cmdline); do
+  case $arg in
+    vmmtest=*) actions=${arg#vmmtest=} ;;
+    vmmtoken=*) token=${arg#vmmtoken=} ;;
+    vmmbench=*) bench_seconds=${arg#vmmbench=} ;;
+  esac
+done
+mark "actions=$actions"
+
+sha() { sha256sum | cut -d' ' -f1; }
+
+info() {
+  local dir name serial
+  for dir in /sys/block/vd*; do
+    [ -d "$dir" ] || continue
+    name=${dir##*/}
+    serial=$(cat "$dir/serial" 2>/dev/null)
+    mark "disk_$name=sectors:$(cat "$dir/size") ro:$(cat "$dir/ro") serial:$serial"
+    # The device's sysfs path shows the transport it sits on.
+    case $(readlink -f "$dir") in
+      */virtio-mmio* | */virtio_mmio*) mark "transport_$name=mmio" ;;
+      */pci0000:*) mark "transport_$name=pci" ;;
+      *) mark "transport_$name=unknown $(readlink -f "$dir")" ;;
+    esac
+  done
+}
+
+blkwrite() {
+  local dev=/dev/$1
+  local bytes mib
+  bytes=$(blockdev --getsize64 "$dev") || { mark "blkwrite=no device $dev"; return; }
+  mib=$((bytes / 1048576))
+  [ "$mib" -gt 64 ] && mib=64
+  head -c "$((mib * 1048576))" /dev/urandom >/tmp/blkwrite.data
+  mark "blkwrite_mib=$mib"
+  mark "blkwrite_written_sha256=$(sha </tmp/blkwrite.data)"
+  dd if=/tmp/blkwrite.data of="$dev" bs=1M oflag=direct status=none || mark "blkwrite=dd failed"
+  rm -f /tmp/blkwrite.data
+  sync
+  echo 3 >/proc/sys/vm/drop_caches
+  mark "blkwrite_readback_sha256=$(head -c "$((mib * 1048576))" "$dev" | sha)"
+}
+
+ro() {
+  local dev=/dev/$1
+  mark "ro_sysfs=$(cat "/sys/block/$1/ro")"
+  # O_DIRECT and fsync: an accepted write has to reach the device, not just the page cache.
+  if dd if=/dev/zero of="$dev" bs=4096 count=1 oflag=direct conv=fsync status=none 2>/dev/null; then
+    mark "ro_write=accepted"
+  else
+    mark "ro_write=refused"
+  fi
+  mark "ro_read_sha256=$(sha <"$dev")"
+}
+
+discard() {
+  local dev=/dev/$1
+  mark "discard_max_bytes=$(cat "/sys/block/$1/queue/discard_max_bytes")"
+  if blkdiscard "$dev"; then mark "discard=ok"; else mark "discard=failed"; fi
+  sync
+  echo 3 >/proc/sys/vm/drop_caches
+  if [ "$(head -c 1048576 "$dev" | sha)" = "$(head -c 1048576 /dev/zero | sha)" ]; then
+    mark "discard_zeroes=yes"
+  else
+    mark "discard_zeroes=no"
+  fi
+}
+
+fsync_token() {
+  local dev=/dev/$1
+  [ -n "$token" ] || { mark "fsync=no vmmtoken= given"; return; }
+  # Through the page cache on purpose: fsync has to write it back and flush the disk.
+  { printf '%s' "$token"; head -c 4096 /dev/zero; } | head -c 4096 |
+    dd of="$dev" bs=4096 count=1 conv=fsync status=none || mark "fsync=device write failed"
+  echo "$token" >/durable-token
+  sync /durable-token || mark "fsync=file sync failed"
+  mark "synced"
+}
+
+bench() {
+  local dev=/dev/$1
+  local mode
+  for mode in seqwrite seqread randread; do
+    mark "bench_$mode=$(blkbench "$mode" "$dev" "$bench_seconds")"
+  done
+}
+
+hvc() {
+  [ -c /dev/hvc0 ] || { mark "hvc=no /dev/hvc0"; return; }
+  mark "starting hvc shell"
+  # The ready line goes through hvc0 itself, so seeing it proves the port is open both ways.
+  setsid -c sh -c 'echo "VMMTEST: hvc shell ready"; exec sh -i' </dev/hvc0 >/dev/hvc0 2>&1
+  mark "hvc shell exited"
+}
+
+ending=reboot
+for action in $(echo "$actions" | tr ',' ' '); do
+  name=${action%%:*}
+  arg=""
+  [ "$name" != "$action" ] && arg=${action#*:}
+  case $name in
+    info) info ;;
+    blkwrite) blkwrite "$arg" ;;
+    ro) ro "$arg" ;;
+    discard) discard "$arg" ;;
+    fsync) fsync_token "$arg" ;;
+    bench) bench "$arg" ;;
+    hvc) hvc ;;
+    shell) mark "shell ready"; sh ;;
+    sleep) mark "sleeping"; while :; do sleep 3600; done ;;
+    poweroff | reboot) ending=$name ;;
+    *) mark "unknown action $action" ;;
+  esac
+  mark "done $name"
+done
+
+mark "actions finished"
+sync
+if [ "$ending" = poweroff ]; then
+  mark "powering off"
+  poweroff -f
+else
+  mark "rebooting"
+  reboot -f
+fi
+while :; do sleep 3600; done
