@@ -11,10 +11,7 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")/../.." && pwd)
 vmm=${1:-}
 runs=${2:-50}
-if [ -z "$vmm" ]; then
-  if "$here/build/vmm" container --help >/dev/null 2>&1; then vmm=$here/build/vmm
-  else vmm=$here/build/tests/container/vmm_container_driver; fi
-fi
+[ -n "$vmm" ] || vmm=$here/build/vmm
 [ "$(id -u)" = 0 ] || { echo "run as root" >&2; exit 2; }
 command -v runc >/dev/null || { echo "runc not installed (apt-get install runc)" >&2; exit 2; }
 
