@@ -19,7 +19,9 @@
 
 namespace {
 
-constexpr const char* kExitStatusHelp = R"(Exit status:
+constexpr const char* kExitStatusHelp = R"(Containers: `vmm container run --help` runs the same workload as a container;
+`vmm oci --help` is a runc-compatible OCI runtime (also when invoked as vmm-runc).
+Exit status:
   0     the guest rebooted, reset itself (triple fault) or powered off
   N     the guest wrote v to the debug-exit port 0xf4: N = ((v << 1) | 1) & 0xff
   1     vmm failed while running the VM
