@@ -85,8 +85,8 @@ void VirtioNet::activate(const ActivateContext& context) {
     return;
   }
   const uint64_t f = context.features;
-  const bool guest_gso = has(f, kNetFeatureGuestTso4) || has(f, kNetFeatureGuestTso6) ||
-                         has(f, kNetFeatureGuestUfo);
+  const bool guest_gso =
+      has(f, kNetFeatureGuestTso4) || has(f, kNetFeatureGuestTso6) || has(f, kNetFeatureGuestUfo);
   {
     std::lock_guard lock(mutex_);
     rx_ = context.queues[kReceiveQueue].ready() ? &context.queues[kReceiveQueue] : nullptr;
@@ -238,7 +238,8 @@ void VirtioNet::deliver_rx_locked() {
       continue;
     }
     if (rx_->broken()) {
-      if (interrupt_ != nullptr) fail_locked(*rx_, "receive queue index moved by more than its size");
+      if (interrupt_ != nullptr)
+        fail_locked(*rx_, "receive queue index moved by more than its size");
       break;
     }
     const bool held_enough = mergeable_ ? rx_chains_.size() >= rx_->size() : !rx_chains_.empty();

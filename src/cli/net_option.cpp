@@ -68,8 +68,7 @@ virtio::HostForward parse_hostfwd(std::string_view spec) {
   if (!addr.empty()) {
     in_addr parsed{};
     if (::inet_pton(AF_INET, std::string(addr).c_str(), &parsed) != 1) {
-      bad("hostfwd=" + std::string(spec) + ": '" + std::string(addr) +
-          "' is not an IPv4 address");
+      bad("hostfwd=" + std::string(spec) + ": '" + std::string(addr) + "' is not an IPv4 address");
     }
     fwd.host_addr = std::string(addr);
   }

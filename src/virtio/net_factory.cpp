@@ -25,16 +25,15 @@ MacAddress default_mac(const NetConfig& config, size_t index) {
                     static_cast<uint8_t>(h)};
 }
 
-std::shared_ptr<VirtioNet> make_net_device(const NetConfig& config, EventLoop& loop,
-                                           size_t index) {
+std::shared_ptr<VirtioNet> make_net_device(const NetConfig& config, EventLoop& loop, size_t index) {
   std::unique_ptr<NetBackend> backend;
   if (config.kind == NetConfig::Kind::kTap) {
     backend = std::make_unique<TapBackend>(config.tap_name);
   } else {
     backend = std::make_unique<SlirpBackend>(config.host_forwards, loop);
   }
-  return std::make_shared<VirtioNet>(std::move(backend), config.mac.value_or(default_mac(config, index)),
-                                     loop);
+  return std::make_shared<VirtioNet>(std::move(backend),
+                                     config.mac.value_or(default_mac(config, index)), loop);
 }
 
 }  // namespace vmm::virtio

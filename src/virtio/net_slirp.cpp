@@ -6,8 +6,8 @@
 #include <spdlog/spdlog.h>
 
 #include <boost/asio/io_context.hpp>
-#include <boost/asio/post.hpp>
 #include <boost/asio/posix/stream_descriptor.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <chrono>
 #include <cstring>
@@ -187,8 +187,8 @@ const SlirpCb kCallbacks = {
         [](void* timer, int64_t expire_ms, void* opaque) {
           auto& s = SlirpBackend::Impl::self(opaque);
           auto* t = static_cast<SlirpBackend::Impl::Timer*>(timer);
-          t->timer.expires_at(std::chrono::steady_clock::time_point(
-              std::chrono::milliseconds(expire_ms)));
+          t->timer.expires_at(
+              std::chrono::steady_clock::time_point(std::chrono::milliseconds(expire_ms)));
           t->timer.async_wait([me = s.shared_from_this(), t](const boost::system::error_code& ec) {
             // Aborted when re-armed or freed: then `t` may be gone.
             if (ec || me->closed) return;
@@ -225,10 +225,10 @@ SlirpBackend::SlirpBackend(const std::vector<HostForward>& forwards, EventLoop& 
       if (::inet_pton(AF_INET, f.host_addr.c_str(), &host) != 1) {
         throw ConfigError("--net hostfwd: '" + f.host_addr + "' is not an IPv4 address");
       }
-      if (slirp_add_hostfwd(impl_->slirp, 0, host, f.host_port, ipv4("10.0.2.15"),
-                            f.guest_port) < 0) {
-        throw ConfigError("--net hostfwd=tcp:" + f.host_addr + ":" +
-                          std::to_string(f.host_port) + "-:" + std::to_string(f.guest_port) +
+      if (slirp_add_hostfwd(impl_->slirp, 0, host, f.host_port, ipv4("10.0.2.15"), f.guest_port) <
+          0) {
+        throw ConfigError("--net hostfwd=tcp:" + f.host_addr + ":" + std::to_string(f.host_port) +
+                          "-:" + std::to_string(f.guest_port) +
                           ": cannot listen on the host port (in use?)");
       }
     }

@@ -40,8 +40,7 @@ TapBackend::TapBackend(const std::string& name) : name_(name) {
   std::memcpy(ifr.ifr_name, name.data(), name.size());
   ifr.ifr_flags = IFF_TAP | IFF_NO_PI | IFF_VNET_HDR;
   if (::ioctl(fd_.get(), TUNSETIFF, &ifr) < 0) {
-    throw ConfigError("--net tap=" + name + ": cannot attach (TUNSETIFF): " +
-                      std::strerror(errno) +
+    throw ConfigError("--net tap=" + name + ": cannot attach (TUNSETIFF): " + std::strerror(errno) +
                       (errno == EPERM ? " (needs CAP_NET_ADMIN or a TAP owned by this user)" : ""));
   }
   int hdr_size = static_cast<int>(kVirtioNetHdrSize);
@@ -65,8 +64,7 @@ void TapBackend::set_offloads(const NetOffloads& guest_accepts) {
   if ((flags & TUN_F_UFO) != 0 && ::ioctl(fd_.get(), TUNSETOFFLOAD, flags & ~TUN_F_UFO) == 0) {
     return;
   }
-  spdlog::warn("virtio-net {}: TUNSETOFFLOAD {:#x} failed: {}", name_, flags,
-               std::strerror(errno));
+  spdlog::warn("virtio-net {}: TUNSETOFFLOAD {:#x} failed: {}", name_, flags, std::strerror(errno));
 }
 
 void TapBackend::start(EventLoop& loop, std::function<void()> on_readable) {

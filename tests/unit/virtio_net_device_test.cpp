@@ -157,8 +157,8 @@ TEST_F(NetTest, ConfigAndFeatures) {
   EXPECT_EQ(cfg[0], 2);
   EXPECT_EQ(cfg[5], 5);
   EXPECT_EQ(cfg[6], kNetStatusLinkUp);
-  EXPECT_EQ(cfg[8], 1);                          // one queue pair
-  EXPECT_EQ(cfg[10] | (cfg[11] << 8), 1500);     // mtu
+  EXPECT_EQ(cfg[8], 1);                       // one queue pair
+  EXPECT_EQ(cfg[10] | (cfg[11] << 8), 1500);  // mtu
 }
 
 TEST(NetFeatures, NoOffloadsWithoutBackendSupport) {

@@ -23,9 +23,9 @@ struct HostForward {
 struct NetConfig {
   enum class Kind { kTap, kUser };
   Kind kind = Kind::kUser;
-  std::string tap_name;                 // kTap
+  std::string tap_name;                    // kTap
   std::vector<HostForward> host_forwards;  // kUser
-  std::optional<MacAddress> mac;         // nullopt: derived by default_mac()
+  std::optional<MacAddress> mac;           // nullopt: derived by default_mac()
 };
 
 // Locally administered, unicast, and stable across runs: 02: followed by a hash of the TAP
