@@ -57,7 +57,7 @@ std::string mount_image_rootfs(const std::string& image, const std::string& work
   const std::string lower = workdir + "/lower";
   const std::string upper = workdir + "/upper";
   const std::string work = workdir + "/work";
-  const std::string merged = workdir + "/merged";
+  std::string merged = workdir + "/merged";
   for (const auto& d : {lower, upper, work, merged}) make_dir(d);
   UniqueFd loop = attach_loop(img.get());
   const std::string dev = "/proc/self/fd/" + std::to_string(loop.get());

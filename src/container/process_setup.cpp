@@ -104,7 +104,8 @@ std::string find_executable(const std::string& name, const std::vector<std::stri
     const size_t next = path.find(':', pos);
     std::string dir = path.substr(pos, next == std::string::npos ? std::string::npos : next - pos);
     if (dir.empty()) dir = ".";
-    const std::string candidate = dir + "/" + name;
+    std::string candidate = dir;
+    candidate.append("/").append(name);
     struct stat st {};
     if (::stat(candidate.c_str(), &st) == 0 && S_ISREG(st.st_mode) &&
         ::access(candidate.c_str(), X_OK) == 0) {

@@ -43,7 +43,7 @@ class NlRequest {
     buf_.resize(off + RTA_ALIGN(RTA_LENGTH(len)));
     rtattr rta{static_cast<unsigned short>(RTA_LENGTH(len)), type};
     std::memcpy(buf_.data() + off, &rta, sizeof(rta));
-    std::memcpy(buf_.data() + off + RTA_LENGTH(0), data, len);
+    if (len != 0) std::memcpy(buf_.data() + off + RTA_LENGTH(0), data, len);
   }
   void attr_str(uint16_t type, const std::string& s) { attr(type, s.c_str(), s.size() + 1); }
   template <typename T>

@@ -163,6 +163,8 @@ in_addr ipv4(const char* text) {
   return a;
 }
 
+// NOLINTNEXTLINE(cert-err58-cpp): aggregate of lambdas converted to function pointers; cannot
+// throw.
 const SlirpCb kCallbacks = {
     .send_packet = [](const void* buf, size_t len, void* opaque) -> ssize_t {
       SlirpBackend::Impl::self(opaque).frame_for_guest(buf, len);
