@@ -163,8 +163,8 @@ in_addr ipv4(const char* text) {
   return a;
 }
 
-// NOLINTNEXTLINE(cert-err58-cpp): aggregate of lambdas converted to function pointers; cannot
-// throw.
+// An aggregate of captureless lambdas turned into function pointers: it cannot throw.
+// NOLINTNEXTLINE(cert-err58-cpp)
 const SlirpCb kCallbacks = {
     .send_packet = [](const void* buf, size_t len, void* opaque) -> ssize_t {
       SlirpBackend::Impl::self(opaque).frame_for_guest(buf, len);
