@@ -3,7 +3,7 @@
 # (firmware/build-test-rootfs.sh). Like the test initramfs it prints `VMMTEST: key=value`
 # markers on the console, then runs the actions of the kernel parameter
 #   vmmtest=ACTION[,ACTION...]        each ACTION is NAME or NAME:DEVICE (a name under /dev)
-#   vmmtoken=TEXT                     the data the fsync action writes
+#   vmmtoken=TEXT                     the data the fsync action writes and httpd serves
 #   vmmbench=SECONDS                  how long each bench measurement runs (default 10)
 #
 #   info             block devices: size, read-only flag, serial; the root mount
@@ -25,7 +25,8 @@
 #                    tcpsend_sha256 (before sending), tcpsend=ok|failed
 #   fetch:NAME=URL   download URL with wget: fetch_NAME_bytes, fetch_NAME_sha256 (or
 #                    fetch_NAME=failed)
-#   dhcp:MAC         DHCP on the interface with that MAC (udhcpc, firmware/udhcpc-script.sh):
+#   dhcp[:MAC]       DHCP on the interface with that MAC, or the first one (udhcpc with
+#                    firmware/udhcpc-script.sh):
 #                    dhcp_addr=A/P, dhcp_router, dhcp_dns (or dhcp=failed)
 #   httpd:PORT       serve /tmp/www (holding the file `token` = vmmtoken) with busybox httpd;
 #                    then prints httpd_ready=PORT
@@ -148,12 +149,17 @@ bench() {
   done
 }
 
-# The interface with a MAC address, waiting up to 10 s for its driver to probe it.
+# The interface with a MAC address (no MAC: the first one besides lo), waiting up to 10 s for
+# its driver to probe it.
 iface_by_mac() {
   local mac=$1 dir tries=0
   while [ "$tries" -lt 100 ]; do
     for dir in /sys/class/net/*; do
-      [ "$(cat "$dir/address" 2>/dev/null)" = "$mac" ] && { echo "${dir##*/}"; return 0; }
+      [ "${dir##*/}" = lo ] && continue
+      if [ -z "$mac" ] || [ "$(cat "$dir/address" 2>/dev/null)" = "$mac" ]; then
+        echo "${dir##*/}"
+        return 0
+      fi
     done
     usleep 100000
     tries=$((tries + 1))
