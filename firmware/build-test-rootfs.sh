@@ -39,8 +39,8 @@ done
 rm -f "$root/sbin/init"
 install -m 755 "$SRC_DIR/rootfs-init.sh" "$root/sbin/init"
 echo vmm-test >"$root/etc/hostname"
-mkdir -p "$root/usr/share/udhcpc"
-install -m 755 "$SRC_DIR/udhcpc-script.sh" "$root/usr/share/udhcpc/default.script"
+mkdir -p "$root/etc/udhcpc"
+install -m 755 "$SRC_DIR/udhcpc-script.sh" "$root/etc/udhcpc/default.script"
 # iperf3 is dynamically linked: copy it with every library ldd names (and the loader) to the
 # same paths. Optional: only the network benchmark needs it.
 if iperf3=$(command -v iperf3); then

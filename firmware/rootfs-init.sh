@@ -218,8 +218,10 @@ dhcp() {
   local name
   name=$(iface_by_mac "$1") || { mark "dhcp=no interface"; return; }
   ip link set "$name" up
-  if udhcpc -i "$name" -n -q -t 10 -T 1 >/tmp/udhcpc.log 2>&1; then
-    mark "dhcp_addr=$(ip -4 -o addr show dev "$name" | awk '{ print $4 }')"
+  local addr
+  if udhcpc -i "$name" -s /etc/udhcpc/default.script -n -q -t 10 -T 1 >/tmp/udhcpc.log 2>&1 &&
+    addr=$(ip -4 -o addr show dev "$name" | awk '{ print $4; exit }') && [ -n "$addr" ]; then
+    mark "dhcp_addr=$addr"
     mark "dhcp_router=$(ip route show default | awk '{ print $3; exit }')"
     mark "dhcp_dns=$(awk '/^nameserver/ { print $2; exit }' /etc/resolv.conf)"
   else

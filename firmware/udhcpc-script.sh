@@ -1,6 +1,6 @@
 #!/bin/sh
 # The script busybox udhcpc runs on each DHCP event (installed as
-# /usr/share/udhcpc/default.script in the test root): applies the lease to the interface,
+# /etc/udhcpc/default.script in the test root): applies the lease to the interface,
 # the default route and /etc/resolv.conf. udhcpc passes the event as $1 and the lease in the
 # environment (interface, ip, mask, router, dns).
 case $1 in

@@ -509,7 +509,8 @@ class NetScenario {
       return;
     }
     // The forward exists from the start; retry only for a slow first connection.
-    while (!r.hostfwd_body && Clock::now() < deadline) {
+    const auto fwd_deadline = std::min(deadline, Clock::now() + 60s);
+    while (!r.hostfwd_body && Clock::now() < fwd_deadline) {
       r.hostfwd_body = http_get("127.0.0.1", fwd_port, "/token", Clock::now() + 20s);
       if (!r.hostfwd_body) std::this_thread::sleep_for(500ms);
     }
