@@ -46,6 +46,7 @@ ip link show dev "$tap" >/dev/null 2>&1 && die "$tap exists already; remove it f
 work=$(mktemp -d /tmp/net-bench.XXXXXX)
 server_pid=""
 cleanup() {
+  set +e
   [[ -n $server_pid ]] && kill "$server_pid" 2>/dev/null && wait "$server_pid" 2>/dev/null
   ip link del dev "$tap" 2>/dev/null
   rm -rf "$work"
@@ -104,8 +105,10 @@ printf '%-30s %12s %12s %10s\n' "guest -> host (MB/s)" "${result[vmm,tx]:--}" \
   "${result[qemu,tx]:--}" "$(ratio "${result[vmm,tx]}" "${result[qemu,tx]}")"
 printf '%-30s %12s %12s %10s\n' "host -> guest (MB/s)" "${result[vmm,rx]:--}" \
   "${result[qemu,rx]:--}" "$(ratio "${result[vmm,rx]}" "${result[qemu,rx]}")"
+status=0
 for name in vmm qemu; do
   for dir in tx rx; do
-    [[ -n ${result[$name,$dir]} ]] || exit 1
+    [[ -n ${result[$name,$dir]} ]] || status=1
   done
 done
+exit "$status"
