@@ -11,6 +11,7 @@
 #include <string_view>
 
 #include "cli/disk_option.hpp"
+#include "cli/net_option.hpp"
 #include "container/cli.hpp"
 #include "vmm/common/error.hpp"
 #include "vmm/common/size.hpp"
@@ -19,7 +20,8 @@
 
 namespace {
 
-constexpr const char* kExitStatusHelp = R"(Containers: `vmm container run --help` runs the same workload as a container;
+constexpr const char* kExitStatusHelp =
+    R"(Containers: `vmm container run --help` runs the same workload as a container;
 `vmm oci --help` is a runc-compatible OCI runtime (also when invoked as vmm-runc).
 Exit status:
   0     the guest rebooted, reset itself (triple fault) or powered off
@@ -72,6 +74,11 @@ int run_cli(int argc, char** argv) {
   run->add_option("--disk", disks,
                   "virtio-blk disk: PATH[,readonly=on][,serial=ID][,cache=writeback|none]; "
                   "repeat for vda, vdb, ...");
+  std::vector<std::string> nets;
+  run->add_option("--net", nets,
+                  "virtio-net NIC: tap=NAME[,mac=MAC] (attach to or create a TAP) or "
+                  "user[,hostfwd=tcp:[ADDR]:PORT-:PORT]...[,mac=MAC] (rootless NAT with DHCP "
+                  "and DNS); repeat for more NICs");
   std::string console = "serial";
   run->add_option("--console", console,
                   "Interactive console: serial (ttyS0) or virtio (hvc0; ttyS0 still shows "
@@ -110,6 +117,7 @@ int run_cli(int argc, char** argv) {
       config.memory_bytes = *bytes;
       if (timeout_opt->count() > 0) config.timeout_seconds = timeout;
       for (const auto& d : disks) config.disks.push_back(vmm::cli::parse_disk_option(d));
+      for (const auto& n : nets) config.nets.push_back(vmm::cli::parse_net_option(n));
       config.console = console == "virtio" ? vmm::ConsoleKind::kVirtio : vmm::ConsoleKind::kSerial;
       config.transport = transport == "mmio" ? vmm::TransportKind::kMmio : vmm::TransportKind::kPci;
       return run_vm(config);

@@ -624,7 +624,7 @@ std::string_view namespace_name(int type) {
   }
 }
 
-std::optional<int> capability_from_name(std::string_view name) {
+std::span<const std::string_view> capability_names() {
   static constexpr std::array<std::string_view, 41> kNames = {"CAP_CHOWN",
                                                               "CAP_DAC_OVERRIDE",
                                                               "CAP_DAC_READ_SEARCH",
@@ -666,6 +666,11 @@ std::optional<int> capability_from_name(std::string_view name) {
                                                               "CAP_PERFMON",
                                                               "CAP_BPF",
                                                               "CAP_CHECKPOINT_RESTORE"};
+  return kNames;
+}
+
+std::optional<int> capability_from_name(std::string_view name) {
+  const auto kNames = capability_names();
   for (size_t i = 0; i < kNames.size(); ++i) {
     if (kNames[i] == name) return static_cast<int>(i);
   }

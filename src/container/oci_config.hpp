@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <map>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -169,6 +170,8 @@ struct Spec {
 // Name tables shared by the parser and the runtime.
 [[nodiscard]] std::optional<int> namespace_type_from_name(std::string_view name);
 [[nodiscard]] std::string_view namespace_name(int type);
+// Capability names in number order (CAP_CHOWN is 0).
+[[nodiscard]] std::span<const std::string_view> capability_names();
 [[nodiscard]] std::optional<int> capability_from_name(std::string_view name);
 [[nodiscard]] std::optional<int> rlimit_from_name(std::string_view name);
 

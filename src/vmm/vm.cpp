@@ -39,6 +39,7 @@
 #include "vmm/virtio/block_device.hpp"
 #include "vmm/virtio/console_device.hpp"
 #include "vmm/virtio/mmio_transport.hpp"
+#include "vmm/virtio/net_device.hpp"
 #include "vmm/vmm/event_loop.hpp"
 
 namespace vmm {
@@ -77,7 +78,8 @@ void validate(const VmConfig& config) {
 }
 
 size_t virtio_device_count(const VmConfig& config) {
-  return config.disks.size() + (config.console == ConsoleKind::kVirtio ? 1 : 0);
+  return config.disks.size() + config.nets.size() +
+         (config.console == ConsoleKind::kVirtio ? 1 : 0);
 }
 
 // virtio-mmio devices cannot be discovered: the kernel learns them from its command line.
@@ -203,13 +205,16 @@ Vm::Vm(const VmConfig& config) {
   p.pio.insert(p.pci.address_port(), pci::kConfigAddressPort, 4);
   p.pio.insert(p.pci.data_port(), pci::kConfigDataPort, 4);
 
-  // virtio devices: disks first (vda, vdb, ...), then the console.
+  // virtio devices: disks first (vda, vdb, ...), then NICs, then the console.
   std::vector<x86_64::MpPciInterrupt> pci_routes;
   auto attach = [&](const std::shared_ptr<virtio::VirtioDevice>& device) {
     if (auto route = p.attach(device)) pci_routes.push_back(*route);
   };
   for (const auto& disk : config.disks) {
     attach(std::make_shared<virtio::VirtioBlock>(disk, p.loop));
+  }
+  for (size_t i = 0; i < config.nets.size(); ++i) {
+    attach(virtio::make_net_device(config.nets[i], p.loop, i));
   }
   if (config.console == ConsoleKind::kVirtio) {
     p.virtio_console_output = std::make_unique<virtio::FdConsoleOutput>(STDOUT_FILENO);

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "vmm/virtio/block_device.hpp"
+#include "vmm/virtio/net_config.hpp"
 
 namespace vmm {
 
@@ -28,6 +29,7 @@ struct VmConfig {
   std::optional<double> timeout_seconds;  // ends the VM with exit status 124
   std::string kvm_device = "/dev/kvm";
   std::vector<virtio::BlockDeviceConfig> disks;  // vda, vdb, ...
+  std::vector<virtio::NetConfig> nets;           // eth0, eth1, ...
   ConsoleKind console = ConsoleKind::kSerial;
   TransportKind transport = TransportKind::kPci;
 };

@@ -1,0 +1,300 @@
+#include "vmm/virtio/net_device.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <cstring>
+
+namespace vmm::virtio {
+
+namespace {
+
+constexpr size_t kCfgStatus = 6;
+constexpr size_t kCfgMaxVirtqueuePairs = 8;
+constexpr size_t kCfgMtu = 10;
+constexpr size_t kConfigSize = 12;
+// Ethernet header plus one VLAN tag: the largest frame an MTU-sized packet makes.
+constexpr size_t kEthernetOverhead = 18;
+// Warnings about guest or backend misbehaviour: the first few, then one in this many.
+constexpr uint64_t kWarnBurst = 16;
+constexpr uint64_t kWarnEvery = 1024;
+
+bool has(uint64_t features, unsigned bit) { return (features & feature_bit(bit)) != 0; }
+
+}  // namespace
+
+VirtioNet::VirtioNet(std::unique_ptr<NetBackend> backend, const MacAddress& mac, EventLoop& loop,
+                     uint16_t mtu)
+    : backend_(std::move(backend)), mac_(mac), loop_(loop), mtu_(mtu) {
+  features_ = feature_bit(kFeatureVersion1) | feature_bit(kFeatureRingIndirectDesc) |
+              feature_bit(kFeatureRingEventIdx) | feature_bit(kNetFeatureMac) |
+              feature_bit(kNetFeatureStatus) | feature_bit(kNetFeatureMtu) |
+              feature_bit(kNetFeatureMrgRxbuf);
+  if (backend_->supports_offloads()) {
+    for (const unsigned bit :
+         {kNetFeatureCsum, kNetFeatureGuestCsum, kNetFeatureHostTso4, kNetFeatureHostTso6,
+          kNetFeatureGuestTso4, kNetFeatureGuestTso6, kNetFeatureHostUfo, kNetFeatureGuestUfo}) {
+      features_ |= feature_bit(bit);
+    }
+  }
+  rx_packet_.resize(kNetMaxPacketSize);
+  tx_packet_.resize(kNetMaxPacketSize);
+}
+
+VirtioNet::~VirtioNet() {
+  reset();
+  const NetCounters c = counters();
+  spdlog::info(
+      "virtio-net {}: rx {} packets {} bytes {} dropped, tx {} packets {} bytes {} dropped",
+      backend_->describe(), c.rx_packets, c.rx_bytes, c.rx_drops, c.tx_packets, c.tx_bytes,
+      c.tx_drops);
+}
+
+NetCounters VirtioNet::counters() const noexcept {
+  return NetCounters{rx_packets_.load(), rx_bytes_.load(), rx_drops_.load(),
+                     tx_packets_.load(), tx_bytes_.load(), tx_drops_.load()};
+}
+
+void VirtioNet::read_config(uint64_t offset, std::span<uint8_t> data) {
+  std::array<uint8_t, kConfigSize> config{};
+  std::copy(mac_.begin(), mac_.end(), config.begin());
+  const uint16_t status = kNetStatusLinkUp;
+  const uint16_t pairs = 1;
+  std::memcpy(config.data() + kCfgStatus, &status, sizeof status);
+  std::memcpy(config.data() + kCfgMaxVirtqueuePairs, &pairs, sizeof pairs);
+  std::memcpy(config.data() + kCfgMtu, &mtu_, sizeof mtu_);
+  read_config_bytes(config, offset, data);
+}
+
+void VirtioNet::write_config(uint64_t /*offset*/, std::span<const uint8_t> /*data*/) {
+  // With VERSION_1 the MAC is read-only (the driver uses the control queue, not offered).
+}
+
+void VirtioNet::drop(std::atomic<uint64_t>& counter, const char* what) {
+  counter.fetch_add(1, std::memory_order_relaxed);
+  const uint64_t n = warnings_.fetch_add(1, std::memory_order_relaxed);
+  if (n < kWarnBurst || n % kWarnEvery == 0) {
+    spdlog::warn("virtio-net {}: {}; packet dropped ({} warnings so far)", backend_->describe(),
+                 what, n + 1);
+  }
+}
+
+void VirtioNet::activate(const ActivateContext& context) {
+  if (context.queues.size() < 2 || context.queue_eventfds.size() < 2) {
+    spdlog::warn("virtio-net: started without its two queues");
+    return;
+  }
+  const uint64_t f = context.features;
+  const bool guest_gso =
+      has(f, kNetFeatureGuestTso4) || has(f, kNetFeatureGuestTso6) || has(f, kNetFeatureGuestUfo);
+  {
+    std::lock_guard lock(mutex_);
+    rx_ = context.queues[kReceiveQueue].ready() ? &context.queues[kReceiveQueue] : nullptr;
+    tx_ = context.queues[kTransmitQueue].ready() ? &context.queues[kTransmitQueue] : nullptr;
+    memory_ = &context.memory;
+    interrupt_ = &context.interrupt;
+    mergeable_ = has(f, kNetFeatureMrgRxbuf);
+    max_rx_packet_ = guest_gso ? kNetMaxPacketSize : kVirtioNetHdrSize + mtu_ + kEthernetOverhead;
+    rx_pending_ = 0;
+    rx_chains_.clear();
+    active_ = true;
+  }
+  NetOffloads offloads;
+  offloads.csum = has(f, kNetFeatureGuestCsum);
+  // Segmentation offloads need checksum offload too (5.1.3.1).
+  offloads.tso4 = offloads.csum && has(f, kNetFeatureGuestTso4);
+  offloads.tso6 = offloads.csum && has(f, kNetFeatureGuestTso6);
+  offloads.ufo = offloads.csum && has(f, kNetFeatureGuestUfo);
+  backend_->set_offloads(offloads);
+  backend_->start(loop_, [this] { on_backend_readable(); });
+  backend_started_ = true;
+  rx_watch_ = loop_.watch_eventfd(context.queue_eventfds[kReceiveQueue], [this] {
+    std::lock_guard lock(mutex_);
+    deliver_rx_locked();  // new buffers: resumes reading a backend that was held back
+  });
+  tx_watch_ = loop_.watch_eventfd(context.queue_eventfds[kTransmitQueue], [this] {
+    std::lock_guard lock(mutex_);
+    drain_tx_locked();
+  });
+  loop_.post([this] {
+    std::lock_guard lock(mutex_);
+    drain_tx_locked();
+    deliver_rx_locked();
+  });
+}
+
+void VirtioNet::reset() {
+  // Stop everything that runs on the loop before taking the lock its handlers take.
+  rx_watch_.stop();
+  tx_watch_.stop();
+  if (backend_started_) {
+    backend_->stop();
+    backend_started_ = false;
+  }
+  std::lock_guard lock(mutex_);
+  active_ = false;
+  rx_ = nullptr;
+  tx_ = nullptr;
+  interrupt_ = nullptr;
+  rx_chains_.clear();
+  if (rx_pending_ != 0) rx_drops_.fetch_add(1, std::memory_order_relaxed);
+  rx_pending_ = 0;
+}
+
+void VirtioNet::on_backend_readable() {
+  std::lock_guard lock(mutex_);
+  deliver_rx_locked();
+}
+
+void VirtioNet::fail_locked(Queue& queue, const char* what) {
+  spdlog::warn("virtio-net {}: {}; device needs reset", backend_->describe(), what);
+  queue.mark_broken();
+  interrupt_->set_device_needs_reset();
+}
+
+bool VirtioNet::gather_rx_chains_locked(size_t needed) {
+  for (;;) {
+    size_t have = 0;
+    for (const RxChain& c : rx_chains_) {
+      have += c.capacity;
+      if (!mergeable_) break;  // the packet must fit in one chain
+    }
+    if (!rx_chains_.empty() && have >= needed) return true;
+    if (!mergeable_ && !rx_chains_.empty()) return false;
+    if (rx_chains_.size() >= rx_->size()) return false;  // every buffer held: too large
+    auto chain = rx_->pop();
+    if (!chain) return false;
+    RxChain held{chain->head_index(), 0, {}};
+    while (auto d = chain->next()) {
+      if (d->device_writable && d->len > 0) held.buffers.push_back(*d);
+    }
+    if (chain->error() != ChainError::kNone) {
+      fail_locked(*rx_, to_string(chain->error()));
+      return false;
+    }
+    held.capacity = chain->writable_len();
+    if (held.capacity < kVirtioNetHdrSize) {
+      // Unusable: give it back empty so the guest can see and recycle it.
+      rx_->add_used(held.head, 0);
+      drop(rx_drops_, "receive buffer shorter than the virtio-net header");
+      if (rx_->needs_notification()) interrupt_->signal_used_queue(kReceiveQueue);
+      continue;
+    }
+    rx_chains_.push_back(std::move(held));
+  }
+}
+
+void VirtioNet::write_pending_packet_locked(size_t chains) {
+  const auto count = static_cast<uint16_t>(chains);
+  std::memcpy(rx_packet_.data() + kNetHdrNumBuffersOffset, &count, sizeof count);
+  std::span<const uint8_t> rest(rx_packet_.data(), rx_pending_);
+  for (size_t i = 0; i < chains; ++i) {
+    uint32_t written = 0;
+    for (const Descriptor& d : rx_chains_[i].buffers) {
+      if (rest.empty()) break;
+      const size_t n = std::min<size_t>(d.len, rest.size());
+      if (!memory_->write(d.addr, rest.first(n))) break;  // checked at pop: cannot fail
+      rest = rest.subspan(n);
+      written += static_cast<uint32_t>(n);
+    }
+    rx_->add_used(rx_chains_[i].head, written);
+  }
+  rx_chains_.erase(rx_chains_.begin(), rx_chains_.begin() + static_cast<long>(chains));
+  rx_packets_.fetch_add(1, std::memory_order_relaxed);
+  rx_bytes_.fetch_add(rx_pending_ - kVirtioNetHdrSize, std::memory_order_relaxed);
+}
+
+void VirtioNet::deliver_rx_locked() {
+  if (!active_ || rx_ == nullptr || rx_->broken()) return;
+  bool used = false;
+  for (;;) {
+    if (rx_pending_ == 0) {
+      rx_pending_ = backend_->receive(rx_packet_);
+      if (rx_pending_ == 0) {
+        backend_->wait_readable();
+        break;
+      }
+      if (rx_pending_ <= kVirtioNetHdrSize) {
+        drop(rx_drops_, "backend delivered a packet without a frame");
+        rx_pending_ = 0;
+        continue;
+      }
+      if (rx_pending_ > max_rx_packet_) {
+        drop(rx_drops_, "frame larger than the guest negotiated");
+        rx_pending_ = 0;
+        continue;
+      }
+    }
+    if (gather_rx_chains_locked(rx_pending_)) {
+      size_t chains = 1;
+      if (mergeable_) {
+        size_t have = 0;
+        chains = 0;
+        while (have < rx_pending_) have += rx_chains_[chains++].capacity;
+      }
+      write_pending_packet_locked(chains);
+      rx_pending_ = 0;
+      used = true;
+      continue;
+    }
+    if (rx_->broken()) {
+      if (interrupt_ != nullptr)
+        fail_locked(*rx_, "receive queue index moved by more than its size");
+      break;
+    }
+    const bool held_enough = mergeable_ ? rx_chains_.size() >= rx_->size() : !rx_chains_.empty();
+    if (held_enough) {
+      drop(rx_drops_, "frame larger than the guest's receive buffers");
+      rx_pending_ = 0;
+      continue;
+    }
+    // No receive buffers: keep the packet, stop reading the backend until the guest kicks.
+    if (rx_->enable_notification()) continue;
+    break;
+  }
+  if (used && rx_->needs_notification()) interrupt_->signal_used_queue(kReceiveQueue);
+}
+
+void VirtioNet::drain_tx_locked() {
+  if (!active_ || tx_ == nullptr || tx_->broken()) return;
+  bool used = false;
+  do {
+    tx_->disable_notification();
+    while (auto chain = tx_->pop()) {
+      size_t len = 0;
+      bool too_large = false;
+      while (auto d = chain->next()) {
+        if (d->device_writable) continue;
+        if (d->len > tx_packet_.size() - len) {
+          too_large = true;  // keep walking: the chain is still validated
+          continue;
+        }
+        if (!chain->memory().read(d->addr, std::span(tx_packet_).subspan(len, d->len))) break;
+        len += d->len;
+      }
+      if (chain->error() != ChainError::kNone) {
+        fail_locked(*tx_, to_string(chain->error()));
+        return;
+      }
+      if (too_large) {
+        drop(tx_drops_, "transmitted frame larger than the maximum");
+      } else if (len <= kVirtioNetHdrSize) {
+        drop(tx_drops_, "transmit buffer shorter than the virtio-net header");
+      } else if (backend_->send(std::span(tx_packet_).first(len))) {
+        tx_packets_.fetch_add(1, std::memory_order_relaxed);
+        tx_bytes_.fetch_add(len - kVirtioNetHdrSize, std::memory_order_relaxed);
+      } else {
+        drop(tx_drops_, "backend refused the frame");
+      }
+      tx_->add_used(chain->head_index(), 0);
+      used = true;
+    }
+    if (tx_->broken()) {
+      fail_locked(*tx_, "transmit queue index moved by more than its size");
+      return;
+    }
+  } while (tx_->enable_notification());
+  if (used && tx_->needs_notification()) interrupt_->signal_used_queue(kTransmitQueue);
+}
+
+}  // namespace vmm::virtio

@@ -1,0 +1,129 @@
+#pragma once
+// virtio-net (virtio 1.2, 5.1) with one queue pair: receiveq 0, transmitq 1, no control
+// queue. Packets move between the guest's rings and a NetBackend on the event loop; the
+// virtio_net_hdr passes through unchanged except num_buffers, which the device fills in.
+//
+// Hostile or starving guests: a buffer shorter than the header, a frame larger than the
+// negotiated maximum or than the buffers the guest posted, and packets arriving while the
+// guest posts no receive buffers are counted as drops and logged (rate-limited). A malformed
+// descriptor chain sets DEVICE_NEEDS_RESET, as for the other devices.
+#include <array>
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <span>
+#include <vector>
+
+#include "vmm/virtio/net_backend.hpp"
+#include "vmm/virtio/virtio_device.hpp"
+#include "vmm/vmm/event_loop.hpp"
+
+namespace vmm::virtio {
+
+// 5.1.3 Feature bits.
+inline constexpr unsigned kNetFeatureCsum = 0;
+inline constexpr unsigned kNetFeatureGuestCsum = 1;
+inline constexpr unsigned kNetFeatureMtu = 3;
+inline constexpr unsigned kNetFeatureMac = 5;
+inline constexpr unsigned kNetFeatureGuestTso4 = 7;
+inline constexpr unsigned kNetFeatureGuestTso6 = 8;
+inline constexpr unsigned kNetFeatureGuestUfo = 10;
+inline constexpr unsigned kNetFeatureHostTso4 = 11;
+inline constexpr unsigned kNetFeatureHostTso6 = 12;
+inline constexpr unsigned kNetFeatureHostUfo = 14;
+inline constexpr unsigned kNetFeatureMrgRxbuf = 15;
+inline constexpr unsigned kNetFeatureStatus = 16;
+
+// 5.1.4 virtio_net_config: mac[6], le16 status, le16 max_virtqueue_pairs, le16 mtu.
+inline constexpr uint16_t kNetStatusLinkUp = 1;
+inline constexpr size_t kNetHdrNumBuffersOffset = 10;
+
+using MacAddress = std::array<uint8_t, 6>;
+
+// Per-interface traffic figures; drops cover every packet lost in the device, either way.
+struct NetCounters {
+  uint64_t rx_packets = 0;  // host -> guest
+  uint64_t rx_bytes = 0;    // frame bytes, without the virtio_net_hdr
+  uint64_t rx_drops = 0;
+  uint64_t tx_packets = 0;  // guest -> host
+  uint64_t tx_bytes = 0;
+  uint64_t tx_drops = 0;
+};
+
+class VirtioNet final : public VirtioDevice {
+ public:
+  static constexpr uint16_t kQueueSize = 256;
+  static constexpr uint16_t kReceiveQueue = 0;
+  static constexpr uint16_t kTransmitQueue = 1;
+  static constexpr uint16_t kDefaultMtu = 1500;
+
+  // `loop` must outlive the device; `name` appears in log lines ("eth0", "tap0").
+  VirtioNet(std::unique_ptr<NetBackend> backend, const MacAddress& mac, EventLoop& loop,
+            uint16_t mtu = kDefaultMtu);
+  ~VirtioNet() override;  // logs the counters
+
+  [[nodiscard]] DeviceType device_type() const noexcept override { return DeviceType::kNet; }
+  [[nodiscard]] uint64_t features() const noexcept override { return features_; }
+  [[nodiscard]] std::span<const uint16_t> queue_max_sizes() const noexcept override {
+    return queue_sizes_;
+  }
+  void read_config(uint64_t offset, std::span<uint8_t> data) override;
+  void write_config(uint64_t offset, std::span<const uint8_t> data) override;
+  void activate(const ActivateContext& context) override;
+  void reset() override;
+
+  // Thread-safe snapshot.
+  [[nodiscard]] NetCounters counters() const noexcept;
+  [[nodiscard]] const MacAddress& mac() const noexcept { return mac_; }
+
+ private:
+  // A receive chain popped from the ring and held until a packet fills it.
+  struct RxChain {
+    uint16_t head = 0;
+    uint32_t capacity = 0;
+    std::vector<Descriptor> buffers;  // the writable ones
+  };
+
+  void on_backend_readable();
+  void deliver_rx_locked();
+  // Takes chains until the pending packet fits. False: not enough buffers yet.
+  [[nodiscard]] bool gather_rx_chains_locked(size_t needed);
+  void write_pending_packet_locked(size_t chains);
+  void drain_tx_locked();
+  void fail_locked(Queue& queue, const char* what);
+  void drop(std::atomic<uint64_t>& counter, const char* what);
+
+  std::unique_ptr<NetBackend> backend_;
+  MacAddress mac_;
+  EventLoop& loop_;
+  uint16_t mtu_;
+  uint64_t features_ = 0;
+  std::array<uint16_t, 2> queue_sizes_{kQueueSize, kQueueSize};
+
+  std::atomic<uint64_t> rx_packets_{0};
+  std::atomic<uint64_t> rx_bytes_{0};
+  std::atomic<uint64_t> rx_drops_{0};
+  std::atomic<uint64_t> tx_packets_{0};
+  std::atomic<uint64_t> tx_bytes_{0};
+  std::atomic<uint64_t> tx_drops_{0};
+  std::atomic<uint64_t> warnings_{0};
+
+  std::mutex mutex_;  // everything below
+  bool active_ = false;
+  bool backend_started_ = false;
+  bool mergeable_ = false;
+  size_t max_rx_packet_ = 0;
+  const GuestMemory* memory_ = nullptr;
+  Queue* rx_ = nullptr;
+  Queue* tx_ = nullptr;
+  VirtioInterrupt* interrupt_ = nullptr;
+  std::vector<uint8_t> rx_packet_;  // header + frame read from the backend, not yet delivered
+  size_t rx_pending_ = 0;           // its length, 0 when none
+  std::vector<RxChain> rx_chains_;
+  std::vector<uint8_t> tx_packet_;
+  EventLoop::EventFdWatch rx_watch_;
+  EventLoop::EventFdWatch tx_watch_;
+};
+
+}  // namespace vmm::virtio

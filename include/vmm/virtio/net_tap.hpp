@@ -1,0 +1,42 @@
+#pragma once
+// A TAP device as a NetBackend: /dev/net/tun with IFF_TAP | IFF_NO_PI | IFF_VNET_HDR, so every
+// read and write carries the 12-byte virtio_net_hdr and offloads pass straight through. A TAP
+// that vmm created (it did not exist) disappears when the descriptor closes.
+#include <memory>
+#include <string>
+
+#include "vmm/common/unique_fd.hpp"
+#include "vmm/virtio/net_backend.hpp"
+
+namespace vmm::virtio {
+
+class TapBackend final : public NetBackend {
+ public:
+  // Attaches to the TAP `name` or creates it. Throws vmm::ConfigError saying why it cannot.
+  explicit TapBackend(const std::string& name);
+  ~TapBackend() override;
+
+  [[nodiscard]] std::string describe() const override { return name_; }
+  [[nodiscard]] bool supports_offloads() const noexcept override { return true; }
+  // TUNSETOFFLOAD: what the kernel may hand us, i.e. what the guest accepts.
+  void set_offloads(const NetOffloads& guest_accepts) override;
+  void start(EventLoop& loop, std::function<void()> on_readable) override;
+  void stop() override;
+  void wait_readable() override;
+  [[nodiscard]] size_t receive(std::span<uint8_t> buffer) override;
+  bool send(std::span<const uint8_t> packet) override;
+
+  [[nodiscard]] int fd() const noexcept { return fd_.get(); }
+
+ private:
+  struct Watch;
+  void report_error(const char* op, int error);
+
+  std::string name_;
+  UniqueFd fd_;
+  std::unique_ptr<Watch> watch_;
+  uint64_t errors_ = 0;
+  bool failed_ = false;  // reads failed for good: the interface is gone
+};
+
+}  // namespace vmm::virtio

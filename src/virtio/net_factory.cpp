@@ -1,0 +1,39 @@
+#include <string_view>
+
+#include "vmm/virtio/net_config.hpp"
+#include "vmm/virtio/net_slirp.hpp"
+#include "vmm/virtio/net_tap.hpp"
+
+namespace vmm::virtio {
+
+MacAddress default_mac(const NetConfig& config, size_t index) {
+  // FNV-1a: stable across runs and builds (std::hash is not).
+  uint64_t h = 14695981039346656037ULL;
+  auto mix = [&h](uint8_t byte) {
+    h ^= byte;
+    h *= 1099511628211ULL;
+  };
+  const std::string_view key = config.kind == NetConfig::Kind::kTap ? config.tap_name : "user";
+  for (const char c : key) mix(static_cast<uint8_t>(c));
+  for (size_t i = 0; i < sizeof index; ++i) mix(static_cast<uint8_t>(index >> (8 * i)));
+  // 0x02: locally administered, unicast.
+  return MacAddress{0x02,
+                    static_cast<uint8_t>(h >> 32),
+                    static_cast<uint8_t>(h >> 24),
+                    static_cast<uint8_t>(h >> 16),
+                    static_cast<uint8_t>(h >> 8),
+                    static_cast<uint8_t>(h)};
+}
+
+std::shared_ptr<VirtioNet> make_net_device(const NetConfig& config, EventLoop& loop, size_t index) {
+  std::unique_ptr<NetBackend> backend;
+  if (config.kind == NetConfig::Kind::kTap) {
+    backend = std::make_unique<TapBackend>(config.tap_name);
+  } else {
+    backend = std::make_unique<SlirpBackend>(config.host_forwards, loop);
+  }
+  return std::make_shared<VirtioNet>(std::move(backend),
+                                     config.mac.value_or(default_mac(config, index)), loop);
+}
+
+}  // namespace vmm::virtio

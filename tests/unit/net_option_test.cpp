@@ -1,0 +1,76 @@
+#include "cli/net_option.hpp"
+
+#include <gtest/gtest.h>
+
+#include <string>
+
+#include "vmm/common/error.hpp"
+
+namespace vmm::cli {
+namespace {
+
+using virtio::NetConfig;
+
+TEST(NetOption, Tap) {
+  const NetConfig n = parse_net_option("tap=vmtap0");
+  EXPECT_EQ(n.kind, NetConfig::Kind::kTap);
+  EXPECT_EQ(n.tap_name, "vmtap0");
+  EXPECT_FALSE(n.mac.has_value());
+}
+
+TEST(NetOption, TapWithMac) {
+  const NetConfig n = parse_net_option("tap=t1,mac=02:aB:00:11:22:ff");
+  ASSERT_TRUE(n.mac.has_value());
+  EXPECT_EQ(*n.mac, (virtio::MacAddress{0x02, 0xab, 0x00, 0x11, 0x22, 0xff}));
+}
+
+TEST(NetOption, UserWithForwards) {
+  const NetConfig n = parse_net_option("user,hostfwd=tcp::2222-:22,hostfwd=tcp:0.0.0.0:8080-:80");
+  EXPECT_EQ(n.kind, NetConfig::Kind::kUser);
+  ASSERT_EQ(n.host_forwards.size(), 2u);
+  EXPECT_EQ(n.host_forwards[0], (virtio::HostForward{"127.0.0.1", 2222, 22}));
+  EXPECT_EQ(n.host_forwards[1], (virtio::HostForward{"0.0.0.0", 8080, 80}));
+}
+
+void expect_error(const std::string& spec, const std::string& fragment) {
+  try {
+    (void)parse_net_option(spec);
+    ADD_FAILURE() << spec << " was accepted";
+  } catch (const ConfigError& e) {
+    EXPECT_NE(std::string(e.what()).find(fragment), std::string::npos)
+        << spec << " -> " << e.what();
+  }
+}
+
+TEST(NetOption, Errors) {
+  expect_error("", "missing network kind");
+  expect_error("bridge=br0", "unknown network kind");
+  expect_error("tap=", "needs an interface name");
+  expect_error("tap=abcdefghijklmnopq", "at most 15");
+  expect_error("tap=t0,mac=01:00:00:00:00:01", "multicast");
+  expect_error("tap=t0,mac=02:00:00:00:00", "XX:XX");
+  expect_error("tap=t0,mac=02:00:00:00:00:zz", "XX:XX");
+  expect_error("tap=t0,mac=00:00:00:00:00:00", "all zeros");
+  expect_error("tap=t0,hostfwd=tcp::1-:2", "needs user mode");
+  expect_error("user,hostfwd=udp::1-:2", "must start with tcp:");
+  expect_error("user,hostfwd=tcp::0-:22", "not a port");
+  expect_error("user,hostfwd=tcp::70000-:22", "not a port");
+  expect_error("user,hostfwd=tcp::22-:", "not a port");
+  expect_error("user,hostfwd=tcp:host:22-:22", "not an IPv4 address");
+  expect_error("user,hostfwd=tcp:22:22", "is not tcp:");
+  expect_error("user,speed=10", "unknown option");
+  expect_error("user,novalue", "not KEY=VALUE");
+}
+
+TEST(NetOption, DefaultMacIsStableLocalAndDistinct) {
+  const NetConfig a = parse_net_option("tap=t0");
+  const NetConfig b = parse_net_option("tap=t1");
+  const auto mac = virtio::default_mac(a, 0);
+  EXPECT_EQ(mac, virtio::default_mac(a, 0));
+  EXPECT_EQ(mac[0] & 0x03, 0x02);  // locally administered, unicast
+  EXPECT_NE(mac, virtio::default_mac(b, 0));
+  EXPECT_NE(mac, virtio::default_mac(a, 1));
+}
+
+}  // namespace
+}  // namespace vmm::cli
