@@ -1,6 +1,8 @@
 #!/bin/bash
-# Builds the root file system of the block-device KVM tests and the benchmark: a busybox root
-# with the static tools of firmware/guest-tools/ and firmware/rootfs-init.sh as /sbin/init,
+# Builds the root file system of the block-device and network KVM tests and the benchmarks: a
+# busybox root with the static tools of firmware/guest-tools/, firmware/rootfs-init.sh as
+# /sbin/init, the DHCP client script firmware/udhcpc-script.sh and, when the host has it,
+# iperf3 with its shared libraries (for tests/bench/net-bench.sh),
 # turned into an ext4 image by firmware/make-ext4-image.sh. Boot it with root=/dev/vda (the
 # stock kernel also needs firmware/build-rootfs-initramfs.sh's initramfs).
 #
@@ -37,6 +39,18 @@ done
 rm -f "$root/sbin/init"
 install -m 755 "$SRC_DIR/rootfs-init.sh" "$root/sbin/init"
 echo vmm-test >"$root/etc/hostname"
+mkdir -p "$root/etc/udhcpc"
+install -m 755 "$SRC_DIR/udhcpc-script.sh" "$root/etc/udhcpc/default.script"
+# iperf3 is dynamically linked: copy it with every library ldd names (and the loader) to the
+# same paths. Optional: only the network benchmark needs it.
+if iperf3=$(command -v iperf3); then
+  for file in "$iperf3" $(ldd "$iperf3" | awk '$2 == "=>" && $3 ~ /^\// { print $3 } $1 ~ /^\// { print $1 }'); do
+    mkdir -p "$root$(dirname "$file")"
+    cp -L "$file" "$root$file"
+  done
+else
+  echo "build-test-rootfs: no iperf3 on this host (apt-get install iperf3); the guest gets none" >&2
+fi
 # The kernel opens the console before devtmpfs is mounted when it mounts root= itself.
 cp -a /dev/console /dev/null "$root/dev/" 2>/dev/null || true
 # 32 MiB leaves room beyond busybox and the tools for what the tests write on the root.

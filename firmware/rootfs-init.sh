@@ -3,7 +3,7 @@
 # (firmware/build-test-rootfs.sh). Like the test initramfs it prints `VMMTEST: key=value`
 # markers on the console, then runs the actions of the kernel parameter
 #   vmmtest=ACTION[,ACTION...]        each ACTION is NAME or NAME:DEVICE (a name under /dev)
-#   vmmtoken=TEXT                     the data the fsync action writes
+#   vmmtoken=TEXT                     the data the fsync action writes and httpd serves
 #   vmmbench=SECONDS                  how long each bench measurement runs (default 10)
 #
 #   info             block devices: size, read-only flag, serial; the root mount
@@ -17,6 +17,21 @@
 #                    write it to /durable-token on the root file system and fsync that file;
 #                    then print "VMMTEST: synced" (the test then kills the VMM)
 #   bench:DEV        sequential write/read MB/s and 4 KiB random-read IOPS with blkbench
+#   netinfo          network interfaces: nic_count, nic_NAME=mac:MAC mtu:MTU driver:DRIVER
+#   ipaddr:MAC=A/P   bring up the interface with that MAC and give it address A/P:
+#                    ipaddr_A=NAME|no interface|failed
+#   ping:ADDR        20 pings, 0.2 s apart: ping_ADDR=N% (the packet loss)
+#   tcpsend:ADDR:PORT  send 64 MiB of pseudo-random data to ADDR:PORT with nc and close:
+#                    tcpsend_sha256 (before sending), tcpsend=ok|failed
+#   fetch:NAME=URL   download URL with wget: fetch_NAME_bytes, fetch_NAME_sha256 (or
+#                    fetch_NAME=failed)
+#   dhcp[:MAC]       DHCP on the interface with that MAC, or the first one (udhcpc with
+#                    firmware/udhcpc-script.sh):
+#                    dhcp_addr=A/P, dhcp_router, dhcp_dns (or dhcp=failed)
+#   httpd:PORT       serve /tmp/www (holding the file `token` = vmmtoken) with busybox httpd;
+#                    then prints httpd_ready=PORT
+#   iperf:ADDR       iperf3 TCP client against a server on ADDR, vmmbench seconds each way:
+#                    iperf_tx_MBps (guest to host), iperf_rx_MBps (host to guest)
 #   hvc              an interactive shell on /dev/hvc0, which says "VMMTEST: hvc shell ready"
 #                    on hvc0 itself; the boot continues when it exits
 #   shell            a shell on the console
@@ -134,6 +149,103 @@ bench() {
   done
 }
 
+# The interface with a MAC address (no MAC: the first one besides lo), waiting up to 10 s for
+# its driver to probe it.
+iface_by_mac() {
+  local mac=$1 dir tries=0
+  while [ "$tries" -lt 100 ]; do
+    for dir in /sys/class/net/*; do
+      [ "${dir##*/}" = lo ] && continue
+      if [ -z "$mac" ] || [ "$(cat "$dir/address" 2>/dev/null)" = "$mac" ]; then
+        echo "${dir##*/}"
+        return 0
+      fi
+    done
+    usleep 100000
+    tries=$((tries + 1))
+  done
+  return 1
+}
+
+netinfo() {
+  local dir name count=0
+  for dir in /sys/class/net/*; do
+    name=${dir##*/}
+    [ "$name" = lo ] && continue
+    count=$((count + 1))
+    mark "nic_$name=mac:$(cat "$dir/address") mtu:$(cat "$dir/mtu") driver:$(basename "$(readlink -f "$dir/device/driver" 2>/dev/null)")"
+  done
+  mark "nic_count=$count"
+}
+
+ipaddr() {
+  local mac=${1%%=*} addr=${1#*=} name
+  name=$(iface_by_mac "$mac") || { mark "ipaddr_${addr%/*}=no interface"; return; }
+  if ip link set "$name" up && ip addr add "$addr" dev "$name"; then
+    mark "ipaddr_${addr%/*}=$name"
+  else
+    mark "ipaddr_${addr%/*}=failed"
+  fi
+}
+
+ping_host() {
+  local out loss
+  out=$(ping -c 20 -i 0.2 -W 5 "$1" 2>&1)
+  loss=$(echo "$out" | sed -n 's/.* \([0-9]*%\) packet loss.*/\1/p')
+  mark "ping_$1=${loss:-no result: $(echo "$out" | tail -n 1)}"
+}
+
+tcpsend() {
+  local addr=${1%:*} port=${1##*:}
+  head -c 67108864 /dev/urandom >/tmp/tcpsend.data
+  mark "tcpsend_sha256=$(sha </tmp/tcpsend.data)"
+  if nc "$addr" "$port" </tmp/tcpsend.data; then mark "tcpsend=ok"; else mark "tcpsend=failed"; fi
+  rm -f /tmp/tcpsend.data
+}
+
+fetch() {
+  local name=${1%%=*} url=${1#*=}
+  if wget -q -O /tmp/fetch.data "$url"; then
+    mark "fetch_${name}_bytes=$(wc -c </tmp/fetch.data)"
+    mark "fetch_${name}_sha256=$(sha </tmp/fetch.data)"
+  else
+    mark "fetch_$name=failed"
+  fi
+  rm -f /tmp/fetch.data
+}
+
+dhcp() {
+  local name
+  name=$(iface_by_mac "$1") || { mark "dhcp=no interface"; return; }
+  ip link set "$name" up
+  local addr
+  if udhcpc -i "$name" -s /etc/udhcpc/default.script -n -q -t 10 -T 1 >/tmp/udhcpc.log 2>&1 &&
+    addr=$(ip -4 -o addr show dev "$name" | awk '{ print $4; exit }') && [ -n "$addr" ]; then
+    mark "dhcp_addr=$addr"
+    mark "dhcp_router=$(ip route show default | awk '{ print $3; exit }')"
+    mark "dhcp_dns=$(awk '/^nameserver/ { print $2; exit }' /etc/resolv.conf)"
+  else
+    mark "dhcp=failed $(tail -n 1 /tmp/udhcpc.log)"
+  fi
+}
+
+httpd_serve() {
+  mkdir -p /tmp/www
+  printf '%s\n' "$token" >/tmp/www/token
+  if httpd -p "$1" -h /tmp/www; then mark "httpd_ready=$1"; else mark "httpd=failed"; fi
+}
+
+# The receiver's rate of the iperf3 summary, in MBytes/sec.
+iperf_rate() {
+  awk '/receiver/ { for (i = 2; i <= NF; i++) if ($i == "MBytes/sec") print $(i - 1) }' | tail -n 1
+}
+
+iperf() {
+  command -v iperf3 >/dev/null || { mark "iperf=no iperf3 in the guest"; return; }
+  mark "iperf_tx_MBps=$(iperf3 -c "$1" -t "$bench_seconds" -f M 2>&1 | iperf_rate)"
+  mark "iperf_rx_MBps=$(iperf3 -c "$1" -t "$bench_seconds" -f M -R 2>&1 | iperf_rate)"
+}
+
 hvc() {
   [ -c /dev/hvc0 ] || { mark "hvc=no /dev/hvc0"; return; }
   mark "starting hvc shell"
@@ -154,6 +266,14 @@ for action in $(echo "$actions" | tr ',' ' '); do
     discard) discard "$arg" ;;
     fsync) fsync_token "$arg" ;;
     bench) bench "$arg" ;;
+    netinfo) netinfo ;;
+    ipaddr) ipaddr "$arg" ;;
+    ping) ping_host "$arg" ;;
+    tcpsend) tcpsend "$arg" ;;
+    fetch) fetch "$arg" ;;
+    dhcp) dhcp "$arg" ;;
+    httpd) httpd_serve "$arg" ;;
+    iperf) iperf "$arg" ;;
     hvc) hvc ;;
     shell) mark "shell ready"; sh ;;
     sleep) mark "sleeping"; while :; do sleep 3600; done ;;

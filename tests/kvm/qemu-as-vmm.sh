@@ -9,6 +9,30 @@ set -euo pipefail
 [[ ${1:-} == run ]] || { echo "usage: $0 run --kernel PATH [options]" >&2; exit 2; }
 shift
 kernel="" initrd="" cmdline="" cpus=1 memory=512M timeout=0
+devices=()
+# --disk PATH[,readonly=on][,...] (other disk options are ignored)
+add_disk() {
+  local path=${1%%,*} ro=""
+  [[ $1 == *readonly=on* ]] && ro=",readonly=on"
+  devices+=(-drive "file=$path,format=raw,if=none,id=disk${#devices[@]}$ro"
+            -device "virtio-blk-pci,drive=disk${#devices[@]}")
+}
+# --net tap=NAME[,mac=MAC] | user[,hostfwd=tcp:[ADDR]:PORT-:GUESTPORT]...
+add_net() {
+  local id=net${#devices[@]} mac="" netdev="" opt
+  IFS=, read -r -a opts <<<"$1"
+  for opt in "${opts[@]}"; do
+    case $opt in
+      tap=?*) netdev="tap,id=$id,ifname=${opt#tap=},script=no,downscript=no" ;;
+      user) netdev="user,id=$id" ;;
+      hostfwd=*) netdev+=",$opt" ;;
+      mac=*) mac=",$opt" ;;
+      *) echo "qemu-as-vmm: bad --net option '$opt'" >&2; exit 2 ;;
+    esac
+  done
+  [[ -n $netdev ]] || { echo "qemu-as-vmm: --net needs tap=NAME or user" >&2; exit 2; }
+  devices+=(-netdev "$netdev" -device "virtio-net-pci,netdev=$id$mac")
+}
 while (($#)); do
   case $1 in
     --kernel) kernel=$2; shift 2 ;;
@@ -18,6 +42,8 @@ while (($#)); do
     --memory) memory=$2; shift 2 ;;
     --timeout) timeout=$2; shift 2 ;;
     --log-level) shift 2 ;;
+    --disk) add_disk "$2"; shift 2 ;;
+    --net) add_net "$2"; shift 2 ;;
     *) echo "qemu-as-vmm: unknown option $1" >&2; exit 2 ;;
   esac
 done
@@ -27,6 +53,7 @@ args=(-enable-kvm -cpu host -smp "$cpus" -m "$memory" -nodefaults -no-reboot -di
       -chardev stdio,id=console,signal=off -serial chardev:console
       -device isa-debug-exit,iobase=0xf4,iosize=0x04 -kernel "$kernel" -append "$cmdline")
 [[ -n $initrd ]] && args+=(-initrd "$initrd")
+args+=("${devices[@]}")
 if ((timeout > 0)); then
   exec timeout -k 5 "$timeout" qemu-system-x86_64 "${args[@]}"
 fi

@@ -1,0 +1,701 @@
+// End-to-end tests of virtio-net: the real vmm boots Debian's stock kernel with the root-on-disk
+// initramfs (firmware/build-rootfs-initramfs.sh loads virtio_net) and the busybox test root
+// (firmware/build-test-rootfs.sh), whose init (firmware/rootfs-init.sh) runs the network actions
+// named on the kernel command line and prints `VMMTEST:` markers; the host side of each exchange
+// is run here, by the test process itself.
+//
+// One boot per backend, because a boot costs 15-25 s in the sandbox:
+//   tap:  two TAP devices this test creates (vmmtap0 192.168.200.1/24, vmmtap1 192.168.201.1/24)
+//         and deletes again; the guest takes .2 on each NIC (found by the MAC given with mac=),
+//         pings both host addresses, sends 64 MiB to a TCP sink here and fetches 64 MiB from an
+//         HTTP server here; both sides compare sha256.
+//   user: libslirp NAT; the guest gets its address by DHCP, fetches a file from a server on the
+//         host's 127.0.0.1 (10.0.2.2 from the guest) and serves a token with httpd, which a
+//         client here reaches through a hostfwd port on 127.0.0.1.
+// Bad --net arguments are checked without booting (NetCli; no KVM needed).
+// The console and vmm's log of each boot go to VMM_KVM_LOG_DIR/NetScenario_<backend>.log.
+#include <arpa/inet.h>
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <array>
+#include <atomic>
+#include <chrono>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <optional>
+#include <random>
+#include <regex>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "kvm_test_env.hpp"
+#include "subprocess.hpp"
+#include "vmm/common/unique_fd.hpp"
+
+namespace vmm::test {
+namespace {
+
+namespace fs = std::filesystem;
+using namespace std::chrono_literals;
+
+constexpr uint64_t kMiB = 1024 * 1024;
+constexpr uint64_t kBulkBytes = 64 * kMiB;  // each way over the TAP
+constexpr uint64_t kUserFileBytes = 4 * kMiB;
+
+// Locally administered unicast addresses for the two NICs of the TAP boot.
+constexpr const char* kMac0 = "52:54:00:12:34:01";
+constexpr const char* kMac1 = "52:54:00:12:34:02";
+
+std::string env_or(const char* name, const std::string& fallback) {
+  const char* value = std::getenv(name);
+  return value != nullptr && *value != '\0' ? value : fallback;
+}
+
+std::string cache_dir() {
+  const char* home = std::getenv("HOME");
+  return env_or("VMM_CACHE_DIR", std::string(home != nullptr ? home : "/root") + "/.cache/vmm");
+}
+
+// Serial output uses CRLF; a marker's value ends at the line end. Keys may contain dots.
+std::optional<std::string> marker(const std::string& console, const std::string& key) {
+  const std::regex re("VMMTEST: " + std::regex_replace(key, std::regex(R"([.])"), R"(\.)") +
+                      "=([^\r\n]*)");
+  std::smatch m;
+  if (!std::regex_search(console, m, re)) return std::nullopt;
+  return m[1].str();
+}
+
+struct ToolResult {
+  ExitStatus status;
+  std::string out;
+  std::string err;
+  [[nodiscard]] bool ok() const { return status.exited && status.code == 0; }
+};
+
+ToolResult run_tool(const std::vector<std::string>& argv, Clock::time_point deadline) {
+  Subprocess p = Subprocess::spawn(argv);
+  ToolResult r;
+  if (auto s = p.wait(deadline)) {
+    r.status = *s;
+  } else {
+    p.kill();
+  }
+  r.out = p.stdout_text();
+  r.err = p.stderr_text();
+  return r;
+}
+
+std::string sha256_file(const fs::path& file) {
+  const ToolResult r = run_tool({"sha256sum", file.string()}, Clock::now() + 60s);
+  if (!r.ok() || r.out.size() < 64) return {};
+  return r.out.substr(0, 64);
+}
+
+void write_random_file(const fs::path& path, uint64_t bytes, uint64_t seed) {
+  std::mt19937_64 rng{seed};
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  std::vector<uint64_t> chunk(kMiB / sizeof(uint64_t));
+  for (uint64_t done = 0; done < bytes; done += kMiB) {
+    for (auto& word : chunk) word = rng();
+    out.write(reinterpret_cast<const char*>(chunk.data()), static_cast<std::streamsize>(kMiB));
+  }
+  out.flush();
+  if (!out) throw std::runtime_error("cannot write " + path.string());
+}
+
+// A listening IPv4 TCP socket on addr; port 0 picks a free one.
+UniqueFd listen_on(const std::string& addr, uint16_t port) {
+  UniqueFd fd{::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)};
+  if (!fd) throw std::runtime_error("socket() failed");
+  const int one = 1;
+  ::setsockopt(fd.get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  sockaddr_in sa{};
+  sa.sin_family = AF_INET;
+  sa.sin_port = htons(port);
+  if (::inet_pton(AF_INET, addr.c_str(), &sa.sin_addr) != 1) {
+    throw std::runtime_error("bad address " + addr);
+  }
+  if (::bind(fd.get(), reinterpret_cast<const sockaddr*>(&sa), sizeof sa) != 0 ||
+      ::listen(fd.get(), 4) != 0) {
+    throw std::runtime_error("cannot listen on " + addr + ":" + std::to_string(port));
+  }
+  return fd;
+}
+
+uint16_t local_port(const UniqueFd& fd) {
+  sockaddr_in sa{};
+  socklen_t len = sizeof sa;
+  ::getsockname(fd.get(), reinterpret_cast<sockaddr*>(&sa), &len);
+  return ntohs(sa.sin_port);
+}
+
+// Waits for a connection on a listening socket; an invalid fd when `stop` is set first.
+UniqueFd accept_until(const UniqueFd& listener, const std::atomic<bool>& stop) {
+  while (!stop) {
+    pollfd p{listener.get(), POLLIN, 0};
+    if (::poll(&p, 1, 200) > 0)
+      return UniqueFd{::accept4(listener.get(), nullptr, nullptr, SOCK_CLOEXEC)};
+  }
+  return UniqueFd{};
+}
+
+bool send_all(int fd, const char* data, size_t size) {
+  while (size > 0) {
+    const ssize_t n = ::send(fd, data, size, MSG_NOSIGNAL);
+    if (n <= 0) return false;
+    data += n;
+    size -= static_cast<size_t>(n);
+  }
+  return true;
+}
+
+// A host-side TCP server on its own thread; the destructor stops and joins it.
+class HostServer {
+ public:
+  HostServer(const std::string& addr, uint16_t port) : listener_(listen_on(addr, port)) {}
+  HostServer(const HostServer&) = delete;
+  HostServer& operator=(const HostServer&) = delete;
+  virtual ~HostServer() { stop(); }
+
+  [[nodiscard]] uint16_t port() const { return local_port(listener_); }
+  void stop() {
+    stop_ = true;
+    if (thread_.joinable()) thread_.join();
+  }
+
+ protected:
+  template <typename Serve>
+  void start(Serve serve) {
+    thread_ = std::thread([this, serve] {
+      while (!stop_) {
+        UniqueFd conn = accept_until(listener_, stop_);
+        if (conn) serve(conn.get());
+      }
+    });
+  }
+  std::atomic<bool> stop_{false};
+
+ private:
+  UniqueFd listener_;
+  std::thread thread_;
+};
+
+// Receives one stream per connection into a file, up to the peer's close (the guest's nc).
+class TcpSink final : public HostServer {
+ public:
+  TcpSink(const std::string& addr, fs::path file) : HostServer(addr, 0), file_(std::move(file)) {
+    start([this](int fd) {
+      std::ofstream out(file_, std::ios::binary | std::ios::trunc);
+      std::vector<char> buf(256 * 1024);
+      uint64_t total = 0;
+      while (!stop_) {
+        pollfd p{fd, POLLIN, 0};
+        if (::poll(&p, 1, 200) <= 0) continue;
+        const ssize_t n = ::recv(fd, buf.data(), buf.size(), 0);
+        if (n <= 0) break;
+        out.write(buf.data(), n);
+        total += static_cast<uint64_t>(n);
+      }
+      out.flush();
+      bytes_ = total;
+      done_ = true;
+    });
+  }
+  ~TcpSink() override { stop(); }
+  [[nodiscard]] bool done() const { return done_; }
+  [[nodiscard]] uint64_t bytes() const { return bytes_; }
+
+ private:
+  fs::path file_;
+  std::atomic<bool> done_{false};
+  std::atomic<uint64_t> bytes_{0};
+};
+
+// Serves one file for any GET (HTTP/1.0, then close): what busybox wget in the guest fetches.
+class HttpFileServer final : public HostServer {
+ public:
+  HttpFileServer(const std::string& addr, fs::path file)
+      : HostServer(addr, 0), file_(std::move(file)) {
+    start([this](int fd) {
+      std::string request;
+      std::array<char, 4096> buf{};
+      while (request.find("\r\n\r\n") == std::string::npos && request.size() < 65536 && !stop_) {
+        pollfd p{fd, POLLIN, 0};
+        if (::poll(&p, 1, 200) <= 0) continue;
+        const ssize_t n = ::recv(fd, buf.data(), buf.size(), 0);
+        if (n <= 0) return;
+        request.append(buf.data(), static_cast<size_t>(n));
+      }
+      const uint64_t size = fs::file_size(file_);
+      const std::string head =
+          "HTTP/1.0 200 OK\r\nContent-Type: application/octet-stream\r\n"
+          "Content-Length: " +
+          std::to_string(size) + "\r\nConnection: close\r\n\r\n";
+      if (!send_all(fd, head.data(), head.size())) return;
+      std::ifstream in(file_, std::ios::binary);
+      std::vector<char> chunk(256 * 1024);
+      while (in) {
+        in.read(chunk.data(), static_cast<std::streamsize>(chunk.size()));
+        const auto got = static_cast<size_t>(in.gcount());
+        if (got == 0 || !send_all(fd, chunk.data(), got)) break;
+      }
+      ++served_;
+    });
+  }
+  ~HttpFileServer() override { stop(); }
+  [[nodiscard]] int served() const { return served_; }
+
+ private:
+  fs::path file_;
+  std::atomic<int> served_{0};
+};
+
+// GET http://addr:port/path from the host; the body, or nullopt when no complete answer came.
+std::optional<std::string> http_get(const std::string& addr, uint16_t port, const std::string& path,
+                                    Clock::time_point deadline) {
+  UniqueFd fd{::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)};
+  sockaddr_in sa{};
+  sa.sin_family = AF_INET;
+  sa.sin_port = htons(port);
+  ::inet_pton(AF_INET, addr.c_str(), &sa.sin_addr);
+  if (!fd || ::connect(fd.get(), reinterpret_cast<const sockaddr*>(&sa), sizeof sa) != 0) {
+    return std::nullopt;
+  }
+  const std::string request = "GET " + path + " HTTP/1.0\r\nHost: " + addr + "\r\n\r\n";
+  if (!send_all(fd.get(), request.data(), request.size())) return std::nullopt;
+  std::string reply;
+  std::array<char, 4096> buf{};
+  while (Clock::now() < deadline) {
+    pollfd p{fd.get(), POLLIN, 0};
+    if (::poll(&p, 1, 200) <= 0) continue;
+    const ssize_t n = ::recv(fd.get(), buf.data(), buf.size(), 0);
+    if (n < 0) return std::nullopt;
+    if (n == 0) break;
+    reply.append(buf.data(), static_cast<size_t>(n));
+  }
+  const auto body = reply.find("\r\n\r\n");
+  if (reply.rfind("HTTP/1.", 0) != 0 || reply.find(" 200 ") == std::string::npos ||
+      body == std::string::npos) {
+    return std::nullopt;
+  }
+  return reply.substr(body + 4);
+}
+
+// A free TCP port on 127.0.0.1 for a hostfwd rule (bound and released: a tiny race, no more).
+uint16_t free_loopback_port() { return local_port(listen_on("127.0.0.1", 0)); }
+
+bool interface_exists(const std::string& name) {
+  return run_tool({"ip", "link", "show", "dev", name}, Clock::now() + 30s).ok();
+}
+
+// A TAP this test made, with one host address; deleted again on destruction.
+class ScopedTap {
+ public:
+  ScopedTap(std::string name, const std::string& host_cidr) {
+    const auto deadline = Clock::now() + 30s;
+    if (interface_exists(name)) {
+      throw std::runtime_error("a network interface named " + name +
+                               " exists already; refusing to touch it");
+    }
+    name_ = std::move(name);  // from here on it is ours to delete
+    for (const std::vector<std::string>& cmd :
+         {std::vector<std::string>{"ip", "tuntap", "add", "dev", name_, "mode", "tap"},
+          std::vector<std::string>{"ip", "addr", "add", host_cidr, "dev", name_},
+          std::vector<std::string>{"ip", "link", "set", "dev", name_, "up"}}) {
+      const ToolResult r = run_tool(cmd, deadline);
+      if (!r.ok()) {
+        remove();
+        throw std::runtime_error("`ip " + cmd[1] + " " + cmd[2] + "` for " + cmd[4] +
+                                 " failed: " + r.status.describe() + " " + r.err);
+      }
+    }
+  }
+  ScopedTap(const ScopedTap&) = delete;
+  ScopedTap& operator=(const ScopedTap&) = delete;
+  ~ScopedTap() { remove(); }
+
+ private:
+  void remove() noexcept {
+    try {
+      if (!name_.empty()) (void)run_tool({"ip", "link", "del", "dev", name_}, Clock::now() + 30s);
+    } catch (const std::exception&) {
+      // Nothing more to do; the test reports interfaces left behind.
+    }
+    name_.clear();
+  }
+
+  std::string name_;
+};
+
+enum class Backend { kTap, kUser };
+std::string backend_name(Backend b) { return b == Backend::kTap ? "tap" : "user"; }
+
+// Everything one boot produced, for the tests to check.
+struct NetResult {
+  std::string problem;
+  std::string console;
+  std::string vmm_log;
+  std::string log_path;
+  std::optional<ExitStatus> vmm_status;
+  // tap
+  std::string host_file_sha256;  // what the guest fetches
+  std::string sink_sha256;       // what the guest sent
+  uint64_t sink_bytes = 0;
+  bool taps_removed = false;
+  // user
+  std::string token;
+  std::optional<std::string> hostfwd_body;
+  int fetches_served = 0;
+
+  [[nodiscard]] std::optional<std::string> mark(const std::string& key) const {
+    return marker(console, key);
+  }
+};
+
+class NetScenario {
+ public:
+  explicit NetScenario(Backend backend) : backend_(backend) {}
+
+  NetResult run() {
+    NetResult r;
+    try {
+      if (backend_ == Backend::kTap) {
+        run_tap(r);
+      } else {
+        run_user(r);
+      }
+    } catch (const std::exception& e) {
+      r.problem = std::string("scenario aborted: ") + e.what();
+    }
+    collect(r);
+    if (backend_ == Backend::kTap) {
+      r.taps_removed = !interface_exists("vmmtap0") && !interface_exists("vmmtap1");
+    }
+    std::error_code ec;
+    fs::remove_all(scratch_, ec);
+    save_log(r);
+    if (!r.problem.empty()) {
+      std::fprintf(stderr, "--- net %s scenario failed: %s\n--- console ---\n%s\n--- vmm ---\n%s\n",
+                   backend_name(backend_).c_str(), r.problem.c_str(), r.console.c_str(),
+                   r.vmm_log.c_str());
+    }
+    return r;
+  }
+
+ private:
+  // Checks the environment and prepares a scratch copy of the root image; false: r.problem set.
+  bool prepare(NetResult& r) {
+    const KvmTestEnv& env = KvmTestEnv::get();
+    if (!env.has_kvm) {
+      r.problem = "SKIPPED: no /dev/kvm (run the suite in tests/sandbox)";
+      return false;
+    }
+    if (!env.problem.empty()) {
+      r.problem = env.problem;
+      return false;
+    }
+    const std::string cache = cache_dir();
+    initrd_ = env_or("VMM_TEST_ROOTFS_INITRD", cache + "/rootfs-initramfs.cpio.gz");
+    const std::string rootfs = env_or("VMM_TEST_ROOTFS_IMAGE", cache + "/test-rootfs.ext4");
+    for (const auto& [path, how] : {std::pair{initrd_, "firmware/build-rootfs-initramfs.sh"},
+                                    std::pair{rootfs, "firmware/build-test-rootfs.sh"}}) {
+      if (::access(path.c_str(), R_OK) != 0) {
+        r.problem = "missing " + path + " (built by " + how + "; the kvm_assets test runs it)";
+        return false;
+      }
+    }
+    // Bulk data lives in the sandbox's RAM-backed /tmp, not on the 9p-shared build directory.
+    scratch_ = fs::temp_directory_path() /
+               ("vmm-net-test-" + backend_name(backend_) + "-" + std::to_string(::getpid()));
+    fs::remove_all(scratch_);
+    fs::create_directories(scratch_);
+    root_img_ = scratch_ / "root.ext4";
+    fs::copy_file(rootfs, root_img_, fs::copy_options::overwrite_existing);
+    return true;
+  }
+
+  std::vector<std::string> vmm_argv(const std::string& actions, const std::string& extra) const {
+    const KvmTestEnv& env = KvmTestEnv::get();
+    std::string cmdline =
+        "console=ttyS0 reboot=k panic=-1 quiet root=/dev/vda rootfstype=ext4 rw rootwait "
+        "rd.emergency=reboot vmmtest=" +
+        actions;
+    if (!extra.empty()) cmdline += " " + extra;
+    if (!env.cmdline_extra.empty()) cmdline += " " + env.cmdline_extra;
+    return {env.vmm_bin, "run",       "--kernel", env.kernel,        "--initrd",
+            initrd_,     "--cmdline", cmdline,    "--cpus",          "1",
+            "--memory",  "512M",      "--disk",   root_img_.string()};
+  }
+
+  void spawn(std::vector<std::string> argv) {
+    for (const auto& a : argv) {
+      command_line_ += (command_line_.empty() ? "" : " ") +
+                       (a.find(' ') != std::string::npos ? "'" + a + "'" : a);
+    }
+    vm_.emplace(Subprocess::spawn(argv));
+  }
+
+  void run_tap(NetResult& r) {
+    if (!prepare(r)) return;
+    const auto deadline = Clock::now() + 2 * KvmTestEnv::get().test_limit;
+    ScopedTap tap0("vmmtap0", "192.168.200.1/24");
+    ScopedTap tap1("vmmtap1", "192.168.201.1/24");
+
+    const fs::path host_file = scratch_ / "to-guest.data";
+    write_random_file(host_file, kBulkBytes, static_cast<uint64_t>(::getpid()));
+    r.host_file_sha256 = sha256_file(host_file);
+    const fs::path sink_file = scratch_ / "from-guest.data";
+    TcpSink sink("192.168.200.1", sink_file);
+    HttpFileServer http("192.168.200.1", host_file);
+
+    const std::string actions =
+        std::string("netinfo,ipaddr:") + kMac0 + "=192.168.200.2/24" + ",ipaddr:" + kMac1 +
+        "=192.168.201.2/24" + ",ping:192.168.200.1,ping:192.168.201.1" +
+        ",tcpsend:192.168.200.1:" + std::to_string(sink.port()) +
+        ",fetch:bulk=http://192.168.200.1:" + std::to_string(http.port()) + "/bulk,reboot";
+    auto argv = vmm_argv(actions, "");
+    argv.insert(argv.end(), {"--net", std::string("tap=vmmtap0,mac=") + kMac0, "--net",
+                             std::string("tap=vmmtap1,mac=") + kMac1});
+    spawn(argv);
+    if (!vm_->wait_for_stdout("VMMTEST: actions finished", deadline)) {
+      r.problem = "the guest never reported 'VMMTEST: actions finished'";
+    }
+    r.vmm_status = vm_->wait(std::min(deadline, Clock::now() + 60s));
+    // The guest's nc has closed its end once it reported tcpsend; give the sink a moment.
+    const auto sink_deadline = Clock::now() + 10s;
+    while (!sink.done() && Clock::now() < sink_deadline) std::this_thread::sleep_for(50ms);
+    sink.stop();
+    http.stop();
+    r.sink_bytes = sink.bytes();
+    if (fs::exists(sink_file)) r.sink_sha256 = sha256_file(sink_file);
+  }
+
+  void run_user(NetResult& r) {
+    if (!prepare(r)) return;
+    const auto deadline = Clock::now() + 2 * KvmTestEnv::get().test_limit;
+    // The sandbox boots with its loopback down; bringing it up adds no address of ours.
+    const ToolResult lo = run_tool({"ip", "-o", "link", "show", "dev", "lo"}, deadline);
+    if (lo.ok() && lo.out.find("<LOOPBACK,UP") == std::string::npos &&
+        !run_tool({"ip", "link", "set", "dev", "lo", "up"}, deadline).ok()) {
+      r.problem = "the loopback interface is down and cannot be brought up";
+      return;
+    }
+    const fs::path host_file = scratch_ / "loopback.data";
+    write_random_file(host_file, kUserFileBytes, static_cast<uint64_t>(::getpid()) + 1);
+    r.host_file_sha256 = sha256_file(host_file);
+    HttpFileServer http("127.0.0.1", host_file);
+    const uint16_t fwd_port = free_loopback_port();
+    r.token = "vmmnet-" + std::to_string(::getpid()) + "-" +
+              std::to_string(std::chrono::system_clock::now().time_since_epoch().count());
+
+    const std::string actions =
+        "netinfo,dhcp,fetch:loopback=http://10.0.2.2:" + std::to_string(http.port()) +
+        "/file,httpd:8080,sleep";
+    auto argv = vmm_argv(actions, "vmmtoken=" + r.token);
+    argv.insert(argv.end(),
+                {"--net", "user,hostfwd=tcp:127.0.0.1:" + std::to_string(fwd_port) + "-:8080"});
+    spawn(argv);
+    if (!vm_->wait_for_stdout("VMMTEST: httpd_ready=8080", deadline)) {
+      r.problem = "the guest never reported 'VMMTEST: httpd_ready=8080'";
+      return;
+    }
+    // The forward exists from the start; retry only for a slow first connection.
+    const auto fwd_deadline = std::min(deadline, Clock::now() + 60s);
+    while (!r.hostfwd_body && Clock::now() < fwd_deadline) {
+      r.hostfwd_body = http_get("127.0.0.1", fwd_port, "/token", Clock::now() + 20s);
+      if (!r.hostfwd_body) std::this_thread::sleep_for(500ms);
+    }
+    http.stop();
+    r.fetches_served = http.served();
+  }
+
+  void collect(NetResult& r) {
+    if (!vm_) return;
+    vm_->kill();
+    r.console = vm_->stdout_text();
+    r.vmm_log = vm_->stderr_text();
+  }
+
+  void save_log(NetResult& r) const {
+    const fs::path log_dir = KvmTestEnv::get().log_dir;
+    std::error_code ec;
+    fs::create_directories(log_dir, ec);
+    const fs::path path = log_dir / ("NetScenario_" + backend_name(backend_) + ".log");
+    std::ofstream(path) << "$ " << command_line_ << "\n--- console (stdout) ---\n"
+                        << r.console << "\n--- vmm log (stderr) ---\n"
+                        << r.vmm_log << "\n";
+    r.log_path = path.string();
+  }
+
+  Backend backend_;
+  fs::path scratch_;
+  fs::path root_img_;
+  std::string initrd_;
+  std::optional<Subprocess> vm_;
+  std::string command_line_;
+};
+
+const NetResult& scenario(Backend backend) {
+  static std::unique_ptr<NetResult> results[2];
+  auto& slot = results[backend == Backend::kTap ? 0 : 1];
+  if (!slot) slot = std::make_unique<NetResult>(NetScenario(backend).run());
+  return *slot;
+}
+
+class TapNet : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (!r().problem.empty()) GTEST_FAIL() << r().problem << where();
+  }
+  static const NetResult& r() { return scenario(Backend::kTap); }
+  static std::string where() { return " (log: " + r().log_path + ")"; }
+};
+
+TEST_F(TapNet, GuestSeesTwoVirtioNicsWithTheGivenMacs) {
+  EXPECT_EQ(r().mark("nic_count"), "2") << where();
+  for (const char* mac : {kMac0, kMac1}) {
+    EXPECT_NE(r().console.find(std::string("=mac:") + mac + " mtu:1500 driver:virtio_net"),
+              std::string::npos)
+        << "no virtio_net interface with MAC " << mac << where();
+  }
+}
+
+TEST_F(TapNet, GuestPingsTheHostWithoutLoss) {
+  EXPECT_NE(r().mark("ipaddr_192.168.200.2").value_or("failed"), "failed") << where();
+  EXPECT_EQ(r().mark("ping_192.168.200.1"), "0%") << where();
+}
+
+TEST_F(TapNet, SecondNicReachesItsOwnSubnet) {
+  const auto nic0 = r().mark("ipaddr_192.168.200.2");
+  const auto nic1 = r().mark("ipaddr_192.168.201.2");
+  ASSERT_TRUE(nic0 && nic1) << where();
+  EXPECT_NE(*nic0, *nic1) << "both addresses on one interface" << where();
+  EXPECT_EQ(r().mark("ping_192.168.201.1"), "0%") << where();
+}
+
+TEST_F(TapNet, GuestSends64MiBThatArriveIntact) {
+  const auto sent = r().mark("tcpsend_sha256");
+  ASSERT_TRUE(sent.has_value()) << where();
+  EXPECT_EQ(r().mark("tcpsend"), "ok") << where();
+  EXPECT_EQ(r().sink_bytes, kBulkBytes) << where();
+  EXPECT_EQ(r().sink_sha256, *sent)
+      << "the host received other data than the guest sent" << where();
+}
+
+TEST_F(TapNet, GuestReceives64MiBIntact) {
+  ASSERT_EQ(r().host_file_sha256.size(), 64U);
+  EXPECT_EQ(r().mark("fetch_bulk_bytes"), std::to_string(kBulkBytes)) << where();
+  EXPECT_EQ(r().mark("fetch_bulk_sha256"), r().host_file_sha256)
+      << "the guest received other data than the host sent" << where();
+}
+
+TEST_F(TapNet, GuestRebootEndsVmmCleanlyAndTheTapsAreGone) {
+  ASSERT_TRUE(r().vmm_status.has_value()) << "vmm kept running after the guest rebooted" << where();
+  EXPECT_TRUE(r().vmm_status->exited && r().vmm_status->code == 0)
+      << r().vmm_status->describe() << where();
+  EXPECT_TRUE(r().taps_removed) << "vmmtap0/vmmtap1 still exist after the test";
+}
+
+class UserNet : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (!r().problem.empty()) GTEST_FAIL() << r().problem << where();
+  }
+  static const NetResult& r() { return scenario(Backend::kUser); }
+  static std::string where() { return " (log: " + r().log_path + ")"; }
+};
+
+TEST_F(UserNet, DefaultMacIsLocallyAdministeredUnicast) {
+  EXPECT_EQ(r().mark("nic_count"), "1") << where();
+  const std::regex re(R"(VMMTEST: nic_\w+=mac:([0-9a-f]{2})(:[0-9a-f]{2}){5} .*driver:virtio_net)");
+  std::smatch m;
+  ASSERT_TRUE(std::regex_search(r().console, m, re)) << "no virtio_net interface" << where();
+  const unsigned long first = std::stoul(m[1].str(), nullptr, 16);
+  EXPECT_EQ(first & 0x2UL, 0x2UL) << "not locally administered: " << m[0].str();
+  EXPECT_EQ(first & 0x1UL, 0x0UL) << "a multicast address: " << m[0].str();
+}
+
+TEST_F(UserNet, GuestGetsItsAddressByDhcp) {
+  EXPECT_EQ(r().mark("dhcp_addr"), "10.0.2.15/24") << where();
+  EXPECT_EQ(r().mark("dhcp_router"), "10.0.2.2") << where();
+  EXPECT_EQ(r().mark("dhcp_dns"), "10.0.2.3") << where();
+}
+
+TEST_F(UserNet, GuestFetchesAFileFromTheHostLoopback) {
+  ASSERT_EQ(r().host_file_sha256.size(), 64U);
+  EXPECT_GE(r().fetches_served, 1) << "the host server saw no request" << where();
+  EXPECT_EQ(r().mark("fetch_loopback_bytes"), std::to_string(kUserFileBytes)) << where();
+  EXPECT_EQ(r().mark("fetch_loopback_sha256"), r().host_file_sha256) << where();
+}
+
+TEST_F(UserNet, HostReachesAGuestServerThroughHostfwd) {
+  ASSERT_TRUE(r().hostfwd_body.has_value()) << "no HTTP answer through the forward" << where();
+  EXPECT_EQ(*r().hostfwd_body, r().token + "\n") << where();
+}
+
+// Bad --net arguments: one line naming the problem, exit status 2, nothing started. Needs no
+// KVM (argument errors come first), only the vmm binary and a kernel file.
+class NetCli : public ::testing::Test {
+ protected:
+  static ToolResult vmm_with_net(const std::string& net) {
+    const KvmTestEnv& env = KvmTestEnv::get();
+    return run_tool({env.vmm_bin, "run", "--kernel", env.kernel, "--memory", "128M", "--net", net},
+                    Clock::now() + 30s);
+  }
+  static void expect_usage_error(const std::string& net, const std::string& needle) {
+    const ToolResult r = vmm_with_net(net);
+    EXPECT_TRUE(r.status.exited && r.status.code == 2)
+        << "--net " << net << ": " << r.status.describe() << "; stderr: " << r.err;
+    EXPECT_NE(r.err.find(needle), std::string::npos)
+        << "--net " << net << ": the message does not name '" << needle << "': " << r.err;
+    EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1)
+        << "--net " << net << ": not one line: " << r.err;
+    EXPECT_TRUE(r.out.empty()) << "stdout must stay clean: " << r.out;
+    // The value is refused, not the option: a vmm without --net must not pass these tests.
+    EXPECT_EQ(r.err.find("not expected"), std::string::npos)
+        << "--net itself is not understood: " << r.err;
+  }
+  void SetUp() override {
+    const KvmTestEnv& env = KvmTestEnv::get();
+    if (::access(env.vmm_bin.c_str(), X_OK) != 0 || ::access(env.kernel.c_str(), R_OK) != 0) {
+      GTEST_FAIL() << "needs VMM_BIN and VMM_TEST_KERNEL: " << env.problem;
+    }
+  }
+};
+
+TEST_F(NetCli, UnknownBackend) { expect_usage_error("bogus", "bogus"); }
+
+TEST_F(NetCli, TapWithoutOrWithTooLongName) {
+  expect_usage_error("tap=", "tap");
+  expect_usage_error("tap=this-name-is-too-long", "this-name-is-too-long");
+}
+
+TEST_F(NetCli, BadMacAddress) {
+  expect_usage_error("tap=vmmtap9,mac=zz:54:00:12:34:56", "zz:54:00:12:34:56");
+  expect_usage_error("tap=vmmtap9,mac=52:54:00:12:34", "52:54:00:12:34");
+  expect_usage_error("tap=vmmtap9,mac=01:00:5e:00:00:01", "01:00:5e:00:00:01");  // multicast
+}
+
+TEST_F(NetCli, UnknownOption) {
+  expect_usage_error("tap=vmmtap9,speed=fast", "speed");
+  expect_usage_error("user,frobnicate=1", "frobnicate");
+}
+
+TEST_F(NetCli, BadHostForward) {
+  expect_usage_error("user,hostfwd=tcp:127.0.0.1:notaport-:80", "notaport");
+  expect_usage_error("user,hostfwd=tcp:127.0.0.1:8080-:70000", "70000");
+  expect_usage_error("user,hostfwd=sctp:127.0.0.1:8080-:80", "sctp");
+  expect_usage_error("user,hostfwd=tcp:127.0.0.1:8080", "hostfwd");
+}
+
+}  // namespace
+}  // namespace vmm::test
