@@ -13,7 +13,10 @@ MacAddress default_mac(const NetConfig& config, size_t index) {
     h ^= byte;
     h *= 1099511628211ULL;
   };
-  const std::string_view key = config.kind == NetConfig::Kind::kTap ? config.tap_name : "user";
+  // Both arms string_view: a std::string/const char* mix would make a temporary string here.
+  const std::string_view key = config.kind == NetConfig::Kind::kTap
+                                   ? std::string_view(config.tap_name)
+                                   : std::string_view("user");
   for (const char c : key) mix(static_cast<uint8_t>(c));
   for (size_t i = 0; i < sizeof index; ++i) mix(static_cast<uint8_t>(index >> (8 * i)));
   // 0x02: locally administered, unicast.
