@@ -36,6 +36,7 @@
 #include <vector>
 
 #include "kvm_test_env.hpp"
+#include "kvm_test_support.hpp"
 #include "subprocess.hpp"
 
 namespace vmm::test {
@@ -54,45 +55,6 @@ enum class Transport { kPci, kMmio };
 
 std::string transport_name(Transport t) { return t == Transport::kPci ? "pci" : "mmio"; }
 void PrintTo(Transport t, std::ostream* os) { *os << transport_name(t); }
-
-std::string env_or(const char* name, const std::string& fallback) {
-  const char* value = std::getenv(name);
-  return value != nullptr && *value != '\0' ? value : fallback;
-}
-
-std::string cache_dir() {
-  const char* home = std::getenv("HOME");
-  return env_or("VMM_CACHE_DIR", std::string(home != nullptr ? home : "/root") + "/.cache/vmm");
-}
-
-// Serial output uses CRLF; a marker's value ends at the line end.
-std::optional<std::string> marker(const std::string& console, const std::string& key) {
-  const std::regex re("VMMTEST: " + key + "=([^\r\n]*)");
-  std::smatch m;
-  if (!std::regex_search(console, m, re)) return std::nullopt;
-  return m[1].str();
-}
-
-struct ToolResult {
-  ExitStatus status;
-  std::string out;
-  std::string err;
-  [[nodiscard]] bool ok() const { return status.exited && status.code == 0; }
-};
-
-// Runs a host tool to completion (killed at the deadline).
-ToolResult run_tool(const std::vector<std::string>& argv, Clock::time_point deadline) {
-  Subprocess p = Subprocess::spawn(argv);
-  ToolResult r;
-  if (auto s = p.wait(deadline)) {
-    r.status = *s;
-  } else {
-    p.kill();
-  }
-  r.out = p.stdout_text();
-  r.err = p.stderr_text();
-  return r;
-}
 
 // sha256 of the first `bytes` bytes of a file, as sha256sum prints it; empty on failure.
 std::string sha256_prefix(const fs::path& file, uint64_t bytes, Clock::time_point deadline) {

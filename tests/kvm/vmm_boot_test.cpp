@@ -15,20 +15,13 @@
 #include <vector>
 
 #include "kvm_test_env.hpp"
+#include "kvm_test_support.hpp"
 #include "subprocess.hpp"
 
 namespace vmm::test {
 namespace {
 
 using namespace std::chrono_literals;
-
-// Serial output uses CRLF; markers are matched per line without the CR.
-std::optional<std::string> marker(const std::string& console, const std::string& key) {
-  const std::regex re("VMMTEST: " + key + "=([^\r\n]*)");
-  std::smatch m;
-  if (!std::regex_search(console, m, re)) return std::nullopt;
-  return m[1].str();
-}
 
 std::string utc_date(std::time_t t) {
   std::tm tm{};

@@ -38,6 +38,7 @@
 #include <vector>
 
 #include "kvm_test_env.hpp"
+#include "kvm_test_support.hpp"
 #include "subprocess.hpp"
 #include "vmm/common/unique_fd.hpp"
 
@@ -54,45 +55,6 @@ constexpr uint64_t kUserFileBytes = 4 * kMiB;
 // Locally administered unicast addresses for the two NICs of the TAP boot.
 constexpr const char* kMac0 = "52:54:00:12:34:01";
 constexpr const char* kMac1 = "52:54:00:12:34:02";
-
-std::string env_or(const char* name, const std::string& fallback) {
-  const char* value = std::getenv(name);
-  return value != nullptr && *value != '\0' ? value : fallback;
-}
-
-std::string cache_dir() {
-  const char* home = std::getenv("HOME");
-  return env_or("VMM_CACHE_DIR", std::string(home != nullptr ? home : "/root") + "/.cache/vmm");
-}
-
-// Serial output uses CRLF; a marker's value ends at the line end. Keys may contain dots.
-std::optional<std::string> marker(const std::string& console, const std::string& key) {
-  const std::regex re("VMMTEST: " + std::regex_replace(key, std::regex(R"([.])"), R"(\.)") +
-                      "=([^\r\n]*)");
-  std::smatch m;
-  if (!std::regex_search(console, m, re)) return std::nullopt;
-  return m[1].str();
-}
-
-struct ToolResult {
-  ExitStatus status;
-  std::string out;
-  std::string err;
-  [[nodiscard]] bool ok() const { return status.exited && status.code == 0; }
-};
-
-ToolResult run_tool(const std::vector<std::string>& argv, Clock::time_point deadline) {
-  Subprocess p = Subprocess::spawn(argv);
-  ToolResult r;
-  if (auto s = p.wait(deadline)) {
-    r.status = *s;
-  } else {
-    p.kill();
-  }
-  r.out = p.stdout_text();
-  r.err = p.stderr_text();
-  return r;
-}
 
 std::string sha256_file(const fs::path& file) {
   const ToolResult r = run_tool({"sha256sum", file.string()}, Clock::now() + 60s);
