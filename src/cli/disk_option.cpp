@@ -2,6 +2,7 @@
 
 #include <string>
 
+#include "cli/option_list.hpp"
 #include "vmm/common/error.hpp"
 
 namespace vmm::cli {
@@ -17,12 +18,8 @@ bool parse_bool(std::string_view key, std::string_view value) {
 
 virtio::BlockDeviceConfig parse_disk_option(std::string_view spec) {
   virtio::BlockDeviceConfig disk;
-  size_t start = 0;
   bool first = true;
-  while (start <= spec.size()) {
-    const size_t comma = spec.find(',', start);
-    const std::string_view part = spec.substr(
-        start, comma == std::string_view::npos ? std::string_view::npos : comma - start);
+  for (const std::string_view part : split_option_list(spec)) {
     if (first) {
       if (part.empty()) throw ConfigError("--disk: missing image path");
       disk.path = std::string(part);
@@ -55,8 +52,6 @@ virtio::BlockDeviceConfig parse_disk_option(std::string_view spec) {
                           "' (readonly, serial, cache)");
       }
     }
-    if (comma == std::string_view::npos) break;
-    start = comma + 1;
   }
   return disk;
 }

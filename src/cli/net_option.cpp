@@ -6,6 +6,7 @@
 #include <charconv>
 #include <string>
 
+#include "cli/option_list.hpp"
 #include "vmm/common/error.hpp"
 
 namespace vmm::cli {
@@ -81,12 +82,8 @@ virtio::HostForward parse_hostfwd(std::string_view spec) {
 
 virtio::NetConfig parse_net_option(std::string_view spec) {
   virtio::NetConfig net;
-  size_t start = 0;
   bool first = true;
-  while (start <= spec.size()) {
-    const size_t comma = spec.find(',', start);
-    const std::string_view part = spec.substr(
-        start, comma == std::string_view::npos ? std::string_view::npos : comma - start);
+  for (const std::string_view part : split_option_list(spec)) {
     const size_t eq = part.find('=');
     const std::string_view key = part.substr(0, eq);
     const std::string_view value =
@@ -121,8 +118,6 @@ virtio::NetConfig parse_net_option(std::string_view spec) {
     } else {
       bad("unknown option '" + std::string(key) + "' (mac, hostfwd)");
     }
-    if (comma == std::string_view::npos) break;
-    start = comma + 1;
   }
   return net;
 }
