@@ -30,9 +30,10 @@ for tool in make gcc bc flex bison perl xz; do
   command -v "$tool" >/dev/null ||
     die "$tool not found (apt-get install build-essential bc flex bison libelf-dev libssl-dev xz-utils)"
 done
-# The package's tarball lands in /usr/src; fetch it only when missing.
+# The package's tarball lands in /usr/src; fetch it only when missing. Only glob words go in the
+# array: under nullglob a word without a glob character is kept even when no such file exists.
 shopt -s nullglob
-tarballs=(/usr/src/linux-source-6.1.tar.xz /usr/src/linux-source-6.1*.tar.xz)
+tarballs=(/usr/src/linux-source-6.1*.tar.xz)
 if (( ${#tarballs[@]} == 0 )); then
   echo "build-minimal-kernel: installing $SOURCE_PKG" >&2
   DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "$SOURCE_PKG" >&2 ||

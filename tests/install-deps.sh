@@ -12,7 +12,7 @@ PACKAGES=(
   qemu-system-x86 busybox-static cpio gzip zstd xz-utils e2fsprogs kmod file libc6-dev git
   iproute2 util-linux procps
   # the minimal guest kernel (firmware/build-minimal-kernel.sh builds it from linux-source-6.1)
-  make bc flex bison libelf-dev libssl-dev
+  linux-source-6.1 make bc flex bison libelf-dev libssl-dev
   # peers used by the container and network tests
   runc iperf3
 )
