@@ -38,6 +38,15 @@ case $action in
     # setsid + cttyhack would give job control; a plain sh on the console is all tests need.
     exec sh
     ;;
+  ticker)
+    # A counter every 100 ms: pause, resume and signal tests watch it stop and go on.
+    i=0
+    while :; do
+      echo "VMMTEST: tick=$i"
+      i=$((i + 1))
+      usleep 100000
+    done
+    ;;
   sleep)
     echo "VMMTEST: sleeping"
     while :; do sleep 3600; done

@@ -14,9 +14,8 @@ void DebugExit::write(uint64_t offset, std::span<const uint8_t> data) {
   if (data.empty() || data.size() > sizeof(uint64_t)) return;
   uint64_t value = 0;
   for (size_t i = 0; i < data.size(); ++i) value |= uint64_t{data[i]} << (8 * i);
-  const int status = exit_status(value);
-  spdlog::info("debug-exit: guest wrote {:#x} at offset {}, exit status {}", value, offset, status);
-  stopper_.request_stop(StopReason::kDebugExit, status);
+  spdlog::info("debug-exit: guest wrote {:#x} at offset {}", value, offset);
+  stopper_.request_stop({.reason = StopReason::kDebugExit, .debug_exit_value = value});
 }
 
 }  // namespace vmm::devices

@@ -198,7 +198,7 @@ void I8042::push_output(uint8_t value) {
 
 void I8042::reset_system(const char* why) {
   spdlog::info("i8042: guest requested a reset ({})", why);
-  stopper_.request_stop(StopReason::kGuestReset, 0);
+  stopper_.request_stop({.reason = StopReason::kGuestReset});
 }
 
 }  // namespace vmm::devices

@@ -142,7 +142,7 @@ void PciRoot::write_address(uint64_t offset, std::span<const uint8_t> data) {
   }
   // 0xcf9: reset control. Bit 2 starts a reset (bit 1 picks hard or soft; both end the VM).
   if (offset == 1 && data.size() == 1 && (data[0] & 0x4) != 0) {
-    stopper_.request_stop(StopReason::kGuestReset, 0);
+    stopper_.request_stop({.reason = StopReason::kGuestReset});
   }
 }
 

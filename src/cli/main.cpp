@@ -11,19 +11,20 @@
 #include <string_view>
 
 #include "cli/disk_option.hpp"
+#include "cli/exit_status.hpp"
 #include "cli/net_option.hpp"
+#include "cli/run_command.hpp"
+#include "cli/termination_signals.hpp"
 #include "container/cli.hpp"
 #include "vmm/common/error.hpp"
 #include "vmm/common/size.hpp"
-#include "vmm/vm.hpp"
 #include "vmm/vm_config.hpp"
 
 namespace {
 
 constexpr const char* kExitStatusHelp =
-    R"(Containers: `vmm container run --help` runs the same workload as a container;
-`vmm oci --help` is a runc-compatible OCI runtime (also when invoked as vmm-runc).
-Exit status:
+    R"(Each command has its own --help. `vmm oci` also answers when invoked as vmm-runc or runc.
+Exit status of `vmm run`:
   0     the guest rebooted, reset itself (triple fault) or powered off
   N     the guest wrote v to the debug-exit port 0xf4: N = ((v << 1) | 1) & 0xff
   1     vmm failed while running the VM
@@ -40,12 +41,24 @@ void setup_logging(const std::string& level) {
   spdlog::set_level(spdlog::level::from_str(level));
 }
 
-int run_vm(const vmm::VmConfig& config) {
-  vmm::Vm vm(config);
-  return vm.run();
+// CLI flags for the configuration fields that core errors name.
+std::string flag_for_field(const std::string& field) {
+  if (field.starts_with("disks")) return "--disk";
+  if (field.starts_with("nets")) return "--net";
+  return "--" + field;
 }
 
-int run_cli(int argc, char** argv) {
+void print_error(const vmm::Error& e) {
+  const auto* config = dynamic_cast<const vmm::ConfigError*>(&e);
+  if (config != nullptr && !config->field().empty()) {
+    std::fprintf(stderr, "vmm: %s: %s\n", flag_for_field(config->field()).c_str(),
+                 config->problem().c_str());
+  } else {
+    std::fprintf(stderr, "vmm: %s\n", e.what());
+  }
+}
+
+int run_cli(int argc, char** argv, vmm::cli::TerminationSignals& signals) {
   // A closed stdout must surface as EPIPE in the console output, not kill the VMM.
   ::signal(SIGPIPE, SIG_IGN);
   CLI::App app{"vmm: a virtual machine monitor for Linux KVM", "vmm"};
@@ -62,6 +75,9 @@ int run_cli(int argc, char** argv) {
   std::string memory = "512M";
   double timeout = 0;
   auto* run = app.add_subcommand("run", "Boot a Linux kernel in a new VM");
+  // Parsed by their own command lines (dispatched before this one); listed here for --help.
+  app.add_subcommand("container", "Run a workload in a container on the host kernel");
+  app.add_subcommand("oci", "A runc-compatible OCI runtime (also invoked as vmm-runc or runc)");
   run->add_option("--kernel", config.kernel, "bzImage or ELF vmlinux to boot")->required();
   run->add_option("--initrd", config.initrd, "Initial ramdisk (cpio archive)");
   run->add_option("--cmdline", config.cmdline, "Kernel command line")->capture_default_str();
@@ -113,18 +129,19 @@ int run_cli(int argc, char** argv) {
   try {
     if (run->parsed()) {
       auto bytes = vmm::parse_size(memory);
-      if (!bytes) throw vmm::ConfigError("--memory: cannot parse size '" + memory + "'");
+      if (!bytes) throw vmm::ConfigError("memory", "cannot parse size '" + memory + "'");
       config.memory_bytes = *bytes;
-      if (timeout_opt->count() > 0) config.timeout_seconds = timeout;
+      const std::optional<double> timeout_seconds =
+          timeout_opt->count() > 0 ? std::optional(timeout) : std::nullopt;
       for (const auto& d : disks) config.disks.push_back(vmm::cli::parse_disk_option(d));
       for (const auto& n : nets) config.nets.push_back(vmm::cli::parse_net_option(n));
       config.console = console == "virtio" ? vmm::ConsoleKind::kVirtio : vmm::ConsoleKind::kSerial;
       config.transport = transport == "mmio" ? vmm::TransportKind::kMmio : vmm::TransportKind::kPci;
-      return run_vm(config);
+      return vmm::cli::run_in_foreground(config, timeout_seconds, signals);
     }
   } catch (const vmm::Error& e) {
-    std::fprintf(stderr, "vmm: %s\n", e.what());
-    return static_cast<int>(e.status());
+    print_error(e);
+    return vmm::cli::exit_status(e.kind());
   } catch (const std::exception& e) {
     std::fprintf(stderr, "vmm: internal error: %s\n", e.what());
     return static_cast<int>(vmm::ExitStatus::kRuntimeError);
@@ -155,7 +172,9 @@ std::optional<int> run_container_modes(int argc, char** argv) {
 int main(int argc, char** argv) {
   try {
     if (auto status = run_container_modes(argc, argv)) return *status;
-    return run_cli(argc, argv);
+    // Before any thread exists, so that every thread inherits the blocked mask.
+    vmm::cli::TerminationSignals signals;
+    return run_cli(argc, argv, signals);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "vmm: internal error: %s\n", e.what());
   } catch (...) {

@@ -139,6 +139,7 @@ int run_container(const RunFlags& f, const std::vector<std::string>& command) {
 
 int container_main(int argc, char** argv) {
   CLI::App app{"vmm container: run a workload in a container on the host kernel", "vmm container"};
+  app.set_version_flag("--version", std::string("vmm ") + VMM_VERSION);
   app.require_subcommand(1);
   RunFlags f;
   auto* run = app.add_subcommand("run", "Run CMD in a new container in the foreground");

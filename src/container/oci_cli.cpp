@@ -446,6 +446,9 @@ void configure_logging(const Globals& g) {
 
 int oci_main(int argc, char** argv) {
   CLI::App app{"vmm oci: an OCI runtime with runc's command line", "vmm oci"};
+  // runc's format: the first line names the runtime and version, then the spec it implements.
+  app.set_version_flag("--version,-v",
+                       std::string("vmm-runc version ") + VMM_VERSION + "\nspec: 1.2.0");
   app.require_subcommand(1);
   Globals g;
   app.add_option("--root", g.root, "State directory");

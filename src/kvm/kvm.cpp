@@ -51,7 +51,7 @@ constexpr RequiredCapability kRequired[] = {
     default:
       why = "cannot open " + path + ": " + std::strerror(err);
   }
-  throw ConfigError(why);
+  throw HostResourceError(why);
 }
 
 }  // namespace
@@ -62,12 +62,12 @@ Kvm Kvm::open(const std::string& path) {
   Kvm kvm(std::move(fd));
   const int version = ::ioctl(kvm.fd_.get(), KVM_GET_API_VERSION, 0);
   if (version != kExpectedApiVersion) {
-    throw ConfigError(path + ": KVM API version " + std::to_string(version) + ", need " +
-                      std::to_string(kExpectedApiVersion));
+    throw HostResourceError(path + ": KVM API version " + std::to_string(version) + ", need " +
+                            std::to_string(kExpectedApiVersion));
   }
   for (const auto& cap : kRequired) {
     if (kvm.check_extension(cap.id) <= 0) {
-      throw ConfigError(path + ": the host's KVM lacks " + cap.name);
+      throw HostResourceError(path + ": the host's KVM lacks " + cap.name);
     }
   }
   const int size =

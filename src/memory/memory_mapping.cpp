@@ -15,9 +15,8 @@ MemoryMapping MemoryMapping::anonymous(size_t size) {
   void* p = ::mmap(nullptr, size, PROT_READ | PROT_WRITE,
                    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
   if (p == MAP_FAILED) {
-    throw Error("cannot map " + std::to_string(size >> 20) +
-                    " MiB of guest memory: " + std::string(std::strerror(errno)),
-                ExitStatus::kUsageError);
+    throw HostResourceError("cannot map " + std::to_string(size >> 20) +
+                            " MiB of guest memory: " + std::string(std::strerror(errno)));
   }
   // Guest RAM is large and mostly untouched by the VMM: keep it out of core dumps.
   ::madvise(p, size, MADV_DONTDUMP);

@@ -30,7 +30,8 @@ void lock_image(int fd, const std::string& path, bool read_only) {
   fl.l_len = 0;
   if (::fcntl(fd, F_OFD_SETLK, &fl) == 0) return;
   const int err = errno;
-  if (err == EAGAIN || err == EACCES) throw ConfigError(path + " is in use by another process");
+  if (err == EAGAIN || err == EACCES)
+    throw HostResourceError(path + " is in use by another process");
   throw ConfigError(path + ": cannot lock disk image: " + errno_text(err));
 }
 

@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <array>
 #include <cerrno>
+#include <string>
 #include <utility>
 
 #include "vmm/common/error.hpp"
@@ -161,13 +162,14 @@ void HostConsoleInput::run() {
       if (!deliver(result.to_guest)) return;
       if (result.quit) {
         spdlog::info("console: Ctrl-a x, stopping the VM");
-        stopper_.request_stop(StopReason::kUserRequest, 0);
+        stopper_.request_stop({.reason = StopReason::kConsoleEscape});
         return;
       }
     }
   } catch (const std::exception& e) {
     spdlog::error("console: input thread failed: {}", e.what());
-    stopper_.request_stop(StopReason::kError, static_cast<int>(ExitStatus::kRuntimeError));
+    stopper_.request_stop(
+        {.reason = StopReason::kError, .error = std::string("console input: ") + e.what()});
   }
 }
 

@@ -62,8 +62,8 @@ class FdOutput final : public devices::SerialOutput {
   std::atomic<bool> failed_{false};
 };
 
-// Splits host input into bytes for the guest and escape commands. Ctrl-a x ends the VM (exit
-// status 0, StopReason::kUserRequest); Ctrl-a Ctrl-a sends one Ctrl-a; Ctrl-a followed by any
+// Splits host input into bytes for the guest and escape commands. Ctrl-a x ends the VM
+// (StopReason::kConsoleEscape); Ctrl-a Ctrl-a sends one Ctrl-a; Ctrl-a followed by any
 // other byte sends both bytes unchanged. Ctrl-a at the end of a read waits for the next one.
 class ConsoleEscape final {
  public:

@@ -4,6 +4,7 @@
 #include <spdlog/spdlog.h>
 
 #include <cstring>
+#include <utility>
 
 #include "vmm/common/error.hpp"
 
@@ -65,6 +66,11 @@ void VcpuRunner::handle_io(const kvm::VcpuExit& exit) {
   }
 }
 
+void VcpuRunner::fail(std::string message) {
+  spdlog::error("{}", message);
+  stopper_.request_stop({.reason = StopReason::kError, .error = std::move(message)});
+}
+
 void VcpuRunner::loop() noexcept {
   using Kind = kvm::VcpuExit::Kind;
   try {
@@ -86,38 +92,34 @@ void VcpuRunner::loop() noexcept {
           break;
         case Kind::kShutdown:
           spdlog::info("vcpu{}: triple fault, the guest reset itself", index_);
-          stopper_.request_stop(StopReason::kGuestReset, 0);
+          stopper_.request_stop({.reason = StopReason::kGuestReset});
           stopping_ = true;
           break;
         case Kind::kSystemReset:
-          stopper_.request_stop(StopReason::kGuestReset, 0);
+          stopper_.request_stop({.reason = StopReason::kGuestReset});
           stopping_ = true;
           break;
         case Kind::kSystemShutdown:
-          stopper_.request_stop(StopReason::kGuestPowerOff, 0);
+          stopper_.request_stop({.reason = StopReason::kGuestPowerOff});
           stopping_ = true;
           break;
         case Kind::kFailEntry:
-          spdlog::error("vcpu{}: KVM refused to enter the guest (hardware reason {:#x})", index_,
-                        exit.detail);
-          stopper_.request_stop(StopReason::kError, 1);
+          fail(fmt::format("vcpu{}: KVM refused to enter the guest (hardware reason {:#x})", index_,
+                           exit.detail));
           stopping_ = true;
           break;
         case Kind::kInternalError:
-          spdlog::error("vcpu{}: KVM internal error (suberror {})", index_, exit.detail);
-          stopper_.request_stop(StopReason::kError, 1);
+          fail(fmt::format("vcpu{}: KVM internal error (suberror {})", index_, exit.detail));
           stopping_ = true;
           break;
         case Kind::kUnknown:
-          spdlog::error("vcpu{}: unexpected KVM exit reason {}", index_, exit.raw_reason);
-          stopper_.request_stop(StopReason::kError, 1);
+          fail(fmt::format("vcpu{}: unexpected KVM exit reason {}", index_, exit.raw_reason));
           stopping_ = true;
           break;
       }
     }
   } catch (const std::exception& e) {
-    spdlog::error("vcpu{}: {}", index_, e.what());
-    stopper_.request_stop(StopReason::kError, 1);
+    fail(fmt::format("vcpu{}: {}", index_, e.what()));
   }
   if (spdlog::should_log(spdlog::level::debug)) {
     try {

@@ -4,6 +4,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <string>
 #include <thread>
 
 #include "vmm/bus/bus.hpp"
@@ -33,6 +34,8 @@ class VcpuRunner final {
  private:
   void loop() noexcept;
   void handle_io(const kvm::VcpuExit& exit);
+  // Logs `message` and asks for the VM to end with it as the error.
+  void fail(std::string message);
 
   uint32_t index_;
   kvm::VcpuFd vcpu_;

@@ -1,14 +1,13 @@
 #include "vmm/vm.hpp"
 
 #include <poll.h>
-#include <signal.h>
 #include <spdlog/spdlog.h>
-#include <sys/signalfd.h>
 #include <sys/sysinfo.h>
-#include <unistd.h>
 
-#include <chrono>
-#include <cstring>
+#include <atomic>
+#include <cerrno>
+#include <mutex>
+#include <optional>
 
 #include "arch/x86_64/cpuid.hpp"
 #include "arch/x86_64/gdt.hpp"
@@ -58,22 +57,19 @@ uint64_t host_memory_bytes() {
 }
 
 void validate(const VmConfig& config) {
-  if (config.cpus == 0) throw ConfigError("--cpus must be at least 1");
+  if (config.cpus == 0) throw ConfigError("cpus", "must be at least 1");
   if (config.cpus > kMaxCpus) {
-    throw ConfigError("--cpus " + std::to_string(config.cpus) + " is more than the " +
-                      std::to_string(kMaxCpus) + " vCPUs this VMM supports");
+    throw ConfigError("cpus", std::to_string(config.cpus) + " is more than the " +
+                                  std::to_string(kMaxCpus) + " vCPUs this VMM supports");
   }
   if (config.memory_bytes < kMinMemory) {
-    throw ConfigError("--memory " + format_size(config.memory_bytes) + " is too small; at least " +
-                      format_size(kMinMemory) + " is needed");
+    throw ConfigError("memory", format_size(config.memory_bytes) + " is too small; at least " +
+                                    format_size(kMinMemory) + " is needed");
   }
   const uint64_t host = host_memory_bytes();
   if (config.memory_bytes > host) {
-    throw ConfigError("--memory " + format_size(config.memory_bytes) +
-                      " is more than the host has (" + std::to_string(host >> 20) + " MiB)");
-  }
-  if (config.timeout_seconds && !(*config.timeout_seconds > 0)) {
-    throw ConfigError("--timeout must be a positive number of seconds");
+    throw ConfigError("memory", format_size(config.memory_bytes) + " is more than the host has (" +
+                                    std::to_string(host >> 20) + " MiB)");
   }
 }
 
@@ -88,8 +84,9 @@ std::string effective_cmdline(const VmConfig& config) {
   if (config.transport != TransportKind::kMmio) return cmdline;
   const size_t n = virtio_device_count(config);
   if (n > layout::kVirtioMmioIrqs.size()) {
-    throw ConfigError("--transport mmio supports at most " +
-                      std::to_string(layout::kVirtioMmioIrqs.size()) + " virtio devices");
+    throw ConfigError("transport", "mmio supports at most " +
+                                       std::to_string(layout::kVirtioMmioIrqs.size()) +
+                                       " virtio devices");
   }
   for (size_t i = 0; i < n; ++i) {
     cmdline += fmt::format(" virtio_mmio.device={}K@{:#x}:{}", layout::kVirtioMmioSize / 1024,
@@ -105,6 +102,10 @@ struct Vm::Parts {
   // Declaration order is construction order; destruction runs in reverse, so vCPU threads
   // end first, then the console thread, then devices, then KVM objects and memory.
   VmConfig config;
+  ConsoleIo console_io;
+  std::atomic<VmState> state{VmState::kCreated};
+  std::mutex wait_mutex;  // one wait() tears down; the others get its outcome
+  std::optional<VmOutcome> outcome;
   GuestMemory memory;
   x86_64::LinuxBootInfo boot{};
   kvm::Kvm kvm;
@@ -122,12 +123,12 @@ struct Vm::Parts {
   std::unique_ptr<virtio::FdConsoleOutput> virtio_console_output;
   std::shared_ptr<virtio::VirtioConsole> virtio_console;
   std::shared_ptr<devices::Serial> serial;
-  std::unique_ptr<TerminalRawMode> raw_terminal;
   std::unique_ptr<HostConsoleInput> console;
   std::vector<std::unique_ptr<VcpuRunner>> vcpus;
 
-  explicit Parts(const VmConfig& cfg)
+  Parts(const VmConfig& cfg, ConsoleIo io)
       : config(cfg),
+        console_io(io),
         memory(GuestMemory::create(cfg.memory_bytes, layout::kMmioHoleStart, layout::kMmioHoleEnd)),
         boot(x86_64::load_linux(memory, {cfg.kernel, cfg.initrd, effective_cmdline(cfg)})),
         kvm(kvm::Kvm::open(cfg.kvm_device)),
@@ -169,14 +170,26 @@ struct Vm::Parts {
   }
 };
 
-Vm::Vm(const VmConfig& config) {
+const char* to_string(VmState state) noexcept {
+  switch (state) {
+    case VmState::kCreated:
+      return "created";
+    case VmState::kRunning:
+      return "running";
+    case VmState::kShutdown:
+      return "shutdown";
+  }
+  return "unknown";
+}
+
+Vm::Vm(const VmConfig& config, ConsoleIo console) {
   validate(config);
-  parts_ = std::make_unique<Parts>(config);
+  parts_ = std::make_unique<Parts>(config, console);
   Parts& p = *parts_;
 
   if (config.cpus > p.kvm.max_vcpus()) {
-    throw ConfigError("--cpus " + std::to_string(config.cpus) + " is more than KVM allows (" +
-                      std::to_string(p.kvm.max_vcpus()) + ")");
+    throw ConfigError("cpus", std::to_string(config.cpus) + " is more than KVM allows (" +
+                                  std::to_string(p.kvm.max_vcpus()) + ")");
   }
   x86_64::write_boot_gdt(p.memory);
   x86_64::write_identity_page_tables(p.memory);
@@ -193,7 +206,7 @@ Vm::Vm(const VmConfig& config) {
   // Legacy platform devices.
   p.serial =
       std::make_shared<devices::Serial>(std::make_shared<KvmIrqLine>(p.vm, layout::kSerialCom1Irq),
-                                        std::make_shared<FdOutput>(STDOUT_FILENO));
+                                        std::make_shared<FdOutput>(console.output_fd));
   p.pio.insert(p.serial, 0x3f8, devices::Serial::kPortCount);
   auto i8042 = std::make_shared<devices::I8042>(p.stopper);
   p.pio.insert(i8042->data_port(), 0x60, 1);
@@ -217,7 +230,7 @@ Vm::Vm(const VmConfig& config) {
     attach(virtio::make_net_device(config.nets[i], p.loop, i));
   }
   if (config.console == ConsoleKind::kVirtio) {
-    p.virtio_console_output = std::make_unique<virtio::FdConsoleOutput>(STDOUT_FILENO);
+    p.virtio_console_output = std::make_unique<virtio::FdConsoleOutput>(console.output_fd);
     p.virtio_console = std::make_shared<virtio::VirtioConsole>(*p.virtio_console_output, p.loop);
     attach(p.virtio_console);
   }
@@ -248,76 +261,63 @@ Vm::Vm(const VmConfig& config) {
   spdlog::info("VM ready: {} vCPU(s), {} of RAM", config.cpus, format_size(config.memory_bytes));
 }
 
-Vm::~Vm() = default;
-
-int Vm::run() {
-  Parts& p = *parts_;
-  VcpuRunner::install_kick_signal();
-
-  // Termination signals are taken synchronously here; every thread started below inherits
-  // the mask, so they never interrupt a vCPU or device thread.
-  sigset_t signals;
-  sigemptyset(&signals);
-  for (int s : {SIGINT, SIGTERM, SIGHUP, SIGQUIT}) sigaddset(&signals, s);
-  sigset_t old_mask;
-  ::pthread_sigmask(SIG_BLOCK, &signals, &old_mask);
-  UniqueFd sigfd(::signalfd(-1, &signals, SFD_CLOEXEC | SFD_NONBLOCK));
-  if (!sigfd) throw system_error("signalfd", errno);
-
-  // Escape sequences only on a terminal: through pipes every byte reaches the guest.
-  const bool tty = ::isatty(STDIN_FILENO) == 1;
-  p.raw_terminal = std::make_unique<TerminalRawMode>(STDIN_FILENO);
-  p.console = std::make_unique<HostConsoleInput>(
-      STDIN_FILENO,
-      p.virtio_console ? ConsoleInputSink([console = p.virtio_console](std::span<const uint8_t> b) {
-        return console->push_input(b);
-      })
-                       : ConsoleInputSink([serial = p.serial](std::span<const uint8_t> b) {
-                           return serial->enqueue_input(b);
-                         }),
-      p.stopper, HostConsoleInput::Options{.escape_sequences = tty});
-  for (auto& vcpu : p.vcpus) vcpu->start();
-
-  using Clock = std::chrono::steady_clock;
-  const auto deadline =
-      p.config.timeout_seconds
-          ? std::optional(Clock::now() +
-                          std::chrono::duration_cast<Clock::duration>(
-                              std::chrono::duration<double>(*p.config.timeout_seconds)))
-          : std::nullopt;
-  while (!p.stopper.stop_requested()) {
-    int wait_ms = -1;
-    if (deadline) {
-      const auto left =
-          std::chrono::duration_cast<std::chrono::milliseconds>(*deadline - Clock::now());
-      if (left.count() <= 0) {
-        spdlog::warn("--timeout expired, stopping the VM");
-        p.stopper.request_stop(StopReason::kTimeout, static_cast<int>(ExitStatus::kTimeout));
-        break;
-      }
-      wait_ms = static_cast<int>(std::min<int64_t>(left.count() + 1, 60'000));
-    }
-    pollfd fds[2] = {{p.stopper.event_fd(), POLLIN, 0}, {sigfd.get(), POLLIN, 0}};
-    if (::poll(fds, 2, wait_ms) < 0 && errno != EINTR) throw system_error("poll", errno);
-    if ((fds[1].revents & POLLIN) != 0) {
-      signalfd_siginfo info{};
-      if (::read(sigfd.get(), &info, sizeof(info)) == sizeof(info)) {
-        const int sig = static_cast<int>(info.ssi_signo);
-        spdlog::warn("received signal {}, stopping the VM", ::strsignal(sig));
-        p.stopper.request_stop(StopReason::kUserRequest, 128 + sig);
-      }
-    }
+Vm::~Vm() {
+  if (parts_ && parts_->state.load() == VmState::kRunning) {
+    request_stop();
+    (void)wait();
   }
+}
 
+void Vm::start() {
+  Parts& p = *parts_;
+  VmState expected = VmState::kCreated;
+  if (!p.state.compare_exchange_strong(expected, VmState::kRunning)) {
+    throw Error(std::string("cannot start a VM that is ") + to_string(expected));
+  }
+  VcpuRunner::install_kick_signal();
+  if (p.console_io.input_fd >= 0) {
+    ConsoleInputSink sink =
+        p.virtio_console
+            ? ConsoleInputSink([console = p.virtio_console](std::span<const uint8_t> b) {
+                return console->push_input(b);
+              })
+            : ConsoleInputSink([serial = p.serial](std::span<const uint8_t> b) {
+                return serial->enqueue_input(b);
+              });
+    p.console = std::make_unique<HostConsoleInput>(
+        p.console_io.input_fd, std::move(sink), p.stopper,
+        HostConsoleInput::Options{.escape_sequences = p.console_io.escape_sequences});
+  }
+  for (auto& vcpu : p.vcpus) vcpu->start();
+}
+
+void Vm::request_stop() { parts_->stopper.request_stop({.reason = StopReason::kRequested}); }
+
+int Vm::stop_event_fd() const noexcept { return parts_->stopper.event_fd(); }
+
+VmState Vm::state() const noexcept { return parts_->state.load(); }
+
+VmOutcome Vm::wait() {
+  Parts& p = *parts_;
+  std::lock_guard lock(p.wait_mutex);
+  if (p.outcome) return *p.outcome;
+  if (p.state.load() == VmState::kCreated) {
+    throw Error("cannot wait for a VM that was not started");
+  }
+  pollfd fd{p.stopper.event_fd(), POLLIN, 0};
+  while (!p.stopper.stop_requested()) {
+    if (::poll(&fd, 1, -1) < 0 && errno != EINTR) throw system_error("poll", errno);
+  }
   for (auto& vcpu : p.vcpus) vcpu->stop();
   for (auto& vcpu : p.vcpus) vcpu->join();
   p.console.reset();
-  p.raw_terminal.reset();
   // Devices stop touching guest memory and flush what the guest wrote (console output).
   p.shutdown_devices();
   p.serial->flush();
-  ::pthread_sigmask(SIG_SETMASK, &old_mask, nullptr);
-  return p.stopper.exit_status();
+  p.outcome = p.stopper.outcome();
+  p.state.store(VmState::kShutdown);
+  spdlog::info("VM stopped: {}", to_string(p.outcome->reason));
+  return *p.outcome;
 }
 
 }  // namespace vmm

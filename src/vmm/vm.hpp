@@ -1,23 +1,50 @@
 #pragma once
-// A whole virtual machine: KVM objects, guest memory, buses, devices and vCPU threads, built
-// from a VmConfig. Construction either yields a VM ready to run or throws and leaves nothing
-// behind (every part is an RAII member, destroyed in reverse order).
+// A whole virtual machine as a runtime object: KVM objects, guest memory, buses, devices and
+// vCPU threads, built from a VmConfig. Construction either yields a VM ready to start or throws
+// and leaves nothing behind (every part is an RAII member, destroyed in reverse order).
+//
+// The VM knows nothing of the process around it: no signals, no terminal modes, no timers, no
+// exit statuses. Its owner (the CLI, a test, later a daemon) chooses where the console goes,
+// starts it, asks it to stop from any thread, and learns from wait() what happened.
 #include <memory>
-#include <vector>
 
+#include "vmm/devices/vm_stopper.hpp"
 #include "vmm/vm_config.hpp"
 
 namespace vmm {
 
+// Where the guest's console meets the host. The owner keeps the fds open for the VM's life.
+struct ConsoleIo {
+  int output_fd = 1;              // the guest's console output (serial, or hvc0 with virtio)
+  int input_fd = 0;               // bytes for the guest's console; -1 for none
+  bool escape_sequences = false;  // Ctrl-a x on the input ends the VM (for a terminal)
+};
+
+enum class VmState { kCreated, kRunning, kShutdown };
+[[nodiscard]] const char* to_string(VmState state) noexcept;
+
 class Vm final {
  public:
-  explicit Vm(const VmConfig& config);
+  Vm(const VmConfig& config, ConsoleIo console);
   Vm(const Vm&) = delete;
   Vm& operator=(const Vm&) = delete;
-  ~Vm();
+  ~Vm();  // stops a VM still running and waits for its threads
 
-  // Runs the guest until it stops; returns the process exit status (see README).
-  int run();
+  // Starts the vCPU threads and the console input. Once; throws if the VM was started before.
+  void start();
+
+  // Asks the VM to stop (StopReason::kRequested). Any thread, any time; a request after the
+  // first one, or after the guest itself stopped, changes nothing.
+  void request_stop();
+
+  // Readable (poll) from the moment the VM wants to stop until it is destroyed.
+  [[nodiscard]] int stop_event_fd() const noexcept;
+
+  // Waits until a stop is requested (by the guest, a device, an error or request_stop), then
+  // stops the vCPUs and devices and flushes the console. Every call returns the same outcome.
+  VmOutcome wait();
+
+  [[nodiscard]] VmState state() const noexcept;
 
  private:
   struct Parts;

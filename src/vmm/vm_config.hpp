@@ -1,5 +1,5 @@
 #pragma once
-// Everything needed to build and run one VM, as plain values. The CLI (and later the API)
+// Everything needed to build one VM, as plain values. The CLI (and later the API)
 // fills it; the VM builder validates it against the host.
 #include <cstdint>
 #include <filesystem>
@@ -26,7 +26,6 @@ struct VmConfig {
   std::string cmdline = kDefaultCmdline;
   uint32_t cpus = 1;
   uint64_t memory_bytes = 512ULL << 20;
-  std::optional<double> timeout_seconds;  // ends the VM with exit status 124
   std::string kvm_device = "/dev/kvm";
   std::vector<virtio::BlockDeviceConfig> disks;  // vda, vdb, ...
   std::vector<virtio::NetConfig> nets;           // eth0, eth1, ...

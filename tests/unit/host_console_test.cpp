@@ -13,11 +13,14 @@
 #include <thread>
 #include <vector>
 
+#include "support/recording_stopper.hpp"
 #include "vmm/common/error.hpp"
 #include "vmm/common/unique_fd.hpp"
 
 namespace vmm {
 namespace {
+
+using test::RecordingStopper;
 
 using namespace std::chrono_literals;
 
@@ -33,26 +36,6 @@ struct Pipe {
   }
   UniqueFd read_end;
   UniqueFd write_end;
-};
-
-class RecordingStopper final : public VmStopper {
- public:
-  void request_stop(StopReason reason, int exit_status) override {
-    std::lock_guard lock(mutex);
-    requests.push_back({reason, exit_status});
-    cv.notify_all();
-  }
-  bool wait_for_request(std::chrono::milliseconds timeout) {
-    std::unique_lock lock(mutex);
-    return cv.wait_for(lock, timeout, [&] { return !requests.empty(); });
-  }
-  struct Request {
-    StopReason reason;
-    int exit_status;
-  };
-  std::mutex mutex;
-  std::condition_variable cv;
-  std::vector<Request> requests;
 };
 
 // A guest console with a bounded queue, like the serial's host queue.
@@ -140,7 +123,7 @@ TEST(HostConsoleInput, BytesThroughPipeReachSink) {
   EXPECT_TRUE(console.wait_for("echo hello\n", 5s)) << console.data();
   pipe.send("\x01\x01");
   EXPECT_TRUE(console.wait_for("echo hello\n\x01", 5s));
-  EXPECT_TRUE(stopper.requests.empty());
+  EXPECT_TRUE(stopper.requests().empty());
 }
 
 TEST(HostConsoleInput, CtrlAXStopsVm) {
@@ -150,8 +133,7 @@ TEST(HostConsoleInput, CtrlAXStopsVm) {
   HostConsoleInput input(pipe.read_end.get(), console.sink(), stopper);
   pipe.send("bye\x01x");
   ASSERT_TRUE(stopper.wait_for_request(5s));
-  EXPECT_EQ(stopper.requests[0].reason, StopReason::kUserRequest);
-  EXPECT_EQ(stopper.requests[0].exit_status, 0);
+  EXPECT_EQ(stopper.requests()[0].reason, StopReason::kConsoleEscape);
   EXPECT_EQ(console.data(), "bye");
 }
 
@@ -163,7 +145,7 @@ TEST(HostConsoleInput, EscapesCanBeDisabled) {
                          HostConsoleInput::Options{.escape_sequences = false});
   pipe.send("\x01x");
   EXPECT_TRUE(console.wait_for("\x01x", 5s));
-  EXPECT_TRUE(stopper.requests.empty());
+  EXPECT_TRUE(stopper.requests().empty());
 }
 
 TEST(HostConsoleInput, EofDoesNotStopVm) {
@@ -205,7 +187,7 @@ TEST(HostConsoleInput, StopsPromptlyWhileIdleOrBlocked) {
     const auto start = std::chrono::steady_clock::now();
     input.reset();
     EXPECT_LT(std::chrono::steady_clock::now() - start, 1s) << "capacity " << capacity;
-    EXPECT_TRUE(stopper.requests.empty());
+    EXPECT_TRUE(stopper.requests().empty());
   }
 }
 

@@ -5,22 +5,13 @@
 #include <memory>
 #include <vector>
 
+#include "support/recording_stopper.hpp"
 #include "vmm/bus/bus.hpp"
 
 namespace vmm::devices {
 namespace {
 
-class RecordingStopper final : public VmStopper {
- public:
-  void request_stop(StopReason reason, int exit_status) override {
-    requests.push_back({reason, exit_status});
-  }
-  struct Request {
-    StopReason reason;
-    int exit_status;
-  };
-  std::vector<Request> requests;
-};
+using test::RecordingStopper;
 
 class CountingIrq final : public IrqLine {
  public:
@@ -76,7 +67,7 @@ TEST_F(I8042Test, CommandByteReadWrite) {
   out(I8042::kDataPort, 0x65);
   EXPECT_EQ(in(I8042::kCommandPort)&I8042::kStatusLastWasCommand, 0);
   EXPECT_EQ(command_with_reply(I8042::kCmdReadCtr), 0x65);
-  EXPECT_TRUE(stopper.requests.empty());
+  EXPECT_TRUE(stopper.requests().empty());
 }
 
 TEST_F(I8042Test, EnableDisableTogglesCommandByte) {
@@ -97,16 +88,15 @@ TEST_F(I8042Test, ReadOutputPort) {
 
 TEST_F(I8042Test, PulseResetStopsVm) {
   out(I8042::kCommandPort, I8042::kCmdPulseReset);
-  ASSERT_EQ(stopper.requests.size(), 1u);
-  EXPECT_EQ(stopper.requests[0].reason, StopReason::kGuestReset);
-  EXPECT_EQ(stopper.requests[0].exit_status, 0);
+  ASSERT_EQ(stopper.requests().size(), 1u);
+  EXPECT_EQ(stopper.requests()[0].reason, StopReason::kGuestReset);
 }
 
 TEST_F(I8042Test, OutputPortResetLineStopsVm) {
   out(I8042::kCommandPort, I8042::kCmdWriteOutputPort);
   out(I8042::kDataPort, 0x02);
-  ASSERT_EQ(stopper.requests.size(), 1u);
-  EXPECT_EQ(stopper.requests[0].reason, StopReason::kGuestReset);
+  ASSERT_EQ(stopper.requests().size(), 1u);
+  EXPECT_EQ(stopper.requests()[0].reason, StopReason::kGuestReset);
 }
 
 TEST_F(I8042Test, NoAuxPort) {

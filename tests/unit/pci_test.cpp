@@ -7,21 +7,12 @@
 #include "devices/pci/msix.hpp"
 #include "devices/pci/pci_config_space.hpp"
 #include "devices/pci/pci_root.hpp"
+#include "support/recording_stopper.hpp"
 
 namespace vmm::pci {
 namespace {
 
-class RecordingStopper final : public VmStopper {
- public:
-  void request_stop(StopReason r, int status) override {
-    reason = r;
-    exit_status = status;
-    ++calls;
-  }
-  StopReason reason = StopReason::kError;
-  int exit_status = -1;
-  int calls = 0;
-};
+using test::RecordingStopper;
 
 class FakeRouter final : public MsiRouter {
  public:
@@ -184,8 +175,8 @@ TEST_F(PciRootTest, DeviceBarIsMappedAndFollowsTheGuest) {
 TEST_F(PciRootTest, ResetControlRegisterResetsTheVm) {
   std::array<uint8_t, 1> b{0x6};
   pio.write(kConfigAddressPort + 1, b);
-  EXPECT_EQ(stopper.calls, 1);
-  EXPECT_EQ(stopper.reason, StopReason::kGuestReset);
+  ASSERT_EQ(stopper.requests().size(), 1u);
+  EXPECT_EQ(stopper.requests()[0].reason, StopReason::kGuestReset);
 }
 
 TEST_F(PciRootTest, DisabledAddressReadsAllOnes) {

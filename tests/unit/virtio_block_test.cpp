@@ -355,11 +355,11 @@ TEST_P(VirtioBlockTest, SecondWriterIsRefused) {
   try {
     VirtioBlock second(c, loop);
     FAIL() << "second open of a writable image succeeded";
-  } catch (const ConfigError& e) {
+  } catch (const HostResourceError& e) {
     EXPECT_EQ(std::string(e.what()), image_.path() + " is in use by another process");
   }
   c.read_only = true;
-  EXPECT_THROW(VirtioBlock(c, loop), ConfigError);  // a reader conflicts with the writer too
+  EXPECT_THROW(VirtioBlock(c, loop), HostResourceError);  // a reader conflicts with the writer too
 }
 
 INSTANTIATE_TEST_SUITE_P(Engines, VirtioBlockTest,

@@ -1,16 +1,29 @@
 #pragma once
-// How a device (or the console, or a timer) asks the VMM to end the VM with an exit status.
-// The first request wins; later ones are ignored.
+// How a device, a vCPU or the VM's owner asks for the VM to end, and what is reported when it
+// did. The first request wins; later ones are ignored. Nothing here knows about process exit
+// statuses: the front end (CLI, API) decides what an outcome means to its caller.
+#include <cstdint>
+#include <string>
+
 namespace vmm {
 
 enum class StopReason {
-  kGuestReset,     // reboot through the keyboard controller, triple fault: exit 0
-  kGuestPowerOff,  // ACPI or KVM system-event shutdown: exit 0
-  kDebugExit,      // isa-debug-exit compatible port: exit (v << 1) | 1
-  kTimeout,        // --timeout: exit 124
-  kUserRequest,    // console escape sequence or a signal
-  kError,          // the VMM failed: exit 1
+  kGuestReset,     // reboot through the keyboard controller or PCI reset, triple fault
+  kGuestPowerOff,  // ACPI or KVM system-event shutdown
+  kDebugExit,      // the guest wrote a value to the isa-debug-exit compatible port
+  kConsoleEscape,  // the user typed Ctrl-a x on the console
+  kRequested,      // the VM's owner asked (a signal, a timer, an API call)
+  kError,          // the VMM failed while running the VM
 };
+
+// What ended a VM.
+struct VmOutcome {
+  StopReason reason = StopReason::kError;
+  uint64_t debug_exit_value = 0;  // kDebugExit: the value the guest wrote
+  std::string error{};            // kError: what failed, one line
+};
+
+[[nodiscard]] const char* to_string(StopReason reason) noexcept;
 
 class VmStopper {
  public:
@@ -19,7 +32,7 @@ class VmStopper {
   VmStopper& operator=(const VmStopper&) = delete;
   virtual ~VmStopper() = default;
 
-  virtual void request_stop(StopReason reason, int exit_status) = 0;
+  virtual void request_stop(VmOutcome outcome) = 0;
 };
 
 }  // namespace vmm

@@ -1,0 +1,70 @@
+#include "cli/run_command.hpp"
+
+#include <poll.h>
+#include <spdlog/spdlog.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <array>
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+
+#include "cli/exit_status.hpp"
+#include "vmm/common/error.hpp"
+#include "vmm/host_console.hpp"
+#include "vmm/vm.hpp"
+
+namespace vmm::cli {
+
+int run_in_foreground(const VmConfig& config, std::optional<double> timeout_seconds,
+                      TerminationSignals& signals) {
+  if (timeout_seconds && !(*timeout_seconds > 0)) {
+    throw ConfigError("timeout", "must be a positive number of seconds");
+  }
+  // Escape sequences only on a terminal: through pipes every byte reaches the guest.
+  const bool tty = ::isatty(STDIN_FILENO) == 1;
+  Vm vm(config,
+        ConsoleIo{.output_fd = STDOUT_FILENO, .input_fd = STDIN_FILENO, .escape_sequences = tty});
+  TerminalRawMode raw_terminal(STDIN_FILENO);
+  vm.start();
+
+  using Clock = std::chrono::steady_clock;
+  const std::optional<Clock::time_point> deadline =
+      timeout_seconds
+          ? std::optional(Clock::now() + std::chrono::duration_cast<Clock::duration>(
+                                             std::chrono::duration<double>(*timeout_seconds)))
+          : std::nullopt;
+  OwnerStop owner;
+  std::array<pollfd, 2> fds{{{vm.stop_event_fd(), POLLIN, 0}, {signals.fd(), POLLIN, 0}}};
+  while ((fds[0].revents & POLLIN) == 0) {
+    int wait_ms = -1;
+    if (deadline) {
+      const auto left =
+          std::chrono::duration_cast<std::chrono::milliseconds>(*deadline - Clock::now());
+      if (left.count() <= 0) {
+        spdlog::warn("--timeout expired, stopping the VM");
+        owner.timed_out = true;
+        vm.request_stop();
+        break;
+      }
+      wait_ms = static_cast<int>(std::min<int64_t>(left.count() + 1, 60'000));
+    }
+    if (::poll(fds.data(), fds.size(), wait_ms) < 0 && errno != EINTR) {
+      throw system_error("poll", errno);
+    }
+    if ((fds[1].revents & POLLIN) != 0) {
+      if (const auto sig = signals.take()) {
+        spdlog::warn("received signal {}, stopping the VM", ::strsignal(*sig));
+        owner.signal = *sig;
+        vm.request_stop();
+        break;
+      }
+    }
+  }
+  const VmOutcome outcome = vm.wait();
+  raw_terminal.restore();
+  return exit_status(outcome, owner);
+}
+
+}  // namespace vmm::cli
