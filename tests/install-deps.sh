@@ -14,7 +14,7 @@ PACKAGES=(
   # the minimal guest kernel (firmware/build-minimal-kernel.sh builds it from linux-source-6.1)
   linux-source-6.1 make bc flex bison libelf-dev libssl-dev
   # peers used by the container and network tests
-  runc iperf3
+  runc iperf3 curl
 )
 
 [[ $(id -u) == 0 ]] || { echo "install-deps: run as root" >&2; exit 1; }

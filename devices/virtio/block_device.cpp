@@ -222,7 +222,28 @@ void VirtioBlock::process_queue_locked() {
   } while (queue_->enable_notification());
 }
 
+DeviceCounters VirtioBlock::named_counters() const {
+  return {{"read_ops", read_ops_.load()},   {"read_bytes", read_bytes_.load()},
+          {"write_ops", write_ops_.load()}, {"write_bytes", write_bytes_.load()},
+          {"flush_ops", flush_ops_.load()}, {"discard_ops", discard_ops_.load()},
+          {"errors", errors_.load()}};
+}
+
 void VirtioBlock::complete_locked(BlkRequest& request, uint8_t status) {
+  constexpr auto relaxed = std::memory_order_relaxed;
+  if (status != kBlkStatusOk) {
+    errors_.fetch_add(1, relaxed);
+  } else if (request.type == kBlkTypeIn) {
+    read_ops_.fetch_add(1, relaxed);
+    read_bytes_.fetch_add(request.data_len, relaxed);
+  } else if (request.type == kBlkTypeOut) {
+    write_ops_.fetch_add(1, relaxed);
+    write_bytes_.fetch_add(request.data_len, relaxed);
+  } else if (request.type == kBlkTypeFlush) {
+    flush_ops_.fetch_add(1, relaxed);
+  } else if (request.type == kBlkTypeDiscard || request.type == kBlkTypeWriteZeroes) {
+    discard_ops_.fetch_add(1, relaxed);
+  }
   *request.status = status;
   queue_->add_used(request.head, block_request_used_len(request, status == kBlkStatusOk));
   if (queue_->needs_notification()) interrupt_->signal_used_queue(0);

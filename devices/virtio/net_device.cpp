@@ -55,6 +55,12 @@ NetCounters VirtioNet::counters() const noexcept {
                      tx_packets_.load(), tx_bytes_.load(), tx_drops_.load()};
 }
 
+DeviceCounters VirtioNet::named_counters() const {
+  const NetCounters c = counters();
+  return {{"rx_packets", c.rx_packets}, {"rx_bytes", c.rx_bytes}, {"rx_drops", c.rx_drops},
+          {"tx_packets", c.tx_packets}, {"tx_bytes", c.tx_bytes}, {"tx_drops", c.tx_drops}};
+}
+
 void VirtioNet::read_config(uint64_t offset, std::span<uint8_t> data) {
   std::array<uint8_t, kConfigSize> config{};
   std::copy(mac_.begin(), mac_.end(), config.begin());

@@ -24,6 +24,7 @@ int exit_status(ErrorKind kind) noexcept {
   switch (kind) {
     case ErrorKind::kInvalidConfig:
     case ErrorKind::kHostResource:
+    case ErrorKind::kInvalidState:
       return static_cast<int>(ExitStatus::kUsageError);
     case ErrorKind::kRuntime:
       break;

@@ -10,6 +10,7 @@
 #include <string>
 #include <string_view>
 
+#include "cli/ctl_command.hpp"
 #include "cli/disk_option.hpp"
 #include "cli/exit_status.hpp"
 #include "cli/net_option.hpp"
@@ -108,6 +109,19 @@ int run_cli(int argc, char** argv, vmm::cli::TerminationSignals& signals) {
       ->check(CLI::IsMember({"pci", "mmio"}))
       ->capture_default_str();
   run->add_option("--kvm-device", config.kvm_device, "KVM device node")->capture_default_str();
+  vmm::cli::RunOptions run_options;
+  run->add_option("--api-socket", run_options.api_socket,
+                  "Serve the VM's REST API (HTTP over this Unix socket, mode 0600): ping, info, "
+                  "pause, resume, shutdown, counters");
+
+  std::string ctl_socket;
+  std::string ctl_command;
+  auto* ctl = app.add_subcommand("ctl", "Control a running VM through its API socket");
+  ctl->add_option("--api-socket", ctl_socket, "The socket given to `vmm run --api-socket`")
+      ->required();
+  ctl->add_option("command", ctl_command, "ping, info, counters, pause, resume or shutdown")
+      ->required()
+      ->check(CLI::IsMember({"ping", "info", "counters", "pause", "resume", "shutdown"}));
   run->add_option("--log-level", log_level, "Log level on stderr")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}));
   run->footer(kExitStatusHelp);
@@ -131,14 +145,14 @@ int run_cli(int argc, char** argv, vmm::cli::TerminationSignals& signals) {
       auto bytes = vmm::parse_size(memory);
       if (!bytes) throw vmm::ConfigError("memory", "cannot parse size '" + memory + "'");
       config.memory_bytes = *bytes;
-      const std::optional<double> timeout_seconds =
-          timeout_opt->count() > 0 ? std::optional(timeout) : std::nullopt;
+      if (timeout_opt->count() > 0) run_options.timeout_seconds = timeout;
       for (const auto& d : disks) config.disks.push_back(vmm::cli::parse_disk_option(d));
       for (const auto& n : nets) config.nets.push_back(vmm::cli::parse_net_option(n));
       config.console = console == "virtio" ? vmm::ConsoleKind::kVirtio : vmm::ConsoleKind::kSerial;
       config.transport = transport == "mmio" ? vmm::TransportKind::kMmio : vmm::TransportKind::kPci;
-      return vmm::cli::run_in_foreground(config, timeout_seconds, signals);
+      return vmm::cli::run_in_foreground(config, run_options, signals);
     }
+    if (ctl->parsed()) return vmm::cli::run_ctl(ctl_socket, ctl_command);
   } catch (const vmm::Error& e) {
     print_error(e);
     return vmm::cli::exit_status(e.kind());

@@ -9,7 +9,10 @@
 #include <cerrno>
 #include <chrono>
 #include <cstring>
+#include <memory>
 
+#include "api/api_server.hpp"
+#include "api/vm_api.hpp"
 #include "cli/exit_status.hpp"
 #include "vmm/common/error.hpp"
 #include "vmm/host_console.hpp"
@@ -17,8 +20,9 @@
 
 namespace vmm::cli {
 
-int run_in_foreground(const VmConfig& config, std::optional<double> timeout_seconds,
+int run_in_foreground(const VmConfig& config, const RunOptions& options,
                       TerminationSignals& signals) {
+  const std::optional<double>& timeout_seconds = options.timeout_seconds;
   if (timeout_seconds && !(*timeout_seconds > 0)) {
     throw ConfigError("timeout", "must be a positive number of seconds");
   }
@@ -26,6 +30,16 @@ int run_in_foreground(const VmConfig& config, std::optional<double> timeout_seco
   const bool tty = ::isatty(STDIN_FILENO) == 1;
   Vm vm(config,
         ConsoleIo{.output_fd = STDOUT_FILENO, .input_fd = STDIN_FILENO, .escape_sequences = tty});
+  // The API answers on a thread of its own, also while the VM is paused; it goes before the
+  // VM does (declared after it).
+  std::unique_ptr<api::VmControl> control;
+  std::optional<api::ApiServer> api_server;
+  if (!options.api_socket.empty()) {
+    control = api::make_vm_control(vm);
+    api_server.emplace(options.api_socket, [&control](const api::ApiRequest& request) {
+      return api::dispatch(*control, request);
+    });
+  }
   TerminalRawMode raw_terminal(STDIN_FILENO);
   vm.start();
 

@@ -3,15 +3,22 @@
 // a terminal, restored on every exit path), termination signals and --timeout as stop requests,
 // and the outcome turned into the documented exit status.
 #include <optional>
+#include <string>
 
 #include "cli/termination_signals.hpp"
 #include "vmm/vm_config.hpp"
 
 namespace vmm::cli {
 
+// Process-level options of `vmm run` that are not part of the VM's configuration.
+struct RunOptions {
+  std::optional<double> timeout_seconds;  // --timeout: stop the VM, exit status 124
+  std::string api_socket;                 // --api-socket: serve the VM's REST API there
+};
+
 // Builds, runs and tears down the VM; returns the process exit status. Throws vmm::Error for a
 // VM that cannot be built (nothing is left behind).
-[[nodiscard]] int run_in_foreground(const VmConfig& config, std::optional<double> timeout_seconds,
+[[nodiscard]] int run_in_foreground(const VmConfig& config, const RunOptions& options,
                                     TerminationSignals& signals);
 
 }  // namespace vmm::cli

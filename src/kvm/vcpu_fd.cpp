@@ -45,6 +45,10 @@ void VcpuFd::set_immediate_exit(bool value) noexcept {
   __atomic_store_n(&run_->immediate_exit, value ? 1 : 0, __ATOMIC_SEQ_CST);
 }
 
+bool VcpuFd::notify_guest_paused() noexcept {
+  return ::ioctl(fd_.get(), KVM_KVMCLOCK_CTRL, 0) == 0;
+}
+
 VcpuExit VcpuFd::run() {
   VcpuExit exit;
   if (::ioctl(fd_.get(), KVM_RUN, 0) < 0) {

@@ -9,9 +9,11 @@
 #include <boost/asio/posix/stream_descriptor.hpp>
 #include <boost/asio/post.hpp>
 #include <cerrno>
+#include <condition_variable>
 #include <cstdint>
 #include <cstring>
 #include <future>
+#include <mutex>
 #include <utility>
 
 #include "vmm/common/error.hpp"
@@ -24,6 +26,10 @@ struct EventLoop::Impl {
   asio::io_context context;
   asio::executor_work_guard<asio::io_context::executor_type> work{context.get_executor()};
   std::thread::id loop_thread;
+  std::mutex pause_mutex;
+  std::condition_variable pause_cv;
+  bool paused = false;  // pause() asked and resume() has not
+  bool parked = false;  // the loop thread is held
 };
 
 struct EventLoop::EventFdWatch::State {
@@ -53,6 +59,7 @@ EventLoop::EventLoop() : impl_(std::make_unique<Impl>()) {
 }
 
 EventLoop::~EventLoop() {
+  resume();
   impl_->work.reset();
   impl_->context.stop();
   if (thread_.joinable()) thread_.join();
@@ -62,6 +69,27 @@ asio::io_context& EventLoop::context() noexcept { return impl_->context; }
 
 bool EventLoop::in_loop_thread() const noexcept {
   return std::this_thread::get_id() == impl_->loop_thread;
+}
+
+void EventLoop::pause() {
+  if (in_loop_thread()) throw Error("event loop: pause() from the loop thread");
+  std::unique_lock lock(impl_->pause_mutex);
+  if (impl_->paused) return;
+  impl_->paused = true;
+  asio::post(impl_->context, [impl = impl_.get()] {
+    std::unique_lock held(impl->pause_mutex);
+    impl->parked = true;
+    impl->pause_cv.notify_all();
+    impl->pause_cv.wait(held, [impl] { return !impl->paused; });
+    impl->parked = false;
+  });
+  impl_->pause_cv.wait(lock, [this] { return impl_->parked || !impl_->paused; });
+}
+
+void EventLoop::resume() noexcept {
+  std::lock_guard lock(impl_->pause_mutex);
+  impl_->paused = false;
+  impl_->pause_cv.notify_all();
 }
 
 void EventLoop::post(std::function<void()> fn) { asio::post(impl_->context, std::move(fn)); }

@@ -43,10 +43,54 @@ void VcpuRunner::start() {
 }
 
 void VcpuRunner::stop() noexcept {
-  stopping_.store(true, std::memory_order_release);
-  // immediate_exit covers a thread that is about to enter KVM_RUN; the signal one inside it.
-  vcpu_.set_immediate_exit(true);
+  {
+    std::lock_guard lock(park_mutex_);
+    stopping_.store(true, std::memory_order_release);
+    // immediate_exit covers a thread that is about to enter KVM_RUN; the signal one inside it.
+    vcpu_.set_immediate_exit(true);
+  }
+  park_cv_.notify_all();
   if (thread_.joinable() && running_.load()) ::pthread_kill(thread_.native_handle(), kick_signal());
+}
+
+void VcpuRunner::request_pause() noexcept {
+  {
+    std::lock_guard lock(park_mutex_);
+    pause_requested_ = true;
+    vcpu_.set_immediate_exit(true);
+  }
+  if (thread_.joinable() && running_.load()) ::pthread_kill(thread_.native_handle(), kick_signal());
+}
+
+void VcpuRunner::wait_parked() {
+  std::unique_lock lock(park_mutex_);
+  park_cv_.wait(lock, [this] { return parked_ || !running_.load() || !pause_requested_; });
+}
+
+void VcpuRunner::resume() noexcept {
+  {
+    std::lock_guard lock(park_mutex_);
+    pause_requested_ = false;
+  }
+  park_cv_.notify_all();
+}
+
+bool VcpuRunner::park_if_paused() {
+  std::unique_lock lock(park_mutex_);
+  if (stopping_.load()) return false;
+  const bool pause = pause_requested_;
+  if (pause) {
+    parked_ = true;
+    park_cv_.notify_all();
+    park_cv_.wait(lock, [this] { return !pause_requested_ || stopping_.load(); });
+    parked_ = false;
+    if (stopping_.load()) return false;
+  }
+  // Under the lock, so a stop() after this sets immediate_exit again; it also clears one left
+  // by a pause that was withdrawn before this thread saw it.
+  vcpu_.set_immediate_exit(false);
+  if (pause) vcpu_.notify_guest_paused();
+  return true;
 }
 
 void VcpuRunner::join() noexcept {
@@ -87,7 +131,9 @@ void VcpuRunner::loop() noexcept {
         case Kind::kMmioWrite:
           (void)mmio_.write(exit.address, exit.data);
           break;
-        case Kind::kInterrupted:
+        case Kind::kInterrupted:  // a kick: stop or pause (only these take the lock)
+          if (!park_if_paused()) stopping_ = true;
+          break;
         case Kind::kHlt:  // only without an in-kernel LAPIC: nothing to do but run again
           break;
         case Kind::kShutdown:
@@ -131,7 +177,11 @@ void VcpuRunner::loop() noexcept {
     } catch (const std::exception&) {
     }
   }
-  running_.store(false);
+  {
+    std::lock_guard lock(park_mutex_);
+    running_.store(false);
+  }
+  park_cv_.notify_all();
 }
 
 }  // namespace vmm

@@ -3,7 +3,9 @@
 #include <pthread.h>
 
 #include <atomic>
+#include <condition_variable>
 #include <cstdint>
+#include <mutex>
 #include <string>
 #include <thread>
 
@@ -21,9 +23,17 @@ class VcpuRunner final {
   ~VcpuRunner();  // stops and joins the thread
 
   void start();
-  // Asks the thread to leave KVM_RUN and end; returns at once. Idempotent.
+  // Asks the thread to leave KVM_RUN and end; returns at once. Idempotent; wakes a parked
+  // thread too.
   void stop() noexcept;
   void join() noexcept;
+
+  // Asks the thread to leave KVM_RUN and park outside it; returns at once.
+  void request_pause() noexcept;
+  // Waits until the thread is parked (or has ended).
+  void wait_parked();
+  // Lets a parked thread run the guest again; the guest is told it was stopped (kvm-clock).
+  void resume() noexcept;
 
   [[nodiscard]] kvm::VcpuFd& vcpu() noexcept { return vcpu_; }
 
@@ -42,8 +52,15 @@ class VcpuRunner final {
   const Bus& pio_;
   const Bus& mmio_;
   VmStopper& stopper_;
+  // Parks the thread while a pause is asked; false when it should end instead.
+  bool park_if_paused();
+
   std::atomic<bool> stopping_{false};
   std::atomic<bool> running_{false};
+  std::mutex park_mutex_;  // orders pause/resume/stop against the thread's immediate_exit
+  std::condition_variable park_cv_;
+  bool pause_requested_ = false;
+  bool parked_ = false;
   std::thread thread_;
 };
 

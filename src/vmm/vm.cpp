@@ -104,7 +104,8 @@ struct Vm::Parts {
   VmConfig config;
   ConsoleIo console_io;
   std::atomic<VmState> state{VmState::kCreated};
-  std::mutex wait_mutex;  // one wait() tears down; the others get its outcome
+  std::mutex control_mutex;  // orders start, pause, resume and the end of wait()
+  std::mutex wait_mutex;     // one wait() tears down; the others get its outcome
   std::optional<VmOutcome> outcome;
   GuestMemory memory;
   x86_64::LinuxBootInfo boot{};
@@ -120,6 +121,7 @@ struct Vm::Parts {
   std::vector<std::unique_ptr<IrqLine>> irq_lines;
   std::vector<std::shared_ptr<virtio::VirtioPciDevice>> pci_devices;
   std::vector<std::shared_ptr<virtio::VirtioMmioTransport>> mmio_devices;
+  std::vector<std::pair<VmDeviceInfo, std::shared_ptr<virtio::VirtioDevice>>> inventory;
   std::unique_ptr<virtio::FdConsoleOutput> virtio_console_output;
   std::shared_ptr<virtio::VirtioConsole> virtio_console;
   std::shared_ptr<devices::Serial> serial;
@@ -176,6 +178,8 @@ const char* to_string(VmState state) noexcept {
       return "created";
     case VmState::kRunning:
       return "running";
+    case VmState::kPaused:
+      return "paused";
     case VmState::kShutdown:
       return "shutdown";
   }
@@ -220,19 +224,28 @@ Vm::Vm(const VmConfig& config, ConsoleIo console) {
 
   // virtio devices: disks first (vda, vdb, ...), then NICs, then the console.
   std::vector<x86_64::MpPciInterrupt> pci_routes;
-  auto attach = [&](const std::shared_ptr<virtio::VirtioDevice>& device) {
+  auto attach = [&](const std::shared_ptr<virtio::VirtioDevice>& device, std::string id,
+                    const char* kind) {
     if (auto route = p.attach(device)) pci_routes.push_back(*route);
+    p.inventory.push_back(
+        {VmDeviceInfo{.id = std::move(id),
+                      .kind = kind,
+                      .transport = config.transport == TransportKind::kMmio ? "mmio" : "pci",
+                      .counters = {}},
+         device});
   };
-  for (const auto& disk : config.disks) {
-    attach(std::make_shared<virtio::VirtioBlock>(disk, p.loop));
+  for (size_t i = 0; i < config.disks.size(); ++i) {
+    attach(std::make_shared<virtio::VirtioBlock>(config.disks[i], p.loop),
+           "disk" + std::to_string(i), "virtio-blk");
   }
   for (size_t i = 0; i < config.nets.size(); ++i) {
-    attach(virtio::make_net_device(config.nets[i], p.loop, i));
+    attach(virtio::make_net_device(config.nets[i], p.loop, i), "net" + std::to_string(i),
+           "virtio-net");
   }
   if (config.console == ConsoleKind::kVirtio) {
     p.virtio_console_output = std::make_unique<virtio::FdConsoleOutput>(console.output_fd);
     p.virtio_console = std::make_shared<virtio::VirtioConsole>(*p.virtio_console_output, p.loop);
-    attach(p.virtio_console);
+    attach(p.virtio_console, "console0", "virtio-console");
   }
   x86_64::write_mptable(p.memory, config.cpus, pci_routes);
 
@@ -270,9 +283,10 @@ Vm::~Vm() {
 
 void Vm::start() {
   Parts& p = *parts_;
+  std::lock_guard control(p.control_mutex);
   VmState expected = VmState::kCreated;
   if (!p.state.compare_exchange_strong(expected, VmState::kRunning)) {
-    throw Error(std::string("cannot start a VM that is ") + to_string(expected));
+    throw StateError(std::string("cannot start a VM that is ") + to_string(expected));
   }
   VcpuRunner::install_kick_signal();
   if (p.console_io.input_fd >= 0) {
@@ -291,23 +305,67 @@ void Vm::start() {
   for (auto& vcpu : p.vcpus) vcpu->start();
 }
 
+void Vm::pause() {
+  Parts& p = *parts_;
+  std::lock_guard control(p.control_mutex);
+  const VmState now = p.state.load();
+  if (now != VmState::kRunning) {
+    throw StateError(std::string("cannot pause a VM that is ") + to_string(now));
+  }
+  if (p.stopper.stop_requested()) throw StateError("cannot pause a VM that is stopping");
+  for (auto& vcpu : p.vcpus) vcpu->request_pause();
+  for (auto& vcpu : p.vcpus) vcpu->wait_parked();
+  p.loop.pause();
+  p.state.store(VmState::kPaused);
+  spdlog::info("VM paused");
+}
+
+void Vm::resume() {
+  Parts& p = *parts_;
+  std::lock_guard control(p.control_mutex);
+  const VmState now = p.state.load();
+  if (now != VmState::kPaused) {
+    throw StateError(std::string("cannot resume a VM that is ") + to_string(now));
+  }
+  p.loop.resume();
+  for (auto& vcpu : p.vcpus) vcpu->resume();
+  p.state.store(VmState::kRunning);
+  spdlog::info("VM resumed");
+}
+
 void Vm::request_stop() { parts_->stopper.request_stop({.reason = StopReason::kRequested}); }
 
 int Vm::stop_event_fd() const noexcept { return parts_->stopper.event_fd(); }
 
 VmState Vm::state() const noexcept { return parts_->state.load(); }
 
+const VmConfig& Vm::config() const noexcept { return parts_->config; }
+
+std::vector<VmDeviceInfo> Vm::devices() const {
+  std::vector<VmDeviceInfo> out;
+  out.reserve(parts_->inventory.size());
+  for (const auto& [info, device] : parts_->inventory) {
+    out.push_back(info);
+    out.back().counters = device->named_counters();
+  }
+  return out;
+}
+
 VmOutcome Vm::wait() {
   Parts& p = *parts_;
   std::lock_guard lock(p.wait_mutex);
   if (p.outcome) return *p.outcome;
   if (p.state.load() == VmState::kCreated) {
-    throw Error("cannot wait for a VM that was not started");
+    throw StateError("cannot wait for a VM that was not started");
   }
   pollfd fd{p.stopper.event_fd(), POLLIN, 0};
   while (!p.stopper.stop_requested()) {
     if (::poll(&fd, 1, -1) < 0 && errno != EINTR) throw system_error("poll", errno);
   }
+  std::lock_guard control(p.control_mutex);
+  // A paused VM stops too: the devices' shutdown runs on the event loop, and stop() wakes
+  // parked vCPUs.
+  p.loop.resume();
   for (auto& vcpu : p.vcpus) vcpu->stop();
   for (auto& vcpu : p.vcpus) vcpu->join();
   p.console.reset();

@@ -7,8 +7,11 @@
 // exit statuses. Its owner (the CLI, a test, later a daemon) chooses where the console goes,
 // starts it, asks it to stop from any thread, and learns from wait() what happened.
 #include <memory>
+#include <string>
+#include <vector>
 
 #include "vmm/devices/vm_stopper.hpp"
+#include "vmm/virtio/virtio_device.hpp"
 #include "vmm/vm_config.hpp"
 
 namespace vmm {
@@ -20,7 +23,15 @@ struct ConsoleIo {
   bool escape_sequences = false;  // Ctrl-a x on the input ends the VM (for a terminal)
 };
 
-enum class VmState { kCreated, kRunning, kShutdown };
+enum class VmState { kCreated, kRunning, kPaused, kShutdown };
+
+// One device of the VM's inventory.
+struct VmDeviceInfo {
+  std::string id;         // disk0, disk1, net0, console0: stable for the VM's life
+  std::string kind;       // virtio-blk, virtio-net, virtio-console
+  std::string transport;  // pci or mmio
+  virtio::DeviceCounters counters;
+};
 [[nodiscard]] const char* to_string(VmState state) noexcept;
 
 class Vm final {
@@ -37,6 +48,14 @@ class Vm final {
   // first one, or after the guest itself stopped, changes nothing.
   void request_stop();
 
+  // Parks every vCPU outside KVM_RUN and holds the device event loop, so no guest code runs
+  // and no virtqueue is touched; a paused VM uses no CPU. Returns once all of that holds.
+  // Throws StateError unless the VM is running.
+  void pause();
+  // Lets a paused VM run again; the guest's kvm-clock is told its vCPUs were stopped, so it
+  // does not take the pause for a hang. Throws StateError unless the VM is paused.
+  void resume();
+
   // Readable (poll) from the moment the VM wants to stop until it is destroyed.
   [[nodiscard]] int stop_event_fd() const noexcept;
 
@@ -45,6 +64,9 @@ class Vm final {
   VmOutcome wait();
 
   [[nodiscard]] VmState state() const noexcept;
+  [[nodiscard]] const VmConfig& config() const noexcept;
+  // The virtio devices with a snapshot of their counters; any thread.
+  [[nodiscard]] std::vector<VmDeviceInfo> devices() const;
 
  private:
   struct Parts;

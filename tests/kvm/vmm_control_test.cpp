@@ -15,7 +15,9 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <optional>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -170,6 +172,99 @@ TEST_F(VmmControlTest, SigtermRestoresTerminalModes) {
   EXPECT_EQ(after.c_lflag, before.c_lflag);
   EXPECT_EQ(after.c_iflag, before.c_iflag);
   EXPECT_EQ(after.c_oflag, before.c_oflag);
+}
+
+// CPU time (user + system) of process `pid` so far, in clock ticks.
+long long cpu_ticks(pid_t pid) {
+  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+  std::string text;
+  std::getline(stat, text);
+  // Fields after the command name (which may hold spaces) start after the last ')'.
+  std::istringstream rest(text.substr(text.rfind(')') + 2));
+  std::vector<std::string> fields{std::istream_iterator<std::string>(rest), {}};
+  // utime and stime are fields 14 and 15 of the whole line: 12 and 13 after the name.
+  return fields.size() > 12 ? std::stoll(fields[11]) + std::stoll(fields[12]) : -1;
+}
+
+// The number of the last `VMMTEST: tick=N` line in `text`, or -1.
+int last_tick(const std::string& text) {
+  const std::string key = "VMMTEST: tick=";
+  const auto at = text.rfind(key);
+  return at == std::string::npos ? -1 : std::atoi(text.c_str() + at + key.size());
+}
+
+// curl on the API socket, as a user would: the HTTP status and the body.
+struct CurlResult {
+  int status = 0;
+  std::string body;
+};
+CurlResult curl(const std::string& socket, const std::string& method, const std::string& endpoint,
+                Clock::time_point deadline) {
+  const ToolResult r = run_tool({"curl", "-s", "--unix-socket", socket, "-X", method, "-w",
+                                 "\n%{http_code}", "http://localhost/api/v1/" + endpoint},
+                                deadline);
+  CurlResult out;
+  const auto nl = r.out.rfind('\n');
+  if (nl == std::string::npos) return out;
+  out.body = r.out.substr(0, nl);
+  out.status = std::atoi(r.out.c_str() + nl + 1);
+  return out;
+}
+
+// Pause and resume through the REST API with curl: a guest printing a counter every 100 ms
+// prints nothing while paused and vmm uses no CPU; after resume the counter goes on. vm.info
+// shows each state, a second pause is refused with 409, and vm.shutdown ends vmm with 0.
+TEST_F(VmmControlTest, PauseAndResumeThroughTheApi) {
+  const std::string socket =
+      std::filesystem::temp_directory_path() / ("vmm-api-" + std::to_string(::getpid()) + ".sock");
+  std::vector<std::string> argv = vmm_argv(with_extra(kQuietCmdline) + " vmmtest=ticker");
+  argv.insert(argv.end(), {"--api-socket", socket});
+  Subprocess vm = Subprocess::spawn(argv);
+  ASSERT_TRUE(vm.wait_for_stdout("VMMTEST: tick=10\r\n", deadline_)) << vm.stderr_text();
+
+  CurlResult ping = curl(socket, "GET", "vmm.ping", deadline_);
+  EXPECT_EQ(ping.status, 200) << ping.body;
+  EXPECT_NE(ping.body.find("\"version\""), std::string::npos) << ping.body;
+  EXPECT_NE(curl(socket, "GET", "vm.info", deadline_).body.find("\"state\":\"Running\""),
+            std::string::npos);
+
+  ASSERT_EQ(curl(socket, "PUT", "vm.pause", deadline_).status, 204);
+  const CurlResult paused_info = curl(socket, "GET", "vm.info", deadline_);
+  EXPECT_NE(paused_info.body.find("\"state\":\"Paused\""), std::string::npos) << paused_info.body;
+  const CurlResult again = curl(socket, "PUT", "vm.pause", deadline_);
+  EXPECT_EQ(again.status, 409) << again.body;
+
+  // Collect what was already on its way, then watch for 2 s.
+  (void)vm.wait_for_stdout("\x01never", Clock::now() + 300ms);
+  const size_t frozen_len = vm.stdout_text().size();
+  const int frozen_tick = last_tick(vm.stdout_text());
+  const long long cpu_before = cpu_ticks(vm.pid());
+  (void)vm.wait_for_stdout("\x01never", Clock::now() + 2s);
+  const long long cpu_after = cpu_ticks(vm.pid());
+  EXPECT_EQ(vm.stdout_text().size(), frozen_len) << "the guest printed while paused";
+  EXPECT_GE(cpu_before, 0);
+  // A paused VM parks every thread: allow a few clock ticks (10 ms each) for the API calls.
+  EXPECT_LE(cpu_after - cpu_before, 5) << "vmm used CPU while paused";
+
+  ASSERT_EQ(curl(socket, "PUT", "vm.resume", deadline_).status, 204);
+  EXPECT_NE(curl(socket, "GET", "vm.info", deadline_).body.find("\"state\":\"Running\""),
+            std::string::npos);
+  EXPECT_EQ(curl(socket, "PUT", "vm.resume", deadline_).status, 409);
+  const std::string next = "VMMTEST: tick=" + std::to_string(frozen_tick + 5) + "\r\n";
+  EXPECT_TRUE(vm.wait_for_stdout(next, deadline_)) << "the counter did not go on after resume";
+
+  // vmm ctl speaks to the same socket; shutdown ends the VM, vmm exits 0 and removes it.
+  const ToolResult counters =
+      run_tool({KvmTestEnv::get().vmm_bin, "ctl", "--api-socket", socket, "counters"}, deadline_);
+  EXPECT_TRUE(counters.ok()) << counters.err;
+  EXPECT_EQ(counters.out.rfind("{", 0), 0u) << counters.out;
+  const ToolResult shutdown =
+      run_tool({KvmTestEnv::get().vmm_bin, "ctl", "--api-socket", socket, "shutdown"}, deadline_);
+  EXPECT_TRUE(shutdown.ok()) << shutdown.err;
+  const auto status = vm.wait(deadline_);
+  ASSERT_TRUE(status.has_value());
+  EXPECT_TRUE(status->exited && status->code == 0) << status->describe();
+  EXPECT_FALSE(std::filesystem::exists(socket)) << "the API socket is removed at exit";
 }
 
 // A pipe pair for an in-process VM's console, and the output it has shown so far.

@@ -5,6 +5,8 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <future>
+#include <memory>
 #include <thread>
 
 #include "vmm/common/unique_fd.hpp"
@@ -23,6 +25,31 @@ bool wait_for(Pred pred) {
   for (int i = 0; i < 2000 && !pred(); ++i)
     std::this_thread::sleep_for(std::chrono::milliseconds(1));
   return pred();
+}
+
+TEST(EventLoop, PauseHoldsHandlersUntilResume) {
+  EventLoop loop;
+  const UniqueFd efd(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
+  std::atomic<int> fired{0};
+  std::atomic<int> posted{0};
+  auto watch = loop.watch_eventfd(efd.get(), [&] { ++fired; });
+  loop.pause();
+  loop.pause();  // idempotent
+  signal(efd.get());
+  loop.post([&] { ++posted; });
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  EXPECT_EQ(fired.load(), 0) << "a handler ran while the loop was paused";
+  EXPECT_EQ(posted.load(), 0) << "posted work ran while the loop was paused";
+  loop.resume();
+  EXPECT_TRUE(wait_for([&] { return fired.load() == 1 && posted.load() == 1; }));
+  loop.resume();  // idempotent
+}
+
+TEST(EventLoop, DestroyingAPausedLoopDoesNotHang) {
+  auto loop = std::make_unique<EventLoop>();
+  loop->pause();
+  auto done = std::async(std::launch::async, [&loop] { loop.reset(); });
+  EXPECT_EQ(done.wait_for(std::chrono::seconds(5)), std::future_status::ready);
 }
 
 TEST(EventLoop, RunSyncRunsOnTheLoopThread) {

@@ -11,6 +11,7 @@ enum class ErrorKind {
   kInvalidConfig,  // something the user can fix: a bad value, file or combination
   kHostResource,   // the host lacks what the VM needs: no /dev/kvm, no memory, a busy image
   kRuntime,        // the VMM failed while creating or running the VM
+  kInvalidState,   // the request does not fit the VM's state (pausing a paused VM)
 };
 
 // The process exit statuses of the front ends. Test farms depend on these numbers.
@@ -55,6 +56,12 @@ class ConfigError : public Error {
 class HostResourceError : public Error {
  public:
   explicit HostResourceError(const std::string& what) : Error(what, ErrorKind::kHostResource) {}
+};
+
+// A request that the object's current state does not allow (resume a running VM).
+class StateError : public Error {
+ public:
+  explicit StateError(const std::string& what) : Error(what, ErrorKind::kInvalidState) {}
 };
 
 // A failed system call, with errno's text appended.

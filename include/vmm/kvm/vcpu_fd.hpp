@@ -25,6 +25,10 @@ class VcpuFd final {
   [[nodiscard]] VcpuExit run();
   // Makes the next (or current) KVM_RUN return at once. Safe from a signal handler.
   void set_immediate_exit(bool value) noexcept;
+  // Tells a kvm-clock guest that this vCPU was stopped by the host (KVM_KVMCLOCK_CTRL), so its
+  // watchdogs do not take the pause for a soft lockup. False when the guest does not use
+  // kvm-clock (EINVAL) or the host lacks the ioctl.
+  bool notify_guest_paused() noexcept;
 
   [[nodiscard]] kvm_regs get_regs() const;
   void set_regs(const kvm_regs& regs) const;

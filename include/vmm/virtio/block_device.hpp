@@ -2,6 +2,7 @@
 // virtio-blk (virtio 1.2, 5.2) over a raw image file: one request queue, several requests in
 // flight, host I/O through a BlockIoEngine, queue work on the EventLoop.
 #include <array>
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -42,6 +43,7 @@ class VirtioBlock final : public VirtioDevice {
   void write_config(uint64_t offset, std::span<const uint8_t> data) override;
   void activate(const ActivateContext& context) override;
   void reset() override;
+  [[nodiscard]] DeviceCounters named_counters() const override;
 
   [[nodiscard]] uint64_t capacity_sectors() const noexcept { return limits_.capacity_sectors; }
   [[nodiscard]] const char* io_engine_name() const noexcept { return engine_->name(); }
@@ -69,6 +71,10 @@ class VirtioBlock final : public VirtioDevice {
   std::array<uint16_t, 1> queue_sizes_{kQueueSize};
   std::array<uint8_t, 60> config_{};
   std::unique_ptr<BlockIoEngine> engine_;
+
+  // Completed requests, counted as they complete; read without the lock.
+  std::atomic<uint64_t> read_ops_{0}, read_bytes_{0}, write_ops_{0}, write_bytes_{0};
+  std::atomic<uint64_t> flush_ops_{0}, discard_ops_{0}, errors_{0};
 
   std::mutex mutex_;  // everything below; held by the loop and by I/O completions
   bool active_ = false;

@@ -75,6 +75,7 @@ class VirtioNet final : public VirtioDevice {
 
   // Thread-safe snapshot.
   [[nodiscard]] NetCounters counters() const noexcept;
+  [[nodiscard]] DeviceCounters named_counters() const override;
   [[nodiscard]] const MacAddress& mac() const noexcept { return mac_; }
 
  private:

@@ -4,6 +4,9 @@
 // and the VirtioDeviceState, and hand the device its queues when the driver sets DRIVER_OK.
 #include <cstdint>
 #include <span>
+#include <string>
+#include <utility>
+#include <vector>
 
 #include "vmm/memory/guest_memory.hpp"
 #include "vmm/virtio/queue.hpp"
@@ -42,6 +45,9 @@ struct ActivateContext {
   VirtioInterrupt& interrupt;
 };
 
+// Named event counts a device keeps (requests, bytes, drops), for the VM's counters API.
+using DeviceCounters = std::vector<std::pair<std::string, uint64_t>>;
+
 class VirtioDevice {
  public:
   VirtioDevice() = default;
@@ -66,6 +72,9 @@ class VirtioDevice {
   // The driver wrote 0 to the status (or the VM stops): stop serving the queues. When this
   // returns, the device neither reads nor writes guest memory until the next activate().
   virtual void reset() = 0;
+
+  // A snapshot of the device's counters; any thread. Devices that keep none return nothing.
+  [[nodiscard]] virtual DeviceCounters named_counters() const { return {}; }
 };
 
 // Copies [offset, offset + out.size()) of `config` into `out`; bytes outside read as zero.

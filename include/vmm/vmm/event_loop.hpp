@@ -25,6 +25,12 @@ class EventLoop final {
   [[nodiscard]] boost::asio::io_context& context() noexcept;
   [[nodiscard]] bool in_loop_thread() const noexcept;
 
+  // Holds the loop thread until resume(): once pause() returns, no handler runs and nothing
+  // posted runs, so devices touch no queue. Not from the loop thread. Idempotent.
+  void pause();
+  // Lets the loop run again (everything that arrived meanwhile is handled then). Idempotent.
+  void resume() noexcept;
+
   // Runs `fn` on the loop thread later.
   void post(std::function<void()> fn);
   // Runs `fn` on the loop thread and waits for it; inline when called from the loop thread.

@@ -1,0 +1,250 @@
+#include "api/api_server.hpp"
+
+#include <spdlog/spdlog.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/local/stream_protocol.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/http.hpp>
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <thread>
+#include <utility>
+
+#include "vmm/common/error.hpp"
+#include "vmm/common/unique_fd.hpp"
+
+namespace vmm::api {
+namespace {
+
+namespace asio = boost::asio;
+namespace http = boost::beast::http;
+using Socket = asio::local::stream_protocol::socket;
+using Parser = http::request_parser<http::string_body>;
+
+void apply_limits(Parser& parser, const ApiLimits& limits) {
+  parser.header_limit(static_cast<std::uint32_t>(limits.max_header_bytes));
+  parser.body_limit(limits.max_body_bytes);
+}
+
+// The status a parse error deserves.
+unsigned status_for(const boost::system::error_code& ec) {
+  if (ec == http::error::body_limit) return 413;
+  if (ec == http::error::header_limit) return 431;
+  return 400;
+}
+
+ApiRequest to_request(const http::request<http::string_body>& r) {
+  return ApiRequest{.method = std::string(r.method_string()),
+                    .target = std::string(r.target()),
+                    .body = r.body()};
+}
+
+// Whether a server answers at `path` now (a live socket) rather than a stale file.
+bool someone_listens(const std::filesystem::path& path) {
+  UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  if (!fd) return false;
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  std::strncpy(addr.sun_path, path.c_str(), sizeof(addr.sun_path) - 1);
+  return ::connect(fd.get(), reinterpret_cast<const sockaddr*>(&addr), sizeof(addr)) == 0;
+}
+
+}  // namespace
+
+ParsedRequest parse_http_request(std::string_view bytes, const ApiLimits& limits) {
+  Parser parser;
+  apply_limits(parser, limits);
+  parser.eager(true);
+  boost::system::error_code ec;
+  size_t used = 0;
+  while (used < bytes.size() && !parser.is_done()) {
+    const size_t n = parser.put(asio::buffer(bytes.data() + used, bytes.size() - used), ec);
+    if (ec == http::error::need_more) break;
+    if (ec) return ParsedRequest{.request = std::nullopt, .error_status = status_for(ec)};
+    if (n == 0) break;
+    used += n;
+  }
+  if (!parser.is_done()) return ParsedRequest{.request = std::nullopt, .error_status = 0};
+  return ParsedRequest{.request = to_request(parser.get()), .error_status = 0};
+}
+
+struct ApiServer::Impl {
+  std::filesystem::path path;
+  ApiHandler handler;
+  ApiLimits limits;
+  asio::io_context context;
+  asio::local::stream_protocol::acceptor acceptor{context};
+  std::atomic<size_t> connections{0};
+  std::thread thread;
+
+  void accept();
+};
+
+namespace {
+
+// One client connection: requests are read whole within the limits, answered in order, and
+// the connection closes on any error, a timeout or `Connection: close`.
+class Session final : public std::enable_shared_from_this<Session> {
+ public:
+  Session(Socket socket, ApiServer::Impl& server)
+      : socket_(std::move(socket)), timer_(socket_.get_executor()), server_(server) {
+    ++server_.connections;
+  }
+  Session(const Session&) = delete;
+  Session& operator=(const Session&) = delete;
+  ~Session() { --server_.connections; }
+
+  void read_next() {
+    parser_.emplace();
+    apply_limits(*parser_, server_.limits);
+    timer_.expires_after(std::chrono::milliseconds(server_.limits.request_timeout_ms));
+    timer_.async_wait([self = shared_from_this()](const boost::system::error_code& ec) {
+      if (!ec) self->close();  // the request did not arrive in time: drop the client
+    });
+    http::async_read(socket_, buffer_, *parser_,
+                     [self = shared_from_this()](const boost::system::error_code& ec, size_t) {
+                       self->on_read(ec);
+                     });
+  }
+
+ private:
+  void on_read(const boost::system::error_code& ec) {
+    timer_.cancel();
+    if (ec == http::error::end_of_stream || ec == asio::error::operation_aborted ||
+        ec == asio::error::eof || ec == asio::error::connection_reset) {
+      close();
+      return;
+    }
+    if (ec) {
+      respond(error_response(status_for(ec), std::string("bad request: ") + ec.message()), false);
+      return;
+    }
+    const auto& request = parser_->get();
+    ApiResponse response;
+    try {
+      response = server_.handler(to_request(request));
+    } catch (const std::exception& e) {
+      response = error_response(500, e.what());
+    }
+    respond(std::move(response), request.keep_alive());
+  }
+
+  void respond(ApiResponse r, bool keep_alive) {
+    response_.emplace();
+    response_->version(11);
+    response_->result(r.status);
+    response_->set(http::field::server, "vmm");
+    if (!r.allow.empty()) response_->set(http::field::allow, r.allow);
+    if (!r.body.empty()) response_->set(http::field::content_type, "application/json");
+    response_->body() = std::move(r.body);
+    response_->keep_alive(keep_alive);
+    response_->prepare_payload();
+    timer_.expires_after(std::chrono::milliseconds(server_.limits.request_timeout_ms));
+    timer_.async_wait([self = shared_from_this()](const boost::system::error_code& ec) {
+      if (!ec) self->close();  // the client does not read its answer
+    });
+    http::async_write(
+        socket_, *response_,
+        [self = shared_from_this(), keep_alive](const boost::system::error_code& ec, size_t) {
+          self->timer_.cancel();
+          if (ec || !keep_alive) {
+            self->close();
+            return;
+          }
+          self->read_next();
+        });
+  }
+
+  void close() {
+    boost::system::error_code ignored;
+    socket_.shutdown(Socket::shutdown_both, ignored);
+    socket_.close(ignored);
+  }
+
+  Socket socket_;
+  asio::steady_timer timer_;
+  ApiServer::Impl& server_;
+  boost::beast::flat_buffer buffer_;
+  std::optional<Parser> parser_;
+  std::optional<http::response<http::string_body>> response_;
+};
+
+}  // namespace
+
+void ApiServer::Impl::accept() {
+  acceptor.async_accept([this](const boost::system::error_code& ec, Socket socket) {
+    if (ec == asio::error::operation_aborted) return;
+    if (!ec) {
+      if (connections.load() >= limits.max_connections) {
+        SPDLOG_DEBUG("api: connection limit reached, dropping a client");
+        boost::system::error_code ignored;
+        socket.close(ignored);
+      } else {
+        std::make_shared<Session>(std::move(socket), *this)->read_next();
+      }
+    }
+    accept();
+  });
+}
+
+ApiServer::ApiServer(std::filesystem::path socket_path, ApiHandler handler, ApiLimits limits)
+    : impl_(std::make_unique<Impl>()) {
+  Impl& s = *impl_;
+  s.path = std::move(socket_path);
+  s.handler = std::move(handler);
+  s.limits = limits;
+  if (s.path.native().size() >= sizeof(sockaddr_un::sun_path)) {
+    throw ConfigError("api-socket", s.path.string() + " is too long for a Unix socket path");
+  }
+  struct stat st {};
+  if (::lstat(s.path.c_str(), &st) == 0) {
+    if (!S_ISSOCK(st.st_mode)) {
+      throw HostResourceError(s.path.string() + " exists and is not a socket");
+    }
+    if (someone_listens(s.path)) {
+      throw HostResourceError(s.path.string() + " is in use by a running server");
+    }
+    ::unlink(s.path.c_str());  // stale: nobody listens
+  }
+  boost::system::error_code ec;
+  s.acceptor.open(asio::local::stream_protocol(), ec);
+  // The mode comes from the umask at bind time: 0600 from the start, no window.
+  const mode_t old_umask = ::umask(0177);
+  if (!ec) s.acceptor.bind(asio::local::stream_protocol::endpoint(s.path.string()), ec);
+  ::umask(old_umask);
+  if (!ec) s.acceptor.listen(asio::socket_base::max_listen_connections, ec);
+  if (ec) throw HostResourceError("cannot listen on " + s.path.string() + ": " + ec.message());
+  s.accept();
+  s.thread = std::thread([&s] {
+    for (;;) {
+      try {
+        s.context.run();
+        return;
+      } catch (const std::exception& e) {
+        spdlog::error("api: {}", e.what());
+      }
+    }
+  });
+  ::pthread_setname_np(s.thread.native_handle(), "api");
+}
+
+ApiServer::~ApiServer() {
+  Impl& s = *impl_;
+  s.context.stop();
+  if (s.thread.joinable()) s.thread.join();
+  boost::system::error_code ignored;
+  s.acceptor.close(ignored);
+  ::unlink(s.path.c_str());
+}
+
+const std::filesystem::path& ApiServer::path() const noexcept { return impl_->path; }
+
+}  // namespace vmm::api

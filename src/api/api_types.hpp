@@ -1,0 +1,32 @@
+#pragma once
+// The control API's requests and responses as plain values: the HTTP server parses into them,
+// the dispatcher answers them, and neither needs the other to be tested.
+#include <cstddef>
+#include <string>
+
+namespace vmm::api {
+
+struct ApiRequest {
+  std::string method;  // GET, PUT, ...
+  std::string target;  // /api/v1/vm.info
+  std::string body;    // may be empty
+};
+
+struct ApiResponse {
+  unsigned status = 200;
+  std::string body;   // JSON, or empty (204)
+  std::string allow;  // the Allow header of a 405
+};
+
+// Bounds that keep one client from holding the server (and never the VM) for long.
+struct ApiLimits {
+  size_t max_header_bytes = 8 * 1024;
+  size_t max_body_bytes = 64 * 1024;
+  size_t max_connections = 64;           // more are accepted and closed at once
+  unsigned request_timeout_ms = 10'000;  // a request must arrive whole within this
+};
+
+// A JSON error body: {"error": message}.
+[[nodiscard]] ApiResponse error_response(unsigned status, const std::string& message);
+
+}  // namespace vmm::api
