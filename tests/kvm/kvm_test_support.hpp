@@ -1,11 +1,14 @@
 #pragma once
 // Helpers shared by the KVM test files: environment look-ups, console markers, host tools.
+#include <gtest/gtest.h>
+
 #include <cstdlib>
 #include <optional>
 #include <regex>
 #include <string>
 #include <vector>
 
+#include "kvm_test_env.hpp"
 #include "subprocess.hpp"
 
 namespace vmm::test {
@@ -29,6 +32,19 @@ inline std::optional<std::string> marker(const std::string& console, const std::
   if (!std::regex_search(console, m, re)) return std::nullopt;
   return m[1].str();
 }
+
+// Base of the fixtures whose tests boot guests: fails loudly (never skips silently) when the
+// environment cannot run them, and gives each test its deadline.
+class KvmTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    const KvmTestEnv& env = KvmTestEnv::get();
+    if (!env.has_kvm) GTEST_FAIL() << "SKIPPED: no /dev/kvm (run the suite in tests/sandbox)";
+    if (!env.problem.empty()) GTEST_FAIL() << env.problem;
+    deadline_ = Clock::now() + env.test_limit;
+  }
+  Clock::time_point deadline_;
+};
 
 struct ToolResult {
   ExitStatus status;

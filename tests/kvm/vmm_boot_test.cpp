@@ -31,15 +31,8 @@ std::string utc_date(std::time_t t) {
   return buf;
 }
 
-class VmmBootTest : public ::testing::Test {
+class VmmBootTest : public KvmTest {
  protected:
-  void SetUp() override {
-    const KvmTestEnv& env = KvmTestEnv::get();
-    if (!env.has_kvm) GTEST_FAIL() << "SKIPPED: no /dev/kvm (run the suite in tests/sandbox)";
-    if (!env.problem.empty()) GTEST_FAIL() << env.problem;
-    deadline_ = Clock::now() + env.test_limit;
-  }
-
   // Saves the console and vmm's own log of this boot; printed too when the test failed.
   void TearDown() override {
     if (!vm_) return;
@@ -97,7 +90,6 @@ class VmmBootTest : public ::testing::Test {
 
   std::optional<Subprocess> vm_;
   std::string command_line_;
-  Clock::time_point deadline_;
 };
 
 TEST_F(VmmBootTest, BootsToInit) {

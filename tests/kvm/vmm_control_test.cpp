@@ -51,16 +51,7 @@ std::vector<std::string> vmm_argv(const std::string& cmdline) {
           "--cmdline", cmdline, "--cpus",   "1",        "--memory", "256M"};
 }
 
-class VmmControlTest : public ::testing::Test {
- protected:
-  void SetUp() override {
-    const KvmTestEnv& env = KvmTestEnv::get();
-    if (!env.has_kvm) GTEST_FAIL() << "SKIPPED: no /dev/kvm (run the suite in tests/sandbox)";
-    if (!env.problem.empty()) GTEST_FAIL() << env.problem;
-    deadline_ = Clock::now() + env.test_limit;
-  }
-  Clock::time_point deadline_;
-};
+using VmmControlTest = KvmTest;
 
 // Whether process `pid` has a thread named `name` (vmm names its vCPU threads vcpu0, vcpu1...).
 bool has_thread(pid_t pid, const std::string& name) {
