@@ -18,7 +18,7 @@
 #include "container/cli.hpp"
 #include "vmm/common/error.hpp"
 #include "vmm/common/size.hpp"
-#include "vmm/vm_config.hpp"
+#include "vmm/config/vm_config.hpp"
 
 namespace {
 

@@ -5,7 +5,7 @@
 #include <optional>
 
 #include "cli/termination_signals.hpp"
-#include "vmm/vm_config.hpp"
+#include "vmm/config/vm_config.hpp"
 
 namespace vmm::cli {
 

@@ -38,7 +38,7 @@
 #include "vmm/virtio/block_device.hpp"
 #include "vmm/virtio/console_device.hpp"
 #include "vmm/virtio/mmio_transport.hpp"
-#include "vmm/virtio/net_device.hpp"
+#include "vmm/virtio/net_factory.hpp"
 #include "vmm/vmm/event_loop.hpp"
 
 namespace vmm {

@@ -8,8 +8,8 @@
 // starts it, asks it to stop from any thread, and learns from wait() what happened.
 #include <memory>
 
+#include "vmm/config/vm_config.hpp"
 #include "vmm/devices/vm_stopper.hpp"
-#include "vmm/vm_config.hpp"
 
 namespace vmm {
 

@@ -7,8 +7,8 @@
 #include <string>
 #include <vector>
 
-#include "vmm/virtio/block_device.hpp"
-#include "vmm/virtio/net_config.hpp"
+#include "vmm/config/block_config.hpp"
+#include "vmm/config/net_config.hpp"
 
 namespace vmm {
 
