@@ -19,6 +19,7 @@ struct BlockDeviceConfig {
   std::string serial;  // GET_ID; at most 20 bytes
   DiskCache cache = DiskCache::kWriteback;
   BlockIoEngineKind engine = BlockIoEngineKind::kAuto;
+  friend bool operator==(const BlockDeviceConfig&, const BlockDeviceConfig&) = default;
 };
 
 }  // namespace vmm::virtio

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace vmm::virtio {
@@ -25,6 +26,12 @@ struct NetConfig {
   std::string tap_name;                    // kTap
   std::vector<HostForward> host_forwards;  // kUser
   std::optional<MacAddress> mac;           // nullopt: derived by default_mac()
+  friend bool operator==(const NetConfig&, const NetConfig&) = default;
 };
+
+// "XX:XX:XX:XX:XX:XX", hex digits in either case; nullopt when `text` is not one.
+[[nodiscard]] std::optional<MacAddress> parse_mac_address(std::string_view text) noexcept;
+// Lower case "xx:xx:xx:xx:xx:xx".
+[[nodiscard]] std::string format_mac_address(const MacAddress& mac);
 
 }  // namespace vmm::virtio
