@@ -78,7 +78,7 @@ uint64_t get_uint(const json& v, const std::string& field, uint64_t lo, uint64_t
 
 std::string get_choice(const json& v, const std::string& field,
                        std::initializer_list<std::string_view> choices) {
-  const std::string s = get_string(v, field);
+  std::string s = get_string(v, field);
   std::string list;
   for (const auto c : choices) {
     if (s == c) return s;
