@@ -7,6 +7,7 @@
 #include <string_view>
 
 #include "vmm/common/error.hpp"
+#include "vmm/config/vm_config_json.hpp"
 
 namespace vmm::api {
 namespace {
@@ -162,15 +163,7 @@ class RealVmControl final : public VmControl {
   void pause() override { vm_.pause(); }
   void resume() override { vm_.resume(); }
   void shutdown() override { vm_.request_stop(); }
-  [[nodiscard]] json config() const override {
-    const VmConfig& c = vm_.config();
-    json disks = json::array();
-    for (const auto& d : c.disks) disks.push_back({{"path", d.path}, {"read_only", d.read_only}});
-    return {{"kernel", c.kernel.string()},    {"initrd", c.initrd ? c.initrd->string() : ""},
-            {"cmdline", c.cmdline},           {"cpus", c.cpus},
-            {"memory_bytes", c.memory_bytes}, {"disks", disks},
-            {"nets", c.nets.size()}};
-  }
+  [[nodiscard]] json config() const override { return vm_config_to_json(vm_.config()); }
   [[nodiscard]] std::vector<VmDeviceInfo> devices() const override { return vm_.devices(); }
   [[nodiscard]] uint64_t memory_bytes() const override { return vm_.config().memory_bytes; }
 

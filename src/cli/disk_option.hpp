@@ -3,7 +3,7 @@
 // Throws vmm::ConfigError naming the bad part.
 #include <string_view>
 
-#include "vmm/virtio/block_device.hpp"
+#include "vmm/config/block_config.hpp"
 
 namespace vmm::cli {
 

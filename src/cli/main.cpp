@@ -4,8 +4,12 @@
 #include <spdlog/spdlog.h>
 
 #include <CLI/CLI.hpp>
+#include <array>
 #include <csignal>
 #include <cstdio>
+#include <filesystem>
+#include <iostream>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -19,7 +23,8 @@
 #include "container/cli.hpp"
 #include "vmm/common/error.hpp"
 #include "vmm/common/size.hpp"
-#include "vmm/vm_config.hpp"
+#include "vmm/config/vm_config.hpp"
+#include "vmm/config/vm_config_json.hpp"
 
 namespace {
 
@@ -42,11 +47,18 @@ void setup_logging(const std::string& level) {
   spdlog::set_level(spdlog::level::from_str(level));
 }
 
-// CLI flags for the configuration fields that core errors name.
+// How an error's field is shown: the CLI flag for the configuration fields that core errors
+// name, the JSON path as it is for a field of a config file, the file itself for a file.
 std::string flag_for_field(const std::string& field) {
   if (field.starts_with("disks")) return "--disk";
   if (field.starts_with("nets")) return "--net";
-  return "--" + field;
+  static constexpr std::array<std::string_view, 11> kFlags = {
+      "kernel",  "initrd",    "cmdline",    "cpus",   "memory",      "timeout",
+      "console", "transport", "kvm-device", "config", "print-config"};
+  for (const auto flag : kFlags) {
+    if (field == flag) return "--" + field;
+  }
+  return field;
 }
 
 void print_error(const vmm::Error& e) {
@@ -72,43 +84,60 @@ int run_cli(int argc, char** argv, vmm::cli::TerminationSignals& signals) {
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}))
       ->capture_default_str();
 
-  vmm::VmConfig config;
+  // Each flag lands in `flags`; only the ones given override the --config file.
+  vmm::VmConfig flags;
   std::string memory = "512M";
   double timeout = 0;
   auto* run = app.add_subcommand("run", "Boot a Linux kernel in a new VM");
   // Parsed by their own command lines (dispatched before this one); listed here for --help.
   app.add_subcommand("container", "Run a workload in a container on the host kernel");
   app.add_subcommand("oci", "A runc-compatible OCI runtime (also invoked as vmm-runc or runc)");
-  run->add_option("--kernel", config.kernel, "bzImage or ELF vmlinux to boot")->required();
-  run->add_option("--initrd", config.initrd, "Initial ramdisk (cpio archive)");
-  run->add_option("--cmdline", config.cmdline, "Kernel command line")->capture_default_str();
-  run->add_option("--cpus", config.cpus, "Number of vCPUs")->capture_default_str();
-  run->add_option("--memory", memory, "Guest RAM, e.g. 512M or 2G (a bare number is MiB)")
-      ->capture_default_str();
+  std::filesystem::path config_file;
+  auto* config_opt = run->add_option(
+      "--config", config_file,
+      "JSON config file (vmm's schema or a Firecracker config file; see README.md); flags "
+      "given beside it override its fields");
+  bool print_config = false;
+  run->add_flag("--print-config", print_config,
+                "Print the effective configuration (--config and flags) as JSON and exit");
+  auto* kernel_opt = run->add_option(
+      "--kernel", flags.kernel,
+      "bzImage or ELF vmlinux to boot (required, here or as boot-source.kernel_image_path)");
+  auto* initrd_opt = run->add_option("--initrd", flags.initrd, "Initial ramdisk (cpio archive)");
+  auto* cmdline_opt =
+      run->add_option("--cmdline", flags.cmdline, "Kernel command line")->capture_default_str();
+  auto* cpus_opt = run->add_option("--cpus", flags.cpus, "Number of vCPUs")->capture_default_str();
+  auto* memory_opt =
+      run->add_option("--memory", memory, "Guest RAM, e.g. 512M or 2G (a bare number is MiB)")
+          ->capture_default_str();
   auto* timeout_opt =
       run->add_option("--timeout", timeout, "End the VM after SECONDS, exit status 124");
   std::vector<std::string> disks;
-  run->add_option("--disk", disks,
-                  "virtio-blk disk: PATH[,readonly=on][,serial=ID][,cache=writeback|none]; "
-                  "repeat for vda, vdb, ...");
+  auto* disk_opt =
+      run->add_option("--disk", disks,
+                      "virtio-blk disk: PATH[,readonly=on][,serial=ID][,cache=writeback|none]; "
+                      "repeat for vda, vdb, ... (replaces the drives of --config)");
   std::vector<std::string> nets;
-  run->add_option("--net", nets,
-                  "virtio-net NIC: tap=NAME[,mac=MAC] (attach to or create a TAP) or "
-                  "user[,hostfwd=tcp:[ADDR]:PORT-:PORT]...[,mac=MAC] (rootless NAT with DHCP "
-                  "and DNS); repeat for more NICs");
+  auto* net_opt = run->add_option(
+      "--net", nets,
+      "virtio-net NIC: tap=NAME[,mac=MAC] (attach to or create a TAP) or "
+      "user[,hostfwd=tcp:[ADDR]:PORT-:PORT]...[,mac=MAC] (rootless NAT with DHCP "
+      "and DNS); repeat for more NICs (replaces the network-interfaces of --config)");
   std::string console = "serial";
-  run->add_option("--console", console,
-                  "Interactive console: serial (ttyS0) or virtio (hvc0; ttyS0 still shows "
-                  "boot messages)")
-      ->check(CLI::IsMember({"serial", "virtio"}))
-      ->capture_default_str();
+  auto* console_opt = run->add_option("--console", console,
+                                      "Interactive console: serial (ttyS0) or virtio (hvc0; "
+                                      "ttyS0 still shows boot messages)")
+                          ->check(CLI::IsMember({"serial", "virtio"}))
+                          ->capture_default_str();
   std::string transport = "pci";
-  run->add_option("--transport", transport,
-                  "virtio transport: pci, or mmio (announced on the kernel command line; needs "
-                  "CONFIG_VIRTIO_MMIO_CMDLINE_DEVICES)")
-      ->check(CLI::IsMember({"pci", "mmio"}))
-      ->capture_default_str();
-  run->add_option("--kvm-device", config.kvm_device, "KVM device node")->capture_default_str();
+  auto* transport_opt =
+      run->add_option("--transport", transport,
+                      "virtio transport: pci, or mmio (announced on the kernel command line; "
+                      "needs CONFIG_VIRTIO_MMIO_CMDLINE_DEVICES)")
+          ->check(CLI::IsMember({"pci", "mmio"}))
+          ->capture_default_str();
+  auto* kvm_device_opt =
+      run->add_option("--kvm-device", flags.kvm_device, "KVM device node")->capture_default_str();
   vmm::cli::RunOptions run_options;
   run->add_option("--api-socket", run_options.api_socket,
                   "Serve the VM's REST API (HTTP over this Unix socket, mode 0600): ping, info, "
@@ -142,14 +171,49 @@ int run_cli(int argc, char** argv, vmm::cli::TerminationSignals& signals) {
   setup_logging(log_level);
   try {
     if (run->parsed()) {
-      auto bytes = vmm::parse_size(memory);
-      if (!bytes) throw vmm::ConfigError("memory", "cannot parse size '" + memory + "'");
-      config.memory_bytes = *bytes;
-      if (timeout_opt->count() > 0) run_options.timeout_seconds = timeout;
-      for (const auto& d : disks) config.disks.push_back(vmm::cli::parse_disk_option(d));
-      for (const auto& n : nets) config.nets.push_back(vmm::cli::parse_net_option(n));
-      config.console = console == "virtio" ? vmm::ConsoleKind::kVirtio : vmm::ConsoleKind::kSerial;
-      config.transport = transport == "mmio" ? vmm::TransportKind::kMmio : vmm::TransportKind::kPci;
+      auto given = [](const CLI::Option* option) { return option->count() > 0; };
+      vmm::VmConfig config;
+      if (given(config_opt)) config = vmm::load_vm_config_file(config_file, config);
+      if (given(kernel_opt)) config.kernel = flags.kernel;
+      if (given(initrd_opt)) config.initrd = flags.initrd;
+      if (given(cmdline_opt)) config.cmdline = flags.cmdline;
+      if (given(cpus_opt)) config.cpus = flags.cpus;
+      if (given(memory_opt)) {
+        auto bytes = vmm::parse_size(memory);
+        if (!bytes) throw vmm::ConfigError("memory", "cannot parse size '" + memory + "'");
+        config.memory_bytes = *bytes;
+      }
+      if (given(disk_opt)) {
+        config.disks.clear();
+        for (const auto& d : disks) config.disks.push_back(vmm::cli::parse_disk_option(d));
+      }
+      if (given(net_opt)) {
+        config.nets.clear();
+        for (const auto& n : nets) config.nets.push_back(vmm::cli::parse_net_option(n));
+      }
+      if (given(console_opt)) {
+        config.console =
+            console == "virtio" ? vmm::ConsoleKind::kVirtio : vmm::ConsoleKind::kSerial;
+      }
+      if (given(transport_opt)) {
+        config.transport =
+            transport == "mmio" ? vmm::TransportKind::kMmio : vmm::TransportKind::kPci;
+      }
+      if (given(kvm_device_opt)) config.kvm_device = flags.kvm_device;
+      if (config.kernel.empty()) {
+        throw vmm::ConfigError("kernel", "required (or boot-source.kernel_image_path in --config)");
+      }
+      if (print_config) {
+        std::string text;
+        try {
+          text = vmm::vm_config_to_json(config).dump(2);
+        } catch (const nlohmann::json::type_error&) {
+          throw vmm::ConfigError("print-config", "a path or the command line is not UTF-8");
+        }
+        std::cout << text << std::endl;
+        return static_cast<int>(vmm::ExitStatus::kOk);
+      }
+      if (given(timeout_opt)) run_options.timeout_seconds = timeout;
       return vmm::cli::run_in_foreground(config, run_options, signals);
     }
     if (ctl->parsed()) return vmm::cli::run_ctl(ctl_socket, ctl_command);

@@ -14,25 +14,10 @@ namespace {
 
 [[noreturn]] void bad(const std::string& what) { throw ConfigError("--net: " + what); }
 
-int hex_digit(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
 virtio::MacAddress parse_mac(std::string_view text) {
-  virtio::MacAddress mac{};
-  // Exactly "XX:XX:XX:XX:XX:XX".
-  if (text.size() != 17) bad("mac=" + std::string(text) + " is not XX:XX:XX:XX:XX:XX");
-  for (size_t i = 0; i < 6; ++i) {
-    const int hi = hex_digit(text[i * 3]);
-    const int lo = hex_digit(text[i * 3 + 1]);
-    if (hi < 0 || lo < 0 || (i < 5 && text[i * 3 + 2] != ':')) {
-      bad("mac=" + std::string(text) + " is not XX:XX:XX:XX:XX:XX");
-    }
-    mac[i] = static_cast<uint8_t>(hi * 16 + lo);
-  }
+  const auto parsed = virtio::parse_mac_address(text);
+  if (!parsed) bad("mac=" + std::string(text) + " is not XX:XX:XX:XX:XX:XX");
+  const virtio::MacAddress mac = *parsed;
   if ((mac[0] & 1) != 0) bad("mac=" + std::string(text) + " is a multicast address");
   if (mac == virtio::MacAddress{}) bad("mac=" + std::string(text) + " is all zeros");
   return mac;

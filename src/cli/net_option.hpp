@@ -4,7 +4,7 @@
 // Throws vmm::ConfigError naming the bad part.
 #include <string_view>
 
-#include "vmm/virtio/net_config.hpp"
+#include "vmm/config/net_config.hpp"
 
 namespace vmm::cli {
 

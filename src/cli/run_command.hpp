@@ -6,7 +6,7 @@
 #include <string>
 
 #include "cli/termination_signals.hpp"
-#include "vmm/vm_config.hpp"
+#include "vmm/config/vm_config.hpp"
 
 namespace vmm::cli {
 

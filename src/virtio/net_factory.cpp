@@ -1,6 +1,7 @@
+#include "vmm/virtio/net_factory.hpp"
+
 #include <string_view>
 
-#include "vmm/virtio/net_config.hpp"
 #include "vmm/virtio/net_slirp.hpp"
 #include "vmm/virtio/net_tap.hpp"
 

@@ -38,7 +38,7 @@
 #include "vmm/virtio/block_device.hpp"
 #include "vmm/virtio/console_device.hpp"
 #include "vmm/virtio/mmio_transport.hpp"
-#include "vmm/virtio/net_device.hpp"
+#include "vmm/virtio/net_factory.hpp"
 #include "vmm/vmm/event_loop.hpp"
 
 namespace vmm {
@@ -47,8 +47,6 @@ namespace {
 namespace layout = x86_64;
 
 constexpr uint64_t kMinMemory = 32ULL << 20;
-// xAPIC IDs are 8 bits and 0xff is the broadcast ID.
-constexpr uint32_t kMaxCpus = 254;
 
 uint64_t host_memory_bytes() {
   struct sysinfo info {};

@@ -10,9 +10,9 @@
 #include <string>
 #include <vector>
 
+#include "vmm/config/vm_config.hpp"
 #include "vmm/devices/vm_stopper.hpp"
 #include "vmm/virtio/virtio_device.hpp"
-#include "vmm/vm_config.hpp"
 
 namespace vmm {
 

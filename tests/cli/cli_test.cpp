@@ -6,6 +6,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <nlohmann/json.hpp>
 #include <sstream>
 #include <string>
 
@@ -78,7 +79,7 @@ TEST_F(Cli, VersionAndHelp) {
   auto h = vmm("run --help");
   EXPECT_EQ(h.status, 0);
   for (const char* s : {"--kernel", "--initrd", "--cmdline", "--cpus", "--memory", "--timeout",
-                        "Exit status", "124", "0xf4", "Ctrl-a x"}) {
+                        "Exit status", "124", "0xf4", "Ctrl-a x", "--config", "--print-config"}) {
     EXPECT_NE(h.out.find(s), std::string::npos) << s;
   }
 }
@@ -134,6 +135,87 @@ TEST_F(Cli, MissingKvmDeviceIsExplained) {
   ASSERT_FALSE(kernel().empty()) << "VMM_TEST_KERNEL is not set: cannot run this test";
   auto r = vmm("run --kernel " + kernel() + " --kvm-device " + (dir_ / "kvm").string());
   expect_usage_error(r, "does not exist");
+}
+
+// --print-config shows the whole command line in the config file's schema, and starts nothing
+// (the kernel need not even be a kernel).
+TEST_F(Cli, PrintConfigOfFlags) {
+  const auto kernel = write_file("vmlinux", "not a kernel");
+  const auto disk = write_file("disk.img", std::string(4096, '\0'));
+  auto r = vmm("run --kernel " + kernel.string() +
+               " --cpus 2 --memory 256M --cmdline 'console=hvc0 quiet' --disk " + disk.string() +
+               ",readonly=on,serial=D1 --net user,hostfwd=tcp::2222-:22,mac=02:00:00:00:00:09"
+               " --console virtio --transport mmio --print-config");
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_TRUE(r.err.empty()) << r.err;
+  const auto j = nlohmann::json::parse(r.out);
+  EXPECT_EQ(j["boot-source"]["kernel_image_path"], kernel.string());
+  EXPECT_EQ(j["boot-source"]["boot_args"], "console=hvc0 quiet");
+  EXPECT_EQ(j["machine-config"]["vcpu_count"], 2);
+  EXPECT_EQ(j["machine-config"]["mem_size_mib"], 256);
+  ASSERT_EQ(j["drives"].size(), 1u);
+  EXPECT_EQ(j["drives"][0]["path_on_host"], disk.string());
+  EXPECT_EQ(j["drives"][0]["is_read_only"], true);
+  EXPECT_EQ(j["drives"][0]["serial"], "D1");
+  ASSERT_EQ(j["network-interfaces"].size(), 1u);
+  EXPECT_EQ(j["network-interfaces"][0]["kind"], "user");
+  EXPECT_EQ(j["network-interfaces"][0]["guest_mac"], "02:00:00:00:00:09");
+  EXPECT_EQ(j["network-interfaces"][0]["host_forwards"][0]["host_port"], 2222);
+  EXPECT_EQ(j["network-interfaces"][0]["host_forwards"][0]["guest_port"], 22);
+  EXPECT_EQ(j["vmm"]["console"], "virtio");
+  EXPECT_EQ(j["vmm"]["transport"], "mmio");
+}
+
+// Feeding the printed configuration back prints the same configuration.
+TEST_F(Cli, PrintedConfigRoundTrips) {
+  const auto kernel = write_file("vmlinux", "not a kernel");
+  const auto initrd = write_file("initrd", "cpio");
+  const auto disk = write_file("disk.img", std::string(4096, '\0'));
+  auto first = vmm("run --kernel " + kernel.string() + " --initrd " + initrd.string() +
+                   " --cpus 3 --memory 300M --disk " + disk.string() +
+                   ",cache=none --net tap=vmmtest0 --net user --print-config");
+  ASSERT_EQ(first.status, 0) << first.err;
+  const auto file = write_file("vm.json", first.out);
+  auto second = vmm("run --config " + file.string() + " --print-config");
+  ASSERT_EQ(second.status, 0) << second.err;
+  EXPECT_EQ(second.out, first.out);
+}
+
+TEST_F(Cli, FlagsOverrideTheConfigFile) {
+  const auto kernel = write_file("vmlinux", "not a kernel");
+  const auto file =
+      write_file("vm.json", R"({"boot-source": {"kernel_image_path": ")" + kernel.string() + R"("},
+      "machine-config": {"vcpu_count": 2, "mem_size_mib": 384}})");
+  auto r = vmm("run --config " + file.string() + " --cpus 3 --print-config");
+  ASSERT_EQ(r.status, 0) << r.err;
+  const auto j = nlohmann::json::parse(r.out);
+  EXPECT_EQ(j["machine-config"]["vcpu_count"], 3);
+  EXPECT_EQ(j["machine-config"]["mem_size_mib"], 384);  // from the file: no --memory given
+  EXPECT_EQ(j["boot-source"]["kernel_image_path"], kernel.string());
+}
+
+// A bad config file is one line naming the JSON path, exit status 2.
+TEST_F(Cli, ConfigFileErrorsNameTheJsonPath) {
+  const auto kernel = write_file("vmlinux", "not a kernel");
+  const std::string boot =
+      R"("boot-source": {"kernel_image_path": ")" + kernel.string() + R"("}, )";
+  auto unknown = write_file("unknown.json", "{" + boot + R"("drives": [
+      {"path_on_host": ")" + kernel.string() + R"("}, {"pth_on_host": "x"}]})");
+  expect_usage_error(vmm("run --config " + unknown.string()),
+                     "drives[1].pth_on_host: unknown field");
+  auto type = write_file("type.json", "{" + boot + R"("machine-config": {"vcpu_count": "2"}})");
+  expect_usage_error(vmm("run --config " + type.string() + " --print-config"),
+                     "machine-config.vcpu_count: expected an integer");
+  auto missing = write_file("missing.json", "{" + boot + R"("drives": [{"path_on_host": ")" +
+                                                (dir_ / "nope.img").string() + R"("}]})");
+  expect_usage_error(vmm("run --config " + missing.string()),
+                     "drives[0].path_on_host: no such file");
+  auto syntax = write_file("syntax.json", "{\n  \"drives\": [,]\n}\n");
+  expect_usage_error(vmm("run --config " + syntax.string()), "syntax.json: invalid JSON");
+  expect_usage_error(vmm("run --config " + (dir_ / "absent.json").string()), "absent.json");
+  // Without a kernel anywhere, the flag is named.
+  auto no_kernel = write_file("no-kernel.json", R"({"machine-config": {"vcpu_count": 2}})");
+  expect_usage_error(vmm("run --config " + no_kernel.string()), "--kernel");
 }
 
 }  // namespace

@@ -9,6 +9,7 @@
 #include <ctime>
 #include <filesystem>
 #include <fstream>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <regex>
 #include <string>
@@ -52,16 +53,28 @@ class VmmBootTest : public KvmTest {
     }
   }
 
-  // Starts vmm with the test kernel and initramfs; guest_args go after the base cmdline.
-  void start(const std::string& guest_args, std::vector<std::string> vmm_args = {}) {
+  // The guest kernel command line of start(): the base, the environment's extra, guest_args.
+  static std::string guest_cmdline(const std::string& guest_args) {
     const KvmTestEnv& env = KvmTestEnv::get();
     std::string cmdline = kBaseCmdline;
     if (!env.cmdline_extra.empty()) cmdline += " " + env.cmdline_extra;
-    cmdline += " " + guest_args;
-    std::vector<std::string> argv = {env.vmm_bin, "run",      "--kernel",  env.kernel,
-                                     "--initrd",  env.initrd, "--cmdline", cmdline};
+    return cmdline + " " + guest_args;
+  }
+
+  // Starts vmm with the test kernel and initramfs; guest_args go after the base cmdline.
+  void start(const std::string& guest_args, std::vector<std::string> vmm_args = {}) {
+    const KvmTestEnv& env = KvmTestEnv::get();
+    std::vector<std::string> args = {"--kernel", env.kernel,  "--initrd",
+                                     env.initrd, "--cmdline", guest_cmdline(guest_args)};
     if (vmm_args.empty()) vmm_args = {"--cpus", "1", "--memory", "512M"};
-    argv.insert(argv.end(), vmm_args.begin(), vmm_args.end());
+    args.insert(args.end(), vmm_args.begin(), vmm_args.end());
+    start_run(args);
+  }
+
+  // Starts `vmm run` with exactly these arguments.
+  void start_run(const std::vector<std::string>& args) {
+    std::vector<std::string> argv = {KvmTestEnv::get().vmm_bin, "run"};
+    argv.insert(argv.end(), args.begin(), args.end());
     command_line_.clear();
     for (const auto& a : argv) {
       const bool quote = a.find(' ') != std::string::npos;
@@ -84,6 +97,31 @@ class VmmBootTest : public KvmTest {
   void expect_marker_seen(const std::string& text) {
     EXPECT_TRUE(vm_->wait_for_stdout(text, deadline_).has_value())
         << "console never showed '" << text << "'";
+  }
+
+  // The markers of a boot that must reach `VMMTEST: rebooting` and exit 0.
+  struct BootMarkers {
+    std::optional<std::string> cpus;
+    std::optional<std::string> memtotal_kb;
+    bool operator==(const BootMarkers&) const = default;
+  };
+  BootMarkers reboot_markers() {
+    expect_marker_seen("VMMTEST: rebooting");
+    const ExitStatus s = finish();
+    EXPECT_TRUE(s.exited && s.code == 0) << s.describe();
+    return {marker(vm_->stdout_text(), "cpus"), marker(vm_->stdout_text(), "memtotal_kb")};
+  }
+
+  // A file for this test in the scratch directory (the sandbox shares it; its /tmp is small).
+  static std::filesystem::path write_scratch(const std::string& name, const std::string& contents) {
+    const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
+    const std::filesystem::path dir =
+        std::filesystem::path(env_or("VMM_TEST_SCRATCH_DIR", "kvm-scratch")) / "config" /
+        info->name();
+    std::filesystem::create_directories(dir);
+    const auto path = dir / name;
+    std::ofstream(path) << contents;
+    return std::filesystem::absolute(path);
   }
 
   static constexpr const char* kBaseCmdline = "console=ttyS0 reboot=k panic=-1 quiet";
@@ -192,6 +230,81 @@ TEST_F(VmmBootTest, ShellAnswersOnSerialConsole) {
   ASSERT_TRUE(vm_->write_stdin("reboot -f\n", deadline_));
   const ExitStatus s = finish();
   EXPECT_TRUE(s.exited && s.code == 0) << s.describe();
+}
+
+// The guest of a --config file (vmm's schema) looks like the guest of the same flags.
+TEST_F(VmmBootTest, ConfigFileBootsLikeFlags) {
+  start("vmmtest=reboot", {"--cpus", "2", "--memory", "256M"});
+  const BootMarkers flags = reboot_markers();
+  ASSERT_EQ(flags.cpus, "2");
+  ASSERT_TRUE(flags.memtotal_kb.has_value());
+
+  const KvmTestEnv& env = KvmTestEnv::get();
+  const nlohmann::json doc = {
+      {"boot-source",
+       {{"kernel_image_path", env.kernel},
+        {"initrd_path", env.initrd},
+        {"boot_args", guest_cmdline("vmmtest=reboot")}}},
+      {"machine-config", {{"vcpu_count", 2}, {"mem_size_mib", 256}}},
+      {"drives", nlohmann::json::array()},
+      {"network-interfaces", nlohmann::json::array()},
+      {"vmm", {{"console", "serial"}, {"transport", "pci"}, {"kvm_device", "/dev/kvm"}}},
+  };
+  start_run({"--config", write_scratch("vm.json", doc.dump(2)).string()});
+  EXPECT_EQ(reboot_markers(), flags);
+}
+
+// A config file as Firecracker users write it boots too; the keys vmm ignores only warn.
+TEST_F(VmmBootTest, FirecrackerConfigFileBoots) {
+  const KvmTestEnv& env = KvmTestEnv::get();
+  const nlohmann::json doc = {
+      {"boot-source",
+       {{"kernel_image_path", env.kernel},
+        {"boot_args", guest_cmdline("vmmtest=reboot")},
+        {"initrd_path", env.initrd}}},
+      {"drives", nlohmann::json::array()},
+      {"machine-config",
+       {{"vcpu_count", 2},
+        {"mem_size_mib", 256},
+        {"smt", false},
+        {"track_dirty_pages", false},
+        {"huge_pages", "None"}}},
+      {"cpu-config", nullptr},
+      {"balloon", nullptr},
+      {"network-interfaces", nlohmann::json::array()},
+      {"vsock", nullptr},
+      {"logger", nullptr},
+      {"metrics", nullptr},
+      {"mmds-config", nullptr},
+      {"entropy", nullptr},
+  };
+  start_run({"--config", write_scratch("vm_config.json", doc.dump(2)).string()});
+  const BootMarkers m = reboot_markers();
+  EXPECT_EQ(m.cpus, "2");
+  ASSERT_TRUE(m.memtotal_kb.has_value());
+  const long long memtotal = std::stoll(*m.memtotal_kb);
+  EXPECT_GE(memtotal, 200LL * 1024);
+  EXPECT_LE(memtotal, 256LL * 1024);
+}
+
+// `--print-config` of a command line, fed back with --config, boots the same guest.
+TEST_F(VmmBootTest, PrintedConfigBootsLikeItsFlags) {
+  const KvmTestEnv& env = KvmTestEnv::get();
+  const std::vector<std::string> args = {
+      "--kernel", env.kernel, "--initrd", env.initrd, "--cmdline", guest_cmdline("vmmtest=reboot"),
+      "--cpus",   "3",        "--memory", "384M"};
+  std::vector<std::string> print = {env.vmm_bin, "run"};
+  print.insert(print.end(), args.begin(), args.end());
+  print.push_back("--print-config");
+  const ToolResult printed = run_tool(print, deadline_);
+  ASSERT_TRUE(printed.ok()) << printed.err;
+  const auto file = write_scratch("printed.json", printed.out);
+
+  start_run(args);
+  const BootMarkers flags = reboot_markers();
+  ASSERT_EQ(flags.cpus, "3");
+  start_run({"--config", file.string()});
+  EXPECT_EQ(reboot_markers(), flags);
 }
 
 }  // namespace

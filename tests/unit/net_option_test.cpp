@@ -5,6 +5,7 @@
 #include <string>
 
 #include "vmm/common/error.hpp"
+#include "vmm/virtio/net_factory.hpp"
 
 namespace vmm::cli {
 namespace {

@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "vmm/config/block_config.hpp"
 #include "vmm/virtio/block_io_engine.hpp"
 #include "vmm/virtio/block_request.hpp"
 #include "vmm/virtio/disk_image.hpp"
@@ -16,14 +17,6 @@
 #include "vmm/vmm/event_loop.hpp"
 
 namespace vmm::virtio {
-
-struct BlockDeviceConfig {
-  std::string path;
-  bool read_only = false;
-  std::string serial;  // GET_ID; at most 20 bytes
-  DiskCache cache = DiskCache::kWriteback;
-  BlockIoEngineKind engine = BlockIoEngineKind::kAuto;
-};
 
 class VirtioBlock final : public VirtioDevice {
  public:

@@ -9,6 +9,7 @@
 #include <memory>
 #include <span>
 
+#include "vmm/config/block_config.hpp"
 #include "vmm/virtio/block_request.hpp"
 #include "vmm/virtio/disk_image.hpp"
 
@@ -43,8 +44,6 @@ class BlockIoEngine {
   virtual void drain() = 0;
   [[nodiscard]] virtual const char* name() const noexcept = 0;
 };
-
-enum class BlockIoEngineKind { kAuto, kIoUring, kThreadPool };
 
 // kAuto probes io_uring and falls back to the thread pool. Throws vmm::Error when the
 // requested kind cannot be created. `image` must outlive the engine.

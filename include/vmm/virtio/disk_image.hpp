@@ -8,13 +8,9 @@
 #include <string>
 
 #include "vmm/common/unique_fd.hpp"
+#include "vmm/config/block_config.hpp"
 
 namespace vmm::virtio {
-
-enum class DiskCache {
-  kWriteback,  // host page cache; guest FLUSH -> fdatasync
-  kNone,       // O_DIRECT where the host file system allows it
-};
 
 class DiskImage final {
  public:

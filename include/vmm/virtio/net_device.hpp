@@ -15,6 +15,7 @@
 #include <span>
 #include <vector>
 
+#include "vmm/config/net_config.hpp"
 #include "vmm/virtio/net_backend.hpp"
 #include "vmm/virtio/virtio_device.hpp"
 #include "vmm/vmm/event_loop.hpp"
@@ -38,8 +39,6 @@ inline constexpr unsigned kNetFeatureStatus = 16;
 // 5.1.4 virtio_net_config: mac[6], le16 status, le16 max_virtqueue_pairs, le16 mtu.
 inline constexpr uint16_t kNetStatusLinkUp = 1;
 inline constexpr size_t kNetHdrNumBuffersOffset = 10;
-
-using MacAddress = std::array<uint8_t, 6>;
 
 // Per-interface traffic figures; drops cover every packet lost in the device, either way.
 struct NetCounters {

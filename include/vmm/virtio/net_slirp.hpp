@@ -10,8 +10,8 @@
 #include <memory>
 #include <vector>
 
+#include "vmm/config/net_config.hpp"
 #include "vmm/virtio/net_backend.hpp"
-#include "vmm/virtio/net_config.hpp"
 
 namespace vmm::virtio {
 

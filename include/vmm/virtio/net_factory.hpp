@@ -1,32 +1,13 @@
 #pragma once
-// What `--net` asks for, and the factory the VM builder calls to make the device.
+// The factory the VM builder calls to turn a NetConfig into a device.
 #include <cstddef>
-#include <cstdint>
 #include <memory>
-#include <optional>
-#include <string>
-#include <vector>
 
+#include "vmm/config/net_config.hpp"
 #include "vmm/virtio/net_device.hpp"
 #include "vmm/vmm/event_loop.hpp"
 
 namespace vmm::virtio {
-
-// hostfwd=tcp:HOSTADDR:HOSTPORT-:GUESTPORT
-struct HostForward {
-  std::string host_addr = "127.0.0.1";
-  uint16_t host_port = 0;
-  uint16_t guest_port = 0;
-  friend bool operator==(const HostForward&, const HostForward&) = default;
-};
-
-struct NetConfig {
-  enum class Kind { kTap, kUser };
-  Kind kind = Kind::kUser;
-  std::string tap_name;                    // kTap
-  std::vector<HostForward> host_forwards;  // kUser
-  std::optional<MacAddress> mac;           // nullopt: derived by default_mac()
-};
 
 // Locally administered, unicast, and stable across runs: 02: followed by a hash of the TAP
 // name (or "user") and the interface index.

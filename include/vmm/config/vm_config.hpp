@@ -7,12 +7,14 @@
 #include <string>
 #include <vector>
 
-#include "vmm/virtio/block_device.hpp"
-#include "vmm/virtio/net_config.hpp"
+#include "vmm/config/block_config.hpp"
+#include "vmm/config/net_config.hpp"
 
 namespace vmm {
 
 inline constexpr const char* kDefaultCmdline = "console=ttyS0 reboot=k panic=1";
+// xAPIC IDs are 8 bits and 0xff is the broadcast ID.
+inline constexpr uint32_t kMaxCpus = 254;
 
 // Where the guest's interactive console lives. The serial port always carries early boot output.
 enum class ConsoleKind { kSerial, kVirtio };
@@ -31,6 +33,7 @@ struct VmConfig {
   std::vector<virtio::NetConfig> nets;           // eth0, eth1, ...
   ConsoleKind console = ConsoleKind::kSerial;
   TransportKind transport = TransportKind::kPci;
+  friend bool operator==(const VmConfig&, const VmConfig&) = default;
 };
 
 }  // namespace vmm

@@ -1,0 +1,37 @@
+#pragma once
+// What `--net` (or a config file's network-interfaces) asks for, as plain values. The device
+// and its factory live in vmm/virtio/net_factory.hpp.
+#include <array>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace vmm::virtio {
+
+using MacAddress = std::array<uint8_t, 6>;
+
+// hostfwd=tcp:HOSTADDR:HOSTPORT-:GUESTPORT
+struct HostForward {
+  std::string host_addr = "127.0.0.1";
+  uint16_t host_port = 0;
+  uint16_t guest_port = 0;
+  friend bool operator==(const HostForward&, const HostForward&) = default;
+};
+
+struct NetConfig {
+  enum class Kind { kTap, kUser };
+  Kind kind = Kind::kUser;
+  std::string tap_name;                    // kTap
+  std::vector<HostForward> host_forwards;  // kUser
+  std::optional<MacAddress> mac;           // nullopt: derived by default_mac()
+  friend bool operator==(const NetConfig&, const NetConfig&) = default;
+};
+
+// "XX:XX:XX:XX:XX:XX", hex digits in either case; nullopt when `text` is not one.
+[[nodiscard]] std::optional<MacAddress> parse_mac_address(std::string_view text) noexcept;
+// Lower case "xx:xx:xx:xx:xx:xx".
+[[nodiscard]] std::string format_mac_address(const MacAddress& mac);
+
+}  // namespace vmm::virtio
