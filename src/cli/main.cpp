@@ -36,7 +36,8 @@ Exit status of `vmm run`:
   1     vmm failed while running the VM
   2     usage or configuration error (bad flag, file, size, missing /dev/kvm)
   124   --timeout expired
-  128+S vmm was stopped by signal S (SIGINT, SIGTERM, SIGHUP)
+  128+S vmm was stopped by signal S (SIGINT, SIGTERM, SIGHUP, SIGQUIT)
+  A VM stopped through its API (vm.shutdown) exits 0.
 Console: COM1 is connected to stdin/stdout. On a terminal, Ctrl-a x ends the VM and
 Ctrl-a Ctrl-a sends a Ctrl-a; with pipes or files, bytes pass through unchanged.)";
 
@@ -151,6 +152,9 @@ int run_cli(int argc, char** argv, vmm::cli::TerminationSignals& signals) {
   ctl->add_option("command", ctl_command, "ping, info, counters, pause, resume or shutdown")
       ->required()
       ->check(CLI::IsMember({"ping", "info", "counters", "pause", "resume", "shutdown"}));
+  ctl->footer(
+      "Prints the answer's JSON on stdout. Exit status: 0 success, 1 the API answered with an "
+      "error (printed on stderr), 2 bad usage or no API answers on the socket.");
   run->add_option("--log-level", log_level, "Log level on stderr")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}));
   run->footer(kExitStatusHelp);

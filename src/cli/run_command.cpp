@@ -10,6 +10,7 @@
 #include <chrono>
 #include <cstring>
 #include <memory>
+#include <mutex>
 
 #include "api/api_server.hpp"
 #include "api/vm_api.hpp"
@@ -19,6 +20,40 @@
 #include "vmm/vm.hpp"
 
 namespace vmm::cli {
+namespace {
+
+// Where API requests find the VM: empty before the VM is built and after it is gone, so the
+// API thread never reaches a VM that does not exist.
+class VmControlSlot {
+ public:
+  api::ApiResponse call(const api::ApiRequest& request) {
+    std::lock_guard lock(mutex_);
+    if (control_ == nullptr) return api::error_response(503, "the VM is not running");
+    return api::dispatch(*control_, request);
+  }
+
+  // Binds a VM for its lifetime.
+  class Binding {
+   public:
+    Binding(VmControlSlot& slot, api::VmControl& control) : slot_(slot) { slot_.set(&control); }
+    Binding(const Binding&) = delete;
+    Binding& operator=(const Binding&) = delete;
+    ~Binding() { slot_.set(nullptr); }
+
+   private:
+    VmControlSlot& slot_;
+  };
+
+ private:
+  void set(api::VmControl* control) {
+    std::lock_guard lock(mutex_);
+    control_ = control;
+  }
+  std::mutex mutex_;
+  api::VmControl* control_ = nullptr;
+};
+
+}  // namespace
 
 int run_in_foreground(const VmConfig& config, const RunOptions& options,
                       TerminationSignals& signals) {
@@ -26,20 +61,20 @@ int run_in_foreground(const VmConfig& config, const RunOptions& options,
   if (timeout_seconds && !(*timeout_seconds > 0)) {
     throw ConfigError("timeout", "must be a positive number of seconds");
   }
+  // The API socket comes first: a bad path is refused before any VM exists, and it binds
+  // before any thread does. Until the VM is there (and once it is gone) requests get 503.
+  VmControlSlot slot;
+  std::optional<api::ApiServer> api_server;
+  if (!options.api_socket.empty()) {
+    api_server.emplace(options.api_socket,
+                       [&slot](const api::ApiRequest& request) { return slot.call(request); });
+  }
   // Escape sequences only on a terminal: through pipes every byte reaches the guest.
   const bool tty = ::isatty(STDIN_FILENO) == 1;
   Vm vm(config,
         ConsoleIo{.output_fd = STDOUT_FILENO, .input_fd = STDIN_FILENO, .escape_sequences = tty});
-  // The API answers on a thread of its own, also while the VM is paused; it goes before the
-  // VM does (declared after it).
-  std::unique_ptr<api::VmControl> control;
-  std::optional<api::ApiServer> api_server;
-  if (!options.api_socket.empty()) {
-    control = api::make_vm_control(vm);
-    api_server.emplace(options.api_socket, [&control](const api::ApiRequest& request) {
-      return api::dispatch(*control, request);
-    });
-  }
+  const std::unique_ptr<api::VmControl> control = api::make_vm_control(vm);
+  const VmControlSlot::Binding binding(slot, *control);  // unbinds before control and vm go
   TerminalRawMode raw_terminal(STDIN_FILENO);
   vm.start();
 

@@ -84,6 +84,37 @@ TEST_F(Cli, VersionAndHelp) {
   }
 }
 
+TEST_F(Cli, TopLevelHelpListsEveryCommandAndEachHasItsOwn) {
+  auto h = vmm("--help");
+  EXPECT_EQ(h.status, 0);
+  for (const char* s : {"run", "container", "oci", "ctl"}) {
+    EXPECT_NE(h.out.find(std::string("  ") + s + " "), std::string::npos) << s << "\n" << h.out;
+    auto sub = vmm(std::string(s) + " --help");
+    EXPECT_EQ(sub.status, 0) << s << ": " << sub.err;
+    EXPECT_NE(sub.out.find("Usage"), std::string::npos) << s << ": " << sub.out;
+  }
+  auto oci = vmm("oci --version");
+  EXPECT_EQ(oci.status, 0) << oci.err;
+  EXPECT_EQ(oci.out.rfind("vmm-runc version ", 0), 0u) << oci.out;
+  EXPECT_NE(oci.out.find("spec: "), std::string::npos) << oci.out;
+}
+
+TEST_F(Cli, CtlWithoutAnApiIsAClearError) {
+  expect_usage_error(vmm("ctl --api-socket " + (dir_ / "none.sock").string() + " ping"),
+                     "none.sock");
+  expect_usage_error(vmm("ctl --api-socket x reboot"), "reboot");
+  expect_usage_error(vmm("ctl ping"), "--api-socket");
+}
+
+TEST_F(Cli, ApiSocketPathThatIsNotASocketIsRefused) {
+  // Refused before any VM is built (so no /dev/kvm is needed to see it).
+  const auto file = write_file("not-a-socket", "x");
+  if (kernel().empty()) GTEST_FAIL() << "VMM_TEST_KERNEL is not set: cannot run this test";
+  expect_usage_error(vmm("run --kernel " + kernel() + " --api-socket " + file.string()),
+                     "not-a-socket exists and is not a socket");
+  EXPECT_TRUE(fs::exists(file)) << "a file that is not a socket is never removed";
+}
+
 TEST_F(Cli, NoSubcommandOrUnknownFlag) {
   EXPECT_EQ(vmm("").status, 2);
   expect_usage_error(vmm("run --kernel x --bogus"), "--bogus");
