@@ -5,8 +5,10 @@
 # It builds a minimal Debian 12 root with mmdebstrap from the Debian registry (plus only what a
 # user needs before the first command: git to clone, sudo because README says sudo), clones
 # this repository's HEAD into it, and runs the Quick start commands exactly as README.md gives
-# them, inside that root (a private mount namespace with /proc, /sys, /dev, /dev/pts, /run and
-# /tmp provided). Each step's time is reported; the check stops at the first step that fails.
+# them, inside that root: each command runs in a mount namespace of its own whose root is the
+# fresh root (pivot_root, so it is not a chroot: rootless containers can make user namespaces),
+# with /proc, /sys, /dev and /run provided. Each step's time is reported; the check stops at the
+# first step that fails.
 #
 #   sudo tests/fresh-machine-check.sh [--keep] [--root DIR] [--only-first]
 #
@@ -55,7 +57,7 @@ if ! command -v mmdebstrap >/dev/null; then
     die "cannot install mmdebstrap"
 fi
 
-[[ -n $ROOT ]] || ROOT=$(mktemp -d /var/tmp/vmm-fresh.XXXXXX)
+[[ -n $ROOT ]] || ROOT=$(mktemp -d /var/tmp/fresh-root.XXXXXX)
 mkdir -p "$ROOT"
 [[ -z $(ls -A "$ROOT") ]] || die "$ROOT is not empty"
 
@@ -114,9 +116,20 @@ mount_root() {
   cp /etc/resolv.conf "$ROOT/etc/resolv.conf"
 }
 
+# in_root CMD: runs CMD with the fresh root as /, in a mount namespace of its own: the root's
+# bind mount is pivoted to / and the host's root is detached, as a container runtime would.
 in_root() {
-  chroot "$ROOT" /usr/bin/env -i HOME=/root TERM="${TERM:-dumb}" LANG=C.UTF-8 \
-    PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin /bin/bash -c "$1"
+  unshare --mount --propagation private -- /bin/bash -c '
+    set -e
+    cd "$1"
+    mkdir -p .host-root
+    pivot_root . .host-root
+    cd /
+    /.host-root/bin/umount -l /.host-root
+    rmdir /.host-root
+    exec /usr/bin/env -i HOME=/root TERM="$3" LANG=C.UTF-8 \
+      PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin /bin/bash -c "$2"
+  ' in-root "$ROOT" "$1" "${TERM:-dumb}"
 }
 
 clone() { in_root "git config --global --add safe.directory '*' && git clone -q /src /root/vmm"; }
