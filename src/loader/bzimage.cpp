@@ -5,9 +5,9 @@
 #include <bit>
 #include <cstring>
 
-#include "vmm/arch/x86_64_layout.hpp"
 #include "vmm/common/checked.hpp"
 #include "vmm/common/error.hpp"
+#include "vmm/memory/x86_64_layout.hpp"
 
 namespace vmm::loader {
 namespace {

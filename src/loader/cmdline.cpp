@@ -4,8 +4,8 @@
 
 #include <algorithm>
 
-#include "vmm/arch/x86_64_layout.hpp"
 #include "vmm/common/error.hpp"
+#include "vmm/memory/x86_64_layout.hpp"
 
 namespace vmm::loader {
 

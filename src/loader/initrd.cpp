@@ -5,9 +5,9 @@
 #include <algorithm>
 
 #include "loader/input_file.hpp"
-#include "vmm/arch/x86_64_layout.hpp"
 #include "vmm/common/checked.hpp"
 #include "vmm/common/error.hpp"
+#include "vmm/memory/x86_64_layout.hpp"
 
 namespace vmm::loader {
 namespace {

@@ -8,9 +8,9 @@
 #include "loader/bzimage.hpp"
 #include "loader/elf_loader.hpp"
 #include "loader/kernel_image.hpp"
-#include "vmm/arch/x86_64_layout.hpp"
 #include "vmm/common/error.hpp"
 #include "vmm/memory/guest_memory.hpp"
+#include "vmm/memory/x86_64_layout.hpp"
 
 namespace {
 

@@ -9,8 +9,8 @@
 
 #include "loader/input_file.hpp"
 #include "unit/kernel_test_images.hpp"
-#include "vmm/arch/x86_64_layout.hpp"
 #include "vmm/common/error.hpp"
+#include "vmm/memory/x86_64_layout.hpp"
 
 namespace vmm::loader {
 namespace {

@@ -7,8 +7,8 @@
 #include <string>
 
 #include "unit/kernel_test_images.hpp"
-#include "vmm/arch/x86_64_layout.hpp"
 #include "vmm/common/error.hpp"
+#include "vmm/memory/x86_64_layout.hpp"
 
 namespace vmm::loader {
 namespace {

@@ -5,8 +5,8 @@
 #include <initializer_list>
 #include <optional>
 
-#include "vmm/arch/x86_64_layout.hpp"
 #include "vmm/common/error.hpp"
+#include "vmm/memory/x86_64_layout.hpp"
 
 namespace vmm::x86_64 {
 namespace {

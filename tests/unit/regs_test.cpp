@@ -3,7 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "arch/x86_64/gdt.hpp"
-#include "vmm/arch/x86_64_layout.hpp"
+#include "vmm/memory/x86_64_layout.hpp"
 
 namespace vmm::x86_64 {
 namespace {

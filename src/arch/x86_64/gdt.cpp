@@ -1,7 +1,7 @@
 #include "arch/x86_64/gdt.hpp"
 
-#include "vmm/arch/x86_64_layout.hpp"
 #include "vmm/common/error.hpp"
+#include "vmm/memory/x86_64_layout.hpp"
 
 namespace vmm::x86_64 {
 

@@ -12,8 +12,8 @@
 #include "loader/elf_loader.hpp"
 #include "loader/initrd.hpp"
 #include "loader/input_file.hpp"
-#include "vmm/arch/x86_64_layout.hpp"
 #include "vmm/common/error.hpp"
+#include "vmm/memory/x86_64_layout.hpp"
 
 namespace vmm::x86_64 {
 namespace {

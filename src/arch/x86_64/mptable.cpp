@@ -6,8 +6,8 @@
 #include <string_view>
 #include <vector>
 
-#include "vmm/arch/x86_64_layout.hpp"
 #include "vmm/common/error.hpp"
+#include "vmm/memory/x86_64_layout.hpp"
 
 namespace vmm::x86_64 {
 
