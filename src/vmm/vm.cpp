@@ -273,9 +273,14 @@ Vm::Vm(const VmConfig& config, ConsoleIo console) {
 }
 
 Vm::~Vm() {
-  if (parts_ && parts_->state.load() == VmState::kRunning) {
+  const VmState state = parts_ ? parts_->state.load() : VmState::kCreated;
+  if (state != VmState::kRunning && state != VmState::kPaused) return;
+  try {
     request_stop();
     (void)wait();
+  } catch (const std::exception& e) {
+    // The members' own destructors still stop and join every thread.
+    spdlog::error("stopping the VM: {}", e.what());
   }
 }
 
