@@ -20,8 +20,8 @@ struct ApiResponse {
 
 // Bounds that keep one client from holding the server (and never the VM) for long.
 struct ApiLimits {
-  size_t max_header_bytes = 8 * 1024;
-  size_t max_body_bytes = 64 * 1024;
+  size_t max_header_bytes = size_t{8} * 1024;
+  size_t max_body_bytes = size_t{64} * 1024;
   size_t max_connections = 64;           // more are accepted and closed at once
   unsigned request_timeout_ms = 10'000;  // a request must arrive whole within this
 };

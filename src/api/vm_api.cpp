@@ -115,7 +115,7 @@ const char* api_state_name(VmState state) noexcept {
   return "Unknown";
 }
 
-ApiResponse dispatch(VmControl& vm, const ApiRequest& request) noexcept {
+ApiResponse dispatch(VmControl& vm, const ApiRequest& request) {
   try {
     std::string_view target = request.target;
     if (const auto query = target.find('?'); query != std::string_view::npos) {

@@ -36,8 +36,9 @@ class VmControl {
 // Cloud Hypervisor's names for the VM states: Created, Running, Paused, Shutdown.
 [[nodiscard]] const char* api_state_name(VmState state) noexcept;
 
-// Answers one request. Never throws: failures become error responses.
-[[nodiscard]] ApiResponse dispatch(VmControl& vm, const ApiRequest& request) noexcept;
+// Answers one request: every failure becomes an error response (only running out of memory
+// while building one can throw).
+[[nodiscard]] ApiResponse dispatch(VmControl& vm, const ApiRequest& request);
 
 // The adapter over a real VM; `vm` must outlive it.
 [[nodiscard]] std::unique_ptr<VmControl> make_vm_control(Vm& vm);
