@@ -11,10 +11,9 @@
 #include "container/cli.hpp"
 #include "container/default_spec.hpp"
 #include "container/launcher.hpp"
+#include "container/runtime.hpp"
 #include "container/sealed_exe.hpp"
 #include "container/seccomp_filter.hpp"
-#include "container/state_store.hpp"
-#include "container/supervisor.hpp"
 #include "vmm/common/error.hpp"
 
 namespace vmm::container {
@@ -113,26 +112,14 @@ int run_container(const RunFlags& f, const std::vector<std::string>& command) {
   fill_default_id_mappings(spec);
   const Seccomp seccomp = default_seccomp_profile();
 
-  StateStore store(runtime_state_root());
-  store.create(id);
-  struct RemoveState {
-    const StateStore& s;
-    std::string id;
-    ~RemoveState() { s.remove(id); }
-  } remove_state{store, id};
-
   LaunchOptions o;
   o.id = id;
-  o.bundle = store.dir(id);
-  o.state_dir = store.dir(id);
   o.image = f.image;
   o.veth = f.net == "veth";
   o.seccomp = &seccomp;
   if (!rootless) o.cgroup_path = "vmm/" + id;
-  ForwardedSignals signals;
-  LaunchedContainer c = launch(spec, o);
-  c.wait_for_exec();
-  return supervise(c, signals);
+  ContainerRuntime runtime(runtime_state_root());
+  return runtime.run_foreground(spec, o);
 }
 
 }  // namespace

@@ -1,12 +1,9 @@
 // `vmm oci ...`: the runc-compatible command line (create, start, state, kill, delete, run,
-// exec, list, ps, spec, features), so tools that take a runtime binary can drive vmm.
-#include <fcntl.h>
-#include <poll.h>
-#include <signal.h>
+// exec, list, ps, spec, features), so tools that take a runtime binary can drive vmm. It parses
+// runc's flags and prints runc's output; the lifecycle itself is ContainerRuntime (runtime.hpp).
 #include <spdlog/sinks/base_sink.h>
 #include <spdlog/sinks/basic_file_sink.h>
 #include <spdlog/spdlog.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
@@ -19,17 +16,12 @@
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <sstream>
-#include <thread>
 
-#include "container/cgroup.hpp"
 #include "container/cli.hpp"
-#include "container/console_socket.hpp"
 #include "container/default_spec.hpp"
-#include "container/hooks.hpp"
-#include "container/launcher.hpp"
+#include "container/runtime.hpp"
 #include "container/sealed_exe.hpp"
 #include "container/state_store.hpp"
-#include "container/supervisor.hpp"
 #include "vmm/common/error.hpp"
 
 namespace vmm::container {
@@ -77,246 +69,19 @@ std::string default_root() {
   return "/tmp/vmm-runc-" + std::to_string(::geteuid());
 }
 
-std::string now_rfc3339() {
-  const auto t = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now());
-  std::tm tm{};
-  ::gmtime_r(&t, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
-}
-
-void write_pid_file(const std::string& path, pid_t pid) {
-  if (path.empty()) return;
-  const std::string tmp = path + ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::trunc);
-    out << pid;
-    if (!out) throw Error("cannot write pid file " + path);
-  }
-  if (::rename(tmp.c_str(), path.c_str()) != 0)
-    throw system_error("cannot write pid file " + path, errno);
-}
-
-std::string absolute(const std::string& p) {
-  std::error_code ec;
-  auto abs = std::filesystem::absolute(p.empty() ? "." : p, ec);
-  if (ec) throw ConfigError("bad path " + p);
-  return abs.lexically_normal().string();
-}
-
-int parse_signal(std::string s) {
-  if (s.empty()) return SIGTERM;
-  if (s.find_first_not_of("0123456789") == std::string::npos) {
-    const long n = std::stol(s);
-    if (n <= 0 || n >= NSIG) throw ConfigError("invalid signal " + s);
-    return static_cast<int>(n);
-  }
-  for (auto& ch : s) ch = static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
-  if (s.rfind("SIG", 0) == 0) s = s.substr(3);
-  for (int sig = 1; sig < NSIG; ++sig) {
-    const char* abbrev = sigabbrev_np(sig);
-    if (abbrev && s == abbrev) return sig;
-  }
-  throw ConfigError("invalid signal " + s);
-}
-
-// A container's config.json is copied into its state directory at create time, so delete
-// and exec see the configuration it was created with even if the bundle changes or goes.
-Spec saved_spec(const StateStore& store, const std::string& id) {
-  std::ifstream in(store.dir(id) + "/config.json");
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  return parse_config(ss.str());
-}
-
-struct CreateFlags {
-  std::string id;
-  std::string bundle = ".";
-  std::string console_socket;
-  std::string pid_file;
-  int preserve_fds = 0;
-  bool detach = false;
-  bool keep = false;
-  bool no_pivot = false;
-  bool no_new_keyring = false;
-};
-
-// Shared by create and run. On any failure the state directory, cgroup and init are gone.
-LaunchedContainer create_container(const StateStore& store, const CreateFlags& f,
-                                   bool wait_for_start, ContainerRecord& rec, Spec& spec) {
-  validate_container_id(f.id);
-  const std::string bundle = absolute(f.bundle);
-  spec = load_bundle_config(bundle);
-  fill_default_id_mappings(spec);
-  if (spec.process.terminal && f.console_socket.empty() && wait_for_start) {
-    throw ConfigError("process.terminal needs --console-socket");
-  }
-  if (f.no_pivot) throw ConfigError("--no-pivot is not supported: pivot_root is always used");
-  store.create(f.id);
-  struct Guard {
-    const StateStore& s;
-    std::string id;
-    bool armed = true;
-    ~Guard() {
-      if (armed) s.remove(id);
-    }
-  } guard{store, f.id};
-  std::filesystem::copy_file(bundle + "/config.json", store.dir(f.id) + "/config.json");
-
-  LaunchOptions o;
-  o.id = f.id;
-  o.bundle = bundle;
-  o.state_dir = store.dir(f.id);
-  o.wait_for_start = wait_for_start;
-  o.outlives_runtime = wait_for_start || f.detach;
-  o.preserve_fds = f.preserve_fds;
-  o.seccomp = spec.linux_config.seccomp ? &*spec.linux_config.seccomp : nullptr;
-  if (!spec.linux_config.cgroups_path.empty()) {
-    o.cgroup_path = spec.linux_config.cgroups_path;
-  } else if (::geteuid() == 0) {
-    o.cgroup_path = "vmm-runc/" + f.id;
-  }
-  LaunchedContainer c = launch(spec, o);
-  rec.id = f.id;
-  rec.pid = c.pid;
-  rec.start_time = process_start_time(c.pid);
-  rec.bundle = bundle;
-  rec.rootfs = spec.root_path;
-  rec.cgroup = c.cgroup.empty() ? std::string() : o.cgroup_path;
-  rec.created = now_rfc3339();
-  rec.owner = std::to_string(::geteuid());
-  rec.annotations = spec.annotations;
-  store.save(rec);
-  if (c.pty_master && !f.console_socket.empty()) {
-    send_console(f.console_socket, c.pty_master.get());
-    c.pty_master.reset();
-  }
-  write_pid_file(f.pid_file, c.pid);
-  guard.armed = false;
-  return c;
-}
-
-// Cleans up a container whose init has exited: cgroup, poststop hooks, state.
-void destroy_stopped(const StateStore& store, const ContainerRecord& rec) {
-  if (!rec.cgroup.empty()) {
-    Cgroup cg = Cgroup::attach(detect_cgroup_layout(), rec.cgroup);
-    cg.destroy();
-  }
-  try {
-    const Spec spec = saved_spec(store, rec.id);
-    run_hooks_logged(spec.hooks.poststop, state_json(rec, Status::kStopped), "poststop");
-  } catch (const std::exception& e) {
-    spdlog::warn("poststop hooks of {}: {}", rec.id, e.what());
-  }
-  store.remove(rec.id);
-}
-
-void wait_until_stopped(const StateStore& store, const ContainerRecord& rec) {
-  for (int i = 0; i < 500 && store.status(rec) != Status::kStopped; ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
-}
-
-int cmd_start(const StateStore& store, const std::string& id) {
-  const ContainerRecord rec = store.load(id);
-  if (store.status(rec) != Status::kCreated) {
-    throw Error("container '" + id + "' is " + status_name(store.status(rec)) + ", not created");
-  }
-  const std::string fifo = store.dir(id) + "/exec.fifo";
-  UniqueFd fd(::open(fifo.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC));
-  if (!fd) throw system_error("cannot open the exec fifo", errno);
-  // Opening for reading released init's blocking open; it now writes one byte.
-  char byte = 0;
-  for (int i = 0; i < 1000; ++i) {
-    pollfd p{fd.get(), POLLIN, 0};
-    if (::poll(&p, 1, 10) > 0 && ::read(fd.get(), &byte, 1) == 1) break;
-    if (store.status(rec) == Status::kStopped)
-      throw Error("container '" + id + "' exited before it started");
-  }
-  if (byte != '0') throw Error("container '" + id + "' did not start");
-  ::unlink(fifo.c_str());
-  const Spec spec = saved_spec(store, id);
-  run_hooks_logged(spec.hooks.poststart, state_json(rec, Status::kRunning), "poststart");
-  return 0;
-}
-
-int cmd_run(const StateStore& store, const CreateFlags& f) {
-  ContainerRecord rec;
-  Spec spec;
-  std::optional<ForwardedSignals> signals;
-  if (!f.detach) signals.emplace();
-  LaunchedContainer c = create_container(store, f, false, rec, spec);
-  try {
-    c.wait_for_exec();
-  } catch (...) {
-    store.remove(f.id);
-    throw;
-  }
-  run_hooks_logged(spec.hooks.poststart, state_json(rec, Status::kRunning), "poststart");
-  if (f.detach) {
-    c.release();
-    return 0;
-  }
-  const int status = supervise(c, *signals);
-  c.cgroup.release();  // destroy_stopped removes it, after the poststop hooks have their say
-  if (!f.keep) destroy_stopped(store, rec);
-  return status;
-}
-
-int cmd_delete(const StateStore& store, const std::string& id, bool force) {
-  ContainerRecord rec;
-  try {
-    rec = store.load(id);
-  } catch (const ConfigError&) {
-    if (force) return 0;  // runc: delete --force of a missing container succeeds
-    throw;
-  }
-  const Status st = store.status(rec);
-  if (st != Status::kStopped) {
-    if (!force && st != Status::kCreated)
-      throw Error("container '" + id + "' is running; stop it or use --force");
-    ::kill(rec.pid, SIGKILL);
-    wait_until_stopped(store, rec);
-    if (store.status(rec) != Status::kStopped) throw Error("container '" + id + "' did not stop");
-  }
-  destroy_stopped(store, rec);
-  return 0;
-}
-
-int cmd_kill(const StateStore& store, const std::string& id, const std::string& signal, bool all) {
-  const int sig = parse_signal(signal);
-  const ContainerRecord rec = store.load(id);
-  if (store.status(rec) == Status::kStopped) throw Error("container '" + id + "' is not running");
-  if (all && !rec.cgroup.empty()) {
-    Cgroup cg = Cgroup::attach(detect_cgroup_layout(), rec.cgroup);
-    const auto pids = cg.processes();
-    cg.release();  // only looking: the cgroup stays until delete
-    for (pid_t p : pids) ::kill(p, sig);
-    return 0;
-  }
-  if (::kill(rec.pid, sig) != 0) throw system_error("kill", errno);
-  return 0;
-}
-
-int cmd_list(const StateStore& store, const std::string& format, bool quiet) {
+int cmd_list(const ContainerRuntime& runtime, const std::string& format, bool quiet) {
   nlohmann::json all = nlohmann::json::array();
   std::string table = "ID\tPID\tSTATUS\tBUNDLE\tCREATED\tOWNER\n";
-  for (const auto& id : store.list()) {
-    ContainerRecord rec;
-    try {
-      rec = store.load(id);
-    } catch (const std::exception&) {
-      continue;
-    }
-    const Status st = store.status(rec);
+  for (const ContainerInfo& c : runtime.list()) {
+    const ContainerRecord& rec = c.record;
     if (quiet) {
-      std::cout << id << '\n';
+      std::cout << rec.id << '\n';
       continue;
     }
-    all.push_back(nlohmann::json::parse(state_json(rec, st)));
-    table += id + '\t' + std::to_string(st == Status::kStopped ? 0 : rec.pid) + '\t' +
-             status_name(st) + '\t' + rec.bundle + '\t' + rec.created + '\t' + rec.owner + '\n';
+    all.push_back(nlohmann::json::parse(state_json(rec, c.status)));
+    table += rec.id + '\t' + std::to_string(c.status == Status::kStopped ? 0 : rec.pid) + '\t' +
+             status_name(c.status) + '\t' + rec.bundle + '\t' + rec.created + '\t' + rec.owner +
+             '\n';
   }
   if (quiet) return 0;
   if (format == "json") {
@@ -327,16 +92,9 @@ int cmd_list(const StateStore& store, const std::string& format, bool quiet) {
   return 0;
 }
 
-int cmd_ps(const StateStore& store, const std::string& id) {
-  const ContainerRecord rec = store.load(id);
+int cmd_ps(const ContainerRuntime& runtime, const std::string& id) {
   nlohmann::json pids = nlohmann::json::array();
-  if (!rec.cgroup.empty()) {
-    Cgroup cg = Cgroup::attach(detect_cgroup_layout(), rec.cgroup);
-    for (pid_t p : cg.processes()) pids.push_back(p);
-    cg.release();
-  } else if (store.status(rec) != Status::kStopped) {
-    pids.push_back(rec.pid);
-  }
+  for (pid_t p : runtime.processes(id)) pids.push_back(p);
   std::cout << pids.dump() << '\n';
   return 0;
 }
@@ -355,42 +113,30 @@ struct ExecFlags {
   int preserve_fds = 0;
 };
 
-int cmd_exec(const StateStore& store, const ExecFlags& f) {
-  const ContainerRecord rec = store.load(f.id);
-  if (store.status(rec) != Status::kRunning) throw Error("container '" + f.id + "' is not running");
-  const Spec spec = saved_spec(store, f.id);
-  Process p = spec.process;
+// The process exec runs: --process, or the flags over the container's own process.
+ExecRequest exec_request(const ContainerRuntime& runtime, const ExecFlags& f) {
+  ExecRequest r{.id = f.id,
+                .process = {},
+                .console_socket = f.console_socket,
+                .pid_file = f.pid_file,
+                .detach = f.detach,
+                .preserve_fds = f.preserve_fds};
   if (!f.process_file.empty()) {
     std::ifstream in(f.process_file);
     if (!in) throw ConfigError("cannot open --process " + f.process_file);
     std::ostringstream ss;
     ss << in.rdbuf();
-    p = parse_process_json(ss.str());
-  } else {
-    if (f.args.empty()) throw ConfigError("exec: no command given");
-    p.args = f.args;
-    p.terminal = f.tty;
-    if (!f.cwd.empty()) p.cwd = f.cwd;
-    for (const auto& e : f.env) p.env.push_back(e);
-    if (!f.user.empty()) parse_user(f.user, p.user);
+    r.process = parse_process_json(ss.str());
+    return r;
   }
-  if (p.terminal && f.console_socket.empty() && f.detach)
-    throw ConfigError("a detached terminal needs --console-socket");
-  std::optional<ForwardedSignals> signals;
-  if (!f.detach) signals.emplace();
-  const Seccomp* seccomp = spec.linux_config.seccomp ? &*spec.linux_config.seccomp : nullptr;
-  LaunchedContainer c = launch_exec(rec.pid, p, seccomp, rec.cgroup, f.preserve_fds);
-  if (c.pty_master && !f.console_socket.empty()) {
-    send_console(f.console_socket, c.pty_master.get());
-    c.pty_master.reset();
-  }
-  c.wait_for_exec();
-  write_pid_file(f.pid_file, c.pid);
-  if (f.detach) {
-    c.release();
-    return 0;
-  }
-  return supervise(c, *signals);
+  if (f.args.empty()) throw ConfigError("exec: no command given");
+  r.process = runtime.saved_spec(f.id).process;
+  r.process.args = f.args;
+  r.process.terminal = f.tty;
+  if (!f.cwd.empty()) r.process.cwd = f.cwd;
+  for (const auto& e : f.env) r.process.env.push_back(e);
+  if (!f.user.empty()) parse_user(f.user, r.process.user);
+  return r;
 }
 
 int cmd_features() {
@@ -459,7 +205,8 @@ int oci_main(int argc, char** argv) {
   bool rootless_flag = false;
   app.add_flag("--rootless", rootless_flag, "Accepted for compatibility");
 
-  CreateFlags cf;
+  CreateRequest cf;
+  bool no_new_keyring = false;
   const auto add_create_flags = [&](CLI::App* sub) {
     sub->add_option("id", cf.id, "Container id")->required();
     sub->add_option("--bundle,-b", cf.bundle, "Bundle directory");
@@ -467,7 +214,7 @@ int oci_main(int argc, char** argv) {
     sub->add_option("--pid-file", cf.pid_file, "Write the init pid here");
     sub->add_option("--preserve-fds", cf.preserve_fds, "Pass this many fds after stdio");
     sub->add_flag("--no-pivot", cf.no_pivot, "Refused: pivot_root is always used");
-    sub->add_flag("--no-new-keyring", cf.no_new_keyring, "Accepted for compatibility");
+    sub->add_flag("--no-new-keyring", no_new_keyring, "Accepted for compatibility");
   };
   auto* create = app.add_subcommand("create", "Create a container (init waits for start)");
   add_create_flags(create);
@@ -547,28 +294,34 @@ int oci_main(int argc, char** argv) {
     }
     if (*features) return cmd_features();
     if (*create || *run || *exec) ensure_running_from_sealed_copy();
-    const StateStore store(g.root);
+    ContainerRuntime runtime(g.root);
     if (*create) {
-      ContainerRecord rec;
-      Spec s;
-      LaunchedContainer c = create_container(store, cf, true, rec, s);
-      c.release();
+      runtime.create(cf);
       return 0;
     }
-    if (*run) return cmd_run(store, cf);
-    if (*start) return cmd_start(store, id);
+    if (*run) return runtime.run(cf);
+    if (*start) {
+      runtime.start(id);
+      return 0;
+    }
     if (*state) {
-      const ContainerRecord rec = store.load(id);
-      std::cout << state_json(rec, store.status(rec)) << '\n';
+      const ContainerInfo c = runtime.state(id);
+      std::cout << state_json(c.record, c.status) << '\n';
       return 0;
     }
-    if (*kill) return cmd_kill(store, id, signal, all);
-    if (*del) return cmd_delete(store, id, force);
-    if (*list) return cmd_list(store, format, quiet);
-    if (*ps) return cmd_ps(store, id);
+    if (*kill) {
+      runtime.kill(id, parse_signal(signal), all);
+      return 0;
+    }
+    if (*del) {
+      runtime.remove(id, force);
+      return 0;
+    }
+    if (*list) return cmd_list(runtime, format, quiet);
+    if (*ps) return cmd_ps(runtime, id);
     if (*exec) {
       ef.args = own == argc ? exec->remaining() : exec_args;
-      return cmd_exec(store, ef);
+      return runtime.exec(exec_request(runtime, ef));
     }
     return static_cast<int>(ExitStatus::kUsageError);
   } catch (const ConfigError& e) {
