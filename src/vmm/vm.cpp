@@ -39,7 +39,7 @@
 #include "vmm/virtio/console_device.hpp"
 #include "vmm/virtio/mmio_transport.hpp"
 #include "vmm/virtio/net_factory.hpp"
-#include "vmm/vmm/event_loop.hpp"
+#include "vmm/event_loop/event_loop.hpp"
 
 namespace vmm {
 namespace {

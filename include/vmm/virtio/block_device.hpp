@@ -14,7 +14,7 @@
 #include "vmm/virtio/block_request.hpp"
 #include "vmm/virtio/disk_image.hpp"
 #include "vmm/virtio/virtio_device.hpp"
-#include "vmm/vmm/event_loop.hpp"
+#include "vmm/event_loop/event_loop.hpp"
 
 namespace vmm::virtio {
 

@@ -10,7 +10,7 @@
 #include <vector>
 
 #include "vmm/virtio/virtio_device.hpp"
-#include "vmm/vmm/event_loop.hpp"
+#include "vmm/event_loop/event_loop.hpp"
 
 namespace vmm::virtio {
 

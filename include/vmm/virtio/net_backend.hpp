@@ -14,7 +14,7 @@
 #include <span>
 #include <string>
 
-#include "vmm/vmm/event_loop.hpp"
+#include "vmm/event_loop/event_loop.hpp"
 
 namespace vmm::virtio {
 

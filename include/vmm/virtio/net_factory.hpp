@@ -5,7 +5,7 @@
 
 #include "vmm/config/net_config.hpp"
 #include "vmm/virtio/net_device.hpp"
-#include "vmm/vmm/event_loop.hpp"
+#include "vmm/event_loop/event_loop.hpp"
 
 namespace vmm::virtio {
 

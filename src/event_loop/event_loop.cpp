@@ -1,4 +1,4 @@
-#include "vmm/vmm/event_loop.hpp"
+#include "vmm/event_loop/event_loop.hpp"
 
 #include <fcntl.h>
 #include <spdlog/spdlog.h>
