@@ -8,12 +8,14 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/posix/stream_descriptor.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <cerrno>
 #include <condition_variable>
 #include <cstdint>
 #include <cstring>
 #include <future>
 #include <mutex>
+#include <string>
 #include <utility>
 
 #include "vmm/common/error.hpp"
@@ -64,8 +66,6 @@ EventLoop::~EventLoop() {
   impl_->context.stop();
   if (thread_.joinable()) thread_.join();
 }
-
-asio::io_context& EventLoop::context() noexcept { return impl_->context; }
 
 bool EventLoop::in_loop_thread() const noexcept {
   return std::this_thread::get_id() == impl_->loop_thread;
@@ -176,6 +176,167 @@ void EventLoop::EventFdWatch::stop() noexcept {
     });
   } catch (const std::exception& e) {
     spdlog::error("event loop: stopping an eventfd watch failed: {}", e.what());
+  }
+}
+
+// --- descriptor readiness ---------------------------------------------------------------
+
+struct EventLoop::FdWatch::State {
+  explicit State(asio::io_context& context) : descriptor(context) {}
+  asio::posix::stream_descriptor descriptor;
+  std::function<void()> handler;
+  // Bumped by every wait, completion and cancel: a completion of an older wait is ignored, so
+  // the aborted siblings of a wait for several kinds of readiness never call anything.
+  uint64_t generation = 0;
+  bool waiting = false;
+
+  void cancel() noexcept {
+    ++generation;
+    waiting = false;
+    handler = nullptr;
+    boost::system::error_code ec;
+    descriptor.cancel(ec);
+  }
+};
+
+EventLoop::FdWatch EventLoop::watch_fd(int fd) {
+  auto state = std::make_shared<FdWatch::State>(impl_->context);
+  boost::system::error_code ec;
+  state->descriptor.assign(fd, ec);
+  if (ec) throw Error("cannot watch descriptor " + std::to_string(fd) + ": " + ec.message());
+  return FdWatch(this, std::move(state));
+}
+
+EventLoop::FdWatch::FdWatch(EventLoop* loop, std::shared_ptr<State> state) noexcept
+    : loop_(loop), state_(std::move(state)) {}
+
+EventLoop::FdWatch::FdWatch(FdWatch&& other) noexcept
+    : loop_(std::exchange(other.loop_, nullptr)), state_(std::move(other.state_)) {}
+
+EventLoop::FdWatch& EventLoop::FdWatch::operator=(FdWatch&& other) noexcept {
+  if (this != &other) {
+    release();
+    loop_ = std::exchange(other.loop_, nullptr);
+    state_ = std::move(other.state_);
+  }
+  return *this;
+}
+
+EventLoop::FdWatch::~FdWatch() { release(); }
+
+void EventLoop::FdWatch::wait(unsigned interest, std::function<void()> handler) {
+  if (!state_) throw Error("event loop: wait on an empty descriptor watch");
+  State& s = *state_;
+  if (s.waiting) s.cancel();
+  const uint64_t generation = ++s.generation;
+  s.handler = std::move(handler);
+  s.waiting = true;
+  auto done = [state = state_, generation](const boost::system::error_code& ec) {
+    if (state->generation != generation || !state->waiting) return;
+    if (ec) {
+      if (ec != asio::error::operation_aborted) {
+        spdlog::error("event loop: waiting on descriptor {} failed: {}",
+                      state->descriptor.native_handle(), ec.message());
+      }
+      state->waiting = false;
+      return;
+    }
+    auto ready = std::move(state->handler);
+    state->cancel();  // the other kinds of this wait are stale now
+    if (ready) ready();
+  };
+  using Wait = asio::posix::stream_descriptor::wait_type;
+  if ((interest & kReadable) != 0) s.descriptor.async_wait(Wait::wait_read, done);
+  if ((interest & kWritable) != 0) s.descriptor.async_wait(Wait::wait_write, done);
+  if ((interest & kError) != 0) s.descriptor.async_wait(Wait::wait_error, done);
+}
+
+void EventLoop::FdWatch::cancel() noexcept {
+  if (state_) state_->cancel();
+}
+
+bool EventLoop::FdWatch::waiting() const noexcept { return state_ && state_->waiting; }
+
+void EventLoop::FdWatch::release() noexcept {
+  if (!state_) return;
+  auto state = std::move(state_);
+  try {
+    loop_->run_sync([&state] {
+      state->cancel();
+      (void)state->descriptor.release();  // the descriptor stays the caller's
+    });
+  } catch (const std::exception& e) {
+    spdlog::error("event loop: stopping a descriptor watch failed: {}", e.what());
+  }
+}
+
+// --- timers -------------------------------------------------------------------------------
+
+struct EventLoop::Timer::State {
+  explicit State(asio::io_context& context) : timer(context) {}
+  asio::steady_timer timer;
+  std::function<void()> handler;
+  uint64_t generation = 0;  // as for FdWatch
+  bool armed = false;
+
+  void cancel() noexcept {
+    ++generation;
+    armed = false;
+    handler = nullptr;
+    timer.cancel();
+  }
+};
+
+EventLoop::Timer EventLoop::make_timer() {
+  return Timer(this, std::make_shared<Timer::State>(impl_->context));
+}
+
+EventLoop::Timer::Timer(EventLoop* loop, std::shared_ptr<State> state) noexcept
+    : loop_(loop), state_(std::move(state)) {}
+
+EventLoop::Timer::Timer(Timer&& other) noexcept
+    : loop_(std::exchange(other.loop_, nullptr)), state_(std::move(other.state_)) {}
+
+EventLoop::Timer& EventLoop::Timer::operator=(Timer&& other) noexcept {
+  if (this != &other) {
+    release();
+    loop_ = std::exchange(other.loop_, nullptr);
+    state_ = std::move(other.state_);
+  }
+  return *this;
+}
+
+EventLoop::Timer::~Timer() { release(); }
+
+void EventLoop::Timer::arm_at(Clock::time_point when, std::function<void()> handler) {
+  if (!state_) throw Error("event loop: arming an empty timer");
+  State& s = *state_;
+  s.cancel();
+  const uint64_t generation = s.generation;
+  s.handler = std::move(handler);
+  s.armed = true;
+  s.timer.expires_at(when);
+  s.timer.async_wait([state = state_, generation](const boost::system::error_code& ec) {
+    if (ec || state->generation != generation || !state->armed) return;
+    auto due = std::move(state->handler);
+    state->cancel();
+    if (due) due();
+  });
+}
+
+void EventLoop::Timer::cancel() noexcept {
+  if (state_) state_->cancel();
+}
+
+bool EventLoop::Timer::armed() const noexcept { return state_ && state_->armed; }
+
+void EventLoop::Timer::release() noexcept {
+  if (!state_) return;
+  auto state = std::move(state_);
+  try {
+    loop_->run_sync([&state] { state->cancel(); });
+  } catch (const std::exception& e) {
+    spdlog::error("event loop: stopping a timer failed: {}", e.what());
   }
 }
 

@@ -5,10 +5,6 @@
 #include <slirp/libslirp.h>
 #include <spdlog/spdlog.h>
 
-#include <boost/asio/io_context.hpp>
-#include <boost/asio/posix/stream_descriptor.hpp>
-#include <boost/asio/post.hpp>
-#include <boost/asio/steady_timer.hpp>
 #include <chrono>
 #include <cstring>
 #include <deque>
@@ -18,28 +14,25 @@
 
 namespace vmm::virtio {
 
-namespace asio = boost::asio;
-
 // Lives as long as any handler queued on the loop refers to it (shared ownership), so a
 // cancelled wait that completes after the backend is gone touches nothing freed.
 struct SlirpBackend::Impl : std::enable_shared_from_this<Impl> {
-  explicit Impl(asio::io_context& ctx) : context(ctx), round_timer(ctx) {}
+  explicit Impl(EventLoop& event_loop) : loop(event_loop), round_timer(event_loop.make_timer()) {}
 
   struct Timer {
-    explicit Timer(asio::io_context& ctx) : timer(ctx) {}
-    asio::steady_timer timer;
+    EventLoop::Timer timer;
     SlirpTimerCb cb = nullptr;
     void* cb_opaque = nullptr;
   };
 
-  asio::io_context& context;
+  EventLoop& loop;
   Slirp* slirp = nullptr;
   bool closed = false;
   std::list<Timer> timers;
   // One polling round: slirp's descriptors as slirp_pollfds_fill gave them.
   std::vector<pollfd> pollfds;
-  std::vector<std::unique_ptr<asio::posix::stream_descriptor>> waits;
-  asio::steady_timer round_timer;
+  std::vector<EventLoop::FdWatch> waits;
+  EventLoop::Timer round_timer;
   uint64_t round = 0;
   bool round_scheduled = false;
   // Frames for the guest.
@@ -50,12 +43,8 @@ struct SlirpBackend::Impl : std::enable_shared_from_this<Impl> {
 
   static Impl& self(void* opaque) { return *static_cast<Impl*>(opaque); }
 
+  // Before slirp may close a descriptor, nothing watches it any more.
   void end_waits() {
-    for (auto& w : waits) {
-      boost::system::error_code ec;
-      w->cancel(ec);
-      (void)w->release();  // the descriptor belongs to slirp
-    }
     waits.clear();
     round_timer.cancel();
   }
@@ -77,25 +66,22 @@ struct SlirpBackend::Impl : std::enable_shared_from_this<Impl> {
         },
         this);
     const uint64_t this_round = ++round;
-    auto me = shared_from_this();
-    auto done = [me, this_round](const boost::system::error_code& ec) {
-      if (ec || me->closed || me->round != this_round) return;
-      me->finish_round();
+    auto done = [this, this_round] {
+      if (closed || round != this_round) return;
+      finish_round();
     };
     for (const pollfd& p : pollfds) {
-      auto w = std::make_unique<asio::posix::stream_descriptor>(context);
-      boost::system::error_code ec;
-      w->assign(p.fd, ec);
-      if (ec) continue;  // already watched in this round
-      if ((p.events & POLLIN) != 0) w->async_wait(asio::posix::stream_descriptor::wait_read, done);
-      if ((p.events & POLLOUT) != 0) {
-        w->async_wait(asio::posix::stream_descriptor::wait_write, done);
+      unsigned interest = EventLoop::kError;
+      if ((p.events & (POLLIN | POLLPRI)) != 0) interest |= EventLoop::kReadable;
+      if ((p.events & POLLOUT) != 0) interest |= EventLoop::kWritable;
+      try {
+        waits.push_back(loop.watch_fd(p.fd));
+      } catch (const Error&) {
+        continue;  // already watched in this round
       }
-      w->async_wait(asio::posix::stream_descriptor::wait_error, done);
-      waits.push_back(std::move(w));
+      waits.back().wait(interest, done);
     }
-    round_timer.expires_after(std::chrono::milliseconds(timeout));
-    round_timer.async_wait(done);
+    round_timer.arm_after(std::chrono::milliseconds(timeout), done);
   }
 
   void finish_round() {
@@ -124,7 +110,7 @@ struct SlirpBackend::Impl : std::enable_shared_from_this<Impl> {
   void schedule_round() {
     if (round_scheduled || closed) return;
     round_scheduled = true;
-    asio::post(context, [me = shared_from_this()] {
+    loop.post([me = shared_from_this()] {
       me->round_scheduled = false;
       if (!me->closed) me->finish_round();
     });
@@ -142,7 +128,7 @@ struct SlirpBackend::Impl : std::enable_shared_from_this<Impl> {
     inbound.push_back(std::move(packet));
     if (armed) {
       armed = false;
-      asio::post(context, [me = shared_from_this()] {
+      loop.post([me = shared_from_this()] {
         if (!me->closed && me->on_readable) me->on_readable();
       });
     }
@@ -175,7 +161,7 @@ const SlirpCb kCallbacks = {
     .clock_get_ns = [](void* /*opaque*/) { return now_ns(); },
     .timer_new = [](SlirpTimerCb cb, void* cb_opaque, void* opaque) -> void* {
       auto& s = SlirpBackend::Impl::self(opaque);
-      auto& t = s.timers.emplace_back(s.context);
+      auto& t = s.timers.emplace_back(SlirpBackend::Impl::Timer{s.loop.make_timer()});
       t.cb = cb;
       t.cb_opaque = cb_opaque;
       return &t;
@@ -189,14 +175,14 @@ const SlirpCb kCallbacks = {
         [](void* timer, int64_t expire_ms, void* opaque) {
           auto& s = SlirpBackend::Impl::self(opaque);
           auto* t = static_cast<SlirpBackend::Impl::Timer*>(timer);
-          t->timer.expires_at(
-              std::chrono::steady_clock::time_point(std::chrono::milliseconds(expire_ms)));
-          t->timer.async_wait([me = s.shared_from_this(), t](const boost::system::error_code& ec) {
-            // Aborted when re-armed or freed: then `t` may be gone.
-            if (ec || me->closed) return;
-            t->cb(t->cb_opaque);
-            me->schedule_round();
-          });
+          // slirp's clock is clock_get_ns below: the steady clock.
+          t->timer.arm_at(
+              EventLoop::Timer::Clock::time_point(std::chrono::milliseconds(expire_ms)),
+              [&s, t] {
+                if (s.closed) return;
+                t->cb(t->cb_opaque);
+                s.schedule_round();
+              });
         },
     .register_poll_fd = [](int /*fd*/, void* /*opaque*/) {},
     .unregister_poll_fd = [](int /*fd*/, void* /*opaque*/) {},
@@ -208,7 +194,7 @@ const SlirpCb kCallbacks = {
 }  // namespace
 
 SlirpBackend::SlirpBackend(const std::vector<HostForward>& forwards, EventLoop& loop)
-    : impl_(std::make_shared<Impl>(loop.context())), loop_(loop) {
+    : impl_(std::make_shared<Impl>(loop)), loop_(loop) {
   loop_.run_sync([this, &forwards] {
     SlirpConfig cfg{};
     cfg.version = 1;
@@ -270,7 +256,7 @@ void SlirpBackend::stop() {
 
 void SlirpBackend::wait_readable() {
   if (!impl_->inbound.empty()) {
-    asio::post(impl_->context, [me = impl_] {
+    loop_.post([me = impl_] {
       if (!me->closed && me->on_readable) me->on_readable();
     });
     return;

@@ -7,26 +7,12 @@
 #include <sys/ioctl.h>
 #include <unistd.h>
 
-#include <boost/asio/io_context.hpp>
-#include <boost/asio/posix/stream_descriptor.hpp>
 #include <cerrno>
 #include <cstring>
 
 #include "vmm/common/error.hpp"
 
 namespace vmm::virtio {
-
-namespace asio = boost::asio;
-
-// Readiness of the TAP descriptor on the loop. The stream_descriptor owns a duplicate, so
-// closing it never closes the TAP itself.
-struct TapBackend::Watch {
-  explicit Watch(asio::io_context& context) : descriptor(context) {}
-  asio::posix::stream_descriptor descriptor;
-  std::function<void()> on_readable;
-  bool armed = false;
-  EventLoop* loop = nullptr;
-};
 
 TapBackend::TapBackend(const std::string& name) : name_(name) {
   if (name.empty() || name.size() >= IFNAMSIZ) {
@@ -69,48 +55,21 @@ void TapBackend::set_offloads(const NetOffloads& guest_accepts) {
 
 void TapBackend::start(EventLoop& loop, std::function<void()> on_readable) {
   stop();
-  const int dup = ::fcntl(fd_.get(), F_DUPFD_CLOEXEC, 0);
-  if (dup < 0) throw system_error("cannot duplicate TAP descriptor", errno);
-  auto watch = std::make_unique<Watch>(loop.context());
-  boost::system::error_code ec;
-  watch->descriptor.assign(dup, ec);
-  if (ec) {
-    ::close(dup);
-    throw Error("cannot watch TAP " + name_ + ": " + ec.message());
-  }
-  watch->on_readable = std::move(on_readable);
-  watch->loop = &loop;
-  watch_ = std::move(watch);
+  on_readable_ = std::move(on_readable);
+  watch_ = loop.watch_fd(fd_.get());
 }
 
 void TapBackend::stop() {
-  if (!watch_) return;
-  // Cancelled waits complete with operation_aborted on the loop; the handler captures the
-  // Watch by shared ownership of nothing, so destroy it on the loop after cancelling.
-  auto watch = std::move(watch_);
-  EventLoop* loop = watch->loop;
-  loop->run_sync([&watch] {
-    boost::system::error_code ec;
-    watch->descriptor.cancel(ec);
-    watch->descriptor.close(ec);
-    watch->on_readable = nullptr;
-    watch->armed = false;
-  });
-  // The aborted completion may still be queued: let it run before the Watch goes away.
-  loop->run_sync([] {});
+  watch_ = EventLoop::FdWatch();  // no readiness handler runs once this returns
+  on_readable_ = nullptr;
 }
 
 void TapBackend::wait_readable() {
   // A TAP that went away stays readable (with errors): stop watching it instead of spinning.
-  if (!watch_ || watch_->armed || failed_) return;
-  watch_->armed = true;
-  Watch* w = watch_.get();
-  w->descriptor.async_wait(asio::posix::stream_descriptor::wait_read,
-                           [w](const boost::system::error_code& ec) {
-                             if (ec) return;  // cancelled: w may be going away
-                             w->armed = false;
-                             if (w->on_readable) w->on_readable();
-                           });
+  if (!watch_.active() || watch_.waiting() || failed_) return;
+  watch_.wait(EventLoop::kReadable, [this] {
+    if (on_readable_) on_readable_();
+  });
 }
 
 void TapBackend::report_error(const char* op, int error) {

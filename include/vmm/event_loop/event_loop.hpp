@@ -3,13 +3,14 @@
 // their queue-notify eventfds here (the transport registers them with KVM as ioeventfds, so a
 // guest kick wakes this thread without exiting to user space) and do their work here, never
 // on vCPU threads.
+//
+// Everything a device needs from the loop is here (eventfd watches, descriptor readiness,
+// timers, posting work), so no device reaches for the Asio context underneath.
+#include <chrono>
 #include <functional>
 #include <memory>
 #include <thread>
-
-namespace boost::asio {
-class io_context;
-}
+#include <utility>
 
 namespace vmm {
 
@@ -22,7 +23,6 @@ class EventLoop final {
   EventLoop(const EventLoop&) = delete;
   EventLoop& operator=(const EventLoop&) = delete;
 
-  [[nodiscard]] boost::asio::io_context& context() noexcept;
   [[nodiscard]] bool in_loop_thread() const noexcept;
 
   // Holds the loop thread until resume(): once pause() returns, no handler runs and nothing
@@ -63,6 +63,75 @@ class EventLoop final {
   // `eventfd` is duplicated; the caller keeps ownership of its descriptor.
   // Throws vmm::Error when the descriptor cannot be watched.
   [[nodiscard]] EventFdWatch watch_eventfd(int eventfd, std::function<void()> handler);
+
+  // What a descriptor wait asks for; a wait completes on the first that holds.
+  enum Readiness : unsigned { kReadable = 1U, kWritable = 2U, kError = 4U };
+
+  // Readiness of a descriptor the caller owns, one wait at a time (the caller re-arms when it
+  // wants more, e.g. only while it has somewhere to put what it reads). wait() and cancel()
+  // run on the loop thread. A cancelled or replaced wait never calls its handler; once the
+  // destructor returns, no handler of this watch runs, and the descriptor is left open.
+  class FdWatch final {
+   public:
+    FdWatch() noexcept = default;
+    FdWatch(FdWatch&&) noexcept;
+    FdWatch& operator=(FdWatch&&) noexcept;
+    FdWatch(const FdWatch&) = delete;
+    FdWatch& operator=(const FdWatch&) = delete;
+    ~FdWatch();
+
+    // Calls `handler` once, on the loop thread, when the descriptor is ready for any of
+    // `interest` (a set of Readiness bits). Replaces a pending wait.
+    void wait(unsigned interest, std::function<void()> handler);
+    void cancel() noexcept;
+    [[nodiscard]] bool waiting() const noexcept;
+    [[nodiscard]] bool active() const noexcept { return state_ != nullptr; }
+
+    struct State;  // opaque; defined in event_loop.cpp
+
+   private:
+    friend class EventLoop;
+    FdWatch(EventLoop* loop, std::shared_ptr<State> state) noexcept;
+    void release() noexcept;
+    EventLoop* loop_ = nullptr;
+    std::shared_ptr<State> state_;
+  };
+
+  // `fd` stays the caller's and must stay open while the watch exists. A descriptor may be
+  // watched once at a time. Throws vmm::Error when it cannot be watched.
+  [[nodiscard]] FdWatch watch_fd(int fd);
+
+  // A one-shot timer on the steady clock; arm() and cancel() run on the loop thread. A
+  // cancelled or re-armed timer never calls the old handler; once the destructor returns,
+  // no handler of this timer runs.
+  class Timer final {
+   public:
+    using Clock = std::chrono::steady_clock;
+    Timer() noexcept = default;
+    Timer(Timer&&) noexcept;
+    Timer& operator=(Timer&&) noexcept;
+    Timer(const Timer&) = delete;
+    Timer& operator=(const Timer&) = delete;
+    ~Timer();
+
+    void arm_at(Clock::time_point when, std::function<void()> handler);
+    void arm_after(Clock::duration delay, std::function<void()> handler) {
+      arm_at(Clock::now() + delay, std::move(handler));
+    }
+    void cancel() noexcept;
+    [[nodiscard]] bool armed() const noexcept;
+
+    struct State;  // opaque; defined in event_loop.cpp
+
+   private:
+    friend class EventLoop;
+    Timer(EventLoop* loop, std::shared_ptr<State> state) noexcept;
+    void release() noexcept;
+    EventLoop* loop_ = nullptr;
+    std::shared_ptr<State> state_;
+  };
+
+  [[nodiscard]] Timer make_timer();
 
  private:
   struct Impl;

@@ -2,10 +2,11 @@
 // A TAP device as a NetBackend: /dev/net/tun with IFF_TAP | IFF_NO_PI | IFF_VNET_HDR, so every
 // read and write carries the 12-byte virtio_net_hdr and offloads pass straight through. A TAP
 // that vmm created (it did not exist) disappears when the descriptor closes.
-#include <memory>
+#include <functional>
 #include <string>
 
 #include "vmm/common/unique_fd.hpp"
+#include "vmm/event_loop/event_loop.hpp"
 #include "vmm/virtio/net_backend.hpp"
 
 namespace vmm::virtio {
@@ -29,12 +30,12 @@ class TapBackend final : public NetBackend {
   [[nodiscard]] int fd() const noexcept { return fd_.get(); }
 
  private:
-  struct Watch;
   void report_error(const char* op, int error);
 
   std::string name_;
   UniqueFd fd_;
-  std::unique_ptr<Watch> watch_;
+  EventLoop::FdWatch watch_;
+  std::function<void()> on_readable_;
   uint64_t errors_ = 0;
   bool failed_ = false;  // reads failed for good: the interface is gone
 };
