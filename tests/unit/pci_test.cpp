@@ -7,6 +7,7 @@
 #include "devices/pci/msix.hpp"
 #include "devices/pci/pci_config_space.hpp"
 #include "devices/pci/pci_root.hpp"
+#include "support/fake_msi_router.hpp"
 #include "support/recording_stopper.hpp"
 
 namespace vmm::pci {
@@ -14,22 +15,8 @@ namespace {
 
 using test::RecordingStopper;
 
-class FakeRouter final : public MsiRouter {
- public:
-  uint32_t allocate_route() override { return next++; }
-  void update_route(uint32_t route, uint64_t address, uint32_t data, bool enabled) override {
-    routes[route] = {address, data, enabled};
-  }
-  void trigger(uint32_t route) override { ++fired[route]; }
-  struct Route {
-    uint64_t address;
-    uint32_t data;
-    bool enabled;
-  };
-  uint32_t next = 24;
-  std::map<uint32_t, Route> routes;
-  std::map<uint32_t, int> fired;
-};
+using test::FakeMsiRouter;
+using FakeRouter = FakeMsiRouter;
 
 constexpr PciId kTestId{.vendor = 0x1af4,
                         .device = 0x1042,

@@ -8,20 +8,12 @@
 #include <thread>
 #include <vector>
 
+#include "support/recording_irq_line.hpp"
+
 namespace vmm::devices {
 namespace {
 
-class RecordingIrq final : public IrqLine {
- public:
-  void set_level(bool asserted) override {
-    std::lock_guard lock(mutex);
-    transitions.push_back(asserted);
-    level = asserted;
-  }
-  std::mutex mutex;
-  std::vector<bool> transitions;
-  bool level = false;
-};
+using RecordingIrq = vmm::testing::RecordingIrqLine;
 
 class RecordingOutput final : public SerialOutput {
  public:
@@ -102,25 +94,25 @@ TEST_F(SerialTest, IirReportsNoInterruptAndFifoBits) {
 
 TEST_F(SerialTest, ThrEmptyInterruptOnEnableAndAfterEachByte) {
   out(Serial::kIerDlm, Serial::kIerThrEmpty);
-  EXPECT_TRUE(irq->level);
+  EXPECT_TRUE(irq->level());
   EXPECT_EQ(in(Serial::kIirFcr), Serial::kIirThrEmpty);  // reading IIR acknowledges it
-  EXPECT_FALSE(irq->level);
+  EXPECT_FALSE(irq->level());
   EXPECT_EQ(in(Serial::kIirFcr), Serial::kIirNoInterrupt);
 
   out(Serial::kRbrThrDll, 'x');
-  EXPECT_TRUE(irq->level);
+  EXPECT_TRUE(irq->level());
   EXPECT_EQ(in(Serial::kIirFcr), Serial::kIirThrEmpty);
-  EXPECT_FALSE(irq->level);
+  EXPECT_FALSE(irq->level());
 
   // Disabling ETBEI lowers the line; transmitting then raises nothing.
   out(Serial::kRbrThrDll, 'y');
-  EXPECT_TRUE(irq->level);
+  EXPECT_TRUE(irq->level());
   out(Serial::kIerDlm, 0);
-  EXPECT_FALSE(irq->level);
+  EXPECT_FALSE(irq->level());
   out(Serial::kRbrThrDll, 'z');
-  EXPECT_FALSE(irq->level);
+  EXPECT_FALSE(irq->level());
   EXPECT_EQ(in(Serial::kIirFcr), Serial::kIirNoInterrupt);
-  EXPECT_EQ(irq->transitions, (std::vector<bool>{true, false, true, false, true, false}));
+  EXPECT_EQ(irq->transitions(), (std::vector<bool>{true, false, true, false, true, false}));
 }
 
 TEST_F(SerialTest, ReenablingEtbeiRaisesThreAgain) {
@@ -134,15 +126,15 @@ TEST_F(SerialTest, ReenablingEtbeiRaisesThreAgain) {
 
 TEST_F(SerialTest, RxDataInterruptHoldsLineUntilDrained) {
   out(Serial::kIerDlm, Serial::kIerRxData);
-  EXPECT_FALSE(irq->level);
+  EXPECT_FALSE(irq->level());
   feed("hi");
-  EXPECT_TRUE(irq->level);
+  EXPECT_TRUE(irq->level());
   EXPECT_EQ(in(Serial::kIirFcr), Serial::kIirRxData);
   EXPECT_EQ(in(Serial::kRbrThrDll), 'h');
-  EXPECT_TRUE(irq->level);  // level-triggered: still data
+  EXPECT_TRUE(irq->level());  // level-triggered: still data
   EXPECT_EQ(in(Serial::kRbrThrDll), 'i');
-  EXPECT_FALSE(irq->level);
-  EXPECT_EQ(irq->transitions, (std::vector<bool>{true, false}));
+  EXPECT_FALSE(irq->level());
+  EXPECT_EQ(irq->transitions(), (std::vector<bool>{true, false}));
 }
 
 TEST_F(SerialTest, InterruptPriorities) {
@@ -157,11 +149,11 @@ TEST_F(SerialTest, InterruptPriorities) {
   EXPECT_EQ(in(Serial::kIirFcr)&0x0f, Serial::kIirRxData);
   for (int i = 0; i < 16; ++i) EXPECT_EQ(in(Serial::kRbrThrDll), i);
   EXPECT_EQ(in(Serial::kIirFcr)&0x0f, Serial::kIirThrEmpty);  // acknowledged by this read
-  EXPECT_TRUE(irq->level);                                    // modem status still pending
+  EXPECT_TRUE(irq->level());                                    // modem status still pending
   EXPECT_EQ(in(Serial::kIirFcr)&0x0f, Serial::kIirModemStatus);
   EXPECT_NE(in(Serial::kMsr)&0x0f, 0);  // reading MSR clears the deltas
   EXPECT_EQ(in(Serial::kIirFcr)&0x0f, Serial::kIirNoInterrupt);
-  EXPECT_FALSE(irq->level);
+  EXPECT_FALSE(irq->level());
 }
 
 TEST_F(SerialTest, FifoOverrunSetsOe) {

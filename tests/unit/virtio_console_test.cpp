@@ -9,6 +9,7 @@
 
 #include "support/fake_virtio_interrupt.hpp"
 #include "support/mock_virtqueue.hpp"
+#include "support/recording_console_output.hpp"
 #include "vmm/common/unique_fd.hpp"
 #include "vmm/virtio/console_device.hpp"
 
@@ -19,24 +20,7 @@ using testing::MockVirtqueue;
 
 constexpr uint64_t kMiB = 1ULL << 20;
 
-class RecordingOutput final : public ConsoleOutput {
- public:
-  void write(std::span<const uint8_t> bytes) override {
-    std::lock_guard lock(mutex_);
-    text_.append(bytes.begin(), bytes.end());
-  }
-  void flush() override { ++flushes_; }
-  std::string text() {
-    std::lock_guard lock(mutex_);
-    return text_;
-  }
-  int flushes() const { return flushes_; }
-
- private:
-  std::mutex mutex_;
-  std::string text_;
-  std::atomic<int> flushes_{0};
-};
+using RecordingOutput = testing::RecordingConsoleOutput;
 
 template <typename Pred>
 bool eventually(Pred pred) {

@@ -6,6 +6,8 @@
 #include <thread>
 
 #include "support/mock_virtqueue.hpp"
+#include "support/recording_console_output.hpp"
+#include "support/recording_irq_line.hpp"
 #include "vmm/virtio/console_device.hpp"
 #include "vmm/virtio/mmio_transport.hpp"
 
@@ -14,21 +16,8 @@ namespace {
 
 using testing::MockVirtqueue;
 
-class RecordingIrq final : public IrqLine {
- public:
-  void set_level(bool asserted) override { level = asserted; }
-  std::atomic<bool> level{false};
-};
-
-class StringOutput final : public ConsoleOutput {
- public:
-  void write(std::span<const uint8_t> bytes) override {
-    std::lock_guard lock(mutex);
-    text.append(bytes.begin(), bytes.end());
-  }
-  std::mutex mutex;
-  std::string text;
-};
+using RecordingIrq = vmm::testing::RecordingIrqLine;
+using StringOutput = testing::RecordingConsoleOutput;
 
 class MmioTest : public ::testing::Test {
  protected:
@@ -109,15 +98,12 @@ TEST_F(MmioTest, DriverInitialisationAndTransmit) {
     std::this_thread::sleep_for(std::chrono::milliseconds(1));
   }
   ASSERT_EQ(tx_.used_idx(), 1);
-  {
-    std::lock_guard lock(output_.mutex);
-    EXPECT_EQ(output_.text, s);
-  }
-  EXPECT_TRUE(irq_.level.load());
+  EXPECT_EQ(output_.text(), s);
+  EXPECT_TRUE(irq_.level());
   EXPECT_EQ(rd(0x60) & 1u, 1u);
   wr(0x64, 1);
   EXPECT_EQ(rd(0x60), 0u);
-  EXPECT_FALSE(irq_.level.load());
+  EXPECT_FALSE(irq_.level());
 
   wr(0x70, 0);  // reset
   EXPECT_EQ(rd(0x70), 0u);
@@ -139,7 +125,7 @@ TEST_F(MmioTest, RingsOutsideRamSetNeedsReset) {
   EXPECT_EQ(rd(0x44), 0u);
   EXPECT_NE(rd(0x70) & kStatusDeviceNeedsReset, 0u);
   EXPECT_EQ(rd(0x60) & 2u, 2u);
-  EXPECT_TRUE(irq_.level.load());
+  EXPECT_TRUE(irq_.level());
 }
 
 TEST_F(MmioTest, QueueConfigFrozenAfterDriverOk) {
