@@ -36,7 +36,7 @@ void put(std::span<uint8_t> config, size_t offset, T value) {
 }  // namespace
 
 VirtioBlock::VirtioBlock(const BlockDeviceConfig& config, EventLoop& loop)
-    : serial_(config.serial), loop_(loop) {
+    : QueueDevice(loop, "virtio-blk " + config.path, 1), serial_(config.serial) {
   if (serial_.size() > kBlkIdBytes) {
     throw ConfigError("disk serial '" + serial_ + "' is longer than 20 characters");
   }
@@ -94,63 +94,29 @@ void VirtioBlock::write_config(uint64_t offset, std::span<const uint8_t> data) {
   SPDLOG_DEBUG("virtio-blk: ignoring config write at {:#x} ({} bytes)", offset, data.size());
 }
 
-void VirtioBlock::activate(const ActivateContext& context) {
-  if (context.queues.empty() || context.queue_eventfds.empty() || !context.queues[0].ready()) {
-    spdlog::warn("virtio-blk {}: driver started the device without its request queue",
-                 image_.path());
-    return;
+bool VirtioBlock::start_locked(const ActivateContext& /*context*/) {
+  Queue* requests = queue(0);
+  if (requests == nullptr) {
+    spdlog::warn("{}: driver started the device without its request queue", log_name());
+    return false;
   }
-  {
-    std::lock_guard lock(mutex_);
-    memory_ = &context.memory;
-    queue_ = &context.queues[0];
-    interrupt_ = &context.interrupt;
-    slots_.resize(queue_->size());
-    free_slots_.clear();
-    free_slots_.reserve(slots_.size());
-    for (size_t i = slots_.size(); i > 0; --i) free_slots_.push_back(static_cast<uint16_t>(i - 1));
-    active_ = true;
-  }
-  notify_watch_ = loop_.watch_eventfd(context.queue_eventfds[0], [this] { process_queue(); });
-  // Buffers may have been queued before DRIVER_OK.
-  loop_.post([this] { process_queue(); });
-}
-
-void VirtioBlock::reset() {
-  // Order matters: refuse new work first, stop kicks, let in-flight I/O reach guest memory
-  // (its completions see active_ == false and leave the rings alone), then forget the queue.
-  // Only after that may the driver reuse the memory.
-  {
-    std::lock_guard lock(mutex_);
-    active_ = false;
-  }
-  notify_watch_.stop();
-  engine_->drain();
-  std::lock_guard lock(mutex_);
-  memory_ = nullptr;
-  queue_ = nullptr;
-  interrupt_ = nullptr;
+  slots_.resize(requests->size());
   free_slots_.clear();
-}
-
-void VirtioBlock::process_queue() {
-  std::lock_guard lock(mutex_);
-  if (!active_) return;
-  process_queue_locked();
+  free_slots_.reserve(slots_.size());
+  for (size_t i = slots_.size(); i > 0; --i) free_slots_.push_back(static_cast<uint16_t>(i - 1));
+  return true;
 }
 
 void VirtioBlock::process_queue_locked() {
+  Queue* requests = queue(0);
+  if (requests == nullptr) return;
   do {
-    queue_->disable_notification();
+    requests->disable_notification();
     while (!free_slots_.empty()) {
-      auto chain = queue_->pop();
+      auto chain = requests->pop();
       if (!chain) {
-        if (queue_->broken()) {
-          spdlog::warn(
-              "virtio-blk {}: avail index moved by more than the queue size; device "
-              "needs reset",
-              image_.path());
-          interrupt_->set_device_needs_reset();
+        if (requests->broken()) {
+          fail_locked(*requests, "avail index moved by more than the queue size");
           return;
         }
         break;
@@ -160,12 +126,10 @@ void VirtioBlock::process_queue_locked() {
       BlkRequest& req = slot.request;
       switch (parse_block_request(*chain, limits_, req)) {
         case BlkParseResult::kMalformed:
-          spdlog::warn("virtio-blk {}: malformed request (head {}: {}); device needs reset",
-                       image_.path(), chain->head_index(),
-                       chain->error() != ChainError::kNone ? to_string(chain->error())
-                                                           : "no device-writable status byte");
-          queue_->mark_broken();
-          interrupt_->set_device_needs_reset();
+          fail_locked(*requests, fmt::format("malformed request (head {}: {})", chain->head_index(),
+                                           chain->error() != ChainError::kNone
+                                               ? to_string(chain->error())
+                                               : "no device-writable status byte"));
           return;
         case BlkParseResult::kIoError:
           SPDLOG_DEBUG("virtio-blk: request type {} sector {} refused", req.type, req.sector);
@@ -219,7 +183,7 @@ void VirtioBlock::process_queue_locked() {
       engine_->submit(io);
     }
     if (free_slots_.empty()) return;  // a completion frees a slot and drains again
-  } while (queue_->enable_notification());
+  } while (requests->enable_notification());
 }
 
 DeviceCounters VirtioBlock::named_counters() const {
@@ -245,13 +209,15 @@ void VirtioBlock::complete_locked(BlkRequest& request, uint8_t status) {
     discard_ops_.fetch_add(1, relaxed);
   }
   *request.status = status;
-  queue_->add_used(request.head, block_request_used_len(request, status == kBlkStatusOk));
-  if (queue_->needs_notification()) interrupt_->signal_used_queue(0);
+  Queue* requests = queue(0);
+  if (requests == nullptr) return;
+  requests->add_used(request.head, block_request_used_len(request, status == kBlkStatusOk));
+  notify_used_locked(0);
 }
 
 void VirtioBlock::on_io_complete(uint64_t slot_index, int result) {
-  std::lock_guard lock(mutex_);
-  if (!active_ || slot_index >= slots_.size()) return;
+  std::lock_guard lock(mutex());
+  if (!active_locked() || slot_index >= slots_.size()) return;
   BlkRequest& req = slots_[slot_index].request;
   if (result != 0) {
     spdlog::error("virtio-blk {}: host I/O error on request type {} sector {}: {}", image_.path(),

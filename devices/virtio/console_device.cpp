@@ -36,7 +36,7 @@ void FdConsoleOutput::write(std::span<const uint8_t> bytes) {
 }
 
 VirtioConsole::VirtioConsole(ConsoleOutput& output, EventLoop& loop)
-    : output_(output), loop_(loop) {
+    : QueueDevice(loop, "virtio-console", 2), output_(output) {
   pending_input_.reserve(kInputBufferSize);
 }
 
@@ -60,78 +60,46 @@ void VirtioConsole::write_config(uint64_t offset, std::span<const uint8_t> data)
   }
 }
 
-void VirtioConsole::activate(const ActivateContext& context) {
-  if (context.queues.size() < 2 || context.queue_eventfds.size() < 2) {
-    spdlog::warn("virtio-console: started without its two queues");
-    return;
-  }
-  {
-    std::lock_guard lock(mutex_);
-    rx_ = context.queues[kReceiveQueue].ready() ? &context.queues[kReceiveQueue] : nullptr;
-    tx_ = context.queues[kTransmitQueue].ready() ? &context.queues[kTransmitQueue] : nullptr;
-    interrupt_ = &context.interrupt;
-    active_ = true;
-  }
-  rx_watch_ = loop_.watch_eventfd(context.queue_eventfds[kReceiveQueue], [this] {
-    std::lock_guard lock(mutex_);
-    if (active_) deliver_input_locked();
-  });
-  tx_watch_ = loop_.watch_eventfd(context.queue_eventfds[kTransmitQueue], [this] {
-    std::lock_guard lock(mutex_);
-    if (active_) drain_output_locked();
-  });
-  loop_.post([this] {
-    std::lock_guard lock(mutex_);
-    if (!active_) return;
+void VirtioConsole::on_notify_locked(uint16_t queue) {
+  if (queue == kTransmitQueue) {
     drain_output_locked();
+  } else {
     deliver_input_locked();
-  });
+  }
 }
 
-void VirtioConsole::reset() {
-  rx_watch_.stop();
-  tx_watch_.stop();
-  std::lock_guard lock(mutex_);
-  if (active_) drain_output_locked();  // what the guest queued is written, not dropped
+void VirtioConsole::stop_locked() {
+  drain_output_locked();  // what the guest queued is written, not dropped
   output_.flush();
-  active_ = false;
-  rx_ = nullptr;
-  tx_ = nullptr;
-  interrupt_ = nullptr;
 }
 
 size_t VirtioConsole::push_input(std::span<const uint8_t> bytes) {
-  std::lock_guard lock(mutex_);
+  std::lock_guard lock(mutex());
   const size_t room = kInputBufferSize - pending_input_.size();
   const size_t n = std::min(room, bytes.size());
   pending_input_.insert(pending_input_.end(), bytes.begin(), bytes.begin() + static_cast<long>(n));
-  if (active_ && n > 0) {
-    loop_.post([this] {
-      std::lock_guard inner(mutex_);
-      if (active_) deliver_input_locked();
+  if (active_locked() && n > 0) {
+    loop().post([this] {
+      std::lock_guard inner(mutex());
+      if (active_locked()) deliver_input_locked();
     });
   }
   return n;
 }
 
-void VirtioConsole::fail_locked(Queue& queue, const char* what) {
-  spdlog::warn("virtio-console: {}; device needs reset", what);
-  queue.mark_broken();
-  interrupt_->set_device_needs_reset();
-}
-
 void VirtioConsole::deliver_input_locked() {
-  if (rx_ == nullptr) return;
+  Queue* rx = queue(kReceiveQueue);
+  if (rx == nullptr) return;
   bool used = false;
   size_t done = 0;
   while (done < pending_input_.size()) {
-    auto chain = rx_->pop();
+    auto chain = rx->pop();
     if (!chain) {
-      if (rx_->broken()) {
-        fail_locked(*rx_, "receive queue index moved by more than its size");
+      if (rx->broken()) {
+        fail_locked(*rx, "receive queue index moved by more than its size");
         break;
       }
-      if (!rx_->enable_notification()) break;  // wait for the guest's next buffers
+      if (!rx->enable_notification()) break;  // wait for the guest's next buffers
       continue;
     }
     uint32_t written = 0;
@@ -144,42 +112,43 @@ void VirtioConsole::deliver_input_locked() {
       written += static_cast<uint32_t>(n);
     }
     if (chain->error() != ChainError::kNone) {
-      fail_locked(*rx_, to_string(chain->error()));
+      fail_locked(*rx, to_string(chain->error()));
       break;
     }
-    rx_->add_used(chain->head_index(), written);
+    rx->add_used(chain->head_index(), written);
     used = true;
   }
   pending_input_.erase(pending_input_.begin(), pending_input_.begin() + static_cast<long>(done));
-  if (used && rx_->needs_notification()) interrupt_->signal_used_queue(kReceiveQueue);
+  if (used) notify_used_locked(kReceiveQueue);
 }
 
 void VirtioConsole::drain_output_locked() {
-  if (tx_ == nullptr) return;
+  Queue* tx = queue(kTransmitQueue);
+  if (tx == nullptr) return;
   bool used = false;
   do {
-    tx_->disable_notification();
-    while (auto chain = tx_->pop()) {
+    tx->disable_notification();
+    while (auto chain = tx->pop()) {
       while (auto d = chain->next()) {
         if (d->device_writable) continue;
         auto bytes = chain->memory().span(d->addr, d->len);
         if (bytes) output_.write(*bytes);
       }
       if (chain->error() != ChainError::kNone) {
-        fail_locked(*tx_, to_string(chain->error()));
+        fail_locked(*tx, to_string(chain->error()));
         return;
       }
-      tx_->add_used(chain->head_index(), 0);
+      tx->add_used(chain->head_index(), 0);
       used = true;
     }
-    if (tx_->broken()) {
-      fail_locked(*tx_, "transmit queue index moved by more than its size");
+    if (tx->broken()) {
+      fail_locked(*tx, "transmit queue index moved by more than its size");
       return;
     }
-  } while (tx_->enable_notification());
+  } while (tx->enable_notification());
   if (used) {
     output_.flush();
-    if (tx_->needs_notification()) interrupt_->signal_used_queue(kTransmitQueue);
+    notify_used_locked(kTransmitQueue);
   }
 }
 

@@ -25,7 +25,10 @@ bool has(uint64_t features, unsigned bit) { return (features & feature_bit(bit))
 
 VirtioNet::VirtioNet(std::unique_ptr<NetBackend> backend, const MacAddress& mac, EventLoop& loop,
                      uint16_t mtu)
-    : backend_(std::move(backend)), mac_(mac), loop_(loop), mtu_(mtu) {
+    : QueueDevice(loop, "virtio-net " + backend->describe(), 2),
+      backend_(std::move(backend)),
+      mac_(mac),
+      mtu_(mtu) {
   features_ = feature_bit(kFeatureVersion1) | feature_bit(kFeatureRingIndirectDesc) |
               feature_bit(kFeatureRingEventIdx) | feature_bit(kNetFeatureMac) |
               feature_bit(kNetFeatureStatus) | feature_bit(kNetFeatureMtu) |
@@ -85,26 +88,19 @@ void VirtioNet::drop(std::atomic<uint64_t>& counter, const char* what) {
   }
 }
 
-void VirtioNet::activate(const ActivateContext& context) {
-  if (context.queues.size() < 2 || context.queue_eventfds.size() < 2) {
-    spdlog::warn("virtio-net: started without its two queues");
-    return;
-  }
+bool VirtioNet::start_locked(const ActivateContext& context) {
   const uint64_t f = context.features;
   const bool guest_gso =
       has(f, kNetFeatureGuestTso4) || has(f, kNetFeatureGuestTso6) || has(f, kNetFeatureGuestUfo);
-  {
-    std::lock_guard lock(mutex_);
-    rx_ = context.queues[kReceiveQueue].ready() ? &context.queues[kReceiveQueue] : nullptr;
-    tx_ = context.queues[kTransmitQueue].ready() ? &context.queues[kTransmitQueue] : nullptr;
-    memory_ = &context.memory;
-    interrupt_ = &context.interrupt;
-    mergeable_ = has(f, kNetFeatureMrgRxbuf);
-    max_rx_packet_ = guest_gso ? kNetMaxPacketSize : kVirtioNetHdrSize + mtu_ + kEthernetOverhead;
-    rx_pending_ = 0;
-    rx_chains_.clear();
-    active_ = true;
-  }
+  mergeable_ = has(f, kNetFeatureMrgRxbuf);
+  max_rx_packet_ = guest_gso ? kNetMaxPacketSize : kVirtioNetHdrSize + mtu_ + kEthernetOverhead;
+  rx_pending_ = 0;
+  rx_chains_.clear();
+  return true;
+}
+
+void VirtioNet::start_host(const ActivateContext& context) {
+  const uint64_t f = context.features;
   NetOffloads offloads;
   offloads.csum = has(f, kNetFeatureGuestCsum);
   // Segmentation offloads need checksum offload too (5.1.3.1).
@@ -112,50 +108,34 @@ void VirtioNet::activate(const ActivateContext& context) {
   offloads.tso6 = offloads.csum && has(f, kNetFeatureGuestTso6);
   offloads.ufo = offloads.csum && has(f, kNetFeatureGuestUfo);
   backend_->set_offloads(offloads);
-  backend_->start(loop_, [this] { on_backend_readable(); });
+  backend_->start(loop(), [this] { on_backend_readable(); });
   backend_started_ = true;
-  rx_watch_ = loop_.watch_eventfd(context.queue_eventfds[kReceiveQueue], [this] {
-    std::lock_guard lock(mutex_);
-    deliver_rx_locked();  // new buffers: resumes reading a backend that was held back
-  });
-  tx_watch_ = loop_.watch_eventfd(context.queue_eventfds[kTransmitQueue], [this] {
-    std::lock_guard lock(mutex_);
-    drain_tx_locked();
-  });
-  loop_.post([this] {
-    std::lock_guard lock(mutex_);
-    drain_tx_locked();
-    deliver_rx_locked();
-  });
 }
 
-void VirtioNet::reset() {
-  // Stop everything that runs on the loop before taking the lock its handlers take.
-  rx_watch_.stop();
-  tx_watch_.stop();
+void VirtioNet::on_notify_locked(uint16_t queue) {
+  if (queue == kTransmitQueue) {
+    drain_tx_locked();
+  } else {
+    deliver_rx_locked();  // new buffers: resumes reading a backend that was held back
+  }
+}
+
+void VirtioNet::quiesce() {
   if (backend_started_) {
     backend_->stop();
     backend_started_ = false;
   }
-  std::lock_guard lock(mutex_);
-  active_ = false;
-  rx_ = nullptr;
-  tx_ = nullptr;
-  interrupt_ = nullptr;
+}
+
+void VirtioNet::stop_locked() {
   rx_chains_.clear();
   if (rx_pending_ != 0) rx_drops_.fetch_add(1, std::memory_order_relaxed);
   rx_pending_ = 0;
 }
 
 void VirtioNet::on_backend_readable() {
-  std::lock_guard lock(mutex_);
+  std::lock_guard lock(mutex());
   deliver_rx_locked();
-}
-
-void VirtioNet::fail_locked(Queue& queue, const char* what) {
-  spdlog::warn("virtio-net {}: {}; device needs reset", backend_->describe(), what);
-  queue.mark_broken();
-  interrupt_->set_device_needs_reset();
 }
 
 bool VirtioNet::gather_rx_chains_locked(size_t needed) {
@@ -167,23 +147,23 @@ bool VirtioNet::gather_rx_chains_locked(size_t needed) {
     }
     if (!rx_chains_.empty() && have >= needed) return true;
     if (!mergeable_ && !rx_chains_.empty()) return false;
-    if (rx_chains_.size() >= rx_->size()) return false;  // every buffer held: too large
-    auto chain = rx_->pop();
+    if (rx_chains_.size() >= rx()->size()) return false;  // every buffer held: too large
+    auto chain = rx()->pop();
     if (!chain) return false;
     RxChain held{chain->head_index(), 0, {}};
     while (auto d = chain->next()) {
       if (d->device_writable && d->len > 0) held.buffers.push_back(*d);
     }
     if (chain->error() != ChainError::kNone) {
-      fail_locked(*rx_, to_string(chain->error()));
+      fail_locked(*rx(), to_string(chain->error()));
       return false;
     }
     held.capacity = chain->writable_len();
     if (held.capacity < kVirtioNetHdrSize) {
       // Unusable: give it back empty so the guest can see and recycle it.
-      rx_->add_used(held.head, 0);
+      rx()->add_used(held.head, 0);
       drop(rx_drops_, "receive buffer shorter than the virtio-net header");
-      if (rx_->needs_notification()) interrupt_->signal_used_queue(kReceiveQueue);
+      notify_used_locked(kReceiveQueue);
       continue;
     }
     rx_chains_.push_back(std::move(held));
@@ -199,11 +179,11 @@ void VirtioNet::write_pending_packet_locked(size_t chains) {
     for (const Descriptor& d : rx_chains_[i].buffers) {
       if (rest.empty()) break;
       const size_t n = std::min<size_t>(d.len, rest.size());
-      if (!memory_->write(d.addr, rest.first(n))) break;  // checked at pop: cannot fail
+      if (!memory()->write(d.addr, rest.first(n))) break;  // checked at pop: cannot fail
       rest = rest.subspan(n);
       written += static_cast<uint32_t>(n);
     }
-    rx_->add_used(rx_chains_[i].head, written);
+    rx()->add_used(rx_chains_[i].head, written);
   }
   rx_chains_.erase(rx_chains_.begin(), rx_chains_.begin() + static_cast<long>(chains));
   rx_packets_.fetch_add(1, std::memory_order_relaxed);
@@ -211,7 +191,7 @@ void VirtioNet::write_pending_packet_locked(size_t chains) {
 }
 
 void VirtioNet::deliver_rx_locked() {
-  if (!active_ || rx_ == nullptr || rx_->broken()) return;
+  if (!active_locked() || rx() == nullptr || rx()->broken()) return;
   bool used = false;
   for (;;) {
     if (rx_pending_ == 0) {
@@ -243,30 +223,29 @@ void VirtioNet::deliver_rx_locked() {
       used = true;
       continue;
     }
-    if (rx_->broken()) {
-      if (interrupt_ != nullptr)
-        fail_locked(*rx_, "receive queue index moved by more than its size");
+    if (rx()->broken()) {
+      fail_locked(*rx(), "receive queue index moved by more than its size");
       break;
     }
-    const bool held_enough = mergeable_ ? rx_chains_.size() >= rx_->size() : !rx_chains_.empty();
+    const bool held_enough = mergeable_ ? rx_chains_.size() >= rx()->size() : !rx_chains_.empty();
     if (held_enough) {
       drop(rx_drops_, "frame larger than the guest's receive buffers");
       rx_pending_ = 0;
       continue;
     }
     // No receive buffers: keep the packet, stop reading the backend until the guest kicks.
-    if (rx_->enable_notification()) continue;
+    if (rx()->enable_notification()) continue;
     break;
   }
-  if (used && rx_->needs_notification()) interrupt_->signal_used_queue(kReceiveQueue);
+  if (used) notify_used_locked(kReceiveQueue);
 }
 
 void VirtioNet::drain_tx_locked() {
-  if (!active_ || tx_ == nullptr || tx_->broken()) return;
+  if (!active_locked() || tx() == nullptr || tx()->broken()) return;
   bool used = false;
   do {
-    tx_->disable_notification();
-    while (auto chain = tx_->pop()) {
+    tx()->disable_notification();
+    while (auto chain = tx()->pop()) {
       size_t len = 0;
       bool too_large = false;
       while (auto d = chain->next()) {
@@ -279,7 +258,7 @@ void VirtioNet::drain_tx_locked() {
         len += d->len;
       }
       if (chain->error() != ChainError::kNone) {
-        fail_locked(*tx_, to_string(chain->error()));
+        fail_locked(*tx(), to_string(chain->error()));
         return;
       }
       if (too_large) {
@@ -292,15 +271,15 @@ void VirtioNet::drain_tx_locked() {
       } else {
         drop(tx_drops_, "backend refused the frame");
       }
-      tx_->add_used(chain->head_index(), 0);
+      tx()->add_used(chain->head_index(), 0);
       used = true;
     }
-    if (tx_->broken()) {
-      fail_locked(*tx_, "transmit queue index moved by more than its size");
+    if (tx()->broken()) {
+      fail_locked(*tx(), "transmit queue index moved by more than its size");
       return;
     }
-  } while (tx_->enable_notification());
-  if (used && tx_->needs_notification()) interrupt_->signal_used_queue(kTransmitQueue);
+  } while (tx()->enable_notification());
+  if (used) notify_used_locked(kTransmitQueue);
 }
 
 }  // namespace vmm::virtio

@@ -13,12 +13,12 @@
 #include "vmm/virtio/block_io_engine.hpp"
 #include "vmm/virtio/block_request.hpp"
 #include "vmm/virtio/disk_image.hpp"
-#include "vmm/virtio/virtio_device.hpp"
+#include "vmm/virtio/queue_device.hpp"
 #include "vmm/event_loop/event_loop.hpp"
 
 namespace vmm::virtio {
 
-class VirtioBlock final : public VirtioDevice {
+class VirtioBlock final : public QueueDevice {
  public:
   static constexpr uint16_t kQueueSize = 256;
 
@@ -34,8 +34,6 @@ class VirtioBlock final : public VirtioDevice {
   }
   void read_config(uint64_t offset, std::span<uint8_t> data) override;
   void write_config(uint64_t offset, std::span<const uint8_t> data) override;
-  void activate(const ActivateContext& context) override;
-  void reset() override;
   [[nodiscard]] DeviceCounters named_counters() const override;
 
   [[nodiscard]] uint64_t capacity_sectors() const noexcept { return limits_.capacity_sectors; }
@@ -48,17 +46,21 @@ class VirtioBlock final : public VirtioDevice {
     BlockIo io;
   };
 
-  void build_config();
+  bool start_locked(const ActivateContext& context) override;
   // Drains the request queue (loop thread).
-  void process_queue();
+  void on_notify_locked(uint16_t /*queue*/) override { process_queue_locked(); }
+  // Lets in-flight I/O finish: completions see the device inactive and leave the rings alone.
+  void quiesce() override { engine_->drain(); }
+  void stop_locked() override { free_slots_.clear(); }
+
+  void build_config();
   void process_queue_locked();
-  // Finishes a request: status byte, used ring, interrupt. Caller holds mutex_.
+  // Finishes a request: status byte, used ring, interrupt. Caller holds mutex().
   void complete_locked(BlkRequest& request, uint8_t status);
   void on_io_complete(uint64_t slot, int result);
 
   std::string serial_;
   DiskImage image_;
-  EventLoop& loop_;
   BlkDiskLimits limits_;
   uint64_t features_ = 0;
   std::array<uint16_t, 1> queue_sizes_{kQueueSize};
@@ -69,14 +71,9 @@ class VirtioBlock final : public VirtioDevice {
   std::atomic<uint64_t> read_ops_{0}, read_bytes_{0}, write_ops_{0}, write_bytes_{0};
   std::atomic<uint64_t> flush_ops_{0}, discard_ops_{0}, errors_{0};
 
-  std::mutex mutex_;  // everything below; held by the loop and by I/O completions
-  bool active_ = false;
-  const GuestMemory* memory_ = nullptr;
-  Queue* queue_ = nullptr;
-  VirtioInterrupt* interrupt_ = nullptr;
+  // Under mutex(), which the loop and I/O completions hold.
   std::vector<Slot> slots_;
   std::vector<uint16_t> free_slots_;
-  EventLoop::EventFdWatch notify_watch_;
 };
 
 }  // namespace vmm::virtio

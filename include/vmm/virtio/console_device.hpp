@@ -9,8 +9,8 @@
 #include <span>
 #include <vector>
 
-#include "vmm/virtio/virtio_device.hpp"
 #include "vmm/event_loop/event_loop.hpp"
+#include "vmm/virtio/queue_device.hpp"
 
 namespace vmm::virtio {
 
@@ -38,7 +38,7 @@ class FdConsoleOutput final : public ConsoleOutput {
 
 inline constexpr unsigned kConsoleFeatureEmergWrite = 2;
 
-class VirtioConsole final : public VirtioDevice {
+class VirtioConsole final : public QueueDevice {
  public:
   static constexpr uint16_t kQueueSize = 256;
   static constexpr uint16_t kReceiveQueue = 0;
@@ -58,30 +58,19 @@ class VirtioConsole final : public VirtioDevice {
   void read_config(uint64_t offset, std::span<uint8_t> data) override;
   // emerg_wr (offset 8): one character straight to the output.
   void write_config(uint64_t offset, std::span<const uint8_t> data) override;
-  void activate(const ActivateContext& context) override;
-  void reset() override;
-
   // Host input for the guest; thread-safe. Returns how many bytes were accepted (fewer than
   // offered when the buffer is full because the guest is not reading).
   size_t push_input(std::span<const uint8_t> bytes);
 
  private:
+  void on_notify_locked(uint16_t queue) override;
+  void stop_locked() override;
   void deliver_input_locked();
   void drain_output_locked();
-  void fail_locked(Queue& queue, const char* what);
 
   ConsoleOutput& output_;
-  EventLoop& loop_;
   std::array<uint16_t, 2> queue_sizes_{kQueueSize, kQueueSize};
-
-  std::mutex mutex_;  // everything below
-  bool active_ = false;
-  Queue* rx_ = nullptr;
-  Queue* tx_ = nullptr;
-  VirtioInterrupt* interrupt_ = nullptr;
-  std::vector<uint8_t> pending_input_;
-  EventLoop::EventFdWatch rx_watch_;
-  EventLoop::EventFdWatch tx_watch_;
+  std::vector<uint8_t> pending_input_;  // under mutex()
 };
 
 }  // namespace vmm::virtio

@@ -17,7 +17,7 @@
 
 #include "vmm/config/net_config.hpp"
 #include "vmm/virtio/net_backend.hpp"
-#include "vmm/virtio/virtio_device.hpp"
+#include "vmm/virtio/queue_device.hpp"
 #include "vmm/event_loop/event_loop.hpp"
 
 namespace vmm::virtio {
@@ -50,7 +50,7 @@ struct NetCounters {
   uint64_t tx_drops = 0;
 };
 
-class VirtioNet final : public VirtioDevice {
+class VirtioNet final : public QueueDevice {
  public:
   static constexpr uint16_t kQueueSize = 256;
   static constexpr uint16_t kReceiveQueue = 0;
@@ -69,8 +69,6 @@ class VirtioNet final : public VirtioDevice {
   }
   void read_config(uint64_t offset, std::span<uint8_t> data) override;
   void write_config(uint64_t offset, std::span<const uint8_t> data) override;
-  void activate(const ActivateContext& context) override;
-  void reset() override;
 
   // Thread-safe snapshot.
   [[nodiscard]] NetCounters counters() const noexcept;
@@ -85,18 +83,24 @@ class VirtioNet final : public VirtioDevice {
     std::vector<Descriptor> buffers;  // the writable ones
   };
 
+  bool start_locked(const ActivateContext& context) override;
+  void start_host(const ActivateContext& context) override;
+  void on_notify_locked(uint16_t queue) override;
+  void quiesce() override;
+  void stop_locked() override;
+  Queue* rx() const noexcept { return queue(kReceiveQueue); }
+  Queue* tx() const noexcept { return queue(kTransmitQueue); }
+
   void on_backend_readable();
   void deliver_rx_locked();
   // Takes chains until the pending packet fits. False: not enough buffers yet.
   [[nodiscard]] bool gather_rx_chains_locked(size_t needed);
   void write_pending_packet_locked(size_t chains);
   void drain_tx_locked();
-  void fail_locked(Queue& queue, const char* what);
   void drop(std::atomic<uint64_t>& counter, const char* what);
 
   std::unique_ptr<NetBackend> backend_;
   MacAddress mac_;
-  EventLoop& loop_;
   uint16_t mtu_;
   uint64_t features_ = 0;
   std::array<uint16_t, 2> queue_sizes_{kQueueSize, kQueueSize};
@@ -109,21 +113,14 @@ class VirtioNet final : public VirtioDevice {
   std::atomic<uint64_t> tx_drops_{0};
   std::atomic<uint64_t> warnings_{0};
 
-  std::mutex mutex_;  // everything below
-  bool active_ = false;
-  bool backend_started_ = false;
+  bool backend_started_ = false;  // activate()/reset() only
+  // Under mutex():
   bool mergeable_ = false;
   size_t max_rx_packet_ = 0;
-  const GuestMemory* memory_ = nullptr;
-  Queue* rx_ = nullptr;
-  Queue* tx_ = nullptr;
-  VirtioInterrupt* interrupt_ = nullptr;
   std::vector<uint8_t> rx_packet_;  // header + frame read from the backend, not yet delivered
   size_t rx_pending_ = 0;           // its length, 0 when none
   std::vector<RxChain> rx_chains_;
   std::vector<uint8_t> tx_packet_;
-  EventLoop::EventFdWatch rx_watch_;
-  EventLoop::EventFdWatch tx_watch_;
 };
 
 }  // namespace vmm::virtio
