@@ -127,9 +127,9 @@ void VirtioBlock::process_queue_locked() {
       switch (parse_block_request(*chain, limits_, req)) {
         case BlkParseResult::kMalformed:
           fail_locked(*requests, fmt::format("malformed request (head {}: {})", chain->head_index(),
-                                           chain->error() != ChainError::kNone
-                                               ? to_string(chain->error())
-                                               : "no device-writable status byte"));
+                                             chain->error() != ChainError::kNone
+                                                 ? to_string(chain->error())
+                                                 : "no device-writable status byte"));
           return;
         case BlkParseResult::kIoError:
           SPDLOG_DEBUG("virtio-blk: request type {} sector {} refused", req.type, req.sector);

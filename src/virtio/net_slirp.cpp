@@ -176,13 +176,12 @@ const SlirpCb kCallbacks = {
           auto& s = SlirpBackend::Impl::self(opaque);
           auto* t = static_cast<SlirpBackend::Impl::Timer*>(timer);
           // slirp's clock is clock_get_ns below: the steady clock.
-          t->timer.arm_at(
-              EventLoop::Timer::Clock::time_point(std::chrono::milliseconds(expire_ms)),
-              [&s, t] {
-                if (s.closed) return;
-                t->cb(t->cb_opaque);
-                s.schedule_round();
-              });
+          t->timer.arm_at(EventLoop::Timer::Clock::time_point(std::chrono::milliseconds(expire_ms)),
+                          [&s, t] {
+                            if (s.closed) return;
+                            t->cb(t->cb_opaque);
+                            s.schedule_round();
+                          });
         },
     .register_poll_fd = [](int /*fd*/, void* /*opaque*/) {},
     .unregister_poll_fd = [](int /*fd*/, void* /*opaque*/) {},

@@ -26,6 +26,7 @@
 #include "vmm/bus/bus.hpp"
 #include "vmm/common/error.hpp"
 #include "vmm/common/size.hpp"
+#include "vmm/event_loop/event_loop.hpp"
 #include "vmm/host_console.hpp"
 #include "vmm/kvm/kvm.hpp"
 #include "vmm/kvm_ioevent_registrar.hpp"
@@ -39,7 +40,6 @@
 #include "vmm/virtio/console_device.hpp"
 #include "vmm/virtio/mmio_transport.hpp"
 #include "vmm/virtio/net_factory.hpp"
-#include "vmm/event_loop/event_loop.hpp"
 
 namespace vmm {
 namespace {

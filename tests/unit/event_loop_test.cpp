@@ -1,6 +1,8 @@
+#include "vmm/event_loop/event_loop.hpp"
+
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <sys/eventfd.h>
-#include <fcntl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -12,7 +14,6 @@
 #include <thread>
 
 #include "vmm/common/unique_fd.hpp"
-#include "vmm/event_loop/event_loop.hpp"
 
 namespace vmm {
 namespace {
@@ -222,7 +223,8 @@ TEST(EventLoop, TimerReArmedOrCancelledNeverCallsTheOldHandler) {
   EXPECT_EQ(old_calls.load(), 0);
   {
     auto short_lived = loop.make_timer();
-    loop.run_sync([&] { short_lived.arm_after(std::chrono::milliseconds(10), [&] { ++old_calls; }); });
+    loop.run_sync(
+        [&] { short_lived.arm_after(std::chrono::milliseconds(10), [&] { ++old_calls; }); });
   }
   std::this_thread::sleep_for(std::chrono::milliseconds(60));
   EXPECT_EQ(old_calls.load(), 0);

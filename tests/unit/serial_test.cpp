@@ -149,7 +149,7 @@ TEST_F(SerialTest, InterruptPriorities) {
   EXPECT_EQ(in(Serial::kIirFcr)&0x0f, Serial::kIirRxData);
   for (int i = 0; i < 16; ++i) EXPECT_EQ(in(Serial::kRbrThrDll), i);
   EXPECT_EQ(in(Serial::kIirFcr)&0x0f, Serial::kIirThrEmpty);  // acknowledged by this read
-  EXPECT_TRUE(irq->level());                                    // modem status still pending
+  EXPECT_TRUE(irq->level());                                  // modem status still pending
   EXPECT_EQ(in(Serial::kIirFcr)&0x0f, Serial::kIirModemStatus);
   EXPECT_NE(in(Serial::kMsr)&0x0f, 0);  // reading MSR clears the deltas
   EXPECT_EQ(in(Serial::kIirFcr)&0x0f, Serial::kIirNoInterrupt);

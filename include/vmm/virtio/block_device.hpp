@@ -10,11 +10,11 @@
 #include <vector>
 
 #include "vmm/config/block_config.hpp"
+#include "vmm/event_loop/event_loop.hpp"
 #include "vmm/virtio/block_io_engine.hpp"
 #include "vmm/virtio/block_request.hpp"
 #include "vmm/virtio/disk_image.hpp"
 #include "vmm/virtio/queue_device.hpp"
-#include "vmm/event_loop/event_loop.hpp"
 
 namespace vmm::virtio {
 

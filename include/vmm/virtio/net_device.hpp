@@ -16,9 +16,9 @@
 #include <vector>
 
 #include "vmm/config/net_config.hpp"
+#include "vmm/event_loop/event_loop.hpp"
 #include "vmm/virtio/net_backend.hpp"
 #include "vmm/virtio/queue_device.hpp"
-#include "vmm/event_loop/event_loop.hpp"
 
 namespace vmm::virtio {
 

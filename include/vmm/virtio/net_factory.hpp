@@ -4,8 +4,8 @@
 #include <memory>
 
 #include "vmm/config/net_config.hpp"
-#include "vmm/virtio/net_device.hpp"
 #include "vmm/event_loop/event_loop.hpp"
+#include "vmm/virtio/net_device.hpp"
 
 namespace vmm::virtio {
 
