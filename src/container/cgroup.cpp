@@ -58,6 +58,18 @@ void remove_dir(const std::string& dir) noexcept {
   }
 }
 
+// An existing leaf cgroup is reused only when nothing runs in it and nothing is below it
+// (a stale one); it is recreated so that no limit of its previous owner survives.
+void replace_stale_leaf(const std::string& dir) {
+  std::ifstream procs(dir + "/cgroup.procs");
+  std::string pid;
+  if (procs >> pid) throw Error("cgroup " + dir + " already exists and is in use");
+  if (::rmdir(dir.c_str()) != 0) {
+    throw system_error("cgroup " + dir + " already exists and cannot be removed", errno);
+  }
+  if (::mkdir(dir.c_str(), 0755) != 0) throw system_error("cannot create cgroup " + dir, errno);
+}
+
 }  // namespace
 
 const std::vector<std::string>& v1_controllers() {
@@ -250,7 +262,8 @@ Cgroup Cgroup::create(const CgroupLayout& layout, const std::string& relative,
       }
       if (::mkdir(base.c_str(), 0755) != 0) {
         if (errno != EEXIST) throw system_error("cannot create cgroup " + base, errno);
-        if (leaf) throw Error("cgroup " + base + " already exists");
+        // A leaf left by a runtime or container killed with SIGKILL: empty, so replaced.
+        if (leaf) replace_stale_leaf(base);
       }
       if (leaf) {
         cg.dirs_.emplace(controller, base);

@@ -41,7 +41,7 @@ bool same_namespace(const std::string& a, const std::string& b) {
 }  // namespace
 
 LaunchedContainer launch_exec(pid_t init_pid, const Process& process, const Seccomp* seccomp,
-                              const std::string& cgroup_path, int preserve_fds) {
+                              const std::string& cgroup_path, int preserve_fds, bool detached) {
   const std::string base = "/proc/" + std::to_string(init_pid) + "/ns/";
   std::vector<std::pair<int, UniqueFd>> joins;
   for (const auto& ns : kOrder) {
@@ -91,8 +91,12 @@ LaunchedContainer launch_exec(pid_t init_pid, const Process& process, const Secc
           throw system_error("controlling tty", errno);
         for (int fd = 0; fd < 3; ++fd) ::dup2(slave.get(), fd);
       }
+      const std::string program = prepare_exec(process);
+      // A detached process (`exec --detach`, as podman and containerd always ask) outlives the
+      // runtime; a foreground one dies with it.
+      if (detached) ::prctl(PR_SET_PDEATHSIG, 0, 0, 0, 0);
       init_end.send(SyncMessage::kReady);
-      finalize_and_exec(process, seccomp, preserve_fds);
+      finalize_and_exec(process, program, seccomp, preserve_fds);
     } catch (...) {
       init_end.send_current_exception();
     }

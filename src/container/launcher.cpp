@@ -96,6 +96,31 @@ UniqueFd setup_console(const Process& p) {
   return master;
 }
 
+// A namespace joined by path may be the runtime's own (the host's): then sysctls and the
+// hostname would change the host, and are refused as runc refuses them.
+void refuse_host_namespace_settings(const Spec& spec) {
+  const auto is_hosts = [&spec](int type, const char* name) {
+    const Namespace* ns = spec.find_namespace(type);
+    if (ns == nullptr || ns->path.empty()) return false;
+    struct stat joined {};
+    struct stat own {};
+    return ::stat(ns->path.c_str(), &joined) == 0 &&
+           ::stat((std::string("/proc/self/ns/") + name).c_str(), &own) == 0 &&
+           joined.st_ino == own.st_ino && joined.st_dev == own.st_dev;
+  };
+  for (const auto& [key, value] : spec.linux_config.sysctl) {
+    const int type = sysctl_namespace(key);
+    const char* name = type == CLONE_NEWNET ? "net" : type == CLONE_NEWIPC ? "ipc" : "uts";
+    if (is_hosts(type, name)) {
+      throw ConfigError("config.json: linux.sysctl." + key + ": the " + name +
+                        " namespace it would change is the host's");
+    }
+  }
+  if (!spec.hostname.empty() && is_hosts(CLONE_NEWUTS, "uts")) {
+    throw ConfigError("config.json: hostname: the uts namespace it would change is the host's");
+  }
+}
+
 [[noreturn]] void init_main(const Spec& spec, const LaunchOptions& o, const SyncChannel& ch,
                             pid_t runtime_pid) noexcept {
   bool detached = false;  // `create` has returned: nobody reads the channel any more
@@ -175,6 +200,8 @@ UniqueFd setup_console(const Process& p) {
       UniqueFd master = setup_console(spec.process);
       ch.send(SyncMessage::kTerminal, {}, master.get());
     }
+    // Failures here belong to `create` (a missing executable is a create error, as in runc).
+    const std::string program = prepare_exec(spec.process);
     // Otherwise (a foreground run) the container dies with the runtime, even after exec.
     if (o.wait_for_start || o.outlives_runtime) ::prctl(PR_SET_PDEATHSIG, 0, 0, 0, 0);
     ch.send(SyncMessage::kReady);
@@ -187,7 +214,7 @@ UniqueFd setup_console(const Process& p) {
     }
     run_hooks(spec.hooks.start_container, hook_state(spec, o, host_pid, Status::kCreated),
               "startContainer");
-    finalize_and_exec(spec.process, o.seccomp, o.preserve_fds);
+    finalize_and_exec(spec.process, program, o.seccomp, o.preserve_fds);
   } catch (const std::exception& e) {
     ch.send_current_exception();
     // Say it where the container's output goes.
@@ -249,6 +276,7 @@ LaunchedContainer launch(const Spec& spec, const LaunchOptions& o) {
     // stay outside. Refuse rather than pretend.
     throw ConfigError("config.json: linux.namespaces: the time namespace is not supported");
   }
+  refuse_host_namespace_settings(spec);
   if (o.veth && !spec.has_new_namespace(CLONE_NEWNET))
     throw ConfigError("--net veth needs a new network namespace");
 

@@ -52,9 +52,10 @@ class LaunchedContainer final {
 [[nodiscard]] LaunchedContainer launch(const Spec& spec, const LaunchOptions& options);
 
 // `exec`: starts `process` inside the namespaces and cgroup of the running init `init_pid`.
+// A `detached` process outlives the runtime; otherwise it is killed when the runtime dies.
 [[nodiscard]] LaunchedContainer launch_exec(pid_t init_pid, const Process& process,
                                             const Seccomp* seccomp, const std::string& cgroup_path,
-                                            int preserve_fds);
+                                            int preserve_fds, bool detached);
 
 // The ids a container maps when its spec asks for a new user namespace without mappings.
 void fill_default_id_mappings(Spec& spec);

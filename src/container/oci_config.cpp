@@ -194,11 +194,12 @@ Process parse_process(const json& v) {
     if (const json* x = member(*c, "permitted")) {
       p.capabilities.permitted = parse_cap_list(*x, "process.capabilities.permitted");
     }
-    // Validated but deliberately not applied; see Capabilities.
-    if (const json* x = member(*c, "inheritable"))
-      (void)parse_cap_list(*x, "process.capabilities.inheritable");
-    if (const json* x = member(*c, "ambient"))
-      (void)parse_cap_list(*x, "process.capabilities.ambient");
+    if (const json* x = member(*c, "inheritable")) {
+      p.capabilities.inheritable = parse_cap_list(*x, "process.capabilities.inheritable");
+    }
+    if (const json* x = member(*c, "ambient")) {
+      p.capabilities.ambient = parse_cap_list(*x, "process.capabilities.ambient");
+    }
   }
   if (const json* r = member(v, "rlimits")) {
     if (!r->is_array()) fail("process.rlimits", "must be an array");
@@ -353,25 +354,30 @@ Seccomp parse_seccomp(const json& v) {
   return s;
 }
 
-// Only sysctls that are isolated by a namespace the container owns may be set.
-bool sysctl_is_namespaced(const std::string& key, const Spec& spec) {
+}  // namespace
+
+int sysctl_namespace(const std::string& key) {
   static constexpr std::array<std::string_view, 6> kIpc = {"kernel.msgmax", "kernel.msgmnb",
                                                            "kernel.msgmni", "kernel.sem",
                                                            "kernel.shmall", "kernel.shmmax"};
   const auto starts = [&](std::string_view p) { return key.rfind(p, 0) == 0; };
-  if (spec.has_new_namespace(CLONE_NEWIPC)) {
-    for (auto k : kIpc) {
-      if (key == k) return true;
-    }
-    if (key == "kernel.shmmni" || key == "kernel.shm_rmid_forced" || starts("fs.mqueue."))
-      return true;
+  for (auto k : kIpc) {
+    if (key == k) return CLONE_NEWIPC;
   }
-  if (spec.has_new_namespace(CLONE_NEWNET) && starts("net.")) return true;
-  if (spec.has_new_namespace(CLONE_NEWUTS) &&
-      (key == "kernel.hostname" || key == "kernel.domainname")) {
-    return true;
+  if (key == "kernel.shmmni" || key == "kernel.shm_rmid_forced" || starts("fs.mqueue.")) {
+    return CLONE_NEWIPC;
   }
-  return false;
+  if (starts("net.")) return CLONE_NEWNET;
+  if (key == "kernel.hostname" || key == "kernel.domainname") return CLONE_NEWUTS;
+  return 0;
+}
+
+namespace {
+
+// Only sysctls isolated by a namespace of the container (a new one, or one it joins by path,
+// which launch() checks is not the runtime's own) may be set.
+bool sysctl_is_namespaced(const std::string& key, const Spec& spec) {
+  return sysctl_namespace(key) != 0 && spec.find_namespace(sysctl_namespace(key)) != nullptr;
 }
 
 LinuxConfig parse_linux(const json& v, Spec& spec) {
@@ -548,8 +554,8 @@ Spec parse_config(std::string_view text) {
     spec.hooks.poststop = parse_hook_list(*hooks, "poststop");
   }
   if (const json* l = member(doc, "linux")) spec.linux_config = parse_linux(*l, spec);
-  if (!spec.hostname.empty() && !spec.has_new_namespace(CLONE_NEWUTS)) {
-    fail("hostname", "needs a new uts namespace");
+  if (!spec.hostname.empty() && spec.find_namespace(CLONE_NEWUTS) == nullptr) {
+    fail("hostname", "needs a uts namespace");
   }
   if (!spec.has_new_namespace(CLONE_NEWUSER) &&
       (!spec.linux_config.uid_mappings.empty() || !spec.linux_config.gid_mappings.empty())) {

@@ -31,12 +31,15 @@ struct User {
   std::optional<uint32_t> umask;
 };
 
-// Capability numbers (CAP_*). Inheritable and ambient sets are parsed for compatibility but
-// never applied: a non-empty inheritable set lets file capabilities escalate (CVE-2022-29162).
+// Capability numbers (CAP_*), each set applied as the config gives it (as runc does). Clients
+// leave inheritable empty (a non-empty one lets file capabilities escalate, CVE-2022-29162);
+// ambient capabilities are how a non-root process keeps capabilities across exec.
 struct Capabilities {
   std::vector<int> bounding;
   std::vector<int> effective;
   std::vector<int> permitted;
+  std::vector<int> inheritable;
+  std::vector<int> ambient;
 };
 
 struct Process {
@@ -174,5 +177,9 @@ struct Spec {
 [[nodiscard]] std::span<const std::string_view> capability_names();
 [[nodiscard]] std::optional<int> capability_from_name(std::string_view name);
 [[nodiscard]] std::optional<int> rlimit_from_name(std::string_view name);
+
+// The namespace type (CLONE_NEWNET, CLONE_NEWIPC, CLONE_NEWUTS) that isolates sysctl `key`, or
+// 0 when none does (such a sysctl would change the host).
+[[nodiscard]] int sysctl_namespace(const std::string& key);
 
 }  // namespace vmm::container

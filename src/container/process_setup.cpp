@@ -1,5 +1,6 @@
 #include "container/process_setup.hpp"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <grp.h>
 #include <linux/capability.h>
@@ -14,6 +15,8 @@
 #include <array>
 #include <cerrno>
 #include <climits>
+#include <cstdlib>
+#include <vector>
 
 #include "container/seccomp_filter.hpp"
 #include "vmm/common/error.hpp"
@@ -57,10 +60,19 @@ void set_capability_sets(const Capabilities& caps) {
   };
   fill(caps.effective, &__user_cap_data_struct::effective);
   fill(caps.permitted, &__user_cap_data_struct::permitted);
-  // Inheritable stays empty, always.
+  fill(caps.inheritable, &__user_cap_data_struct::inheritable);
   if (::syscall(SYS_capset, &header, data.data()) != 0) throw system_error("capset", errno);
   if (::prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) != 0 && errno != EINVAL) {
     throw system_error("cannot clear ambient capabilities", errno);
+  }
+  // Ambient capabilities survive the exec of a non-root program; the kernel accepts only
+  // those both permitted and inheritable.
+  for (int cap : caps.ambient) {
+    if (::prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, cap, 0, 0) != 0) {
+      throw system_error("cannot raise ambient capability " + std::to_string(cap) +
+                             " (it must also be permitted and inheritable)",
+                         errno);
+    }
   }
 }
 
@@ -118,12 +130,29 @@ std::string find_executable(const std::string& name, const std::vector<std::stri
 }
 
 void close_fds_on_exec(unsigned first) {
-  if (::syscall(SYS_close_range, first, UINT_MAX, CLOSE_RANGE_CLOEXEC) != 0) {
+  if (::syscall(SYS_close_range, first, UINT_MAX, CLOSE_RANGE_CLOEXEC) == 0) return;
+  if (errno != ENOSYS && errno != EINVAL && errno != EPERM)
     throw system_error("close_range", errno);
+  // Kernels before 5.11 (or a filter that refuses close_range): mark them one by one.
+  DIR* dir = ::opendir("/proc/self/fd");
+  if (dir == nullptr) throw system_error("cannot list /proc/self/fd", errno);
+  const int own = ::dirfd(dir);
+  std::vector<int> fds;
+  while (const dirent* e = ::readdir(dir)) {
+    char* end = nullptr;
+    const long fd = std::strtol(e->d_name, &end, 10);
+    if (*end == '\0' && end != e->d_name && fd >= static_cast<long>(first) && fd != own) {
+      fds.push_back(static_cast<int>(fd));
+    }
+  }
+  ::closedir(dir);
+  for (int fd : fds) {
+    const int flags = ::fcntl(fd, F_GETFD);
+    if (flags >= 0) ::fcntl(fd, F_SETFD, flags | FD_CLOEXEC);
   }
 }
 
-void finalize_and_exec(const Process& process, const Seccomp* seccomp, int preserve_fds) {
+std::string prepare_exec(const Process& process) {
   if (process.oom_score_adj) {
     const int fd = ::open("/proc/self/oom_score_adj", O_WRONLY | O_CLOEXEC);
     if (fd < 0) throw system_error("cannot open /proc/self/oom_score_adj", errno);
@@ -139,18 +168,49 @@ void finalize_and_exec(const Process& process, const Seccomp* seccomp, int prese
       throw system_error("setrlimit " + std::to_string(rl.resource), errno);
     }
   }
-  ::umask(process.user.umask.value_or(022));
-  if (::chdir(process.cwd.c_str()) != 0)
-    throw system_error("cannot change to working directory " + process.cwd, errno);
+  // A missing working directory is created, as runc does (0755, parents included).
+  if (::chdir(process.cwd.c_str()) != 0) {
+    if (errno != ENOENT) {
+      throw system_error("cannot change to working directory " + process.cwd, errno);
+    }
+    std::string partial;
+    size_t pos = 0;
+    while (pos != std::string::npos) {
+      pos = process.cwd.find('/', pos + 1);
+      partial = process.cwd.substr(0, pos);
+      if (!partial.empty() && ::mkdir(partial.c_str(), 0755) != 0 && errno != EEXIST) {
+        throw system_error("cannot create working directory " + partial, errno);
+      }
+    }
+    if (::chdir(process.cwd.c_str()) != 0) {
+      throw system_error("cannot change to working directory " + process.cwd, errno);
+    }
+  }
   // A cwd that is not below the root shows up as "(unreachable)": never run there.
   std::array<char, PATH_MAX> cwd{};
   if (::getcwd(cwd.data(), cwd.size()) == nullptr || cwd[0] != '/') {
     throw Error("working directory " + process.cwd + " is outside the container root");
   }
-  const std::string program = find_executable(process.args.front(), process.env);
-  if (program.empty())
-    throw Error("executable '" + process.args.front() + "' not found in the container's PATH");
+  const std::string& name = process.args.front();
+  std::string program = find_executable(name, process.env);
+  if (program.empty()) {
+    throw Error("exec: \"" + name + "\": executable file not found in $PATH");
+  }
+  struct stat st {};
+  if (::stat(program.c_str(), &st) != 0) {
+    throw system_error("exec: \"" + name + "\": stat " + program, errno);
+  }
+  if (S_ISDIR(st.st_mode)) throw Error("exec: \"" + name + "\": is a directory");
+  if (::access(program.c_str(), X_OK) != 0) {
+    throw system_error("exec: \"" + name + "\"", errno);
+  }
+  return program;
+}
 
+void finalize_and_exec(const Process& process, const std::string& program, const Seccomp* seccomp,
+                       int preserve_fds) {
+  // First: a seccomp filter may forbid close_range and fcntl.
+  close_fds_on_exec(3U + static_cast<unsigned>(preserve_fds));
   apply_capabilities(process.capabilities);
   // Without no_new_privs the filter must go in while CAP_SYS_ADMIN is still held.
   if (seccomp && !process.no_new_privileges) load_seccomp(*seccomp);
@@ -162,7 +222,6 @@ void finalize_and_exec(const Process& process, const Seccomp* seccomp, int prese
       throw system_error("PR_SET_NO_NEW_PRIVS", errno);
     if (seccomp) load_seccomp(*seccomp);
   }
-  close_fds_on_exec(3U + static_cast<unsigned>(preserve_fds));
 
   std::vector<char*> argv;
   for (const auto& a : process.args) argv.push_back(const_cast<char*>(a.c_str()));
@@ -171,7 +230,7 @@ void finalize_and_exec(const Process& process, const Seccomp* seccomp, int prese
   for (const auto& e : process.env) envp.push_back(const_cast<char*>(e.c_str()));
   envp.push_back(nullptr);
   ::execve(program.c_str(), argv.data(), envp.data());
-  throw system_error("cannot execute " + program, errno);
+  throw system_error("exec: \"" + process.args.front() + "\"", errno);
 }
 
 }  // namespace vmm::container

@@ -16,13 +16,21 @@ namespace vmm::container {
 [[nodiscard]] std::string find_executable(const std::string& name,
                                           const std::vector<std::string>& env);
 
-// Applies everything in `process` to the calling process and execs it. Never returns
-// normally: throws vmm::Error if a step or the execve itself fails. Descriptors above
-// 2 + preserve_fds are closed by the exec (so an error can still be reported before it).
-[[noreturn]] void finalize_and_exec(const Process& process, const Seccomp* seccomp,
-                                    int preserve_fds);
+// The steps whose failure is the caller's to see at `create` (runc's order): OOM score,
+// resource limits, the working directory (created when missing), and the executable, found
+// in the container's PATH. Returns the program to execute. Errors use runc's wording
+// ("executable file not found in $PATH", "no such file or directory", "permission denied"),
+// which the OCI clients turn into exit statuses 127 and 126.
+[[nodiscard]] std::string prepare_exec(const Process& process);
 
-// Makes the fds >= first close on exec.
+// Applies the rest of `process` to the calling process and execs `program`. Never returns
+// normally: throws vmm::Error if a step or the execve itself fails. Descriptors above
+// 2 + preserve_fds are closed by the exec (so an error can still be reported before it);
+// that is arranged first, before a seccomp filter could forbid it.
+[[noreturn]] void finalize_and_exec(const Process& process, const std::string& program,
+                                    const Seccomp* seccomp, int preserve_fds);
+
+// Makes the fds >= first close on exec (close_range, or /proc/self/fd where it is missing).
 void close_fds_on_exec(unsigned first);
 
 }  // namespace vmm::container

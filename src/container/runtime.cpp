@@ -281,7 +281,7 @@ int ContainerRuntime::exec(const ExecRequest& f) {
   std::optional<ForwardedSignals> signals;
   if (!f.detach) signals.emplace();
   const Seccomp* seccomp = spec.linux_config.seccomp ? &*spec.linux_config.seccomp : nullptr;
-  LaunchedContainer c = launch_exec(rec.pid, p, seccomp, rec.cgroup, f.preserve_fds);
+  LaunchedContainer c = launch_exec(rec.pid, p, seccomp, rec.cgroup, f.preserve_fds, f.detach);
   if (c.pty_master && !f.console_socket.empty()) {
     send_console(f.console_socket, c.pty_master.get());
     c.pty_master.reset();

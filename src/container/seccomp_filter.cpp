@@ -123,6 +123,11 @@ Seccomp default_seccomp_profile() {
 void load_seccomp(const Seccomp& profile) {
   Ctx ctx(seccomp_init(to_action(profile.default_action, profile.default_errno_ret)));
   if (!ctx) throw Error("seccomp_init failed");
+  // libseccomp would set no_new_privs itself; whether it is set is process.noNewPrivileges's
+  // decision alone (without it the filter is loaded while CAP_SYS_ADMIN is held).
+  if (const int rc = seccomp_attr_set(ctx.get(), SCMP_FLTATR_CTL_NNP, 0); rc != 0) {
+    throw system_error("seccomp_attr_set NNP", -rc);
+  }
   for (const auto& a : profile.architectures) {
     const uint32_t arch = to_arch(a);
     if (arch == 0 || arch == seccomp_arch_native()) continue;

@@ -541,7 +541,7 @@ TEST_F(Container, FakeProcIsRefused) {
 
 // Also covers the rest of process and linux: oomScoreAdj, rlimits, additionalGids, sysctl,
 // linux.devices.
-TEST_F(Container, InheritableCapabilitiesAreNeverSet) {
+TEST_F(Container, CapabilitySetsAndProcessSettingsApplyAsConfigured) {
   const auto bundle = make_bundle("caps-bundle", [](json& c) {
     c["process"]["args"] = {
         "sh", "-c",
@@ -553,17 +553,151 @@ TEST_F(Container, InheritableCapabilitiesAreNeverSet) {
     c["linux"]["sysctl"] = {{"net.ipv4.ip_forward", "1"}};
     c["linux"]["devices"] = {
         {{"path", "/dev/fuse"}, {"type", "c"}, {"major", 10}, {"minor", 229}, {"fileMode", 0600}}};
-    c["process"]["capabilities"]["inheritable"] = {"CAP_SYS_ADMIN", "CAP_KILL"};
+    c["process"]["capabilities"]["inheritable"] = {"CAP_KILL"};
     c["process"]["capabilities"]["ambient"] = {"CAP_KILL"};
   });
   const Result r = oci({"run", "--bundle", bundle.string(), "caps"});
   ASSERT_EQ(r.status, 0) << r.err;
-  EXPECT_NE(r.out.find("CapInh:\t0000000000000000"), std::string::npos) << r.out;
-  EXPECT_NE(r.out.find("CapAmb:\t0000000000000000"), std::string::npos) << r.out;
+  // Inheritable and ambient as the config says (runc applies them; clients leave them empty).
+  EXPECT_NE(r.out.find("CapInh:\t0000000000000020"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("CapAmb:\t0000000000000020"), std::string::npos) << r.out;
   // The runc default three: CAP_AUDIT_WRITE, CAP_KILL, CAP_NET_BIND_SERVICE.
   EXPECT_NE(r.out.find("CapEff:\t0000000020000420"), std::string::npos) << r.out;
   // The rest of process and linux: oomScoreAdj, rlimits, additionalGids, sysctl.
   EXPECT_NE(r.out.find("\n123\n321\n0 10 20\n1\na:e5 600\n"), std::string::npos) << r.out;
+}
+
+TEST_F(Container, NonRootProcessKeepsItsAmbientCapabilities) {
+  // Without ambient capabilities a non-root program loses every capability at exec.
+  const auto bundle = make_bundle("ambient-bundle", [](json& c) {
+    c["process"]["args"] = {"grep", "-E", "^Cap(Eff|Amb)", "/proc/self/status"};
+    c["process"]["user"] = {{"uid", 1000}, {"gid", 1000}};
+    const json caps = {"CAP_KILL", "CAP_NET_BIND_SERVICE"};
+    for (const char* set : {"bounding", "effective", "permitted", "inheritable", "ambient"}) {
+      c["process"]["capabilities"][set] = caps;
+    }
+  });
+  const Result r = oci({"run", "--bundle", bundle.string(), "ambient"});
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(r.out, "CapEff:\t0000000000000420\nCapAmb:\t0000000000000420\n");
+}
+
+TEST_F(Container, SeccompFilterDoesNotForceNoNewPrivsNorBreakFdCleanup) {
+  // A profile that refuses close_range (as the runtime-tools suite's default one does): the
+  // descriptor clean-up must already be done when the filter goes in.
+  const auto bundle = make_bundle("seccomp-nnp", [](json& c) {
+    c["process"]["args"] = {"grep", "NoNewPrivs", "/proc/self/status"};
+    c["process"]["noNewPrivileges"] = false;
+    c["linux"]["seccomp"] = {
+        {"defaultAction", "SCMP_ACT_ALLOW"},
+        {"architectures", {"SCMP_ARCH_X86_64"}},
+        {"syscalls",
+         {{{"names", {"close_range", "syslog"}}, {"action", "SCMP_ACT_ERRNO"}, {"errnoRet", 1}}}}};
+  });
+  Result r = oci({"run", "--bundle", bundle.string(), "nnp-off"});
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(r.out, "NoNewPrivs:\t0\n");
+  const auto strict = make_bundle("seccomp-nnp-on", [](json& c) {
+    c["process"]["args"] = {"grep", "NoNewPrivs", "/proc/self/status"};
+    c["process"]["noNewPrivileges"] = true;
+    c["linux"]["seccomp"] = {
+        {"defaultAction", "SCMP_ACT_ALLOW"},
+        {"syscalls", {{{"names", {"close_range"}}, {"action", "SCMP_ACT_ERRNO"}}}}};
+  });
+  r = oci({"run", "--bundle", strict.string(), "nnp-on"});
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(r.out, "NoNewPrivs:\t1\n");
+}
+
+TEST_F(Container, MissingExecutableFailsAtCreateInRuncsWords) {
+  // podman and containerd read these words: "executable file not found" and "no such file or
+  // directory" become exit status 127, "permission denied" 126.
+  const struct {
+    const char* id;
+    std::vector<std::string> args;
+    const char* words;
+  } cases[] = {{"noexe1", {"no-such-command"}, "executable file not found in $path"},
+               {"noexe2", {"/no/such/program"}, "no such file or directory"},
+               {"noexe3", {"/etc/passwd"}, "permission denied"}};
+  for (const auto& c : cases) {
+    const auto bundle = make_bundle(std::string("bundle-") + c.id,
+                                    [&](json& cfg) { cfg["process"]["args"] = c.args; });
+    const Result r = oci({"create", "--bundle", bundle.string(), c.id});
+    EXPECT_NE(r.status, 0) << c.id;
+    std::string err = r.err;
+    std::transform(err.begin(), err.end(), err.begin(),
+                   [](unsigned char ch) { return static_cast<char>(std::tolower(ch)); });
+    EXPECT_NE(err.find(c.words), std::string::npos) << c.id << ": " << r.err;
+    EXPECT_FALSE(fs::exists(fs::path(oci_root()) / c.id)) << c.id;
+    EXPECT_FALSE(leftover_cgroup(std::string("vmm-runc/") + c.id)) << c.id;
+  }
+}
+
+TEST_F(Container, MissingWorkingDirectoryIsCreated) {
+  const auto bundle = make_bundle("cwd-bundle", [](json& c) {
+    c["process"]["args"] = {"pwd"};
+    c["process"]["cwd"] = "/created/by/runtime";
+    c["root"]["readonly"] = false;
+  });
+  const Result r = oci({"run", "--bundle", bundle.string(), "cwd"});
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(r.out, "/created/by/runtime\n");
+}
+
+TEST_F(Container, DetachedExecOutlivesTheRuntime) {
+  // podman exec and ctr task exec always pass --detach and keep the process themselves.
+  const auto bundle = make_bundle("exec-detach", [](json& c) {
+    c["process"]["args"] = {"sh", "-c", "exec sleep 60 >/dev/null 2>&1"};
+  });
+  ASSERT_EQ(oci({"run", "--detach", "--bundle", bundle.string(), "xd"}).status, 0);
+  const Result e = oci({"exec", "--detach", "xd", "sh", "-c", "exec sleep 61 >/dev/null 2>&1"});
+  ASSERT_EQ(e.status, 0) << e.err;
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  const Result ps = oci({"ps", "--format", "json", "xd"});
+  ASSERT_EQ(ps.status, 0) << ps.err;
+  EXPECT_EQ(json::parse(ps.out).size(), 2U)
+      << "the exec'd process died with the runtime: " << ps.out;
+  // Both processes are ours to reap now (we are their subreaper, as conmon and the shim are).
+  EXPECT_EQ(oci({"kill", "xd", "KILL"}).status, 0);
+  for (int reaped = 0, i = 0; reaped < 2 && i < 500; ++i) {
+    if (::waitpid(-1, nullptr, WNOHANG) > 0) {
+      ++reaped;
+    } else {
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+  }
+  const Result d = oci({"delete", "xd"});
+  EXPECT_EQ(d.status, 0) << d.err;
+}
+
+TEST_F(Container, NetSysctlInAJoinedNetworkNamespace) {
+  // podman creates the network namespace itself and passes it by path with
+  // net.ipv4.ping_group_range set.
+  const std::string ns = "vmmtest-sysctl";
+  ASSERT_EQ(std::system(("ip netns add " + ns).c_str()), 0);
+  const auto joined = make_bundle("sysctl-joined", [&](json& c) {
+    c["process"]["args"] = {"cat", "/proc/sys/net/ipv4/ping_group_range"};
+    for (auto& n : c["linux"]["namespaces"]) {
+      if (n["type"] == "network") n["path"] = "/run/netns/" + ns;
+    }
+    c["linux"]["sysctl"] = {{"net.ipv4.ping_group_range", "0 2000"}};
+  });
+  Result r = oci({"run", "--bundle", joined.string(), "sysctl-joined"});
+  EXPECT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(r.out, "0\t2000\n");
+  (void)std::system(("ip netns delete " + ns).c_str());
+  // The host's own namespace, joined by path: the sysctl would change the host.
+  const auto host = make_bundle("sysctl-host", [&](json& c) {
+    c["process"]["args"] = {"true"};
+    for (auto& n : c["linux"]["namespaces"]) {
+      if (n["type"] == "network") n["path"] = "/proc/self/ns/net";
+    }
+    c["linux"]["sysctl"] = {{"net.ipv4.ping_group_range", "0 2000"}};
+  });
+  r = oci({"run", "--bundle", host.string(), "sysctl-host"});
+  EXPECT_EQ(r.status, 2) << r.err;
+  EXPECT_NE(r.err.find("is the host's"), std::string::npos) << r.err;
+  EXPECT_FALSE(fs::exists(fs::path(oci_root()) / "sysctl-host"));
 }
 
 TEST_F(Container, CgroupV2CodePathOnTheUnifiedHierarchy) {
@@ -843,7 +977,10 @@ TEST_F(Container, WorksWhenInvokedAsVmmRunc) {
   if (!fs::exists(link)) fs::create_symlink(runtime_, link);
   RunOptions o;
   o.argv0 = link.string();
-  Result r = run({"features"}, o);
+  Result r = run({"--version"}, o);
+  ASSERT_EQ(r.status, 0) << r.err;  // podman info reads it
+  EXPECT_EQ(r.out.rfind("vmm-runc version ", 0), 0U) << r.out;
+  r = run({"features"}, o);
   ASSERT_EQ(r.status, 0) << r.err;
   EXPECT_EQ(json::parse(r.out)["ociVersionMax"], "1.2.0");
   const fs::path dir = base_ / "spec-out";
