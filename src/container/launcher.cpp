@@ -277,6 +277,8 @@ LaunchedContainer launch(const Spec& spec, const LaunchOptions& o) {
     throw ConfigError("config.json: linux.namespaces: the time namespace is not supported");
   }
   refuse_host_namespace_settings(spec);
+  // An unsupported mount option is a create error, before anything exists.
+  for (const Mount& m : spec.mounts) (void)parse_mount_options(m.options);
   if (o.veth && !spec.has_new_namespace(CLONE_NEWNET))
     throw ConfigError("--net veth needs a new network namespace");
 

@@ -1,5 +1,6 @@
 #include "container/rootfs_setup.hpp"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <linux/magic.h>
 #include <sys/mount.h>
@@ -12,6 +13,8 @@
 
 #include <array>
 #include <cerrno>
+#include <climits>
+#include <memory>
 #include <string_view>
 
 #include "container/path_in_root.hpp"
@@ -65,6 +68,8 @@ void check_fs_type(int fd, long magic, const std::string& what) {
     throw Error(what + " is not the expected file system; refusing it");
 }
 
+void copy_tree(int from, int to, const std::string& what);  // below, beside the options
+
 void mount_one(int root_fd, const Mount& m) {
   const MountFlags mf = parse_mount_options(m.options);
   const bool bind = mf.bind || m.type == "bind";
@@ -100,7 +105,30 @@ void mount_one(int root_fd, const Mount& m) {
     }
   } else {
     const std::string type = m.type == "cgroup" ? "cgroup2" : m.type;
-    do_mount(m.source.empty() ? type : m.source, tpath, type, mf.flags, mf.data, what);
+    if (mf.tmpcopyup && type != "tmpfs") {
+      throw ConfigError("mount " + what + ": tmpcopyup applies to tmpfs only");
+    }
+    // The target fd keeps naming the covered directory once the tmpfs is on top of it.
+    UniqueFd covered;
+    if (mf.tmpcopyup) {
+      covered.reset(::openat(target.get(), ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+      if (!covered) throw system_error("tmpcopyup " + what, errno);
+    }
+    do_mount(m.source.empty() ? type : m.source, tpath, type, mf.flags, mf.data,
+             what + (mf.data.empty() ? "" : " (options " + mf.data + ")"));
+    if (covered) {
+      UniqueFd mounted = open_in_root(root_fd, m.destination);
+      copy_tree(covered.get(), mounted.get(), what);
+    }
+  }
+  if (mf.recursive_set != 0 || mf.recursive_clear != 0) {
+    UniqueFd mounted = open_in_root(root_fd, m.destination);
+    mount_attr attr{};
+    attr.attr_set = mf.recursive_set;
+    attr.attr_clr = mf.recursive_clear;
+    if (::mount_setattr(mounted.get(), "", AT_EMPTY_PATH | AT_RECURSIVE, &attr, sizeof attr) != 0) {
+      throw system_error("cannot apply the recursive mount options of " + what, errno);
+    }
   }
   if (mf.propagation != 0) {
     UniqueFd mounted = open_in_root(root_fd, m.destination);
@@ -182,6 +210,126 @@ void populate_dev(int root_fd, const Spec& spec) {
 
 }  // namespace
 
+namespace {
+
+// runc's and crun's own options, which must never reach the kernel as file system data.
+bool parse_extension_option(const std::string& opt, MountFlags& out) {
+  struct RecursiveAttr {
+    std::string_view name;
+    bool clear;
+    uint64_t attr;
+  };
+  static constexpr std::array<RecursiveAttr, 14> kRecursive = {{
+      {"rro", false, MOUNT_ATTR_RDONLY},
+      {"rrw", true, MOUNT_ATTR_RDONLY},
+      {"rnosuid", false, MOUNT_ATTR_NOSUID},
+      {"rsuid", true, MOUNT_ATTR_NOSUID},
+      {"rnodev", false, MOUNT_ATTR_NODEV},
+      {"rdev", true, MOUNT_ATTR_NODEV},
+      {"rnoexec", false, MOUNT_ATTR_NOEXEC},
+      {"rexec", true, MOUNT_ATTR_NOEXEC},
+      {"rnodiratime", false, MOUNT_ATTR_NODIRATIME},
+      {"rdiratime", true, MOUNT_ATTR_NODIRATIME},
+      {"rnoatime", false, MOUNT_ATTR_NOATIME},
+      {"rrelatime", false, MOUNT_ATTR_RELATIME},
+      {"rstrictatime", false, MOUNT_ATTR_STRICTATIME},
+      {"ratime", false, MOUNT_ATTR_RELATIME},
+  }};
+  for (const auto& r : kRecursive) {
+    if (r.name != opt) continue;
+    if (r.clear) {
+      out.recursive_clear |= r.attr;
+      out.recursive_set &= ~r.attr;
+    } else {
+      // The atime modes are one field: setting one clears the others.
+      if ((r.attr & MOUNT_ATTR__ATIME) != 0 || r.attr == MOUNT_ATTR_RELATIME) {
+        out.recursive_clear |= MOUNT_ATTR__ATIME;
+        out.recursive_set &= ~static_cast<uint64_t>(MOUNT_ATTR__ATIME);
+      }
+      out.recursive_set |= r.attr;
+      out.recursive_clear &= ~r.attr;
+    }
+    return true;
+  }
+  if (opt == "tmpcopyup") {
+    out.tmpcopyup = true;
+    return true;
+  }
+  if (opt == "notmpcopyup") {
+    out.tmpcopyup = false;
+    return true;
+  }
+  for (const char* unsupported : {"idmap", "ridmap", "copy-symlink", "src-nofollow"}) {
+    if (opt == unsupported) {
+      throw ConfigError("mount option '" + opt + "' is not supported by this runtime");
+    }
+  }
+  return false;
+}
+
+// Copies the tree under `from` into `to` (both directories), keeping modes, owners and
+// symlinks: what tmpcopyup puts into a new tmpfs. Device nodes and sockets are skipped.
+void copy_tree(int from, int to, const std::string& what) {
+  const int listing = ::dup(from);
+  if (listing < 0) throw system_error("tmpcopyup " + what, errno);
+  DIR* dir = ::fdopendir(listing);
+  if (dir == nullptr) {
+    ::close(listing);
+    throw system_error("tmpcopyup " + what, errno);
+  }
+  std::unique_ptr<DIR, int (*)(DIR*)> closer(dir, ::closedir);
+  ::rewinddir(dir);
+  while (const dirent* e = ::readdir(dir)) {
+    const std::string name = e->d_name;
+    if (name == "." || name == "..") continue;
+    struct stat st {};
+    if (::fstatat(from, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) continue;
+    const std::string path = what + "/" + name;
+    if (S_ISDIR(st.st_mode)) {
+      if (::mkdirat(to, name.c_str(), st.st_mode & 07777) != 0 && errno != EEXIST) {
+        throw system_error("tmpcopyup: cannot create " + path, errno);
+      }
+      UniqueFd sub_from(
+          ::openat(from, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+      UniqueFd sub_to(::openat(to, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+      if (!sub_from || !sub_to) throw system_error("tmpcopyup: cannot open " + path, errno);
+      copy_tree(sub_from.get(), sub_to.get(), path);
+      (void)::fchmod(sub_to.get(), st.st_mode & 07777);
+      (void)::fchown(sub_to.get(), st.st_uid, st.st_gid);
+    } else if (S_ISLNK(st.st_mode)) {
+      std::array<char, PATH_MAX> link{};
+      const ssize_t n = ::readlinkat(from, name.c_str(), link.data(), link.size() - 1);
+      if (n < 0) throw system_error("tmpcopyup: cannot read link " + path, errno);
+      if (::symlinkat(link.data(), to, name.c_str()) != 0 && errno != EEXIST) {
+        throw system_error("tmpcopyup: cannot create link " + path, errno);
+      }
+      (void)::fchownat(to, name.c_str(), st.st_uid, st.st_gid, AT_SYMLINK_NOFOLLOW);
+    } else if (S_ISREG(st.st_mode)) {
+      UniqueFd in(::openat(from, name.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
+      UniqueFd out(::openat(to, name.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+                            st.st_mode & 07777));
+      if (!in || !out) throw system_error("tmpcopyup: cannot copy " + path, errno);
+      std::array<char, 65536> buf{};
+      for (;;) {
+        const ssize_t r = ::read(in.get(), buf.data(), buf.size());
+        if (r < 0 && errno == EINTR) continue;
+        if (r < 0) throw system_error("tmpcopyup: cannot read " + path, errno);
+        if (r == 0) break;
+        for (ssize_t off = 0; off < r;) {
+          const ssize_t w = ::write(out.get(), buf.data() + off, static_cast<size_t>(r - off));
+          if (w < 0 && errno == EINTR) continue;
+          if (w < 0) throw system_error("tmpcopyup: cannot write " + path, errno);
+          off += w;
+        }
+      }
+      (void)::fchmod(out.get(), st.st_mode & 07777);
+      (void)::fchown(out.get(), st.st_uid, st.st_gid);
+    }
+  }
+}
+
+}  // namespace
+
 MountFlags parse_mount_options(const std::vector<std::string>& options) {
   struct Flag {
     std::string_view name;
@@ -243,6 +391,7 @@ MountFlags parse_mount_options(const std::vector<std::string>& options) {
         out.propagation = flag;
       }
     }
+    if (!known) known = parse_extension_option(opt, out);
     if (!known) {
       if (!out.data.empty()) out.data += ',';
       out.data += opt;

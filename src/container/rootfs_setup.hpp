@@ -1,6 +1,7 @@
 #pragma once
 // Building the container's file system view inside its own mount namespace: the root, the
 // configured mounts, a minimal /dev, then pivot_root and the masked/read-only paths.
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -8,13 +9,19 @@
 
 namespace vmm::container {
 
-// Parsed mount(8)-style options.
+// Parsed mount(8)-style options, with the extensions runc and crun accept (and podman and
+// containerd send): tmpcopyup, and the recursive attributes rro, rnosuid, ... (applied to the
+// mount and every mount below it with mount_setattr).
 struct MountFlags {
   unsigned long flags = 0;        // MS_* for mount(2)
   unsigned long propagation = 0;  // MS_PRIVATE/MS_SLAVE/... (with MS_REC), applied after
   bool bind = false;
+  bool tmpcopyup = false;      // tmpfs: starts with a copy of what it covers
+  uint64_t recursive_set = 0;  // MOUNT_ATTR_* for mount_setattr(AT_RECURSIVE)
+  uint64_t recursive_clear = 0;
   std::string data;  // filesystem-specific options, comma separated
 };
+// Throws vmm::ConfigError for an extension vmm does not implement (idmap, ...).
 [[nodiscard]] MountFlags parse_mount_options(const std::vector<std::string>& options);
 
 // The default mounts of a container (proc, /dev tmpfs, devpts, shm, mqueue, read-only sysfs).

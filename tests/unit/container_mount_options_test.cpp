@@ -20,6 +20,23 @@ TEST(ContainerMountOptions, FlagsPropagationAndData) {
   EXPECT_EQ(parse_mount_options({"ro", "rw"}).flags & MS_RDONLY, 0U);
 }
 
+TEST(ContainerMountOptions, RuncExtensionsNeverReachTheKernel) {
+  // podman adds tmpcopyup to tmpfs mounts; containerd and podman may send recursive options.
+  MountFlags f = parse_mount_options({"nosuid", "tmpcopyup", "mode=1777", "rro", "rnoexec"});
+  EXPECT_TRUE(f.tmpcopyup);
+  EXPECT_EQ(f.data, "mode=1777");
+  EXPECT_EQ(f.recursive_set, static_cast<uint64_t>(MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOEXEC));
+  EXPECT_EQ(f.recursive_clear, 0U);
+  f = parse_mount_options({"tmpcopyup", "notmpcopyup", "rro", "rrw", "rnoatime"});
+  EXPECT_FALSE(f.tmpcopyup);
+  EXPECT_EQ(f.recursive_set, static_cast<uint64_t>(MOUNT_ATTR_NOATIME));
+  EXPECT_EQ(f.recursive_clear & MOUNT_ATTR_RDONLY, static_cast<uint64_t>(MOUNT_ATTR_RDONLY));
+  EXPECT_TRUE(f.data.empty());
+  for (const char* unsupported : {"idmap", "ridmap", "copy-symlink"}) {
+    EXPECT_THROW((void)parse_mount_options({"rbind", unsupported}), ConfigError) << unsupported;
+  }
+}
+
 TEST(ContainerDefaults, SizesAndUsers) {
   EXPECT_EQ(parse_size("512", "--memory"), 512U);
   EXPECT_EQ(parse_size("64k", "--memory"), 64U << 10);
