@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
 #include <cerrno>
 #include <chrono>
 #include <cmath>
@@ -58,6 +59,19 @@ void remove_dir(const std::string& dir) noexcept {
   }
 }
 
+// The v2 controllers handed down the tree to the container's cgroup.
+constexpr std::array<const char*, 6> kDelegated = {"+memory", "+pids", "+cpu",
+                                                   "+cpuset", "+io",   "+hugetlb"};
+
+void inherit_cpuset(const std::string& dir) {
+  const std::string parent = dir.substr(0, dir.rfind('/'));
+  for (const char* file : {"/cpuset.cpus", "/cpuset.mems"}) {
+    std::string mine = read_file(dir + file);
+    while (!mine.empty() && (mine.back() == '\n' || mine.back() == ' ')) mine.pop_back();
+    if (mine.empty()) write_file(dir + file, read_file(parent + file));
+  }
+}
+
 // An existing leaf cgroup is reused only when nothing runs in it and nothing is below it
 // (a stale one); it is recreated so that no limit of its previous owner survives.
 void replace_stale_leaf(const std::string& dir) {
@@ -73,8 +87,10 @@ void replace_stale_leaf(const std::string& dir) {
 }  // namespace
 
 const std::vector<std::string>& v1_controllers() {
-  static const std::vector<std::string> kControllers = {"memory", "cpu",     "cpuacct",
-                                                        "pids",   "devices", "freezer"};
+  // Every controller runc places a container in; those the host lacks are skipped.
+  static const std::vector<std::string> kControllers = {
+      "memory", "cpu",     "cpuacct", "pids",     "devices",    "freezer", "cpuset",
+      "blkio",  "hugetlb", "net_cls", "net_prio", "perf_event", "rdma",    "misc"};
   return kControllers;
 }
 
@@ -154,6 +170,33 @@ std::vector<CgroupWrite> compute_cgroup_writes(const Resources& r, CgroupVersion
     }
     if (r.pids_limit)
       w.push_back({"pids", "pids.max", *r.pids_limit > 0 ? std::to_string(*r.pids_limit) : "max"});
+    if (r.cpuset_cpus) w.push_back({"cpuset", "cpuset.cpus", *r.cpuset_cpus});
+    if (r.cpuset_mems) w.push_back({"cpuset", "cpuset.mems", *r.cpuset_mems});
+    if (r.blkio_weight) {
+      // runc's conversion of blkio weight [10, 1000] onto io.weight [1, 10000].
+      const uint64_t weight = 1 + ((*r.blkio_weight - 10ULL) * 9999) / 990;
+      w.push_back({"io", "io.weight", "default " + std::to_string(weight)});
+    }
+    const auto io_max = [&](const std::vector<Resources::BlkioThrottle>& list, const char* key) {
+      for (const auto& t : list) {
+        w.push_back({"io", "io.max",
+                     std::to_string(t.major) + ':' + std::to_string(t.minor) + ' ' + key + '=' +
+                         (t.rate > 0 ? std::to_string(t.rate) : "max")});
+      }
+    };
+    io_max(r.read_bps, "rbps");
+    io_max(r.write_bps, "wbps");
+    io_max(r.read_iops, "riops");
+    io_max(r.write_iops, "wiops");
+    for (const auto& h : r.hugepage_limits) {
+      w.push_back({"hugetlb", "hugetlb." + h.page_size + ".max", std::to_string(h.limit)});
+    }
+    if (r.memory_swappiness || r.disable_oom_killer.value_or(false) || r.net_class_id ||
+        !r.net_priorities.empty()) {
+      throw ConfigError(
+          "memory.swappiness, memory.disableOOMKiller and network (net_cls, net_prio) exist on "
+          "cgroup v1 only");
+    }
     // v2 device control needs an eBPF program; the rules are enforced on v1 only (see docs).
     return w;
   }
@@ -171,6 +214,35 @@ std::vector<CgroupWrite> compute_cgroup_writes(const Resources& r, CgroupVersion
     w.push_back({"pids", "pids.max", *r.pids_limit > 0 ? std::to_string(*r.pids_limit) : "max"});
   for (const auto& d : r.devices) {
     w.push_back({"devices", d.allow ? "devices.allow" : "devices.deny", device_rule_value(d)});
+  }
+  if (r.memory_swappiness) {
+    w.push_back({"memory", "memory.swappiness", std::to_string(*r.memory_swappiness)});
+  }
+  if (r.disable_oom_killer) {
+    w.push_back({"memory", "memory.oom_control", *r.disable_oom_killer ? "1" : "0"});
+  }
+  if (r.cpuset_cpus) w.push_back({"cpuset", "cpuset.cpus", *r.cpuset_cpus});
+  if (r.cpuset_mems) w.push_back({"cpuset", "cpuset.mems", *r.cpuset_mems});
+  // blkio.weight exists with CFQ; with BFQ the file is blkio.bfq.weight (Cgroup::update
+  // picks the one that exists).
+  if (r.blkio_weight) w.push_back({"blkio", "blkio.weight", std::to_string(*r.blkio_weight)});
+  const auto throttle = [&](const std::vector<Resources::BlkioThrottle>& list, const char* file) {
+    for (const auto& t : list) {
+      w.push_back(
+          {"blkio", file,
+           std::to_string(t.major) + ':' + std::to_string(t.minor) + ' ' + std::to_string(t.rate)});
+    }
+  };
+  throttle(r.read_bps, "blkio.throttle.read_bps_device");
+  throttle(r.write_bps, "blkio.throttle.write_bps_device");
+  throttle(r.read_iops, "blkio.throttle.read_iops_device");
+  throttle(r.write_iops, "blkio.throttle.write_iops_device");
+  for (const auto& h : r.hugepage_limits) {
+    w.push_back({"hugetlb", "hugetlb." + h.page_size + ".limit_in_bytes", std::to_string(h.limit)});
+  }
+  if (r.net_class_id) w.push_back({"net_cls", "net_cls.classid", std::to_string(*r.net_class_id)});
+  for (const auto& [ifname, prio] : r.net_priorities) {
+    w.push_back({"net_prio", "net_prio.ifpriomap", ifname + ' ' + std::to_string(prio)});
   }
   return w;
 }
@@ -237,7 +309,6 @@ Cgroup Cgroup::create(const CgroupLayout& layout, const std::string& relative,
   cg.version_ = layout.version;
   cg.relative_ = relative;
   const auto dirs = cgroup_directories(layout, relative);
-  const auto writes = compute_cgroup_writes(resources, layout.version);
   std::set<std::string> made;  // v1 controllers may share a hierarchy (cpu,cpuacct)
   for (const auto& [controller, dir] : dirs) {
     if (made.count(dir)) {
@@ -253,7 +324,7 @@ Cgroup Cgroup::create(const CgroupLayout& layout, const std::string& relative,
       const bool leaf = i + 1 == parts.size();
       if (layout.version == CgroupVersion::kV2 && i == 0) {
         // Delegate the controllers we write down the tree (the root has no internal processes).
-        for (const char* c : {"+memory", "+pids", "+cpu"}) {
+        for (const char* c : kDelegated) {
           try {
             write_file(layout.unified_root + "/cgroup.subtree_control", c);
           } catch (const Error&) {
@@ -265,11 +336,13 @@ Cgroup Cgroup::create(const CgroupLayout& layout, const std::string& relative,
         // A leaf left by a runtime or container killed with SIGKILL: empty, so replaced.
         if (leaf) replace_stale_leaf(base);
       }
+      // A new v1 cpuset starts with no CPUs and no memory nodes: nothing could join it.
+      if (controller == "cpuset") inherit_cpuset(base);
       if (leaf) {
         cg.dirs_.emplace(controller, base);
         made.insert(base);
       } else if (layout.version == CgroupVersion::kV2) {
-        for (const char* c : {"+memory", "+pids", "+cpu"}) {
+        for (const char* c : kDelegated) {
           try {
             write_file(base + "/cgroup.subtree_control", c);
           } catch (const Error&) {
@@ -278,17 +351,7 @@ Cgroup Cgroup::create(const CgroupLayout& layout, const std::string& relative,
       }
     }
   }
-  for (const auto& w : writes) {
-    const std::string key = layout.version == CgroupVersion::kV2 ? "" : w.controller;
-    const auto it = cg.dirs_.find(key);
-    if (it == cg.dirs_.end()) {
-      if (w.optional) continue;
-      throw Error("the " + w.controller + " cgroup controller is not available on this host");
-    }
-    const std::string path = it->second + "/" + w.file;
-    if (w.optional && ::access(path.c_str(), F_OK) != 0) continue;
-    write_file(path, w.value);
-  }
+  cg.update(resources);
   return cg;
 }
 
@@ -324,8 +387,84 @@ uint64_t Cgroup::oom_kills() const {
   return 0;
 }
 
+namespace {
+
+std::string trimmed(std::string s) {
+  while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
+  return s;
+}
+
+}  // namespace
+
+void Cgroup::set_frozen(bool frozen) const {
+  if (version_ == CgroupVersion::kV2) {
+    const auto it = dirs_.find("");
+    if (it == dirs_.end()) throw Error("the container has no cgroup to freeze");
+    write_file(it->second + "/cgroup.freeze", frozen ? "1" : "0");
+    // cgroup.events says "frozen 1" once every task stopped.
+    for (int i = 0; i < 500; ++i) {
+      std::istringstream events(read_file(it->second + "/cgroup.events"));
+      std::string key;
+      std::string value;
+      while (events >> key >> value) {
+        if (key == "frozen" && (value == "1") == frozen) return;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    throw Error(std::string("the cgroup did not ") + (frozen ? "freeze" : "thaw") + " in 5 s");
+  }
+  const auto it = dirs_.find("freezer");
+  if (it == dirs_.end()) throw Error("the freezer cgroup controller is not available on this host");
+  const std::string state = it->second + "/freezer.state";
+  const std::string want = frozen ? "FROZEN" : "THAWED";
+  // A task in the middle of a fork can leave the group FREEZING: ask again until it holds.
+  for (int i = 0; i < 500; ++i) {
+    write_file(state, want);
+    if (trimmed(read_file(state)) == want) return;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  throw Error("the cgroup did not reach " + want + " in 5 s");
+}
+
+bool Cgroup::frozen() const {
+  try {
+    if (version_ == CgroupVersion::kV2) {
+      const auto it = dirs_.find("");
+      return it != dirs_.end() && trimmed(read_file(it->second + "/cgroup.freeze")) == "1";
+    }
+    const auto it = dirs_.find("freezer");
+    return it != dirs_.end() && trimmed(read_file(it->second + "/freezer.state")) != "THAWED";
+  } catch (const Error&) {
+    return false;  // gone meanwhile
+  }
+}
+
+void Cgroup::update(const Resources& resources) const {
+  for (const auto& w : compute_cgroup_writes(resources, version_)) {
+    const std::string key = version_ == CgroupVersion::kV2 ? "" : w.controller;
+    const auto it = dirs_.find(key);
+    if (it == dirs_.end()) {
+      if (w.optional) continue;
+      throw Error("the " + w.controller + " cgroup controller is not available on this host");
+    }
+    std::string path = it->second + "/" + w.file;
+    if (w.file == "blkio.weight" && ::access(path.c_str(), F_OK) != 0) {
+      path = it->second + "/blkio.bfq.weight";
+      if (::access(path.c_str(), F_OK) != 0) {
+        throw Error("blkio weight: this host's I/O scheduler has no weight (no CFQ or BFQ)");
+      }
+    }
+    if (w.optional && ::access(path.c_str(), F_OK) != 0) continue;
+    write_file(path, w.value);
+  }
+}
+
 void Cgroup::destroy() noexcept {
   if (dirs_.empty()) return;
+  try {
+    if (frozen()) set_frozen(false);  // a frozen task cannot die
+  } catch (...) {
+  }
   try {
     for (int round = 0; round < 3; ++round) {
       const auto left = processes();

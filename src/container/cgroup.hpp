@@ -70,6 +70,12 @@ class Cgroup final {
 
   void add_process(pid_t pid) const;
   [[nodiscard]] std::vector<pid_t> processes() const;
+  // Freezes (true) or thaws every process of the cgroup: the v1 freezer or v2 cgroup.freeze.
+  // Returns once the kernel reports the new state. Throws vmm::Error when it cannot.
+  void set_frozen(bool frozen) const;
+  [[nodiscard]] bool frozen() const;
+  // Writes new limits into the running cgroup (runc update).
+  void update(const Resources& resources) const;
   // How many times the OOM killer killed a process of this cgroup.
   [[nodiscard]] uint64_t oom_kills() const;
   [[nodiscard]] bool empty() const noexcept { return dirs_.empty(); }

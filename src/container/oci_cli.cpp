@@ -7,14 +7,19 @@
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
+#include <array>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <ctime>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <memory>
 #include <mutex>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <sstream>
 
 #include "container/cli.hpp"
@@ -69,6 +74,63 @@ std::string default_root() {
   return "/tmp/vmm-runc-" + std::to_string(::geteuid());
 }
 
+// runc update's flags, or --resources with a LinuxResources document.
+struct UpdateFlags {
+  std::string resources_file;
+  std::optional<std::string> memory, memory_swap, memory_reservation;
+  std::optional<uint64_t> cpu_shares, cpu_period;
+  std::optional<int64_t> cpu_quota, pids_limit;
+  std::optional<std::string> cpuset_cpus, cpuset_mems;
+  std::optional<uint16_t> blkio_weight;
+};
+
+Resources update_resources(const UpdateFlags& f) {
+  Resources r;
+  if (!f.resources_file.empty()) {
+    std::ostringstream text;
+    if (f.resources_file == "-") {
+      text << std::cin.rdbuf();
+    } else {
+      std::ifstream in(f.resources_file);
+      if (!in) throw ConfigError("cannot open --resources " + f.resources_file);
+      text << in.rdbuf();
+    }
+    r = parse_resources_json(text.str());
+  }
+  // Flags override the document, field by field; checked as a config field would be.
+  nlohmann::json doc = nlohmann::json::object();
+  const auto bytes = [](const std::string& v, const char* flag) -> int64_t {
+    if (v == "-1") return -1;
+    return static_cast<int64_t>(parse_size(v, flag));
+  };
+  if (f.memory) doc["memory"]["limit"] = bytes(*f.memory, "--memory");
+  if (f.memory_swap) doc["memory"]["swap"] = bytes(*f.memory_swap, "--memory-swap");
+  if (f.memory_reservation) {
+    doc["memory"]["reservation"] = bytes(*f.memory_reservation, "--memory-reservation");
+  }
+  if (f.cpu_shares) doc["cpu"]["shares"] = *f.cpu_shares;
+  if (f.cpu_quota) doc["cpu"]["quota"] = *f.cpu_quota;
+  if (f.cpu_period) doc["cpu"]["period"] = *f.cpu_period;
+  if (f.cpuset_cpus) doc["cpu"]["cpus"] = *f.cpuset_cpus;
+  if (f.cpuset_mems) doc["cpu"]["mems"] = *f.cpuset_mems;
+  if (f.pids_limit) doc["pids"]["limit"] = *f.pids_limit;
+  if (f.blkio_weight) doc["blockIO"]["weight"] = *f.blkio_weight;
+  if (!doc.empty()) {
+    const Resources flags = parse_resources_json(doc.dump());
+    if (flags.memory_limit) r.memory_limit = flags.memory_limit;
+    if (flags.memory_swap) r.memory_swap = flags.memory_swap;
+    if (flags.memory_reservation) r.memory_reservation = flags.memory_reservation;
+    if (flags.cpu_shares) r.cpu_shares = flags.cpu_shares;
+    if (flags.cpu_quota) r.cpu_quota = flags.cpu_quota;
+    if (flags.cpu_period) r.cpu_period = flags.cpu_period;
+    if (flags.cpuset_cpus) r.cpuset_cpus = flags.cpuset_cpus;
+    if (flags.cpuset_mems) r.cpuset_mems = flags.cpuset_mems;
+    if (flags.pids_limit) r.pids_limit = flags.pids_limit;
+    if (flags.blkio_weight) r.blkio_weight = flags.blkio_weight;
+  }
+  return r;
+}
+
 int cmd_list(const ContainerRuntime& runtime, const std::string& format, bool quiet) {
   nlohmann::json all = nlohmann::json::array();
   std::string table = "ID\tPID\tSTATUS\tBUNDLE\tCREATED\tOWNER\n";
@@ -92,10 +154,51 @@ int cmd_list(const ContainerRuntime& runtime, const std::string& format, bool qu
   return 0;
 }
 
-int cmd_ps(const ContainerRuntime& runtime, const std::string& id) {
-  nlohmann::json pids = nlohmann::json::array();
-  for (pid_t p : runtime.processes(id)) pids.push_back(p);
-  std::cout << pids.dump() << '\n';
+// runc ps: JSON pids, or the table `ps` prints (its header and the container's lines).
+int cmd_ps(const ContainerRuntime& runtime, const std::string& id, const std::string& format,
+           const std::vector<std::string>& ps_args) {
+  const std::vector<pid_t> pids = runtime.processes(id);
+  if (format == "json") {
+    nlohmann::json list = nlohmann::json::array();
+    for (pid_t p : pids) list.push_back(p);
+    std::cout << list.dump() << '\n';
+    return 0;
+  }
+  if (format != "table") throw ConfigError("ps --format must be table or json");
+  std::string command = "ps";
+  for (const auto& a : ps_args.empty() ? std::vector<std::string>{"-ef"} : ps_args) {
+    if (a.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-,=") !=
+        std::string::npos) {
+      throw ConfigError("ps: unexpected argument '" + a + "'");
+    }
+    command += ' ' + a;
+  }
+  std::unique_ptr<FILE, int (*)(FILE*)> out(::popen(command.c_str(), "r"), ::pclose);
+  if (!out) throw Error("cannot run " + command);
+  std::string line;
+  std::array<char, 4096> buf{};
+  size_t pid_column = std::string::npos;
+  bool header = true;
+  while (std::fgets(buf.data(), buf.size(), out.get()) != nullptr) {
+    line = buf.data();
+    std::istringstream fields(line);
+    std::vector<std::string> cols;
+    for (std::string f; fields >> f;) cols.push_back(f);
+    if (header) {
+      header = false;
+      for (size_t i = 0; i < cols.size(); ++i) {
+        if (cols[i] == "PID") pid_column = i;
+      }
+      if (pid_column == std::string::npos) throw Error("ps printed no PID column");
+      std::cout << line;
+      continue;
+    }
+    if (pid_column >= cols.size()) continue;
+    const long pid = std::strtol(cols[pid_column].c_str(), nullptr, 10);
+    if (std::find(pids.begin(), pids.end(), static_cast<pid_t>(pid)) != pids.end()) {
+      std::cout << line;
+    }
+  }
   return 0;
 }
 
@@ -242,9 +345,30 @@ int oci_main(int argc, char** argv) {
   auto* list = app.add_subcommand("list", "List containers");
   list->add_option("--format,-f", format, "table or json");
   list->add_flag("--quiet,-q", quiet, "Only ids");
-  auto* ps = app.add_subcommand("ps", "List the pids of a container (JSON)");
+  auto* ps = app.add_subcommand("ps", "List the processes of a container");
   ps->add_option("id", id)->required();
-  ps->add_option("--format,-f", format, "json");
+  std::string ps_format = "table";
+  std::vector<std::string> ps_args;
+  ps->add_option("--format,-f", ps_format, "table (ps output) or json (pids)");
+  ps->add_option("ps_args", ps_args, "Arguments for ps (default -ef)");
+  auto* pause = app.add_subcommand("pause", "Freeze every process of a container");
+  pause->add_option("id", id)->required();
+  auto* resume = app.add_subcommand("resume", "Thaw a paused container");
+  resume->add_option("id", id)->required();
+  UpdateFlags uf;
+  auto* update = app.add_subcommand("update", "Change the resource limits of a container");
+  update->add_option("id", id)->required();
+  update->add_option("--resources,-r", uf.resources_file, "LinuxResources JSON file, - for stdin");
+  update->add_option("--memory", uf.memory, "Memory limit (bytes, or with k/m/g)");
+  update->add_option("--memory-swap", uf.memory_swap, "Memory + swap limit, -1 unlimited");
+  update->add_option("--memory-reservation", uf.memory_reservation, "Soft memory limit");
+  update->add_option("--cpu-shares", uf.cpu_shares, "CPU shares");
+  update->add_option("--cpu-quota", uf.cpu_quota, "CFS quota in microseconds, -1 unlimited");
+  update->add_option("--cpu-period", uf.cpu_period, "CFS period in microseconds");
+  update->add_option("--cpuset-cpus", uf.cpuset_cpus, "CPUs allowed, e.g. 0-1");
+  update->add_option("--cpuset-mems", uf.cpuset_mems, "Memory nodes allowed");
+  update->add_option("--pids-limit", uf.pids_limit, "Most processes, <= 0 unlimited");
+  update->add_option("--blkio-weight", uf.blkio_weight, "Block I/O weight, 10..1000");
   std::string spec_bundle = ".";
   bool spec_rootless = false;
   auto* spec = app.add_subcommand("spec", "Write a template config.json");
@@ -318,7 +442,19 @@ int oci_main(int argc, char** argv) {
       return 0;
     }
     if (*list) return cmd_list(runtime, format, quiet);
-    if (*ps) return cmd_ps(runtime, id);
+    if (*ps) return cmd_ps(runtime, id, ps_format, ps_args);
+    if (*pause) {
+      runtime.pause(id);
+      return 0;
+    }
+    if (*resume) {
+      runtime.resume(id);
+      return 0;
+    }
+    if (*update) {
+      runtime.update(id, update_resources(uf));
+      return 0;
+    }
     if (*exec) {
       ef.args = own == argc ? exec->remaining() : exec_args;
       return runtime.exec(exec_request(runtime, ef));

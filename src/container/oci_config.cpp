@@ -303,6 +303,99 @@ Resources parse_resources(const json& v) {
       r.devices.push_back(rule);
     }
   }
+  if (const json* m = member(v, "memory")) {
+    if (const json* x = member(*m, "swappiness")) {
+      r.memory_swappiness = get_uint64(*x, "linux.resources.memory.swappiness");
+      if (*r.memory_swappiness > 100) fail("linux.resources.memory.swappiness", "must be 0..100");
+    }
+    if (const json* x = member(*m, "disableOOMKiller")) {
+      r.disable_oom_killer = get_bool(*x, "linux.resources.memory.disableOOMKiller");
+    }
+  }
+  if (const json* c = member(v, "cpu")) {
+    const auto cpu_list = [&](const char* key) -> std::optional<std::string> {
+      const json* x = member(*c, key);
+      if (!x) return std::nullopt;
+      const std::string f = std::string("linux.resources.cpu.") + key;
+      std::string list = get_string(*x, f);
+      if (list.find_first_not_of("0123456789,-") != std::string::npos) {
+        fail(f, "must be a list such as 0-2,4");
+      }
+      return list;
+    };
+    r.cpuset_cpus = cpu_list("cpus");
+    r.cpuset_mems = cpu_list("mems");
+  }
+  if (const json* b = member(v, "blockIO")) {
+    require_object(*b, "linux.resources.blockIO");
+    if (const json* x = member(*b, "weight")) {
+      r.blkio_weight =
+          static_cast<uint16_t>(get_int(*x, "linux.resources.blockIO.weight", 10, 1000));
+    }
+    const auto throttles = [&](const char* key, std::vector<Resources::BlkioThrottle>& out) {
+      const json* list = member(*b, key);
+      if (!list) return;
+      const std::string f = std::string("linux.resources.blockIO.") + key;
+      if (!list->is_array()) fail(f, "must be an array");
+      for (size_t i = 0; i < list->size(); ++i) {
+        const std::string fi = f + "[" + std::to_string(i) + "]";
+        const json& e = (*list)[i];
+        require_object(e, fi);
+        const json* major = member(e, "major");
+        const json* minor = member(e, "minor");
+        const json* rate = member(e, "rate");
+        if (!major || !minor || !rate) fail(fi, "needs major, minor and rate");
+        out.push_back({get_int(*major, fi + ".major", 0, 0xfff),
+                       get_int(*minor, fi + ".minor", 0, 0xfffff),
+                       get_uint64(*rate, fi + ".rate")});
+      }
+    };
+    throttles("throttleReadBpsDevice", r.read_bps);
+    throttles("throttleWriteBpsDevice", r.write_bps);
+    throttles("throttleReadIOPSDevice", r.read_iops);
+    throttles("throttleWriteIOPSDevice", r.write_iops);
+  }
+  if (const json* h = member(v, "hugepageLimits")) {
+    if (!h->is_array()) fail("linux.resources.hugepageLimits", "must be an array");
+    for (size_t i = 0; i < h->size(); ++i) {
+      const std::string f = "linux.resources.hugepageLimits[" + std::to_string(i) + "]";
+      const json& e = (*h)[i];
+      require_object(e, f);
+      const json* size = member(e, "pageSize");
+      const json* limit = member(e, "limit");
+      if (!size || !limit) fail(f, "needs pageSize and limit");
+      Resources::HugepageLimit l{get_string(*size, f + ".pageSize"),
+                                 get_uint64(*limit, f + ".limit")};
+      if (l.page_size.empty() ||
+          l.page_size.find_first_not_of("0123456789KMGB") != std::string::npos) {
+        fail(f + ".pageSize", "must be a size such as 2MB");
+      }
+      r.hugepage_limits.push_back(std::move(l));
+    }
+  }
+  if (const json* n = member(v, "network")) {
+    require_object(*n, "linux.resources.network");
+    if (const json* x = member(*n, "classID")) {
+      r.net_class_id = get_u32(*x, "linux.resources.network.classID");
+    }
+    if (const json* list = member(*n, "priorities")) {
+      if (!list->is_array()) fail("linux.resources.network.priorities", "must be an array");
+      for (size_t i = 0; i < list->size(); ++i) {
+        const std::string f = "linux.resources.network.priorities[" + std::to_string(i) + "]";
+        const json& e = (*list)[i];
+        require_object(e, f);
+        const json* name = member(e, "name");
+        const json* prio = member(e, "priority");
+        if (!name || !prio) fail(f, "needs name and priority");
+        const std::string ifname = get_string(*name, f + ".name");
+        if (ifname.empty() || ifname.size() > 15 ||
+            ifname.find_first_of(" \n/") != std::string::npos) {
+          fail(f + ".name", "is not an interface name");
+        }
+        r.net_priorities.emplace_back(ifname, get_u32(*prio, f + ".priority"));
+      }
+    }
+  }
   return r;
 }
 
@@ -494,6 +587,16 @@ const Namespace* Spec::find_namespace(int type) const {
     if (ns.type == type) return &ns;
   }
   return nullptr;
+}
+
+Resources parse_resources_json(std::string_view json_text) {
+  json doc;
+  try {
+    doc = json::parse(json_text);
+  } catch (const json::parse_error& e) {
+    throw ConfigError(std::string("resources: not valid JSON: ") + e.what());
+  }
+  return parse_resources(doc);
 }
 
 Spec parse_config(std::string_view text) {

@@ -111,7 +111,28 @@ struct Resources {
   std::optional<uint64_t> cpu_period;
   std::optional<int64_t> pids_limit;  // <= 0: unlimited
   std::vector<DeviceRule> devices;
+  std::optional<uint64_t> memory_swappiness;  // 0..100, v1 only
+  std::optional<bool> disable_oom_killer;     // v1 only
+  std::optional<std::string> cpuset_cpus;     // "0-1,3"
+  std::optional<std::string> cpuset_mems;
+  std::optional<uint16_t> blkio_weight;  // 10..1000
+  struct BlkioThrottle {
+    int64_t major = 0;
+    int64_t minor = 0;
+    uint64_t rate = 0;
+  };
+  std::vector<BlkioThrottle> read_bps, write_bps, read_iops, write_iops;
+  struct HugepageLimit {
+    std::string page_size;  // "2MB", "1GB"
+    uint64_t limit = 0;     // bytes
+  };
+  std::vector<HugepageLimit> hugepage_limits;
+  std::optional<uint32_t> net_class_id;                          // v1 net_cls
+  std::vector<std::pair<std::string, uint32_t>> net_priorities;  // v1 net_prio: interface, priority
 };
+
+// A LinuxResources object on its own (`update --resources`). Throws vmm::ConfigError.
+[[nodiscard]] Resources parse_resources_json(std::string_view json_text);
 
 struct SeccompArg {
   unsigned index = 0;

@@ -215,11 +215,19 @@ void ContainerRuntime::remove(const std::string& id, bool force) {
     if (force) return;  // runc: delete --force of a missing container succeeds
     throw;
   }
-  const Status st = store.status(rec);
+  const Status st = status_of(rec);
   if (st != Status::kStopped) {
     if (!force && st != Status::kCreated)
       throw Error("container '" + id + "' is running; stop it or use --force");
     ::kill(rec.pid, SIGKILL);
+    if (st == Status::kPaused || status_of(rec) == Status::kPaused) {
+      Cgroup cg = Cgroup::attach(detect_cgroup_layout(), rec.cgroup);
+      try {
+        cg.set_frozen(false);  // a frozen task cannot die
+      } catch (const Error&) {
+      }
+      cg.release();
+    }
     wait_until_stopped(rec);
     if (store.status(rec) != Status::kStopped) throw Error("container '" + id + "' did not stop");
   }
@@ -240,10 +248,67 @@ void ContainerRuntime::kill(const std::string& id, int sig, bool all) {
   if (::kill(rec.pid, sig) != 0) throw system_error("kill", errno);
 }
 
+Status ContainerRuntime::status_of(const ContainerRecord& rec) const {
+  const Status st = store_.status(rec);
+  if (st != Status::kRunning || rec.cgroup.empty()) return st;
+  Cgroup cg = Cgroup::attach(detect_cgroup_layout(), rec.cgroup);
+  const bool frozen = cg.frozen();
+  cg.release();  // only looking
+  return frozen ? Status::kPaused : st;
+}
+
 ContainerInfo ContainerRuntime::state(const std::string& id) const {
   ContainerInfo info{.record = store_.load(id), .status = Status::kStopped};
-  info.status = store_.status(info.record);
+  info.status = status_of(info.record);
   return info;
+}
+
+void ContainerRuntime::pause(const std::string& id) {
+  const ContainerRecord rec = store_.load(id);
+  const Status st = status_of(rec);
+  if (st != Status::kRunning) {
+    throw StateError("container '" + id + "' is " + status_name(st) + ", not running");
+  }
+  if (rec.cgroup.empty()) throw Error("container '" + id + "' has no cgroup to freeze");
+  Cgroup cg = Cgroup::attach(detect_cgroup_layout(), rec.cgroup);
+  try {
+    cg.set_frozen(true);
+  } catch (...) {
+    cg.release();
+    throw;
+  }
+  cg.release();
+}
+
+void ContainerRuntime::resume(const std::string& id) {
+  const ContainerRecord rec = store_.load(id);
+  const Status st = status_of(rec);
+  if (st != Status::kPaused) {
+    throw StateError("container '" + id + "' is " + status_name(st) + ", not paused");
+  }
+  Cgroup cg = Cgroup::attach(detect_cgroup_layout(), rec.cgroup);
+  try {
+    cg.set_frozen(false);
+  } catch (...) {
+    cg.release();
+    throw;
+  }
+  cg.release();
+}
+
+void ContainerRuntime::update(const std::string& id, const Resources& resources) {
+  const ContainerRecord rec = store_.load(id);
+  const Status st = status_of(rec);
+  if (st == Status::kStopped) throw StateError("container '" + id + "' is stopped");
+  if (rec.cgroup.empty()) throw Error("container '" + id + "' has no cgroup to update");
+  Cgroup cg = Cgroup::attach(detect_cgroup_layout(), rec.cgroup);
+  try {
+    cg.update(resources);
+  } catch (...) {
+    cg.release();
+    throw;
+  }
+  cg.release();
 }
 
 std::vector<ContainerInfo> ContainerRuntime::list() const {
@@ -273,7 +338,9 @@ std::vector<pid_t> ContainerRuntime::processes(const std::string& id) const {
 int ContainerRuntime::exec(const ExecRequest& f) {
   const StateStore& store = store_;
   const ContainerRecord rec = store.load(f.id);
-  if (store.status(rec) != Status::kRunning) throw Error("container '" + f.id + "' is not running");
+  if (const Status st = status_of(rec); st != Status::kRunning) {
+    throw StateError("container '" + f.id + "' is " + status_name(st) + ", not running");
+  }
   const Spec spec = saved_spec(f.id);
   const Process& p = f.process;
   if (p.terminal && f.console_socket.empty() && f.detach)

@@ -58,6 +58,11 @@ class ContainerRuntime final {
   // Runs a process in a running container; returns its exit status (0 when detached).
   [[nodiscard]] int exec(const ExecRequest& request);
   void kill(const std::string& id, int signal, bool all);
+  // Freezes every process of a running container (cgroup freezer); state says "paused".
+  void pause(const std::string& id);
+  void resume(const std::string& id);
+  // New limits for a created, running or paused container (runc update).
+  void update(const std::string& id, const Resources& resources);
   // delete: a running container only with force (killed first).
   void remove(const std::string& id, bool force);
 
@@ -77,6 +82,8 @@ class ContainerRuntime final {
   // Shared by create and run. On any failure the state directory, cgroup and init are gone.
   LaunchedContainer create_container(const CreateRequest& request, bool wait_for_start,
                                      ContainerRecord& record, Spec& spec);
+  // The store's status, with "paused" when the cgroup is frozen.
+  [[nodiscard]] Status status_of(const ContainerRecord& record) const;
   // Cleans up a container whose init has exited: cgroup, poststop hooks, state.
   void destroy_stopped(const ContainerRecord& record);
   void wait_until_stopped(const ContainerRecord& record) const;

@@ -23,6 +23,8 @@ const char* status_name(Status s) {
       return "created";
     case Status::kRunning:
       return "running";
+    case Status::kPaused:
+      return "paused";
     case Status::kStopped:
       return "stopped";
   }

@@ -10,7 +10,7 @@
 
 namespace vmm::container {
 
-enum class Status { kCreating, kCreated, kRunning, kStopped };
+enum class Status { kCreating, kCreated, kRunning, kPaused, kStopped };
 [[nodiscard]] const char* status_name(Status s);
 
 struct ContainerRecord {

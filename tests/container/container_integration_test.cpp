@@ -681,6 +681,129 @@ TEST_F(Container, TmpfsWithTmpcopyupOnAReadOnlyRoot) {
   EXPECT_FALSE(fs::exists(fs::path(oci_root()) / "idmap"));
 }
 
+// The cgroup v1 directory of a vmm-runc container for one controller.
+fs::path v1_cgroup(const char* controller, const std::string& id) {
+  return fs::path("/sys/fs/cgroup") / controller / "vmm-runc" / id;
+}
+
+std::string first_line(const fs::path& p) {
+  std::string line;
+  std::ifstream in(p);
+  std::getline(in, line);
+  return line;
+}
+
+TEST_F(Container, PauseAndResumeFreezeTheContainer) {
+  // podman pause/unpause and ctr task pause/resume call these.
+  const auto bundle = make_bundle("pause-bundle", [](json& c) {
+    c["process"]["args"] = {"sh", "-c", "exec >/dev/null 2>&1; while :; do :; done"};
+  });
+  ASSERT_EQ(oci({"run", "--detach", "--bundle", bundle.string(), "pz"}).status, 0);
+  const auto status = [&] { return json::parse(oci({"state", "pz"}).out)["status"]; };
+  const fs::path usage = v1_cgroup("cpuacct", "pz") / "cpuacct.usage";
+  Result r = oci({"pause", "pz"});
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(status(), "paused");
+  // A paused container uses no CPU.
+  const uint64_t before = std::stoull(first_line(usage));
+  std::this_thread::sleep_for(std::chrono::milliseconds(1000));
+  EXPECT_EQ(std::stoull(first_line(usage)), before) << "a paused container kept running";
+  EXPECT_NE(oci({"pause", "pz"}).status, 0) << "pausing twice must fail";
+  r = oci({"exec", "pz", "true"});
+  EXPECT_NE(r.status, 0);
+  EXPECT_NE(r.err.find("paused"), std::string::npos) << r.err;
+  // list shows it paused too
+  EXPECT_EQ(json::parse(oci({"list", "--format", "json"}).out)[0]["status"], "paused");
+  r = oci({"resume", "pz"});
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(status(), "running");
+  const uint64_t resumed = std::stoull(first_line(usage));
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  EXPECT_GT(std::stoull(first_line(usage)), resumed) << "the container did not resume";
+  EXPECT_NE(oci({"resume", "pz"}).status, 0) << "resuming a running container must fail";
+  // A paused container can still be deleted by force.
+  ASSERT_EQ(oci({"pause", "pz"}).status, 0);
+  r = oci({"delete", "--force", "pz"});
+  EXPECT_EQ(r.status, 0) << r.err;
+  while (::waitpid(-1, nullptr, WNOHANG) > 0) {
+  }
+  EXPECT_FALSE(fs::exists(fs::path(oci_root()) / "pz"));
+  EXPECT_FALSE(leftover_cgroup("vmm-runc/pz"));
+}
+
+TEST_F(Container, CgroupV1ControllersAreJoinedAndLimited) {
+  // podman run --cpuset-cpus 1: runc gives the container CPU 1 alone.
+  std::string block_dev;
+  for (const auto& e : fs::directory_iterator("/sys/block")) {
+    if (fs::exists(e.path() / "dev")) {
+      block_dev = first_line(e.path() / "dev");
+      break;
+    }
+  }
+  ASSERT_FALSE(block_dev.empty()) << "no block device to throttle";
+  const auto colon = block_dev.find(':');
+  const int major = std::stoi(block_dev.substr(0, colon));
+  const int minor = std::stoi(block_dev.substr(colon + 1));
+  const auto bundle = make_bundle("cpuset-bundle", [&](json& c) {
+    c["process"]["args"] = {"sh", "-c", "exec sleep 30 >/dev/null 2>&1"};
+    c["linux"]["resources"]["cpu"]["cpus"] = "1";
+    c["linux"]["resources"]["blockIO"]["throttleReadBpsDevice"] = {
+        {{"major", major}, {"minor", minor}, {"rate", 1048576}}};
+  });
+  Result r = oci({"run", "--detach", "--bundle", bundle.string(), "cs"});
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(first_line(v1_cgroup("cpuset", "cs") / "cpuset.cpus"), "1");
+  r = oci({"exec", "cs", "grep", "Cpus_allowed_list", "/proc/self/status"});
+  EXPECT_EQ(r.out, "Cpus_allowed_list:\t1\n") << r.err;
+  EXPECT_EQ(first_line(v1_cgroup("blkio", "cs") / "blkio.throttle.read_bps_device"),
+            block_dev + " 1048576");
+  // Every controller the host has holds the init.
+  const std::string pid = std::to_string(json::parse(oci({"state", "cs"}).out)["pid"].get<int>());
+  for (const char* controller : {"cpuset", "blkio", "freezer", "memory", "pids", "cpu"}) {
+    const std::string procs = read_all(v1_cgroup(controller, "cs") / "cgroup.procs");
+    EXPECT_NE(procs.find(pid), std::string::npos) << controller;
+  }
+  // runc update, as containerd calls it: flags, and a LinuxResources document.
+  r = oci({"update", "--memory", "64m", "--pids-limit", "10", "--cpuset-cpus", "0", "cs"});
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(first_line(v1_cgroup("memory", "cs") / "memory.limit_in_bytes"), "67108864");
+  EXPECT_EQ(first_line(v1_cgroup("pids", "cs") / "pids.max"), "10");
+  EXPECT_EQ(first_line(v1_cgroup("cpuset", "cs") / "cpuset.cpus"), "0");
+  const fs::path doc = base_ / "resources.json";
+  std::ofstream(doc) << R"({"pids": {"limit": 20}, "cpu": {"shares": 512}})";
+  r = oci({"update", "--resources", doc.string(), "cs"});
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(first_line(v1_cgroup("pids", "cs") / "pids.max"), "20");
+  EXPECT_EQ(first_line(v1_cgroup("cpu", "cs") / "cpu.shares"), "512");
+  std::ofstream(doc) << R"({"pids": {"limit": "many"}})";
+  r = oci({"update", "--resources", doc.string(), "cs"});
+  EXPECT_EQ(r.status, 2);
+  EXPECT_NE(r.err.find("linux.resources.pids.limit"), std::string::npos) << r.err;
+  EXPECT_EQ(oci({"delete", "--force", "cs"}).status, 0);
+  while (::waitpid(-1, nullptr, WNOHANG) > 0) {
+  }
+  EXPECT_FALSE(leftover_cgroup("vmm-runc/cs"));
+  EXPECT_FALSE(fs::exists(v1_cgroup("cpuset", "cs")));
+}
+
+TEST_F(Container, PsPrintsATableOrJson) {
+  const auto bundle = make_bundle("ps-bundle", [](json& c) {
+    c["process"]["args"] = {"sh", "-c", "exec sleep 37 >/dev/null 2>&1"};
+  });
+  ASSERT_EQ(oci({"run", "--detach", "--bundle", bundle.string(), "pst"}).status, 0);
+  Result r = oci({"ps", "pst"});
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(r.out.rfind("UID", 0), 0U) << r.out;
+  EXPECT_NE(r.out.find("sleep 37"), std::string::npos) << r.out;
+  EXPECT_EQ(std::count(r.out.begin(), r.out.end(), '\n'), 2) << r.out;
+  r = oci({"ps", "--format", "json", "pst"});
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(json::parse(r.out).size(), 1U);
+  EXPECT_EQ(oci({"delete", "--force", "pst"}).status, 0);
+  while (::waitpid(-1, nullptr, WNOHANG) > 0) {
+  }
+}
+
 TEST_F(Container, DetachedExecOutlivesTheRuntime) {
   // podman exec and ctr task exec always pass --detach and keep the process themselves.
   const auto bundle = make_bundle("exec-detach", [](json& c) {

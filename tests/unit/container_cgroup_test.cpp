@@ -126,6 +126,57 @@ TEST(ContainerCgroup, V1LimitFilesAndDeviceRules) {
                                                "devices.allow=c 136:* rw"}));
 }
 
+TEST(ContainerCgroup, EveryV1ControllerARuncContainerUses) {
+  const Resources r = parse_resources_json(R"({
+    "memory": {"swappiness": 10, "disableOOMKiller": true},
+    "cpu": {"cpus": "1", "mems": "0"},
+    "blockIO": {"weight": 500, "throttleReadBpsDevice": [{"major": 8, "minor": 0, "rate": 1024}],
+                "throttleWriteIOPSDevice": [{"major": 8, "minor": 0, "rate": 50}]},
+    "hugepageLimits": [{"pageSize": "2MB", "limit": 4194304}],
+    "network": {"classID": 1048577, "priorities": [{"name": "eth0", "priority": 5}]}})");
+  const auto w = compute_cgroup_writes(r, CgroupVersion::kV1);
+  EXPECT_EQ(value_of(w, "memory.swappiness"), "10");
+  EXPECT_EQ(value_of(w, "memory.oom_control"), "1");
+  EXPECT_EQ(value_of(w, "cpuset.cpus"), "1");
+  EXPECT_EQ(value_of(w, "cpuset.mems"), "0");
+  EXPECT_EQ(value_of(w, "blkio.weight"), "500");
+  EXPECT_EQ(value_of(w, "blkio.throttle.read_bps_device"), "8:0 1024");
+  EXPECT_EQ(value_of(w, "blkio.throttle.write_iops_device"), "8:0 50");
+  EXPECT_EQ(value_of(w, "hugetlb.2MB.limit_in_bytes"), "4194304");
+  EXPECT_EQ(value_of(w, "net_cls.classid"), "1048577");
+  EXPECT_EQ(value_of(w, "net_prio.ifpriomap"), "eth0 5");
+  for (const auto& x : w) {
+    EXPECT_EQ(x.file.rfind(x.controller + ".", 0), 0U) << x.file << " under " << x.controller;
+  }
+}
+
+TEST(ContainerCgroup, V2EquivalentsAndV1OnlyFieldsRefused) {
+  Resources r = parse_resources_json(R"({
+    "cpu": {"cpus": "0-1"},
+    "blockIO": {"weight": 1000, "throttleWriteBpsDevice": [{"major": 8, "minor": 0, "rate": 0}]},
+    "hugepageLimits": [{"pageSize": "1GB", "limit": 0}]})");
+  const auto w = compute_cgroup_writes(r, CgroupVersion::kV2);
+  EXPECT_EQ(value_of(w, "cpuset.cpus"), "0-1");
+  EXPECT_EQ(value_of(w, "io.weight"), "default 10000");
+  EXPECT_EQ(value_of(w, "io.max"), "8:0 wbps=max");
+  EXPECT_EQ(value_of(w, "hugetlb.1GB.max"), "0");
+  r.net_class_id = 1;
+  EXPECT_THROW((void)compute_cgroup_writes(r, CgroupVersion::kV2), ConfigError);
+}
+
+TEST(ContainerCgroup, ResourceDocumentsAreChecked) {
+  EXPECT_THROW((void)parse_resources_json("{"), ConfigError);
+  EXPECT_THROW((void)parse_resources_json(R"({"blockIO": {"weight": 5}})"), ConfigError);
+  EXPECT_THROW((void)parse_resources_json(R"({"cpu": {"cpus": "1;reboot"}})"), ConfigError);
+  EXPECT_THROW((void)parse_resources_json(R"({"memory": {"swappiness": 101}})"), ConfigError);
+  EXPECT_THROW(
+      (void)parse_resources_json(R"({"hugepageLimits": [{"pageSize": "../x", "limit": 1}]})"),
+      ConfigError);
+  EXPECT_THROW((void)parse_resources_json(
+                   R"({"network": {"priorities": [{"name": "a b", "priority": 1}]}})"),
+               ConfigError);
+}
+
 TEST(ContainerCgroup, NothingRequestedNothingWritten) {
   EXPECT_TRUE(compute_cgroup_writes(Resources{}, CgroupVersion::kV1).empty());
   EXPECT_TRUE(compute_cgroup_writes(Resources{}, CgroupVersion::kV2).empty());
