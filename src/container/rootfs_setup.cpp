@@ -284,7 +284,8 @@ void copy_tree(int from, int to, const std::string& what) {
     if (name == "." || name == "..") continue;
     struct stat st {};
     if (::fstatat(from, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) continue;
-    const std::string path = what + "/" + name;
+    std::string path = what;
+    path.append("/").append(name);
     if (S_ISDIR(st.st_mode)) {
       if (::mkdirat(to, name.c_str(), st.st_mode & 07777) != 0 && errno != EEXIST) {
         throw system_error("tmpcopyup: cannot create " + path, errno);
