@@ -184,7 +184,7 @@ void refuse_host_namespace_settings(const Spec& spec) {
         configure_container_veth(plan);
       }
     }
-    if (spec.has_new_namespace(CLONE_NEWNS)) prepare_rootfs(spec, rootfs);
+    if (spec.has_new_namespace(CLONE_NEWNS)) prepare_rootfs(spec, rootfs, o.cgroup_path);
     run_hooks(spec.hooks.create_container, hook_state(spec, o, host_pid, Status::kCreating),
               "createContainer");
     UniqueFd fifo;

@@ -15,8 +15,11 @@
 #include <cerrno>
 #include <climits>
 #include <memory>
+#include <set>
+#include <sstream>
 #include <string_view>
 
+#include "container/cgroup.hpp"
 #include "container/path_in_root.hpp"
 #include "vmm/common/error.hpp"
 #include "vmm/common/unique_fd.hpp"
@@ -70,7 +73,48 @@ void check_fs_type(int fd, long magic, const std::string& what) {
 
 void copy_tree(int from, int to, const std::string& what);  // below, beside the options
 
-void mount_one(int root_fd, const Mount& m) {
+// A cgroup mount on a v1 host, as runc makes it: a tmpfs holding one directory per hierarchy,
+// each a bind mount of the container's own cgroup there (so the container sees its cgroup as
+// the root and nothing of its neighbours), and links for combined hierarchies (cpu ->
+// cpu,cpuacct). Read-only when the mount says ro.
+void mount_cgroup_v1(int root_fd, const Mount& m, const MountFlags& mf,
+                     const std::string& cgroup_path) {
+  if (cgroup_path.empty()) return;  // no cgroup: nothing to show
+  UniqueFd target = open_or_create_in_root(root_fd, m.destination, CreateKind::kDirectory);
+  const std::string what = m.destination;
+  const unsigned long common = MS_NOSUID | MS_NODEV | MS_NOEXEC;
+  do_mount("tmpfs", fd_path(target.get()), "tmpfs", common, "mode=755", what);
+  UniqueFd dir = open_in_root(root_fd, m.destination);
+  std::set<std::string> done;
+  for (const auto& [controller, mountpoint] : detect_cgroup_layout().v1_mounts) {
+    const std::string name = mountpoint.substr(mountpoint.rfind('/') + 1);
+    if (!done.insert(name).second) continue;
+    if (::mkdirat(dir.get(), name.c_str(), 0755) != 0 && errno != EEXIST) {
+      throw system_error("cannot create " + what + "/" + name, errno);
+    }
+    UniqueFd sub(::openat(dir.get(), name.c_str(), O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+    if (!sub) throw system_error("cannot open " + what + "/" + name, errno);
+    const std::string sub_path = fd_path(sub.get());
+    do_mount(mountpoint + "/" + cgroup_path, sub_path, "", MS_BIND, "", what + "/" + name);
+    UniqueFd mounted(::openat(dir.get(), name.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+    if (!mounted) throw system_error("cannot open " + what + "/" + name, errno);
+    const std::string mpath = fd_path(mounted.get());
+    do_mount("", mpath, "", MS_BIND | MS_REMOUNT | common | (mf.flags & MS_RDONLY), "",
+             what + "/" + name + " flags");
+    if (name.find(',') != std::string::npos) {
+      std::istringstream parts(name);
+      for (std::string part; std::getline(parts, part, ',');) {
+        if (::symlinkat(name.c_str(), dir.get(), part.c_str()) != 0 && errno != EEXIST) {
+          throw system_error("cannot link " + what + "/" + part, errno);
+        }
+      }
+    }
+  }
+  do_mount("", fd_path(dir.get()), "", MS_REMOUNT | common | (mf.flags & MS_RDONLY), "mode=755",
+           what + " flags");
+}
+
+void mount_one(int root_fd, const Mount& m, const std::string& cgroup_path) {
   const MountFlags mf = parse_mount_options(m.options);
   const bool bind = mf.bind || m.type == "bind";
   const bool special = m.type == "proc" || m.type == "sysfs";
@@ -79,10 +123,13 @@ void mount_one(int root_fd, const Mount& m) {
                       " is a symlink; refusing it");
   }
   if (m.type == "cgroup" || m.type == "cgroup2") {
-    // Only the unified hierarchy can be mounted from inside a cgroup namespace; on v1 hosts
-    // the container simply gets no cgroup file system.
+    // The unified hierarchy is mounted as it is (the cgroup namespace roots it at the
+    // container's cgroup); on v1 hosts the container gets its own slice of each hierarchy.
     struct statfs st {};
-    if (::statfs("/sys/fs/cgroup", &st) != 0 || st.f_type != CGROUP2_SUPER_MAGIC) return;
+    if (::statfs("/sys/fs/cgroup", &st) != 0 || st.f_type != CGROUP2_SUPER_MAGIC) {
+      mount_cgroup_v1(root_fd, m, mf, cgroup_path);
+      return;
+    }
   }
   CreateKind kind = CreateKind::kDirectory;
   if (bind) {
@@ -413,7 +460,12 @@ std::vector<Mount> default_mounts(bool rootless) {
       {"/dev/mqueue", "mqueue", "mqueue", {"nosuid", "noexec", "nodev"}},
       {"/sys", "sysfs", "sysfs", {"nosuid", "noexec", "nodev", "ro"}},
   };
-  if (!rootless) m[2].options.push_back("gid=5");
+  if (!rootless) {
+    m[2].options.push_back("gid=5");
+    // The container's own cgroup, read-only (runc's template has it too).
+    m.push_back(
+        {"/sys/fs/cgroup", "cgroup", "cgroup", {"nosuid", "noexec", "nodev", "relatime", "ro"}});
+  }
   return m;
 }
 
@@ -445,11 +497,11 @@ void set_root_propagation(const Spec& spec) {
            "/ propagation");
 }
 
-void prepare_rootfs(const Spec& spec, const std::string& rootfs) {
+void prepare_rootfs(const Spec& spec, const std::string& rootfs, const std::string& cgroup_path) {
   do_mount(rootfs, rootfs, "", MS_BIND | MS_REC, "", "the root file system " + rootfs);
   UniqueFd root(::open(rootfs.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
   if (!root) throw system_error("cannot open root " + rootfs, errno);
-  for (const auto& m : spec.mounts) mount_one(root.get(), m);
+  for (const auto& m : spec.mounts) mount_one(root.get(), m, cgroup_path);
   populate_dev(root.get(), spec);
 }
 

@@ -24,8 +24,8 @@ struct MountFlags {
 // Throws vmm::ConfigError for an extension vmm does not implement (idmap, ...).
 [[nodiscard]] MountFlags parse_mount_options(const std::vector<std::string>& options);
 
-// The default mounts of a container (proc, /dev tmpfs, devpts, shm, mqueue, read-only sysfs).
-// `rootless`: options that need a mapped gid 5 are left out.
+// The default mounts of a container (proc, /dev tmpfs, devpts, shm, mqueue, read-only sysfs,
+// read-only cgroup). `rootless`: options that need a mapped gid 5, and the cgroup, left out.
 [[nodiscard]] std::vector<Mount> default_mounts(bool rootless);
 [[nodiscard]] std::vector<std::string> default_masked_paths();
 [[nodiscard]] std::vector<std::string> default_readonly_paths();
@@ -33,8 +33,9 @@ struct MountFlags {
 // First step in the new mount namespace: nothing mounted afterwards propagates to the host.
 void set_root_propagation(const Spec& spec);
 // Before pivot_root: the root bind mount, spec.mounts, /dev nodes and links.
-// `rootfs` is the host path of the directory that becomes "/".
-void prepare_rootfs(const Spec& spec, const std::string& rootfs);
+// `rootfs` is the host path of the directory that becomes "/"; `cgroup_path` the container's
+// relative cgroup path (what a cgroup mount shows on a v1 host), empty when it has none.
+void prepare_rootfs(const Spec& spec, const std::string& rootfs, const std::string& cgroup_path);
 // pivot_root into `rootfs` and detach the old root.
 void pivot_into(const std::string& rootfs);
 // After pivot_root: checks /proc is procfs, writes sysctls, masks and read-only paths,

@@ -786,6 +786,28 @@ TEST_F(Container, CgroupV1ControllersAreJoinedAndLimited) {
   EXPECT_FALSE(fs::exists(v1_cgroup("cpuset", "cs")));
 }
 
+TEST_F(Container, CgroupFilesystemInsideShowsTheContainersOwnCgroup) {
+  // On a v1 host, as runc does: one read-only directory per hierarchy, rooted at the
+  // container's own cgroup.
+  const auto bundle = make_bundle("cgroupfs-bundle", [](json& c) {
+    c["process"]["args"] = {
+        "sh", "-c",
+        "cat /sys/fs/cgroup/memory/memory.limit_in_bytes /sys/fs/cgroup/pids/pids.max; "
+        "cat /sys/fs/cgroup/pids/cgroup.procs | wc -l; "
+        "echo 5 > /sys/fs/cgroup/pids/pids.max 2>/dev/null && echo writable || echo read-only; "
+        "test -d /sys/fs/cgroup/memory/vmm-runc && echo sees-the-host || echo own-view"};
+    c["linux"]["resources"]["memory"]["limit"] = 100 * 1024 * 1024;
+    c["linux"]["resources"]["pids"]["limit"] = 77;
+    c["mounts"].push_back({{"destination", "/sys/fs/cgroup"},
+                           {"type", "cgroup"},
+                           {"source", "cgroup"},
+                           {"options", {"nosuid", "noexec", "nodev", "relatime", "ro"}}});
+  });
+  const Result r = oci({"run", "--bundle", bundle.string(), "cgfs"});
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(r.out, "104857600\n77\n3\nread-only\nown-view\n");
+}
+
 TEST_F(Container, PsPrintsATableOrJson) {
   const auto bundle = make_bundle("ps-bundle", [](json& c) {
     c["process"]["args"] = {"sh", "-c", "exec sleep 37 >/dev/null 2>&1"};
