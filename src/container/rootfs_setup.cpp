@@ -89,23 +89,27 @@ void mount_cgroup_v1(int root_fd, const Mount& m, const MountFlags& mf,
   for (const auto& [controller, mountpoint] : detect_cgroup_layout().v1_mounts) {
     const std::string name = mountpoint.substr(mountpoint.rfind('/') + 1);
     if (!done.insert(name).second) continue;
+    std::string inside = what;  // for messages: /sys/fs/cgroup/memory
+    inside.append("/").append(name);
+    std::string source = mountpoint;
+    source.append("/").append(cgroup_path);
     if (::mkdirat(dir.get(), name.c_str(), 0755) != 0 && errno != EEXIST) {
-      throw system_error("cannot create " + what + "/" + name, errno);
+      throw system_error("cannot create " + inside, errno);
     }
     UniqueFd sub(::openat(dir.get(), name.c_str(), O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
-    if (!sub) throw system_error("cannot open " + what + "/" + name, errno);
+    if (!sub) throw system_error("cannot open " + inside, errno);
     const std::string sub_path = fd_path(sub.get());
-    do_mount(mountpoint + "/" + cgroup_path, sub_path, "", MS_BIND, "", what + "/" + name);
+    do_mount(source, sub_path, "", MS_BIND, "", inside);
     UniqueFd mounted(::openat(dir.get(), name.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
-    if (!mounted) throw system_error("cannot open " + what + "/" + name, errno);
+    if (!mounted) throw system_error("cannot open " + inside, errno);
     const std::string mpath = fd_path(mounted.get());
     do_mount("", mpath, "", MS_BIND | MS_REMOUNT | common | (mf.flags & MS_RDONLY), "",
-             what + "/" + name + " flags");
+             inside + " flags");
     if (name.find(',') != std::string::npos) {
       std::istringstream parts(name);
       for (std::string part; std::getline(parts, part, ',');) {
         if (::symlinkat(name.c_str(), dir.get(), part.c_str()) != 0 && errno != EEXIST) {
-          throw system_error("cannot link " + what + "/" + part, errno);
+          throw system_error("cannot link " + part + " in " + what, errno);
         }
       }
     }
