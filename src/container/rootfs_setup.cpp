@@ -109,7 +109,9 @@ void mount_cgroup_v1(int root_fd, const Mount& m, const MountFlags& mf,
       std::istringstream parts(name);
       for (std::string part; std::getline(parts, part, ',');) {
         if (::symlinkat(name.c_str(), dir.get(), part.c_str()) != 0 && errno != EEXIST) {
-          throw system_error("cannot link " + part + " in " + what, errno);
+          std::string message = "cannot link ";
+          message.append(part).append(" in ").append(what);
+          throw system_error(message, errno);
         }
       }
     }
