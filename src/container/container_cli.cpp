@@ -119,6 +119,7 @@ int run_container(const RunFlags& f, const std::vector<std::string>& command) {
   o.seccomp = &seccomp;
   if (!rootless) o.cgroup_path = "vmm/" + id;
   ContainerRuntime runtime(runtime_state_root());
+  runtime.sweep_abandoned_runs();
   return runtime.run_foreground(spec, o);
 }
 

@@ -362,8 +362,49 @@ int ContainerRuntime::exec(const ExecRequest& f) {
   return supervise(c, *signals);
 }
 
+namespace {
+
+// What a foreground run leaves in its state directory so that a later run can tell, should
+// this runtime be killed with SIGKILL, that nobody owns the directory and the cgroup.
+constexpr const char* kRunOwnerFile = "/runtime-owner";
+
+}  // namespace
+
+size_t ContainerRuntime::sweep_abandoned_runs() {
+  size_t swept = 0;
+  std::error_code ec;
+  for (const auto& e : std::filesystem::directory_iterator(store_.root(), ec)) {
+    std::ifstream owner(e.path().string() + kRunOwnerFile);
+    long pid = 0;
+    std::string cgroup;
+    if (!(owner >> pid) || pid <= 0) continue;
+    std::getline(owner >> std::ws, cgroup);
+    if (::kill(static_cast<pid_t>(pid), 0) == 0 || errno == EPERM) continue;  // still running
+    if (!cgroup.empty()) {
+      try {
+        Cgroup cg = Cgroup::attach(detect_cgroup_layout(), cgroup);
+        cg.destroy();
+      } catch (const std::exception& x) {
+        spdlog::warn("abandoned container {}: cannot remove cgroup {}: {}",
+                     e.path().filename().string(), cgroup, x.what());
+        continue;
+      }
+    }
+    std::filesystem::remove_all(e.path(), ec);
+    spdlog::info("removed the state of container {}, whose runtime was killed",
+                 e.path().filename().string());
+    ++swept;
+  }
+  return swept;
+}
+
 int ContainerRuntime::run_foreground(const Spec& spec, LaunchOptions options) {
   store_.create(options.id);
+  {
+    std::ofstream owner(store_.dir(options.id) + kRunOwnerFile);
+    owner << ::getpid() << '\n' << options.cgroup_path << '\n';
+    if (!owner) throw system_error("cannot write the state of " + options.id, errno);
+  }
   struct RemoveState {
     const StateStore& s;
     std::string id;

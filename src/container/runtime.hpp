@@ -75,6 +75,9 @@ class ContainerRuntime final {
   // A one-off container built from a spec (`vmm container run`): its state exists while it
   // runs, and it is supervised in the foreground; returns its exit status.
   [[nodiscard]] int run_foreground(const Spec& spec, LaunchOptions options);
+  // Removes the state directories and cgroups of foreground runs whose runtime died without
+  // cleaning up (SIGKILL). Returns how many. `vmm container run` calls it before each run.
+  size_t sweep_abandoned_runs();
 
   [[nodiscard]] const StateStore& store() const noexcept { return store_; }
 

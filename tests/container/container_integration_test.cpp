@@ -808,6 +808,36 @@ TEST_F(Container, CgroupFilesystemInsideShowsTheContainersOwnCgroup) {
   EXPECT_EQ(r.out, "104857600\n77\n3\nread-only\nown-view\n");
 }
 
+TEST_F(Container, ARunWhoseRuntimeWasKilledIsCleanedByTheNextRun) {
+  const pid_t runtime = ::fork();
+  if (runtime == 0) {
+    const int devnull = ::open("/dev/null", O_RDWR);
+    for (int fd = 0; fd < 3; ++fd) ::dup2(devnull, fd);
+    ::execl(runtime_.c_str(), runtime_.c_str(), "container", "run", "--name", "abandoned",
+            "--memory", "64M", "--rootfs", rootfs().c_str(), "--", "sleep", "60",
+            static_cast<char*>(nullptr));
+    ::_exit(127);
+  }
+  ASSERT_GT(runtime, 0);
+  const fs::path state = "/run/vmm/container/abandoned";
+  const fs::path cgroup = "/sys/fs/cgroup/memory/vmm/abandoned";
+  for (int i = 0; i < 500 && !fs::exists(cgroup / "cgroup.procs"); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  ASSERT_TRUE(fs::exists(cgroup)) << "the run never started";
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  ::kill(runtime, SIGKILL);
+  ::waitpid(runtime, nullptr, 0);
+  while (::waitpid(-1, nullptr, WNOHANG) > 0) {
+  }
+  EXPECT_TRUE(fs::exists(state)) << "nothing was left to clean: the test proves nothing";
+  EXPECT_TRUE(fs::exists(cgroup));
+  const Result r = crun({"--name", "after"}, {"true"});
+  EXPECT_EQ(r.status, 0) << r.err;
+  EXPECT_FALSE(fs::exists(state)) << "stale state left behind";
+  EXPECT_FALSE(fs::exists(cgroup)) << "stale cgroup left behind";
+}
+
 TEST_F(Container, PsPrintsATableOrJson) {
   const auto bundle = make_bundle("ps-bundle", [](json& c) {
     c["process"]["args"] = {"sh", "-c", "exec sleep 37 >/dev/null 2>&1"};
