@@ -130,7 +130,8 @@ void refuse_host_namespace_settings(const Spec& spec) {
     ::sigprocmask(SIG_SETMASK, &none, nullptr);
     for (int sig = 1; sig < NSIG; ++sig) ::signal(sig, SIG_DFL);
     ::prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
-    if (::getppid() != runtime_pid && !spec.has_new_namespace(CLONE_NEWPID)) ::_exit(1);
+    // In a new or joined PID namespace the parent is outside it and getppid() says 0.
+    if (::getppid() != runtime_pid && spec.find_namespace(CLONE_NEWPID) == nullptr) ::_exit(1);
 
     Received go = ch.expect(SyncMessage::kGo);
     // Until it execs, init must be neither ptrace-able nor have its /proc/PID/exe opened by

@@ -521,7 +521,7 @@ LinuxConfig parse_linux(const json& v, Spec& spec) {
       const json* t = member(e, "type");
       if (!p || !t) fail(f, "needs path and type");
       dev.path = require_absolute(get_string(*p, f + ".path"), f + ".path");
-      if (dev.path.rfind("/dev/", 0) != 0) fail(f + ".path", "must be under /dev");
+      if (dev.path.empty() || dev.path[0] != '/') fail(f + ".path", "must be an absolute path");
       const auto type = get_string(*t, f + ".type");
       if (type != "c" && type != "b" && type != "u" && type != "p")
         fail(f + ".type", "must be c, b, u or p");

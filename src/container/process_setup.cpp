@@ -16,6 +16,8 @@
 #include <cerrno>
 #include <climits>
 #include <cstdlib>
+#include <fstream>
+#include <sstream>
 #include <vector>
 
 #include "container/seccomp_filter.hpp"
@@ -74,6 +76,22 @@ void set_capability_sets(const Capabilities& caps) {
                          errno);
     }
   }
+}
+
+// The user's home directory from the container's /etc/passwd, "/" when it has none (as runc).
+std::string home_directory(uint32_t uid) {
+  std::ifstream passwd("/etc/passwd");
+  for (std::string line; std::getline(passwd, line);) {
+    // name:password:uid:gid:gecos:home:shell
+    std::vector<std::string> fields;
+    std::istringstream in(line);
+    for (std::string f; std::getline(in, f, ':');) fields.push_back(f);
+    if (fields.size() < 6) continue;
+    char* end = nullptr;
+    const unsigned long id = std::strtoul(fields[2].c_str(), &end, 10);
+    if (*end == '\0' && !fields[2].empty() && id == uid && !fields[5].empty()) return fields[5];
+  }
+  return "/";
 }
 
 void set_user(const User& user) {
@@ -209,7 +227,13 @@ std::string prepare_exec(const Process& process) {
 
 void finalize_and_exec(const Process& process, const std::string& program, const Seccomp* seccomp,
                        int preserve_fds) {
-  // First: a seccomp filter may forbid close_range and fcntl.
+  // Before credentials and seccomp change what may be read.
+  std::vector<std::string> env = process.env;
+  if (std::none_of(env.begin(), env.end(),
+                   [](const std::string& e) { return e.rfind("HOME=", 0) == 0; })) {
+    env.push_back("HOME=" + home_directory(process.user.uid));
+  }
+  // Before any filter: a seccomp profile may forbid close_range and fcntl.
   close_fds_on_exec(3U + static_cast<unsigned>(preserve_fds));
   apply_capabilities(process.capabilities);
   // Without no_new_privs the filter must go in while CAP_SYS_ADMIN is still held.
@@ -224,10 +248,12 @@ void finalize_and_exec(const Process& process, const std::string& program, const
   }
 
   std::vector<char*> argv;
+  argv.reserve(process.args.size() + 1);
   for (const auto& a : process.args) argv.push_back(const_cast<char*>(a.c_str()));
   argv.push_back(nullptr);
   std::vector<char*> envp;
-  for (const auto& e : process.env) envp.push_back(const_cast<char*>(e.c_str()));
+  envp.reserve(env.size() + 1);
+  for (auto& e : env) envp.push_back(e.data());
   envp.push_back(nullptr);
   ::execve(program.c_str(), argv.data(), envp.data());
   throw system_error("exec: \"" + process.args.front() + "\"", errno);

@@ -49,7 +49,9 @@ std::string absolute(const std::string& p) {
   std::error_code ec;
   auto abs = std::filesystem::absolute(p.empty() ? "." : p, ec);
   if (ec) throw ConfigError("bad path " + p);
-  return abs.lexically_normal().string();
+  std::string normal = abs.lexically_normal().string();
+  while (normal.size() > 1 && normal.back() == '/') normal.pop_back();  // "bundle/" in state
+  return normal;
 }
 
 }  // namespace

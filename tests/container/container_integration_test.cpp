@@ -838,6 +838,38 @@ TEST_F(Container, ARunWhoseRuntimeWasKilledIsCleanedByTheNextRun) {
   EXPECT_FALSE(fs::exists(cgroup)) << "stale cgroup left behind";
 }
 
+TEST_F(Container, PidNamespaceJoinedByPathHomeDevicesAndStatePaths) {
+  const auto first = make_bundle("pidns-first", [](json& c) {
+    c["process"]["args"] = {"sh", "-c", "exec sleep 31 >/dev/null 2>&1"};
+  });
+  ASSERT_EQ(oci({"run", "--detach", "--bundle", first.string() + "/", "pidns-first"}).status, 0);
+  const json st = json::parse(oci({"state", "pidns-first"}).out);
+  // No trailing slash in bundle, no double slash in rootfs (runc prints them clean).
+  EXPECT_EQ(st["bundle"], first.string());
+  EXPECT_EQ(st["rootfs"].get<std::string>().find("//"), std::string::npos) << st["rootfs"];
+  const int pid = st["pid"].get<int>();
+  const auto second = make_bundle("pidns-second", [&](json& c) {
+    c["process"]["args"] = {"sh", "-c",
+                            "cat /proc/1/cmdline | tr '\\0' ' '; echo; echo $HOME; "
+                            "stat -c '%t:%T' /opt/node"};
+    c["process"]["env"] = {"PATH=/usr/bin:/bin"};  // no HOME: it comes from /etc/passwd
+    c["root"]["readonly"] = false;
+    c["linux"]["devices"] = {
+        {{"path", "/opt/node"}, {"type", "c"}, {"major", 1}, {"minor", 3}, {"fileMode", 0600}}};
+    for (auto& ns : c["linux"]["namespaces"]) {
+      if (ns["type"] == "pid") ns["path"] = "/proc/" + std::to_string(pid) + "/ns/pid";
+    }
+  });
+  const Result r = oci({"run", "--bundle", second.string(), "pidns-second"});
+  EXPECT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(r.out, "sleep 31 \n/root\n1:3\n");
+  EXPECT_EQ(oci({"delete", "--force", "pidns-first"}).status, 0);
+  while (::waitpid(-1, nullptr, WNOHANG) > 0) {
+  }
+  std::error_code ec;
+  fs::remove(rootfs() / "opt" / "node", ec);
+}
+
 TEST_F(Container, PsPrintsATableOrJson) {
   const auto bundle = make_bundle("ps-bundle", [](json& c) {
     c["process"]["args"] = {"sh", "-c", "exec sleep 37 >/dev/null 2>&1"};

@@ -165,8 +165,8 @@ TEST(ContainerOciConfig, RejectsBadValues) {
   EXPECT_NE(error_of(minimal("", R"(,"cgroupsPath":"../../escape")")).find("'..'"),
             std::string::npos);
   EXPECT_NE(
-      error_of(minimal("", R"(,"devices":[{"path":"/etc/passwd","type":"c","major":1,"minor":3}])"))
-          .find("under /dev"),
+      error_of(minimal("", R"(,"devices":[{"path":"dev/null","type":"c","major":1,"minor":3}])"))
+          .find("must be an absolute path"),
       std::string::npos);
   EXPECT_NE(error_of(minimal("", R"(,"uidMappings":[{"containerID":0,"hostID":1,"size":1}])"))
                 .find("user namespace"),
