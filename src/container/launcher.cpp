@@ -195,6 +195,7 @@ void refuse_host_namespace_settings(const Spec& spec) {
     }
     if (spec.has_new_namespace(CLONE_NEWNS)) {
       pivot_into(rootfs);
+      apply_root_propagation(spec);
       finish_rootfs(spec);
     }
     if (spec.process.terminal) {

@@ -498,9 +498,18 @@ void set_root_propagation(const Spec& spec) {
   if (!spec.linux_config.rootfs_propagation.empty()) {
     propagation = parse_mount_options({spec.linux_config.rootfs_propagation}).propagation;
   }
-  // Nothing we mount may propagate back to the host.
-  do_mount("", "/", "", propagation == (MS_SHARED | MS_REC) ? (MS_SLAVE | MS_REC) : propagation, "",
-           "/ propagation");
+  // Nothing we mount may propagate back to the host, and pivot_root refuses a shared root:
+  // a shared request is applied to the new root after pivot_root (apply_root_propagation).
+  if ((propagation & MS_SHARED) != 0) propagation = MS_SLAVE | MS_REC;
+  do_mount("", "/", "", propagation, "", "/ propagation");
+}
+
+void apply_root_propagation(const Spec& spec) {
+  if (spec.linux_config.rootfs_propagation.empty()) return;
+  const unsigned long propagation =
+      parse_mount_options({spec.linux_config.rootfs_propagation}).propagation;
+  do_mount("", "/", "", propagation, "",
+           "/ propagation (" + spec.linux_config.rootfs_propagation + ")");
 }
 
 void prepare_rootfs(const Spec& spec, const std::string& rootfs, const std::string& cgroup_path) {

@@ -32,6 +32,9 @@ struct MountFlags {
 
 // First step in the new mount namespace: nothing mounted afterwards propagates to the host.
 void set_root_propagation(const Spec& spec);
+// After pivot_root: linux.rootfsPropagation on the container's "/" (runc applies it there,
+// since pivot_root refuses a shared root).
+void apply_root_propagation(const Spec& spec);
 // Before pivot_root: the root bind mount, spec.mounts, /dev nodes and links.
 // `rootfs` is the host path of the directory that becomes "/"; `cgroup_path` the container's
 // relative cgroup path (what a cgroup mount shows on a v1 host), empty when it has none.

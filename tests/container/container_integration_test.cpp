@@ -870,6 +870,17 @@ TEST_F(Container, PidNamespaceJoinedByPathHomeDevicesAndStatePaths) {
   fs::remove(rootfs() / "opt" / "node", ec);
 }
 
+TEST_F(Container, SharedRootfsPropagation) {
+  // pivot_root refuses a shared root: runc applies the propagation after it.
+  const auto bundle = make_bundle("shared-root", [](json& c) {
+    c["process"]["args"] = {"sh", "-c", "awk '$5 == \"/\" {print $7}' /proc/self/mountinfo"};
+    c["linux"]["rootfsPropagation"] = "shared";
+  });
+  const Result r = oci({"run", "--bundle", bundle.string(), "shared-root"});
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(r.out.rfind("shared:", 0), 0U) << r.out;
+}
+
 TEST_F(Container, PsPrintsATableOrJson) {
   const auto bundle = make_bundle("ps-bundle", [](json& c) {
     c["process"]["args"] = {"sh", "-c", "exec sleep 37 >/dev/null 2>&1"};
