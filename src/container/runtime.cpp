@@ -14,6 +14,7 @@
 #include <optional>
 #include <sstream>
 #include <thread>
+#include <utility>
 
 #include "container/cgroup.hpp"
 #include "container/console_socket.hpp"
@@ -52,6 +53,18 @@ std::string absolute(const std::string& p) {
   std::string normal = abs.lexically_normal().string();
   while (normal.size() > 1 && normal.back() == '/') normal.pop_back();  // "bundle/" in state
   return normal;
+}
+
+// Runs `fn` on a container's cgroup, which stays in place afterwards: only `delete` removes
+// it (destroy_stopped).
+template <typename Fn>
+auto with_cgroup(const ContainerRecord& rec, Fn&& fn) {
+  Cgroup cg = Cgroup::attach(detect_cgroup_layout(), rec.cgroup);
+  struct Keep {
+    Cgroup& cgroup;
+    ~Keep() { cgroup.release(); }
+  } keep{cg};
+  return std::forward<Fn>(fn)(cg);
 }
 
 }  // namespace
@@ -223,12 +236,10 @@ void ContainerRuntime::remove(const std::string& id, bool force) {
       throw Error("container '" + id + "' is running; stop it or use --force");
     ::kill(rec.pid, SIGKILL);
     if (st == Status::kPaused || status_of(rec) == Status::kPaused) {
-      Cgroup cg = Cgroup::attach(detect_cgroup_layout(), rec.cgroup);
       try {
-        cg.set_frozen(false);  // a frozen task cannot die
+        with_cgroup(rec, [](Cgroup& cg) { cg.set_frozen(false); });  // a frozen task cannot die
       } catch (const Error&) {
       }
-      cg.release();
     }
     wait_until_stopped(rec);
     if (store.status(rec) != Status::kStopped) throw Error("container '" + id + "' did not stop");
@@ -241,10 +252,7 @@ void ContainerRuntime::kill(const std::string& id, int sig, bool all) {
   const ContainerRecord rec = store.load(id);
   if (store.status(rec) == Status::kStopped) throw Error("container '" + id + "' is not running");
   if (all && !rec.cgroup.empty()) {
-    Cgroup cg = Cgroup::attach(detect_cgroup_layout(), rec.cgroup);
-    const auto pids = cg.processes();
-    cg.release();  // only looking: the cgroup stays until delete
-    for (pid_t p : pids) ::kill(p, sig);
+    for (pid_t p : with_cgroup(rec, [](Cgroup& cg) { return cg.processes(); })) ::kill(p, sig);
     return;
   }
   if (::kill(rec.pid, sig) != 0) throw system_error("kill", errno);
@@ -253,10 +261,7 @@ void ContainerRuntime::kill(const std::string& id, int sig, bool all) {
 Status ContainerRuntime::status_of(const ContainerRecord& rec) const {
   const Status st = store_.status(rec);
   if (st != Status::kRunning || rec.cgroup.empty()) return st;
-  Cgroup cg = Cgroup::attach(detect_cgroup_layout(), rec.cgroup);
-  const bool frozen = cg.frozen();
-  cg.release();  // only looking
-  return frozen ? Status::kPaused : st;
+  return with_cgroup(rec, [](Cgroup& cg) { return cg.frozen(); }) ? Status::kPaused : st;
 }
 
 ContainerInfo ContainerRuntime::state(const std::string& id) const {
@@ -272,14 +277,7 @@ void ContainerRuntime::pause(const std::string& id) {
     throw StateError("container '" + id + "' is " + status_name(st) + ", not running");
   }
   if (rec.cgroup.empty()) throw Error("container '" + id + "' has no cgroup to freeze");
-  Cgroup cg = Cgroup::attach(detect_cgroup_layout(), rec.cgroup);
-  try {
-    cg.set_frozen(true);
-  } catch (...) {
-    cg.release();
-    throw;
-  }
-  cg.release();
+  with_cgroup(rec, [](Cgroup& cg) { cg.set_frozen(true); });
 }
 
 void ContainerRuntime::resume(const std::string& id) {
@@ -288,14 +286,7 @@ void ContainerRuntime::resume(const std::string& id) {
   if (st != Status::kPaused) {
     throw StateError("container '" + id + "' is " + status_name(st) + ", not paused");
   }
-  Cgroup cg = Cgroup::attach(detect_cgroup_layout(), rec.cgroup);
-  try {
-    cg.set_frozen(false);
-  } catch (...) {
-    cg.release();
-    throw;
-  }
-  cg.release();
+  with_cgroup(rec, [](Cgroup& cg) { cg.set_frozen(false); });
 }
 
 void ContainerRuntime::update(const std::string& id, const Resources& resources) {
@@ -303,14 +294,7 @@ void ContainerRuntime::update(const std::string& id, const Resources& resources)
   const Status st = status_of(rec);
   if (st == Status::kStopped) throw StateError("container '" + id + "' is stopped");
   if (rec.cgroup.empty()) throw Error("container '" + id + "' has no cgroup to update");
-  Cgroup cg = Cgroup::attach(detect_cgroup_layout(), rec.cgroup);
-  try {
-    cg.update(resources);
-  } catch (...) {
-    cg.release();
-    throw;
-  }
-  cg.release();
+  with_cgroup(rec, [&resources](Cgroup& cg) { cg.update(resources); });
 }
 
 std::vector<ContainerInfo> ContainerRuntime::list() const {
@@ -328,10 +312,7 @@ std::vector<ContainerInfo> ContainerRuntime::list() const {
 std::vector<pid_t> ContainerRuntime::processes(const std::string& id) const {
   const ContainerRecord rec = store_.load(id);
   if (!rec.cgroup.empty()) {
-    Cgroup cg = Cgroup::attach(detect_cgroup_layout(), rec.cgroup);
-    std::vector<pid_t> pids = cg.processes();
-    cg.release();  // only looking: the cgroup stays until delete
-    return pids;
+    return with_cgroup(rec, [](Cgroup& cg) { return cg.processes(); });
   }
   if (store_.status(rec) != Status::kStopped) return {rec.pid};
   return {};
