@@ -124,6 +124,9 @@ void refuse_host_namespace_settings(const Spec& spec) {
 [[noreturn]] void init_main(const Spec& spec, const LaunchOptions& o, const SyncChannel& ch,
                             pid_t runtime_pid) noexcept {
   bool detached = false;  // `create` has returned: nobody reads the channel any more
+  // The exec fifo, held open (close-on-exec) once `start` has read its byte: `start` waits for
+  // it to close at execve, and reads here why the container died instead.
+  UniqueFd start_report;
   try {
     sigset_t none;
     sigemptyset(&none);
@@ -213,14 +216,16 @@ void refuse_host_namespace_settings(const Spec& spec) {
       UniqueFd w(::open(fd_path(fifo.get()).c_str(), O_WRONLY | O_CLOEXEC));
       if (!w) throw system_error("cannot open the exec fifo for writing", errno);
       if (::write(w.get(), "0", 1) != 1) throw system_error("exec fifo write", errno);
+      start_report = std::move(w);
     }
     run_hooks(spec.hooks.start_container, hook_state(spec, o, host_pid, Status::kCreated),
               "startContainer");
     finalize_and_exec(spec.process, program, o.seccomp, o.preserve_fds);
   } catch (const std::exception& e) {
     ch.send_current_exception();
-    // Say it where the container's output goes.
+    // Say it where the container's output goes, and to `start`.
     if (detached) std::fprintf(stderr, "vmm: container init: %s\n", e.what());
+    if (start_report) (void)!::write(start_report.get(), e.what(), std::strlen(e.what()));
   }
   ::_exit(125);
 }

@@ -6,6 +6,7 @@
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
+#include <array>
 #include <cerrno>
 #include <chrono>
 #include <ctime>
@@ -193,6 +194,20 @@ void ContainerRuntime::start(const std::string& id) {
   }
   if (byte != '0') throw Error("container '" + id + "' did not start");
   ::unlink(fifo.c_str());
+  // Init keeps the fifo open until execve closes it; if it fails first, it says why here.
+  std::string failure;
+  for (int i = 0; i < 3000; ++i) {  // 30 s: startContainer hooks run in between
+    pollfd p{fd.get(), POLLIN, 0};
+    if (::poll(&p, 1, 10) <= 0) continue;
+    std::array<char, 512> buf{};
+    const ssize_t n = ::read(fd.get(), buf.data(), buf.size());
+    if (n > 0) {
+      failure.append(buf.data(), static_cast<size_t>(n));
+      continue;
+    }
+    if (n == 0 || errno != EAGAIN) break;  // closed: exec'd, or died after saying why
+  }
+  if (!failure.empty()) throw Error("container '" + id + "' failed to start: " + failure);
   const Spec spec = saved_spec(id);
   run_hooks_logged(spec.hooks.poststart, state_json(rec, Status::kRunning), "poststart");
 }

@@ -50,6 +50,9 @@ struct RunOptions {
   uid_t uid = 0;     // non-zero: drop to this uid/gid before exec
   int timeout_s = 60;
   std::string argv0;  // run under this name (a symlink)
+  // Output through files instead of pipes: for `create`, whose init keeps the runtime's stdio
+  // open (as runc's does), so reading a pipe to its end would wait for the container.
+  bool output_to_files = false;
 };
 
 std::string read_all(const fs::path& p) {
@@ -89,6 +92,22 @@ class Container : public ::testing::Test {
   static std::string oci_root() { return (base_ / "oci-state").string(); }
 
   static Result run(std::vector<std::string> args, const RunOptions& o = {}) {
+    if (o.output_to_files) {
+      const fs::path out = base_ / "run.out";
+      const fs::path err = base_ / "run.err";
+      RunOptions plain = o;
+      plain.output_to_files = false;
+      std::vector<std::string> shell = {
+          "/bin/sh", "-c", "exec \"$0\" \"$@\" >" + out.string() + " 2>" + err.string()};
+      const std::string self = o.argv0.empty() ? runtime_ : o.argv0;
+      shell.push_back(self);
+      shell.insert(shell.end(), args.begin(), args.end());
+      plain.argv0 = "/bin/sh";
+      Result r = run(std::vector<std::string>(shell.begin() + 1, shell.end()), plain);
+      r.out = read_all(out);
+      r.err = read_all(err);
+      return r;
+    }
     std::array<int, 2> out{}, err{};
     if (::pipe2(out.data(), O_CLOEXEC) != 0 || ::pipe2(err.data(), O_CLOEXEC) != 0) return {};
     const pid_t pid = ::fork();
@@ -631,6 +650,27 @@ TEST_F(Container, MissingExecutableFailsAtCreateInRuncsWords) {
     EXPECT_FALSE(fs::exists(fs::path(oci_root()) / c.id)) << c.id;
     EXPECT_FALSE(leftover_cgroup(std::string("vmm-runc/") + c.id)) << c.id;
   }
+}
+
+TEST_F(Container, AContainerThatDiesBeforeExecFailsStart) {
+  // An ambient capability that is not inheritable cannot be raised: only the last step before
+  // execve finds out, after `create` returned. `start` must report it, not succeed.
+  const auto bundle = make_bundle("dies-before-exec", [](json& c) {
+    c["process"]["args"] = {"sh", "-c", "exec >/dev/null 2>&1; sleep 5"};
+    c["process"]["capabilities"]["ambient"] = {"CAP_KILL"};
+    c["process"]["capabilities"]["inheritable"] = json::array();
+  });
+  RunOptions files;
+  files.output_to_files = true;
+  Result r = oci({"create", "--bundle", bundle.string(), "dbe"}, files);
+  ASSERT_EQ(r.status, 0) << r.err;
+  r = oci({"start", "dbe"}, files);
+  EXPECT_NE(r.status, 0) << "start reported success for a container that never ran";
+  EXPECT_NE(r.err.find("ambient capability"), std::string::npos) << r.err;
+  while (::waitpid(-1, nullptr, WNOHANG) > 0) {
+  }
+  EXPECT_EQ(oci({"delete", "--force", "dbe"}).status, 0);
+  EXPECT_FALSE(leftover_cgroup("vmm-runc/dbe"));
 }
 
 TEST_F(Container, MissingWorkingDirectoryIsCreated) {
