@@ -276,6 +276,9 @@ int cmd_features() {
 }
 
 void configure_logging(const Globals& g) {
+  if (g.log_format != "text" && g.log_format != "json") {
+    throw ConfigError("--log-format must be text or json");
+  }
   if (g.log.empty()) return;
   std::shared_ptr<spdlog::logger> logger;
   if (g.log_format == "json") {

@@ -1257,6 +1257,10 @@ TEST_F(Container, BadInputIsOneClearLineAndLeavesNothing) {
   EXPECT_EQ(r.status, 2);
   EXPECT_NE(r.err.find("unknown namespace type 'wormhole'"), std::string::npos) << r.err;
 
+  r = run({"oci", "--root", oci_root(), "--log-format", "yaml", "list"});
+  EXPECT_EQ(r.status, 2);
+  EXPECT_NE(r.err.find("--log-format must be text or json"), std::string::npos) << r.err;
+
   r = crun({"--memory", "lots"}, {"true"});
   EXPECT_EQ(r.status, 2);
   r = run({"container", "run", "--rootfs", (base_ / "missing").string(), "--", "true"});
