@@ -16,6 +16,7 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <optional>
 
 #include "container/hooks.hpp"
 #include "container/id_mapping.hpp"
@@ -122,7 +123,7 @@ void refuse_host_namespace_settings(const Spec& spec) {
 }
 
 [[noreturn]] void init_main(const Spec& spec, const LaunchOptions& o, const SyncChannel& ch,
-                            pid_t runtime_pid) noexcept {
+                            pid_t runtime_pid, int exec_fifo) noexcept {
   bool detached = false;  // `create` has returned: nobody reads the channel any more
   // The exec fifo, held open (close-on-exec) once `start` has read its byte: `start` waits for
   // it to close at execve, and reads here why the container died instead.
@@ -191,11 +192,6 @@ void refuse_host_namespace_settings(const Spec& spec) {
     if (spec.has_new_namespace(CLONE_NEWNS)) prepare_rootfs(spec, rootfs, o.cgroup_path);
     run_hooks(spec.hooks.create_container, hook_state(spec, o, host_pid, Status::kCreating),
               "createContainer");
-    UniqueFd fifo;
-    if (o.wait_for_start) {
-      fifo.reset(::open((o.state_dir + "/exec.fifo").c_str(), O_PATH | O_CLOEXEC));
-      if (!fifo) throw system_error("cannot open the exec fifo", errno);
-    }
     if (spec.has_new_namespace(CLONE_NEWNS)) {
       pivot_into(rootfs);
       apply_root_propagation(spec);
@@ -213,7 +209,7 @@ void refuse_host_namespace_settings(const Spec& spec) {
     detached = o.wait_for_start;
     if (o.wait_for_start) {
       // Blocks until `start` opens the fifo for reading.
-      UniqueFd w(::open(fd_path(fifo.get()).c_str(), O_WRONLY | O_CLOEXEC));
+      UniqueFd w(::open(fd_path(exec_fifo).c_str(), O_WRONLY | O_CLOEXEC));
       if (!w) throw system_error("cannot open the exec fifo for writing", errno);
       if (::write(w.get(), "0", 1) != 1) throw system_error("exec fifo write", errno);
       start_report = std::move(w);
@@ -298,9 +294,27 @@ LaunchedContainer launch(const Spec& spec, const LaunchOptions& o) {
     }
     c.cgroup = Cgroup::create(detect_cgroup_layout(), o.cgroup_path, resources);
   }
+  UniqueFd exec_fifo;  // inherited by init through the clone
   if (o.wait_for_start) {
     const std::string fifo = o.state_dir + "/exec.fifo";
     if (::mkfifo(fifo.c_str(), 0600) != 0) throw system_error("mkfifo " + fifo, errno);
+    // Init opens it through this descriptor (the state directory is the runtime's alone), as
+    // the container's root, which in a user namespace is some other host uid.
+    if (spec.has_new_namespace(CLONE_NEWUSER)) {
+      const auto host_of_root = [](const std::vector<IdMapping>& maps) -> std::optional<uint32_t> {
+        for (const auto& m : maps) {
+          if (m.container_id == 0 && m.size > 0) return m.host_id;
+        }
+        return std::nullopt;
+      };
+      const auto uid = host_of_root(spec.linux_config.uid_mappings);
+      const auto gid = host_of_root(spec.linux_config.gid_mappings);
+      if (uid && gid && ::chown(fifo.c_str(), *uid, *gid) != 0) {
+        throw system_error("chown " + fifo, errno);
+      }
+    }
+    exec_fifo.reset(::open(fifo.c_str(), O_PATH | O_CLOEXEC));
+    if (!exec_fifo) throw system_error("cannot open " + fifo, errno);
   }
   auto [runtime_end, init_end] = SyncChannel::make_pair();
   if (const Namespace* pidns = spec.find_namespace(CLONE_NEWPID); pidns && !pidns->path.empty()) {
@@ -316,7 +330,7 @@ LaunchedContainer launch(const Spec& spec, const LaunchOptions& o) {
   if (rc < 0) throw system_error("cannot create the container's namespaces (clone)", errno);
   if (rc == 0) {
     runtime_end.close();
-    init_main(spec, o, init_end, runtime_pid);
+    init_main(spec, o, init_end, runtime_pid, exec_fifo.get());
   }
   c.pid = static_cast<pid_t>(rc);
   init_end.close();

@@ -673,6 +673,28 @@ TEST_F(Container, AContainerThatDiesBeforeExecFailsStart) {
   EXPECT_FALSE(leftover_cgroup("vmm-runc/dbe"));
 }
 
+TEST_F(Container, CreateAndStartWithRootMappedToAnotherUid) {
+  // The exec fifo lives in the runtime's private state directory: init must reach it as the
+  // container's root, host uid 100000 here.
+  const auto bundle = make_bundle("userns-create", [](json& c) {
+    c["process"]["args"] = {"id", "-u"};
+    c["linux"]["namespaces"].push_back({{"type", "user"}});
+    c["linux"]["uidMappings"] = {{{"containerID", 0}, {"hostID", 100000}, {"size", 65536}}};
+    c["linux"]["gidMappings"] = {{{"containerID", 0}, {"hostID", 100000}, {"size", 65536}}};
+  });
+  RunOptions files;
+  files.output_to_files = true;
+  Result r = oci({"create", "--bundle", bundle.string(), "usc"}, files);
+  ASSERT_EQ(r.status, 0) << r.err;
+  const int pid = json::parse(oci({"state", "usc"}).out)["pid"].get<int>();
+  r = oci({"start", "usc"}, files);
+  EXPECT_EQ(r.status, 0) << r.err;
+  ::waitpid(pid, nullptr, 0);
+  // The init kept create's stdout (the same file start wrote its empty output to).
+  EXPECT_EQ(read_all(base_ / "run.out"), "0\n") << "the container's `id -u`";
+  EXPECT_EQ(oci({"delete", "usc"}).status, 0);
+}
+
 TEST_F(Container, MissingWorkingDirectoryIsCreated) {
   const auto bundle = make_bundle("cwd-bundle", [](json& c) {
     c["process"]["args"] = {"pwd"};
