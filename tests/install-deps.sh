@@ -13,8 +13,8 @@ PACKAGES=(
   iproute2 util-linux procps
   # the minimal guest kernel (firmware/build-minimal-kernel.sh builds it from linux-source-6.1)
   linux-source-6.1 make bc flex bison libelf-dev libssl-dev
-  # peers used by the container and network tests
-  runc iperf3 curl
+  # peers used by the container and network tests, and the OCI clients that drive vmm's runtime
+  runc iperf3 curl podman containerd
 )
 
 [[ $(id -u) == 0 ]] || { echo "install-deps: run as root" >&2; exit 1; }
