@@ -1,10 +1,13 @@
-// libFuzzer target: config.json parsing and validation must reject any input with
+// libFuzzer target: config.json parsing and validation (with every mount's options, and the
+// LinuxResources document of `update --resources`) must reject any input with
 // vmm::ConfigError (or accept it), never crash, hang or leak.
 #include <cstddef>
 #include <cstdint>
 #include <string_view>
 
+#include "container/cgroup.hpp"
 #include "container/oci_config.hpp"
+#include "container/rootfs_setup.hpp"
 #include "vmm/common/error.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
@@ -15,6 +18,15 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     volatile size_t n =
         spec.process.args.size() + spec.mounts.size() + spec.linux_config.namespaces.size();
     (void)n;
+    for (const auto& m : spec.mounts) (void)vmm::container::parse_mount_options(m.options);
+  } catch (const vmm::ConfigError&) {
+  }
+  try {
+    const vmm::container::Resources r = vmm::container::parse_resources_json(text);
+    for (const auto v : {vmm::container::CgroupVersion::kV1, vmm::container::CgroupVersion::kV2}) {
+      volatile size_t n = vmm::container::compute_cgroup_writes(r, v).size();
+      (void)n;
+    }
   } catch (const vmm::ConfigError&) {
   }
   try {
