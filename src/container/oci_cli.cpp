@@ -1,6 +1,7 @@
 // `vmm oci ...`: the runc-compatible command line (create, start, state, kill, delete, run,
 // exec, list, ps, spec, features), so tools that take a runtime binary can drive vmm. It parses
 // runc's flags and prints runc's output; the lifecycle itself is ContainerRuntime (runtime.hpp).
+#include <pwd.h>
 #include <spdlog/sinks/base_sink.h>
 #include <spdlog/sinks/basic_file_sink.h>
 #include <spdlog/spdlog.h>
@@ -131,6 +132,21 @@ Resources update_resources(const UpdateFlags& f) {
   return r;
 }
 
+// The user name of a numeric uid, as runc's list prints it; the number when it has none.
+std::string owner_name(const std::string& uid) {
+  char* end = nullptr;
+  const unsigned long id = std::strtoul(uid.c_str(), &end, 10);
+  if (uid.empty() || *end != '\0') return uid;
+  std::array<char, 1024> buf{};
+  passwd pw{};
+  passwd* found = nullptr;
+  if (::getpwuid_r(static_cast<uid_t>(id), &pw, buf.data(), buf.size(), &found) == 0 &&
+      found != nullptr) {
+    return found->pw_name;
+  }
+  return uid;
+}
+
 int cmd_list(const ContainerRuntime& runtime, const std::string& format, bool quiet) {
   nlohmann::json all = nlohmann::json::array();
   std::string table = "ID\tPID\tSTATUS\tBUNDLE\tCREATED\tOWNER\n";
@@ -140,10 +156,12 @@ int cmd_list(const ContainerRuntime& runtime, const std::string& format, bool qu
       std::cout << rec.id << '\n';
       continue;
     }
-    all.push_back(nlohmann::json::parse(state_json(rec, c.status)));
+    const std::string owner = owner_name(rec.owner);
+    nlohmann::json entry = nlohmann::json::parse(state_json(rec, c.status));
+    entry["owner"] = owner;
+    all.push_back(std::move(entry));
     table += rec.id + '\t' + std::to_string(c.status == Status::kStopped ? 0 : rec.pid) + '\t' +
-             status_name(c.status) + '\t' + rec.bundle + '\t' + rec.created + '\t' + rec.owner +
-             '\n';
+             status_name(c.status) + '\t' + rec.bundle + '\t' + rec.created + '\t' + owner + '\n';
   }
   if (quiet) return 0;
   if (format == "json") {

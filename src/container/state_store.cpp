@@ -70,7 +70,7 @@ std::string state_json(const ContainerRecord& rec, Status status) {
   j["bundle"] = rec.bundle;
   j["rootfs"] = rec.rootfs;
   j["created"] = rec.created;
-  j["owner"] = rec.owner;
+  j["owner"] = "";  // as runc's state: `list` names the owner
   j["annotations"] = rec.annotations;
   return j.dump(2);
 }

@@ -909,6 +909,16 @@ TEST_F(Container, PidNamespaceJoinedByPathHomeDevicesAndStatePaths) {
   // No trailing slash in bundle, no double slash in rootfs (runc prints them clean).
   EXPECT_EQ(st["bundle"], first.string());
   EXPECT_EQ(st["rootfs"].get<std::string>().find("//"), std::string::npos) << st["rootfs"];
+  // runc: state leaves owner empty, list names the user.
+  EXPECT_EQ(st["owner"], "");
+  bool listed = false;
+  for (const auto& e : json::parse(oci({"list", "--format", "json"}).out)) {
+    if (e["id"] == "pidns-first") {
+      listed = true;
+      EXPECT_EQ(e["owner"], "root");
+    }
+  }
+  EXPECT_TRUE(listed);
   const int pid = st["pid"].get<int>();
   const auto second = make_bundle("pidns-second", [&](json& c) {
     c["process"]["args"] = {"sh", "-c",
