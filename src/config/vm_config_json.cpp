@@ -471,7 +471,7 @@ VmConfig load_vm_config_file(const fs::path& path, VmConfig base) {
   json doc;
   try {
     doc = json::parse(in);
-  } catch (const json::parse_error& e) {
+  } catch (const json::exception& e) {  // parse_error, and out_of_range for numbers like 1e999
     // "[json.exception.parse_error.101] parse error at line 3, column 5: ..." without the tag.
     std::string what = e.what();
     if (const size_t tag = what.find("] ");

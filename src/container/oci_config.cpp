@@ -593,7 +593,7 @@ Resources parse_resources_json(std::string_view json_text) {
   json doc;
   try {
     doc = json::parse(json_text);
-  } catch (const json::parse_error& e) {
+  } catch (const json::exception& e) {  // parse_error, and out_of_range for numbers like 1e999
     throw ConfigError(std::string("resources: not valid JSON: ") + e.what());
   }
   return parse_resources(doc);

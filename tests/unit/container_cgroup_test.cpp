@@ -166,6 +166,8 @@ TEST(ContainerCgroup, V2EquivalentsAndV1OnlyFieldsRefused) {
 
 TEST(ContainerCgroup, ResourceDocumentsAreChecked) {
   EXPECT_THROW((void)parse_resources_json("{"), ConfigError);
+  EXPECT_THROW((void)parse_resources_json("3e556"), ConfigError);  // a number JSON cannot hold
+  EXPECT_THROW((void)parse_resources_json(R"({"memory": {"limit": 1e999}})"), ConfigError);
   EXPECT_THROW((void)parse_resources_json(R"({"blockIO": {"weight": 5}})"), ConfigError);
   EXPECT_THROW((void)parse_resources_json(R"({"cpu": {"cpus": "1;reboot"}})"), ConfigError);
   EXPECT_THROW((void)parse_resources_json(R"({"memory": {"swappiness": 101}})"), ConfigError);

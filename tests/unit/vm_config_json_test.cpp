@@ -390,6 +390,14 @@ TEST_F(VmConfigJson, BadFilesNameTheFile) {
     EXPECT_NE(e.problem().find("line 2"), std::string::npos) << e.problem();
     EXPECT_EQ(e.problem().find("json.exception"), std::string::npos) << e.problem();
   }
+  const fs::path huge = dir_ / "huge.json";
+  std::ofstream(huge) << R"({"machine-config": {"vcpu_count": 1e999}})";
+  try {
+    (void)load_vm_config_file(huge, {});
+    ADD_FAILURE() << "a number JSON cannot hold was accepted";
+  } catch (const ConfigError& e) {
+    EXPECT_EQ(e.field(), huge.string());
+  }
   for (const fs::path& p : {dir_ / "missing.json", dir_}) {
     try {
       (void)load_vm_config_file(p, {});
