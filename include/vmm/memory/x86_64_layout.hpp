@@ -26,6 +26,12 @@ inline constexpr uint64_t kCmdlineMaxSize = 0x10000;
 inline constexpr uint64_t kEbdaStart = 0x9f000;
 inline constexpr uint64_t kMpFloatingPointerAddr = 0x9fc00;
 inline constexpr uint64_t kBiosStart = 0xa0000;  // VGA hole + BIOS: reserved up to 1 MiB
+// Firmware tables in the BIOS area, where guests also scan for their anchors: the ACPI RSDP and
+// the tables after it (64 KiB), then the SMBIOS entry point and structure table (64 KiB).
+inline constexpr uint64_t kAcpiRsdpAddr = 0xe0000;
+inline constexpr uint64_t kAcpiTablesEnd = 0xf0000;
+inline constexpr uint64_t kSmbiosAddr = 0xf0000;
+inline constexpr uint64_t kSmbiosEnd = 0x100000;
 inline constexpr uint64_t kHighMemStart = 0x100000;
 
 // The 32-bit MMIO hole: no RAM between 3 GiB and 4 GiB.
