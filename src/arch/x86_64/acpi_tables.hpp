@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "vmm/memory/guest_memory.hpp"
@@ -85,6 +86,8 @@ struct AcpiPlatform {
 inline constexpr const char* kAcpiOemId = "VMM   ";         // 6 characters
 inline constexpr const char* kAcpiOemTableId = "VMMVIRT ";  // 8 characters
 inline constexpr const char* kAcpiCreatorId = "VMM ";       // 4 characters
+inline constexpr uint32_t kAcpiOemRevision = 1;
+inline constexpr uint32_t kAcpiCreatorRevision = 1;
 
 // The tables as bytes, each with its final length and checksum, laid out for `rsdp_addr`:
 // RSDP at rsdp_addr, then XSDT, FADT, MADT, DSDT, each 8-byte aligned, in that order.
