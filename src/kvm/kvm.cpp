@@ -40,6 +40,10 @@ constexpr RequiredCapability kRequired[] = {
   std::string why;
   switch (err) {
     case ENOENT:
+      if (auto reason = unsupported_kvm_reason()) {
+        why = path + " does not exist and " + *reason;
+        break;
+      }
       why = path +
             " does not exist: the host has no KVM (load kvm_intel or kvm_amd, enable "
             "virtualization in the firmware, or run the tests' sandbox: tests/sandbox/vmm-sandbox)";
@@ -56,6 +60,17 @@ constexpr RequiredCapability kRequired[] = {
 
 }  // namespace
 
+std::optional<std::string> unsupported_kvm_reason(const std::filesystem::path& modules_dir) {
+  std::error_code ec;
+  auto loaded = [&](const char* module) {
+    return std::filesystem::exists(modules_dir / module, ec);
+  };
+  if (!loaded("kvm_pvm") || loaded("kvm_intel") || loaded("kvm_amd")) return std::nullopt;
+  return "this host's KVM is kvm_pvm, a paravirtual KVM that cannot run unmodified guest "
+         "kernels; use a host with kvm_intel or kvm_amd, or run vmm inside the nested sandbox "
+         "(tests/sandbox/vmm-sandbox)";
+}
+
 Kvm Kvm::open(const std::string& path) {
   UniqueFd fd(::open(path.c_str(), O_RDWR | O_CLOEXEC));
   if (!fd) explain_open_failure(path, errno);
@@ -70,6 +85,7 @@ Kvm Kvm::open(const std::string& path) {
       throw HostResourceError(path + ": the host's KVM lacks " + cap.name);
     }
   }
+  if (auto reason = unsupported_kvm_reason()) throw HostResourceError(path + ": " + *reason);
   const int size =
       checked_ioctl(kvm.fd_.get(), KVM_GET_VCPU_MMAP_SIZE, 0, "KVM_GET_VCPU_MMAP_SIZE");
   kvm.vcpu_mmap_size_ = static_cast<size_t>(size);

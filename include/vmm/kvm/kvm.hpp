@@ -4,6 +4,8 @@
 #include <linux/kvm.h>
 
 #include <cstdint>
+#include <filesystem>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -11,6 +13,13 @@
 #include "vmm/kvm/vm_fd.hpp"
 
 namespace vmm::kvm {
+
+// Why the host's KVM cannot boot an unmodified guest kernel, if it cannot: a paravirtual KVM
+// (kvm_pvm) without a hardware one (kvm_intel or kvm_amd) beside it runs only kernels built
+// for it, and a stock kernel would print nothing at all. Looks at the loaded modules under
+// `modules_dir` (/sys/module).
+[[nodiscard]] std::optional<std::string> unsupported_kvm_reason(
+    const std::filesystem::path& modules_dir = "/sys/module");
 
 class Kvm final {
  public:
