@@ -2,7 +2,10 @@
 # Builds the initramfs of the L2 test guest that the KVM tests boot with the stock kernel:
 # busybox-static, the static tools in firmware/guest-tools/, and an /init that prints
 # `VMMTEST: ...` markers on the console and then acts on the kernel parameter vmmtest=ACTION:
-#   reboot (default) | poweroff | debugexit=V (write V to port 0xf4) | shell | sleep
+#   reboot (default) | poweroff | debugexit=V (write V to port 0xf4) | shell | sleep |
+#   ticker | powerbutton (power off when the ACPI power button is pressed) | panic
+# It carries the stock kernel's modules for the ACPI power button, evdev and pvpanic (built
+# into the minimal kernel), when firmware/fetch-debian-kernel.sh has unpacked them.
 #
 # Output: $CACHE/test-initramfs.cpio.gz (printed on stdout). Environment: VMM_CACHE_DIR
 # (default ~/.cache/vmm), CC (default gcc). Rebuilt on every run; it takes about a second.
@@ -29,6 +32,19 @@ for src in "$SRC_DIR"/guest-tools/*.c; do
   "$CC" -static -O2 -Wall -Wextra -Werror -o "$root/bin/$(basename "$src" .c)" "$src" ||
     die "compiling $src failed (static glibc: apt-get install libc6-dev)"
 done
+# Platform drivers a stock kernel has as modules; /init loads what is there, in this order.
+mkdir -p "$root/lib/modules"
+if [[ -f $CACHE/kernel/kernel.env ]]; then
+  # shellcheck source=/dev/null
+  modules_dir=$(. "$CACHE/kernel/kernel.env" && echo "$VMM_KERNEL_MODULES")
+  for m in drivers/input/evdev.ko drivers/acpi/button.ko drivers/misc/pvpanic/pvpanic.ko \
+           drivers/misc/pvpanic/pvpanic-mmio.ko; do
+    if [[ -f $modules_dir/kernel/$m ]]; then
+      cp "$modules_dir/kernel/$m" "$root/lib/modules/"
+      basename "$m" >>"$root/lib/modules/load-order"
+    fi
+  done
+fi
 # The kernel needs a console node before devtmpfs is mounted to give init its stdio.
 cp -a /dev/console /dev/null "$root/dev/" 2>/dev/null || true
 install -m 755 "$SRC_DIR/test-init.sh" "$root/init"

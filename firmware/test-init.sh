@@ -8,6 +8,16 @@ mount -t devtmpfs devtmpfs /dev
 exec </dev/console >/dev/console 2>&1
 
 echo "VMMTEST: init started"
+# Drivers the stock kernel has as modules (built into the minimal kernel: insmod then fails).
+if [ -f /lib/modules/load-order ]; then
+  while read -r module; do insmod "/lib/modules/$module" 2>/dev/null; done </lib/modules/load-order
+fi
+# What the platform told the kernel: ACPI tables, DMI (SMBIOS) identity, the CPU's name.
+echo "VMMTEST: acpi_tables=$(ls /sys/firmware/acpi/tables 2>/dev/null | tr '\n' ' ')"
+echo "VMMTEST: dmi_vendor=$(cat /sys/class/dmi/id/sys_vendor 2>/dev/null)"
+echo "VMMTEST: dmi_product=$(cat /sys/class/dmi/id/product_name 2>/dev/null)"
+echo "VMMTEST: dmi_uuid=$(cat /sys/class/dmi/id/product_uuid 2>/dev/null)"
+echo "VMMTEST: cpu_model=$(grep -m1 '^model name' /proc/cpuinfo | sed 's/^[^:]*: //')"
 # /sys/devices/system/cpu/online is a list like 0-3; /proc/cpuinfo counts what booted.
 echo "VMMTEST: cpus=$(grep -c '^processor' /proc/cpuinfo)"
 echo "VMMTEST: cpus_online=$(cat /sys/devices/system/cpu/online)"
@@ -37,6 +47,27 @@ case $action in
     echo "VMMTEST: shell ready"
     # setsid + cttyhack would give job control; a plain sh on the console is all tests need.
     exec sh
+    ;;
+  powerbutton)
+    # The ACPI power button's input device: its first event (the key press) powers off, as
+    # systemd-logind or acpid would.
+    event=""
+    for dev in /sys/class/input/event*; do
+      [ "$(cat "$dev/device/name" 2>/dev/null)" = "Power Button" ] && event=/dev/input/${dev##*/}
+    done
+    if [ -z "$event" ]; then
+      echo "VMMTEST: no power button"
+    else
+      echo "VMMTEST: waiting for the power button on $event"
+      head -c 1 "$event" >/dev/null
+      echo "VMMTEST: power button pressed"
+      poweroff -f
+    fi
+    ;;
+  panic)
+    echo "VMMTEST: panicking"
+    echo c >/proc/sysrq-trigger
+    echo "VMMTEST: still alive after the panic"
     ;;
   ticker)
     # A counter every 100 ms: pause, resume and signal tests watch it stop and go on.

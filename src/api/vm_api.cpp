@@ -72,18 +72,24 @@ ApiResponse resume(VmControl& vm) {
   return no_content();
 }
 
+ApiResponse power_button(VmControl& vm) {
+  vm.power_button();
+  return no_content();
+}
+
 ApiResponse shutdown(VmControl& vm) {
   vm.shutdown();
   return no_content();
 }
 
-constexpr std::array<Route, 6> kRoutes{{
+constexpr std::array<Route, 7> kRoutes{{
     {"vmm.ping", Method::kGet, ping},
     {"vm.info", Method::kGet, info},
     {"vm.counters", Method::kGet, counters},
     {"vm.pause", Method::kPut, pause},
     {"vm.resume", Method::kPut, resume},
     {"vm.shutdown", Method::kPut, shutdown},
+    {"vm.power-button", Method::kPut, power_button},
 }};
 
 const char* method_name(Method m) { return m == Method::kGet ? "GET" : "PUT"; }
@@ -163,6 +169,7 @@ class RealVmControl final : public VmControl {
   void pause() override { vm_.pause(); }
   void resume() override { vm_.resume(); }
   void shutdown() override { vm_.request_stop(); }
+  void power_button() override { vm_.press_power_button(); }
   [[nodiscard]] json config() const override { return vm_config_to_json(vm_.config()); }
   [[nodiscard]] std::vector<VmDeviceInfo> devices() const override { return vm_.devices(); }
   [[nodiscard]] uint64_t memory_bytes() const override { return vm_.config().memory_bytes; }

@@ -5,6 +5,8 @@
 //   PUT /api/v1/vm.pause      204; 409 unless running
 //   PUT /api/v1/vm.resume     204; 409 unless paused
 //   PUT /api/v1/vm.shutdown   204; the VM stops now (the process then exits 0)
+//   PUT /api/v1/vm.power-button  204; the guest sees an ACPI power-button press; 409 unless
+//                             running
 //   GET /api/v1/vm.counters   {"disk0": {"read_ops": N, ...}, "net0": {...}}
 // Unknown paths are 404, a known path with the wrong method 405 (with Allow), a body that is
 // not empty and not a JSON object 400. Every error body is {"error": "..."}.
@@ -25,9 +27,10 @@ class VmControl {
   virtual ~VmControl() = default;
 
   [[nodiscard]] virtual VmState state() const = 0;
-  virtual void pause() = 0;     // throws vmm::StateError when the state does not allow it
-  virtual void resume() = 0;    // likewise
-  virtual void shutdown() = 0;  // asks the VM to stop; never fails
+  virtual void pause() = 0;         // throws vmm::StateError when the state does not allow it
+  virtual void resume() = 0;        // likewise
+  virtual void shutdown() = 0;      // asks the VM to stop; never fails
+  virtual void power_button() = 0;  // throws vmm::StateError unless running
   [[nodiscard]] virtual nlohmann::json config() const = 0;
   [[nodiscard]] virtual std::vector<VmDeviceInfo> devices() const = 0;
   [[nodiscard]] virtual uint64_t memory_bytes() const = 0;

@@ -28,6 +28,7 @@ const std::map<std::string, Call>& calls() {
       {"pause", {http::verb::put, "vm.pause"}},
       {"resume", {http::verb::put, "vm.resume"}},
       {"shutdown", {http::verb::put, "vm.shutdown"}},
+      {"power-button", {http::verb::put, "vm.power-button"}},
   };
   return table;
 }
@@ -38,7 +39,7 @@ int run_ctl(const std::string& socket_path, const std::string& command) {
   const auto it = calls().find(command);
   if (it == calls().end()) {
     throw ConfigError("ctl: unknown command '" + command +
-                      "' (ping, info, counters, pause, resume, shutdown)");
+                      "' (ping, info, counters, pause, resume, shutdown, power-button)");
   }
   asio::io_context context;
   asio::local::stream_protocol::socket socket(context);

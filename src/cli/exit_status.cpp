@@ -8,6 +8,8 @@ int exit_status(const VmOutcome& outcome, const OwnerStop& owner) noexcept {
     case StopReason::kGuestPowerOff:
     case StopReason::kConsoleEscape:
       return static_cast<int>(ExitStatus::kOk);
+    case StopReason::kGuestPanic:
+      return static_cast<int>(ExitStatus::kGuestPanic);
     case StopReason::kDebugExit:
       return debug_exit_status(outcome.debug_exit_value);
     case StopReason::kRequested:

@@ -23,6 +23,7 @@
 #include "container/cli.hpp"
 #include "vmm/common/error.hpp"
 #include "vmm/common/size.hpp"
+#include "vmm/config/kernel_cmdline.hpp"
 #include "vmm/config/vm_config.hpp"
 #include "vmm/config/vm_config_json.hpp"
 
@@ -35,6 +36,7 @@ Exit status of `vmm run`:
   N     the guest wrote v to the debug-exit port 0xf4: N = ((v << 1) | 1) & 0xff
   1     vmm failed while running the VM
   2     usage or configuration error (bad flag, file, size, missing /dev/kvm)
+  4     the guest kernel panicked (pvpanic), whatever its panic= says
   124   --timeout expired
   128+S vmm was stopped by signal S (SIGINT, SIGTERM, SIGHUP, SIGQUIT)
   A VM stopped through its API (vm.shutdown) exits 0.
@@ -103,10 +105,19 @@ int run_cli(int argc, char** argv, vmm::cli::TerminationSignals& signals) {
                 "Print the effective configuration (--config and flags) as JSON and exit");
   auto* kernel_opt = run->add_option(
       "--kernel", flags.kernel,
-      "bzImage or ELF vmlinux to boot (required, here or as boot-source.kernel_image_path)");
+      "bzImage or ELF vmlinux to boot (required, here or as boot-source.kernel_image_path). "
+      "A distribution's stock kernel has virtio and its file systems as modules: boot it with "
+      "its initramfs (--initrd), or it cannot mount a --disk root");
   auto* initrd_opt = run->add_option("--initrd", flags.initrd, "Initial ramdisk (cpio archive)");
   auto* cmdline_opt =
-      run->add_option("--cmdline", flags.cmdline, "Kernel command line")->capture_default_str();
+      run->add_option("--cmdline", flags.cmdline,
+                      "Kernel command line (replaces the default; see --cmdline-append). With "
+                      "--disk and no root=, root=/dev/vda rw is added")
+          ->capture_default_str();
+  std::vector<std::string> cmdline_append;
+  run->add_option("--cmdline-append", cmdline_append,
+                  "Words to add to the kernel command line (the default one, or --cmdline's); "
+                  "repeatable");
   auto* cpus_opt = run->add_option("--cpus", flags.cpus, "Number of vCPUs")->capture_default_str();
   auto* memory_opt =
       run->add_option("--memory", memory, "Guest RAM, e.g. 512M or 2G (a bare number is MiB)")
@@ -140,6 +151,12 @@ int run_cli(int argc, char** argv, vmm::cli::TerminationSignals& signals) {
   auto* kvm_device_opt =
       run->add_option("--kvm-device", flags.kvm_device, "KVM device node")->capture_default_str();
   vmm::cli::RunOptions run_options;
+  std::string on_reboot = "exit";
+  run->add_option("--on-reboot", on_reboot,
+                  "What a guest reboot does: exit (vmm exits 0) or restart (the guest boots "
+                  "again; power-off still exits)")
+      ->check(CLI::IsMember({"exit", "restart"}))
+      ->capture_default_str();
   run->add_option("--api-socket", run_options.api_socket,
                   "Serve the VM's REST API (HTTP over this Unix socket, mode 0600): ping, info, "
                   "pause, resume, shutdown, counters");
@@ -149,9 +166,11 @@ int run_cli(int argc, char** argv, vmm::cli::TerminationSignals& signals) {
   auto* ctl = app.add_subcommand("ctl", "Control a running VM through its API socket");
   ctl->add_option("--api-socket", ctl_socket, "The socket given to `vmm run --api-socket`")
       ->required();
-  ctl->add_option("command", ctl_command, "ping, info, counters, pause, resume or shutdown")
+  ctl->add_option("command", ctl_command,
+                  "ping, info, counters, pause, resume, shutdown or power-button")
       ->required()
-      ->check(CLI::IsMember({"ping", "info", "counters", "pause", "resume", "shutdown"}));
+      ->check(CLI::IsMember(
+          {"ping", "info", "counters", "pause", "resume", "shutdown", "power-button"}));
   ctl->footer(
       "Prints the answer's JSON on stdout. Exit status: 0 success, 1 the API answered with an "
       "error (printed on stderr), 2 bad usage or no API answers on the socket.");
@@ -204,6 +223,10 @@ int run_cli(int argc, char** argv, vmm::cli::TerminationSignals& signals) {
             transport == "mmio" ? vmm::TransportKind::kMmio : vmm::TransportKind::kPci;
       }
       if (given(kvm_device_opt)) config.kvm_device = flags.kvm_device;
+      for (const auto& words : cmdline_append) {
+        config.cmdline = vmm::append_cmdline(std::move(config.cmdline), words);
+      }
+      vmm::add_root_default(config);
       if (config.kernel.empty()) {
         throw vmm::ConfigError("kernel", "required (or boot-source.kernel_image_path in --config)");
       }
@@ -218,6 +241,7 @@ int run_cli(int argc, char** argv, vmm::cli::TerminationSignals& signals) {
         return static_cast<int>(vmm::ExitStatus::kOk);
       }
       if (given(timeout_opt)) run_options.timeout_seconds = timeout;
+      run_options.restart_on_reboot = on_reboot == "restart";
       return vmm::cli::run_in_foreground(config, run_options, signals);
     }
     if (ctl->parsed()) return vmm::cli::run_ctl(ctl_socket, ctl_command);

@@ -53,24 +53,16 @@ class VmControlSlot {
   api::VmControl* control_ = nullptr;
 };
 
-}  // namespace
+// Builds one VM, runs it until it stops, and tears it down.
+// When --timeout ends the run; `at` means nothing unless `set`.
+struct Deadline {
+  bool set = false;
+  std::chrono::steady_clock::time_point at{};
+};
 
-int run_in_foreground(const VmConfig& config, const RunOptions& options,
-                      TerminationSignals& signals) {
-  const std::optional<double>& timeout_seconds = options.timeout_seconds;
-  if (timeout_seconds && !(*timeout_seconds > 0)) {
-    throw ConfigError("timeout", "must be a positive number of seconds");
-  }
-  // The API socket comes first: a bad path is refused before any VM exists, and it binds
-  // before any thread does. Until the VM is there (and once it is gone) requests get 503.
-  VmControlSlot slot;
-  std::optional<api::ApiServer> api_server;
-  if (!options.api_socket.empty()) {
-    api_server.emplace(options.api_socket,
-                       [&slot](const api::ApiRequest& request) { return slot.call(request); });
-  }
-  // Escape sequences only on a terminal: through pipes every byte reaches the guest.
-  const bool tty = ::isatty(STDIN_FILENO) == 1;
+VmOutcome run_once(const VmConfig& config, bool tty, Deadline deadline, VmControlSlot& slot,
+                   TerminationSignals& signals, OwnerStop& owner) {
+  using Clock = std::chrono::steady_clock;
   Vm vm(config,
         ConsoleIo{.output_fd = STDOUT_FILENO, .input_fd = STDIN_FILENO, .escape_sequences = tty});
   const std::unique_ptr<api::VmControl> control = api::make_vm_control(vm);
@@ -78,19 +70,12 @@ int run_in_foreground(const VmConfig& config, const RunOptions& options,
   TerminalRawMode raw_terminal(STDIN_FILENO);
   vm.start();
 
-  using Clock = std::chrono::steady_clock;
-  const std::optional<Clock::time_point> deadline =
-      timeout_seconds
-          ? std::optional(Clock::now() + std::chrono::duration_cast<Clock::duration>(
-                                             std::chrono::duration<double>(*timeout_seconds)))
-          : std::nullopt;
-  OwnerStop owner;
   std::array<pollfd, 2> fds{{{vm.stop_event_fd(), POLLIN, 0}, {signals.fd(), POLLIN, 0}}};
   while ((fds[0].revents & POLLIN) == 0) {
     int wait_ms = -1;
-    if (deadline) {
+    if (deadline.set) {
       const auto left =
-          std::chrono::duration_cast<std::chrono::milliseconds>(*deadline - Clock::now());
+          std::chrono::duration_cast<std::chrono::milliseconds>(deadline.at - Clock::now());
       if (left.count() <= 0) {
         spdlog::warn("--timeout expired, stopping the VM");
         owner.timed_out = true;
@@ -111,9 +96,46 @@ int run_in_foreground(const VmConfig& config, const RunOptions& options,
       }
     }
   }
-  const VmOutcome outcome = vm.wait();
+  VmOutcome outcome = vm.wait();
   raw_terminal.restore();
-  return exit_status(outcome, owner);
+  return outcome;
+}
+
+}  // namespace
+
+int run_in_foreground(const VmConfig& config, const RunOptions& options,
+                      TerminationSignals& signals) {
+  const std::optional<double>& timeout_seconds = options.timeout_seconds;
+  if (timeout_seconds && !(*timeout_seconds > 0)) {
+    throw ConfigError("timeout", "must be a positive number of seconds");
+  }
+  // The API socket comes first: a bad path is refused before any VM exists, and it binds
+  // before any thread does. Until the VM is there (and once it is gone) requests get 503.
+  VmControlSlot slot;
+  std::optional<api::ApiServer> api_server;
+  if (!options.api_socket.empty()) {
+    api_server.emplace(options.api_socket,
+                       [&slot](const api::ApiRequest& request) { return slot.call(request); });
+  }
+  // Escape sequences only on a terminal: through pipes every byte reaches the guest.
+  const bool tty = ::isatty(STDIN_FILENO) == 1;
+  using Clock = std::chrono::steady_clock;
+  // The timeout covers every boot of the guest together.
+  Deadline deadline;
+  if (timeout_seconds) {
+    deadline.set = true;
+    deadline.at = Clock::now() + std::chrono::duration_cast<Clock::duration>(
+                                     std::chrono::duration<double>(*timeout_seconds));
+  }
+  for (unsigned boot = 1;; ++boot) {
+    OwnerStop owner;
+    const VmOutcome outcome = run_once(config, tty, deadline, slot, signals, owner);
+    if (outcome.reason == StopReason::kGuestReset && options.restart_on_reboot) {
+      spdlog::info("the guest rebooted; booting it again (boot {})", boot + 1);
+      continue;
+    }
+    return exit_status(outcome, owner);
+  }
 }
 
 }  // namespace vmm::cli

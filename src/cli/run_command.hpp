@@ -14,6 +14,7 @@ namespace vmm::cli {
 struct RunOptions {
   std::optional<double> timeout_seconds;  // --timeout: stop the VM, exit status 124
   std::string api_socket;                 // --api-socket: serve the VM's REST API there
+  bool restart_on_reboot = false;         // --on-reboot restart: boot the guest again
 };
 
 // Builds, runs and tears down the VM; returns the process exit status. Throws vmm::Error for a

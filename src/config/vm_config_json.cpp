@@ -15,6 +15,7 @@
 #include <utility>
 
 #include "vmm/common/error.hpp"
+#include "vmm/config/kernel_cmdline.hpp"
 
 namespace vmm {
 namespace {
@@ -96,19 +97,6 @@ fs::path get_file(const json& v, const std::string& field) {
   if (!fs::exists(status)) fail(field, "no such file");
   if (fs::is_directory(status)) fail(field, "is a directory");
   return s;
-}
-
-// Whether a space-separated word of `cmdline` is `word` (or, with `prefix`, starts with it).
-bool has_cmdline_word(std::string_view cmdline, std::string_view word, bool prefix = false) {
-  size_t start = 0;
-  while (start <= cmdline.size()) {
-    size_t end = cmdline.find(' ', start);
-    if (end == std::string_view::npos) end = cmdline.size();
-    const std::string_view w = cmdline.substr(start, end - start);
-    if (prefix ? w.starts_with(word) : w == word) return true;
-    start = end + 1;
-  }
-  return false;
 }
 
 // Firecracker settings vmm does not implement and the guest can run without.

@@ -16,6 +16,8 @@ const char* to_string(StopReason reason) noexcept {
       return "guest-reset";
     case StopReason::kGuestPowerOff:
       return "guest-power-off";
+    case StopReason::kGuestPanic:
+      return "guest-panic";
     case StopReason::kDebugExit:
       return "debug-exit";
     case StopReason::kConsoleEscape:

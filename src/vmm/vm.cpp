@@ -9,6 +9,7 @@
 #include <mutex>
 #include <optional>
 
+#include "arch/x86_64/acpi_tables.hpp"
 #include "arch/x86_64/cpuid.hpp"
 #include "arch/x86_64/gdt.hpp"
 #include "arch/x86_64/lapic.hpp"
@@ -17,8 +18,10 @@
 #include "arch/x86_64/msrs.hpp"
 #include "arch/x86_64/page_tables.hpp"
 #include "arch/x86_64/regs.hpp"
+#include "devices/legacy/acpi_power.hpp"
 #include "devices/legacy/debug_exit.hpp"
 #include "devices/legacy/i8042.hpp"
+#include "devices/legacy/pvpanic.hpp"
 #include "devices/legacy/rtc.hpp"
 #include "devices/legacy/serial.hpp"
 #include "devices/pci/pci_root.hpp"
@@ -26,6 +29,8 @@
 #include "vmm/bus/bus.hpp"
 #include "vmm/common/error.hpp"
 #include "vmm/common/size.hpp"
+#include "vmm/config/kernel_cmdline.hpp"
+#include "vmm/device_manager.hpp"
 #include "vmm/event_loop/event_loop.hpp"
 #include "vmm/host_console.hpp"
 #include "vmm/kvm/kvm.hpp"
@@ -76,10 +81,13 @@ size_t virtio_device_count(const VmConfig& config) {
          (config.console == ConsoleKind::kVirtio ? 1 : 0);
 }
 
-// virtio-mmio devices cannot be discovered: the kernel learns them from its command line.
+// virtio-mmio devices cannot be probed: an ACPI kernel finds them in the DSDT (LNRO0005), one
+// booted with acpi=off learns them from its command line (VIRTIO_MMIO_CMDLINE_DEVICES).
+// Device i gets window i and the i-th free interrupt line, as DeviceManager hands them out.
 std::string effective_cmdline(const VmConfig& config) {
   std::string cmdline = config.cmdline;
-  if (config.transport != TransportKind::kMmio) return cmdline;
+  if (config.transport != TransportKind::kMmio || !has_cmdline_word(cmdline, "acpi=off"))
+    return cmdline;
   const size_t n = virtio_device_count(config);
   if (n > layout::kVirtioMmioIrqs.size()) {
     throw ConfigError("transport", "mmio supports at most " +
@@ -111,6 +119,7 @@ struct Vm::Parts {
   kvm::VmFd vm;
   Bus pio{"pio"};
   Bus mmio{"mmio"};
+  DeviceManager devices{pio, mmio};
   StopController stopper;
   EventLoop loop;  // device I/O runs here, off the vCPU threads
   KvmMsiRouter msi{vm, layout::kIoapicPins};
@@ -123,6 +132,7 @@ struct Vm::Parts {
   std::unique_ptr<virtio::FdConsoleOutput> virtio_console_output;
   std::shared_ptr<virtio::VirtioConsole> virtio_console;
   std::shared_ptr<devices::Serial> serial;
+  std::unique_ptr<IrqLine> power_button;  // the GED line whose _EVT notifies \_SB.PWRB
   std::unique_ptr<HostConsoleInput> console;
   std::vector<std::unique_ptr<VcpuRunner>> vcpus;
 
@@ -130,38 +140,40 @@ struct Vm::Parts {
       : config(cfg),
         console_io(io),
         memory(GuestMemory::create(cfg.memory_bytes, layout::kMmioHoleStart, layout::kMmioHoleEnd)),
-        boot(x86_64::load_linux(memory, {cfg.kernel, cfg.initrd, effective_cmdline(cfg)})),
+        boot(x86_64::load_linux(memory, {.kernel = cfg.kernel,
+                                         .initrd = cfg.initrd,
+                                         .cmdline = effective_cmdline(cfg),
+                                         .acpi_rsdp = GuestAddress(layout::kAcpiRsdpAddr)})),
         kvm(kvm::Kvm::open(cfg.kvm_device)),
         vm(kvm.create_vm()) {}
 
-  // Puts a virtio device on the configured transport; returns the PCI route it needs, if any.
-  std::optional<x86_64::MpPciInterrupt> attach(
-      const std::shared_ptr<virtio::VirtioDevice>& device) {
+  // Puts a virtio device on the configured transport, with the resources the device manager
+  // hands out.
+  void attach(const std::string& id, const std::shared_ptr<virtio::VirtioDevice>& device) {
     if (config.transport == TransportKind::kMmio) {
-      const size_t index = mmio_devices.size();
-      const uint64_t base = layout::kVirtioMmioStart + index * layout::kVirtioMmioSize;
-      irq_lines.push_back(std::make_unique<KvmEdgeIrqLine>(vm, layout::kVirtioMmioIrqs[index]));
+      const DeviceManager::MmioPlacement placed = devices.allocate_virtio_mmio(id);
+      irq_lines.push_back(std::make_unique<KvmEdgeIrqLine>(vm, placed.gsi));
       auto transport =
           std::make_shared<virtio::VirtioMmioTransport>(device, memory, *irq_lines.back());
-      mmio.insert(transport, base, virtio::VirtioMmioTransport::kWindowSize);
+      devices.add_virtio_mmio(id, placed, transport, virtio::VirtioMmioTransport::kWindowSize);
       for (size_t q = 0; q < transport->num_queues(); ++q) {
         vm.register_ioeventfd(transport->queue_eventfd(static_cast<uint16_t>(q)),
-                              base + virtio::VirtioMmioTransport::kQueueNotifyOffset, 4, false, q);
+                              placed.base + virtio::VirtioMmioTransport::kQueueNotifyOffset, 4,
+                              false, q);
       }
       mmio_devices.push_back(std::move(transport));
-      return std::nullopt;
+      return;
     }
-    // PCI INTx (the fallback when the driver does not enable MSI-X): INTA# of slot s on IOAPIC
-    // pin 16 + (s - 1) % 8, level-triggered, announced in the MP table.
-    const auto slot_guess = static_cast<uint8_t>(pci_devices.size() + 1);
-    const auto pin = static_cast<uint8_t>(layout::kPciIntxFirstPin + (slot_guess - 1) % 8);
-    irq_lines.push_back(std::make_unique<KvmIrqLine>(vm, pin));
+    // PCI INTx (the fallback when the driver does not enable MSI-X): level-triggered on the
+    // line the device manager wires the slot to, announced in the MP table and the DSDT's _PRT.
+    const DeviceManager::PciPlacement placement = devices.allocate_pci_slot(id);
+    irq_lines.push_back(std::make_unique<KvmIrqLine>(vm, placement.gsi));
     auto transport = std::make_shared<virtio::VirtioPciDevice>(device, memory, msi, ioevents,
                                                                irq_lines.back().get());
     const uint8_t slot = pci.add_device(transport);
-    if (slot != slot_guess) throw Error("PCI slot assignment out of order");
+    if (slot != placement.slot) throw Error("PCI slot assignment out of order");
+    devices.record_pci_device(id, placement);
     pci_devices.push_back(std::move(transport));
-    return x86_64::MpPciInterrupt{.device = slot, .pin = 0, .ioapic_pin = pin};
   }
 
   void shutdown_devices() {
@@ -205,26 +217,37 @@ Vm::Vm(const VmConfig& config, ConsoleIo console) {
     p.vm.set_user_memory_region(slot++, region.start.raw, region.size, region.host);
   }
 
-  // Legacy platform devices.
+  // Legacy platform devices, at the ports every PC has them.
+  DeviceManager& dm = p.devices;
+  using Kind = PlatformDeviceKind;
   p.serial =
       std::make_shared<devices::Serial>(std::make_shared<KvmIrqLine>(p.vm, layout::kSerialCom1Irq),
                                         std::make_shared<FdOutput>(console.output_fd));
-  p.pio.insert(p.serial, 0x3f8, devices::Serial::kPortCount);
+  dm.add_port_device("com1", Kind::kSerial, p.serial, 0x3f8, devices::Serial::kPortCount,
+                     layout::kSerialCom1Irq);
   auto i8042 = std::make_shared<devices::I8042>(p.stopper);
-  p.pio.insert(i8042->data_port(), 0x60, 1);
-  p.pio.insert(i8042->command_port(), 0x64, 1);
-  p.pio.insert(std::make_shared<devices::Rtc>(), 0x70, devices::Rtc::kPortCount);
-  p.pio.insert(std::make_shared<devices::DebugExit>(p.stopper), 0xf4,
-               devices::DebugExit::kPortCount);
-
-  p.pio.insert(p.pci.address_port(), pci::kConfigAddressPort, 4);
-  p.pio.insert(p.pci.data_port(), pci::kConfigDataPort, 4);
+  dm.add_port_device("i8042-data", Kind::kI8042, i8042->data_port(), 0x60, 1, layout::kI8042KbdIrq);
+  dm.add_port_device("i8042-command", Kind::kI8042, i8042->command_port(), 0x64, 1);
+  dm.add_port_device("rtc", Kind::kRtc, std::make_shared<devices::Rtc>(), 0x70,
+                     devices::Rtc::kPortCount, layout::kRtcIrq);
+  dm.add_port_device("debug-exit", Kind::kDebugExit,
+                     std::make_shared<devices::DebugExit>(p.stopper),
+                     devices::DebugExit::kDefaultPort, devices::DebugExit::kPortCount);
+  dm.add_port_device("pvpanic", Kind::kPvPanic, std::make_shared<devices::PvPanic>(p.stopper),
+                     devices::PvPanic::kDefaultPort, devices::PvPanic::kPortCount);
+  dm.add_port_device("acpi-power", Kind::kAcpiPower,
+                     std::make_shared<devices::AcpiPowerRegisters>(p.stopper),
+                     layout::kAcpiPowerPort, devices::AcpiPowerRegisters::kPortCount);
+  dm.add_resource_only("power-button", Kind::kPowerButton, layout::kPowerButtonIrq);
+  p.power_button = std::make_unique<KvmEdgeIrqLine>(p.vm, layout::kPowerButtonIrq);
+  dm.add_port_device("pci-config-address", Kind::kPciHost, p.pci.address_port(),
+                     pci::kConfigAddressPort, 4);
+  dm.add_port_device("pci-config-data", Kind::kPciHost, p.pci.data_port(), pci::kConfigDataPort, 4);
 
   // virtio devices: disks first (vda, vdb, ...), then NICs, then the console.
-  std::vector<x86_64::MpPciInterrupt> pci_routes;
   auto attach = [&](const std::shared_ptr<virtio::VirtioDevice>& device, std::string id,
                     const char* kind) {
-    if (auto route = p.attach(device)) pci_routes.push_back(*route);
+    p.attach(id, device);
     p.inventory.push_back(
         {VmDeviceInfo{.id = std::move(id),
                       .kind = kind,
@@ -245,7 +268,10 @@ Vm::Vm(const VmConfig& config, ConsoleIo console) {
     p.virtio_console = std::make_shared<virtio::VirtioConsole>(*p.virtio_console_output, p.loop);
     attach(p.virtio_console, "console0", "virtio-console");
   }
-  x86_64::write_mptable(p.memory, config.cpus, pci_routes);
+  // The guest learns the platform from tables made from the inventory: ACPI for kernels that
+  // have it, the MP table for those booted with acpi=off or built without ACPI.
+  x86_64::write_mptable(p.memory, config.cpus, dm.mp_pci_interrupts());
+  (void)x86_64::write_acpi_tables(p.memory, dm.acpi_platform(config.cpus));
 
   const auto supported_cpuid = p.kvm.supported_cpuid();
   const auto msrs = x86_64::boot_msrs();
@@ -334,6 +360,18 @@ void Vm::resume() {
   for (auto& vcpu : p.vcpus) vcpu->resume();
   p.state.store(VmState::kRunning);
   spdlog::info("VM resumed");
+}
+
+void Vm::press_power_button() {
+  Parts& p = *parts_;
+  std::lock_guard control(p.control_mutex);
+  const VmState now = p.state.load();
+  if (now != VmState::kRunning) {
+    throw StateError(std::string("cannot press the power button of a VM that is ") +
+                     to_string(now));
+  }
+  spdlog::info("power button pressed");
+  p.power_button->trigger();
 }
 
 void Vm::request_stop() { parts_->stopper.request_stop({.reason = StopReason::kRequested}); }

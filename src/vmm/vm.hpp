@@ -48,6 +48,10 @@ class Vm final {
   // first one, or after the guest itself stopped, changes nothing.
   void request_stop();
 
+  // Presses the ACPI power button: the guest sees a power-button event (systemd-logind or
+  // acpid then shut it down, and its power-off ends the VM). Throws StateError unless running.
+  void press_power_button();
+
   // Parks every vCPU outside KVM_RUN and holds the device event loop, so no guest code runs
   // and no virtqueue is touched; a paused VM uses no CPU. Returns once all of that holds.
   // Throws StateError unless the VM is running.

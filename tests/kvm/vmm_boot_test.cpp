@@ -307,5 +307,103 @@ TEST_F(VmmBootTest, PrintedConfigBootsLikeItsFlags) {
   EXPECT_EQ(reboot_markers(), flags);
 }
 
+// ACPI: the stock kernel finds the tables (no "valid RSDP was not found"), DMI names vmm, the
+// CPU has a brand string, and busybox `poweroff -f` (ACPI S5) ends vmm with 0. Without ACPI
+// the guest would halt and vmm would run until the test limit.
+TEST_F(VmmBootTest, AcpiPowerOffExitsZeroAndThePlatformIsDescribed) {
+  start("vmmtest=poweroff", {"--cpus", "2", "--memory", "512M", "--log-level", "info"});
+  const ExitStatus s = finish();
+  EXPECT_TRUE(s.exited && s.code == 0) << s.describe();
+  const std::string console = vm_->stdout_text();
+  EXPECT_NE(console.find("VMMTEST: powering off"), std::string::npos);
+  EXPECT_EQ(console.find("RSDP was not found"), std::string::npos);
+  const std::string tables = marker(console, "acpi_tables").value_or("");
+  for (const char* t : {"APIC", "DSDT", "FACP"}) {
+    EXPECT_NE(tables.find(t), std::string::npos) << t << " missing from: " << tables;
+  }
+  EXPECT_EQ(marker(console, "cpus"), "2");  // the MADT's two local APICs
+  EXPECT_EQ(marker(console, "dmi_vendor"), "vmm");
+  const std::string model = marker(console, "cpu_model").value_or("");
+  EXPECT_FALSE(model.empty());
+  EXPECT_EQ(model.find("Hammer"), std::string::npos) << model;
+  EXPECT_NE(vm_->stderr_text().find("the guest powered off (S5)"), std::string::npos)
+      << vm_->stderr_text();
+}
+
+// reboot=acpi goes through the FADT's reset register.
+TEST_F(VmmBootTest, AcpiResetExitsZero) {
+  start("vmmtest=reboot reboot=acpi", {"--cpus", "1", "--memory", "512M", "--log-level", "info"});
+  const ExitStatus s = finish();
+  EXPECT_TRUE(s.exited && s.code == 0) << s.describe();
+  EXPECT_NE(vm_->stderr_text().find("the guest reset the machine"), std::string::npos)
+      << vm_->stderr_text();
+}
+
+// --on-reboot restart boots the guest again after a reboot; a power-off still ends vmm with 0.
+TEST_F(VmmBootTest, OnRebootRestartBootsAgainUntilPowerOff) {
+  start("vmmtest=shell", {"--cpus", "1", "--memory", "512M", "--on-reboot", "restart"});
+  const auto first = vm_->wait_for_stdout("VMMTEST: shell ready", deadline_);
+  ASSERT_TRUE(first.has_value()) << "first boot never reached its shell";
+  ASSERT_TRUE(vm_->write_stdin("reboot -f\n", deadline_));
+  const auto second = vm_->wait_for_stdout("VMMTEST: shell ready", deadline_, *first);
+  ASSERT_TRUE(second.has_value()) << "the guest did not boot a second time";
+  ASSERT_TRUE(vm_->write_stdin("poweroff -f\n", deadline_));
+  const ExitStatus s = finish();
+  EXPECT_TRUE(s.exited && s.code == 0) << s.describe();
+}
+
+// The power button from the per-VM API (through `vmm ctl`) reaches the guest as an ACPI event;
+// the guest's handler powers off and vmm exits 0.
+TEST_F(VmmBootTest, PowerButtonFromTheApiShutsTheGuestDown) {
+  const auto socket = write_scratch("api.sock", "");
+  std::filesystem::remove(socket);
+  start("vmmtest=powerbutton",
+        {"--cpus", "1", "--memory", "512M", "--api-socket", socket.string()});
+  ASSERT_TRUE(vm_->wait_for_stdout("VMMTEST: waiting for the power button", deadline_))
+      << "the guest found no power button";
+  const ToolResult pressed =
+      run_tool({KvmTestEnv::get().vmm_bin, "ctl", "--api-socket", socket.string(), "power-button"},
+               deadline_);
+  EXPECT_TRUE(pressed.ok()) << pressed.err;
+  const ExitStatus s = finish();
+  EXPECT_TRUE(s.exited && s.code == 0) << s.describe();
+  EXPECT_NE(vm_->stdout_text().find("VMMTEST: power button pressed"), std::string::npos);
+}
+
+// A guest kernel panic ends vmm with the panic status through pvpanic, even with panic=1
+// (which would otherwise reboot the guest and look like success).
+TEST_F(VmmBootTest, GuestPanicIsItsOwnExitStatus) {
+  start("vmmtest=panic panic=1");
+  const ExitStatus s = finish();
+  EXPECT_TRUE(s.exited && s.code == 4) << s.describe();
+  EXPECT_NE(vm_->stdout_text().find("VMMTEST: panicking"), std::string::npos);
+}
+
+// The one-line boot from README: a kernel with virtio-blk and ext4 built in and an ext4 image,
+// no other flag: vmm adds root=/dev/vda rw, the guest runs the image's init.
+TEST_F(VmmBootTest, KernelAndDiskAloneBootTheImagesInit) {
+  const std::string cache = cache_dir();
+  const std::string kernel = env_or("VMM_TEST_MINIMAL_KERNEL", cache + "/minimal-kernel/bzImage");
+  const std::string rootfs = env_or("VMM_TEST_ROOTFS_IMAGE", cache + "/test-rootfs.ext4");
+  ASSERT_EQ(::access(kernel.c_str(), R_OK), 0) << "missing " << kernel;
+  ASSERT_EQ(::access(rootfs.c_str(), R_OK), 0) << "missing " << rootfs;
+  const auto disk = write_scratch("root.ext4", "");
+  std::filesystem::copy_file(rootfs, disk, std::filesystem::copy_options::overwrite_existing);
+  start_run({"--kernel", kernel, "--disk", disk.string()});
+  const ExitStatus s = finish();
+  EXPECT_TRUE(s.exited && s.code == 0) << s.describe();
+  EXPECT_NE(vm_->stdout_text().find("VMMTEST: rootfs init started"), std::string::npos);
+  EXPECT_EQ(marker(vm_->stdout_text(), "root_mount").value_or("/dev/vda ext4 rw"),
+            "/dev/vda ext4 rw");
+}
+
+// acpi=off: the guest falls back to the MP table (CPUs, IOAPIC) and still boots and reboots.
+TEST_F(VmmBootTest, AcpiOffFallsBackToTheMpTable) {
+  start("vmmtest=reboot acpi=off", {"--cpus", "2", "--memory", "512M"});
+  const BootMarkers m = reboot_markers();
+  EXPECT_EQ(m.cpus, "2");
+  EXPECT_EQ(marker(vm_->stdout_text(), "acpi_tables"), "");
+}
+
 }  // namespace
 }  // namespace vmm::test

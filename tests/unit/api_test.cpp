@@ -63,6 +63,16 @@ TEST(ApiDispatch, PauseResumeFollowTheStateAnd409Otherwise) {
   EXPECT_EQ(json::parse(call(vm, "GET", "/api/v1/vm.info").body)["state"], "Shutdown");
 }
 
+TEST(ApiDispatch, PowerButtonPressesOnlyARunningVm) {
+  FakeVmControl vm;
+  EXPECT_EQ(call(vm, "PUT", "/api/v1/vm.power-button").status, 204u);
+  EXPECT_EQ(vm.power_button_presses, 1);
+  EXPECT_EQ(call(vm, "GET", "/api/v1/vm.power-button").status, 405u);
+  EXPECT_EQ(call(vm, "PUT", "/api/v1/vm.pause").status, 204u);
+  EXPECT_EQ(call(vm, "PUT", "/api/v1/vm.power-button").status, 409u);
+  EXPECT_EQ(vm.power_button_presses, 1);
+}
+
 TEST(ApiDispatch, CountersPerDevice) {
   FakeVmControl vm;
   const json c = json::parse(call(vm, "GET", "/api/v1/vm.counters").body);

@@ -108,6 +108,14 @@ TEST(BootParams, HighAddressesUseTheExtFields) {
   EXPECT_EQ(bp.ext_ramdisk_size, 2u);
 }
 
+TEST(BootParams, HandsOverTheAcpiRsdpAddress) {
+  ZeroPageConfig config;
+  config.cmdline = GuestAddress(0x20000);
+  EXPECT_EQ(build_boot_params(config).acpi_rsdp_addr, 0u);
+  config.acpi_rsdp = GuestAddress(0xe0000);
+  EXPECT_EQ(build_boot_params(config).acpi_rsdp_addr, 0xe0000u);
+}
+
 TEST(BootParams, ElfKernelGetsAMinimalHeader) {
   ZeroPageConfig config;
   config.cmdline = GuestAddress(0x20000);

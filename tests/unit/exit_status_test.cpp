@@ -14,6 +14,12 @@ TEST(ExitStatus, GuestEndsAreCleanZero) {
   }
 }
 
+TEST(ExitStatus, GuestPanicIsItsOwnStatusNeverSuccess) {
+  EXPECT_EQ(exit_status(VmOutcome{.reason = StopReason::kGuestPanic}, {}), 4);
+  // Not any debug-exit status either (those are odd).
+  EXPECT_EQ(exit_status(VmOutcome{.reason = StopReason::kGuestPanic}, {}) % 2, 0);
+}
+
 TEST(ExitStatus, DebugExitIsQemuCompatibleAndNeverZero) {
   auto status = [](uint64_t v) {
     return exit_status(VmOutcome{.reason = StopReason::kDebugExit, .debug_exit_value = v}, {});

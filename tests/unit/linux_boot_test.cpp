@@ -55,8 +55,8 @@ TEST(LinuxBoot, BzImageWithInitrdAndCommandLine) {
   const std::vector<uint8_t> initrd_bytes(10000, 0x5e);
   const TempFile initrd("initrd.img", initrd_bytes);
   auto mem = ram(64 * kMiB);
-  const auto info =
-      load_linux(mem, {kernel.path(), initrd.path(), "console=ttyS0 reboot=k panic=1"});
+  const auto info = load_linux(
+      mem, {kernel.path(), initrd.path(), "console=ttyS0 reboot=k panic=1", std::nullopt});
 
   EXPECT_EQ(info.entry.raw, spec.pref_address + 0x200);
   EXPECT_EQ(info.boot_params.raw, kZeroPageAddr);
@@ -91,7 +91,7 @@ TEST(LinuxBoot, InitrdRespectsInitrdAddrMax) {
   const TempFile kernel("kernel.bz", make_bzimage(spec));
   const TempFile initrd("initrd.img", std::vector<uint8_t>(0x1800, 1));
   auto mem = ram(256 * kMiB);
-  const auto info = load_linux(mem, {kernel.path(), initrd.path(), ""});
+  const auto info = load_linux(mem, {kernel.path(), initrd.path(), "", std::nullopt});
   ASSERT_TRUE(info.initrd.has_value());
   EXPECT_EQ(info.initrd->raw, 48 * kMiB - 0x2000);
 }
@@ -103,7 +103,7 @@ TEST(LinuxBoot, InitrdGoesBelowTheKernelWhenTheKernelIsOnTop) {
   const TempFile kernel("kernel.bz", make_bzimage(spec));
   const TempFile initrd("initrd.img", std::vector<uint8_t>(3 * kMiB, 1));
   auto mem = ram(64 * kMiB);
-  const auto info = load_linux(mem, {kernel.path(), initrd.path(), ""});
+  const auto info = load_linux(mem, {kernel.path(), initrd.path(), "", std::nullopt});
   ASSERT_TRUE(info.initrd.has_value());
   EXPECT_EQ(info.initrd->raw, 29 * kMiB);
 }
@@ -112,7 +112,7 @@ TEST(LinuxBoot, TooLargeInitrdIsAConfigError) {
   const TempFile kernel("kernel.bz", make_bzimage(BzImageSpec{}));
   const TempFile initrd("initrd.img", std::vector<uint8_t>(60 * kMiB, 1));
   auto mem = ram(64 * kMiB);
-  EXPECT_THAT(boot_error(mem, {kernel.path(), initrd.path(), ""}),
+  EXPECT_THAT(boot_error(mem, {kernel.path(), initrd.path(), "", std::nullopt}),
               HasSubstr("initrd (60 MiB) does not fit in guest memory below 0x4000000"));
 }
 
@@ -121,9 +121,10 @@ TEST(LinuxBoot, CommandLineLimitComesFromTheKernel) {
   spec.cmdline_size = 255;
   const TempFile kernel("kernel.bz", make_bzimage(spec));
   auto mem = ram(64 * kMiB);
-  EXPECT_EQ(boot_error(mem, {kernel.path(), std::nullopt, std::string(255, 'a')}), "");
+  EXPECT_EQ(boot_error(mem, {kernel.path(), std::nullopt, std::string(255, 'a'), std::nullopt}),
+            "");
   EXPECT_EQ(cmdline_in(mem, 4096).size(), 255u);
-  EXPECT_THAT(boot_error(mem, {kernel.path(), std::nullopt, std::string(256, 'a')}),
+  EXPECT_THAT(boot_error(mem, {kernel.path(), std::nullopt, std::string(256, 'a'), std::nullopt}),
               HasSubstr("kernel command line is 256 bytes, the kernel accepts at most 255"));
 }
 
@@ -132,14 +133,15 @@ TEST(LinuxBoot, CommandLineLimitIsCappedByTheVmmArea) {
   spec.cmdline_size = 0xffffffff;
   const TempFile kernel("kernel.bz", make_bzimage(spec));
   auto mem = ram(64 * kMiB);
-  EXPECT_THAT(boot_error(mem, {kernel.path(), std::nullopt, std::string(kCmdlineMaxSize, 'a')}),
+  EXPECT_THAT(boot_error(mem, {kernel.path(), std::nullopt, std::string(kCmdlineMaxSize, 'a'),
+                               std::nullopt}),
               HasSubstr("accepts at most 65535"));
 }
 
 TEST(LinuxBoot, CommandLineWithNulIsRefused) {
   const TempFile kernel("kernel.bz", make_bzimage(BzImageSpec{}));
   auto mem = ram(64 * kMiB);
-  EXPECT_THAT(boot_error(mem, {kernel.path(), std::nullopt, std::string("a\0b", 3)}),
+  EXPECT_THAT(boot_error(mem, {kernel.path(), std::nullopt, std::string("a\0b", 3), std::nullopt}),
               HasSubstr("NUL"));
 }
 
@@ -147,7 +149,7 @@ TEST(LinuxBoot, ElfKernelGetsMinimalZeroPage) {
   const uint64_t base = 16 * kMiB;
   const TempFile kernel("vmlinux", make_elf({{base, 0x1000, 0x3000}}, base + 0x10));
   auto mem = ram(64 * kMiB);
-  const auto info = load_linux(mem, {kernel.path(), std::nullopt, "quiet"});
+  const auto info = load_linux(mem, {kernel.path(), std::nullopt, "quiet", std::nullopt});
   EXPECT_EQ(info.entry.raw, base + 0x10);
   EXPECT_EQ(info.kernel_start.raw, base);
   EXPECT_EQ(info.kernel_size, 0x3000u);
@@ -164,21 +166,21 @@ TEST(LinuxBoot, ElfKernelGetsMinimalZeroPage) {
 TEST(LinuxBoot, MissingKernelNamesThePathAndTheReason) {
   auto mem = ram(64 * kMiB);
   const std::string path = ::testing::TempDir() + "/no-such-kernel";
-  const auto error = boot_error(mem, {path, std::nullopt, ""});
+  const auto error = boot_error(mem, {path, std::nullopt, "", std::nullopt});
   EXPECT_THAT(error, HasSubstr(path));
   EXPECT_THAT(error, HasSubstr("No such file or directory"));
 }
 
 TEST(LinuxBoot, DirectoryAsKernelIsRefused) {
   auto mem = ram(64 * kMiB);
-  EXPECT_THAT(boot_error(mem, {::testing::TempDir(), std::nullopt, ""}),
+  EXPECT_THAT(boot_error(mem, {::testing::TempDir(), std::nullopt, "", std::nullopt}),
               HasSubstr("not a regular file"));
 }
 
 TEST(LinuxBoot, UnknownFormatIsRefused) {
   const TempFile kernel("garbage", std::vector<uint8_t>(4096, 0x90));
   auto mem = ram(64 * kMiB);
-  EXPECT_EQ(boot_error(mem, {kernel.path(), std::nullopt, ""}),
+  EXPECT_EQ(boot_error(mem, {kernel.path(), std::nullopt, "", std::nullopt}),
             kernel.path().string() + ": not a bzImage or ELF kernel");
 }
 
@@ -187,7 +189,7 @@ TEST(LinuxBoot, ParseErrorsNameTheKernelFile) {
   spec.version = 0x020a;
   const TempFile kernel("old.bz", make_bzimage(spec));
   auto mem = ram(64 * kMiB);
-  EXPECT_EQ(boot_error(mem, {kernel.path(), std::nullopt, ""}),
+  EXPECT_EQ(boot_error(mem, {kernel.path(), std::nullopt, "", std::nullopt}),
             kernel.path().string() + ": kernel boot protocol 2.10 is too old, need 2.12+");
 }
 
@@ -195,14 +197,15 @@ TEST(LinuxBoot, MissingInitrdNamesThePath) {
   const TempFile kernel("kernel.bz", make_bzimage(BzImageSpec{}));
   auto mem = ram(64 * kMiB);
   const std::string path = ::testing::TempDir() + "/no-such-initrd";
-  EXPECT_THAT(boot_error(mem, {kernel.path(), path, ""}), HasSubstr(path));
+  EXPECT_THAT(boot_error(mem, {kernel.path(), path, "", std::nullopt}), HasSubstr(path));
 }
 
 TEST(LinuxBoot, EmptyInitrdIsRefused) {
   const TempFile kernel("kernel.bz", make_bzimage(BzImageSpec{}));
   const TempFile initrd("empty.img", {});
   auto mem = ram(64 * kMiB);
-  EXPECT_THAT(boot_error(mem, {kernel.path(), initrd.path(), ""}), HasSubstr("empty"));
+  EXPECT_THAT(boot_error(mem, {kernel.path(), initrd.path(), "", std::nullopt}),
+              HasSubstr("empty"));
 }
 
 TEST(RealKernelLinuxBoot, StockKernelZeroPage) {
@@ -212,7 +215,7 @@ TEST(RealKernelLinuxBoot, StockKernelZeroPage) {
       << "VMM_TEST_KERNEL=" << path << " does not exist";
   const TempFile initrd("initrd.img", std::vector<uint8_t>(kMiB + 1, 0x42));
   auto mem = ram(2 * kGiB);
-  const auto info = load_linux(mem, {path, initrd.path(), "console=ttyS0 panic=-1"});
+  const auto info = load_linux(mem, {path, initrd.path(), "console=ttyS0 panic=-1", std::nullopt});
 
   const BootParams bp = zero_page(mem);
   EXPECT_GE(bp.hdr.version, 0x020f);

@@ -19,6 +19,7 @@ enum class ExitStatus : int {
   kOk = 0,            // guest reset / reboot / triple fault / power-off
   kRuntimeError = 1,  // the VMM failed while running
   kUsageError = 2,    // bad flags, bad files, bad configuration, a missing host resource
+  kGuestPanic = 4,    // the guest kernel panicked (pvpanic), whatever its panic= says
   kTimeout = 124,     // --timeout expired
 };
 

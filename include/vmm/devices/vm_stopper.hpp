@@ -10,6 +10,7 @@ namespace vmm {
 enum class StopReason {
   kGuestReset,     // reboot through the keyboard controller or PCI reset, triple fault
   kGuestPowerOff,  // ACPI or KVM system-event shutdown
+  kGuestPanic,     // the guest kernel panicked (pvpanic)
   kDebugExit,      // the guest wrote a value to the isa-debug-exit compatible port
   kConsoleEscape,  // the user typed Ctrl-a x on the console
   kRequested,      // the VM's owner asked (a signal, a timer, an API call)

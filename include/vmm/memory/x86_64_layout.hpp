@@ -50,11 +50,16 @@ inline constexpr uint64_t kLapicAddr = 0xfee00000;
 inline constexpr uint64_t kKvmIdentityMapAddr = 0xfeffc000;
 inline constexpr uint64_t kKvmTssAddr = 0xfeffd000;
 
+// Hardware-reduced ACPI sleep control, sleep status and reset registers (3 ports).
+inline constexpr uint16_t kAcpiPowerPort = 0x600;
+
 // ISA interrupt lines.
 inline constexpr uint32_t kSerialCom1Irq = 4;
 inline constexpr uint32_t kRtcIrq = 8;
 inline constexpr uint32_t kI8042KbdIrq = 1;
 inline constexpr uint32_t kIoapicPins = 24;
+// The ACPI power button's GED line (edge), an ISA line nothing else uses.
+inline constexpr uint32_t kPowerButtonIrq = 13;
 // virtio-mmio devices take ISA lines nothing else uses (edge-triggered, one per device).
 inline constexpr std::array<uint32_t, 8> kVirtioMmioIrqs = {5, 6, 7, 9, 10, 11, 12, 14};
 // PCI INTA# of slot s goes to IOAPIC pin kPciIntxFirstPin + (s - 1) % 8.

@@ -40,6 +40,7 @@ BootParams build_boot_params(const ZeroPageConfig& config) {
     params.ext_ramdisk_image = high32(config.initrd->raw);
     params.ext_ramdisk_size = high32(config.initrd_size);
   }
+  if (config.acpi_rsdp) params.acpi_rsdp_addr = config.acpi_rsdp->raw;
   params.hdr = hdr;
   params.e820_entries = static_cast<uint8_t>(config.e820.size());
   std::copy(config.e820.begin(), config.e820.end(), std::begin(params.e820_table));

@@ -67,7 +67,9 @@ struct [[gnu::packed]] SetupHeader {
 static_assert(sizeof(SetupHeader) == 0x7b);
 
 struct [[gnu::packed]] BootParams {
-  uint8_t pad_0000[0x0c0];
+  uint8_t pad_0000[0x070];
+  uint64_t acpi_rsdp_addr;  // 0x070: where the RSDP is, so the kernel need not scan (2.14+)
+  uint8_t pad_0078[0x0c0 - 0x078];
   uint32_t ext_ramdisk_image;  // 0x0c0: bits 63..32 of the initrd address
   uint32_t ext_ramdisk_size;   // 0x0c4
   uint32_t ext_cmd_line_ptr;   // 0x0c8
@@ -82,6 +84,7 @@ struct [[gnu::packed]] BootParams {
   uint8_t pad_0cd0[0x1000 - 0xcd0];
 };
 static_assert(sizeof(BootParams) == 4096);
+static_assert(offsetof(BootParams, acpi_rsdp_addr) == 0x070);
 static_assert(offsetof(BootParams, ext_ramdisk_image) == 0x0c0);
 static_assert(offsetof(BootParams, ext_cmd_line_ptr) == 0x0c8);
 static_assert(offsetof(BootParams, e820_entries) == 0x1e8);
@@ -103,6 +106,7 @@ struct ZeroPageConfig {
   std::optional<GuestAddress> initrd;
   uint64_t initrd_size = 0;
   std::span<const E820Entry> e820;  // at most kE820MaxEntries
+  std::optional<GuestAddress> acpi_rsdp;
 };
 
 // Builds the zero page. Pure; throws vmm::Error when e820 has too many entries.

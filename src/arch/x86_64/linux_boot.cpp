@@ -82,6 +82,7 @@ LinuxBootInfo load_linux(const GuestMemory& mem, const LinuxBootConfig& cfg) {
   zero_page.initrd = info.initrd;
   zero_page.initrd_size = info.initrd_size;
   zero_page.e820 = e820;
+  zero_page.acpi_rsdp = cfg.acpi_rsdp;
   if (!mem.write_obj(info.boot_params, build_boot_params(zero_page))) {
     throw ConfigError("guest memory is too small for the zero page");
   }

@@ -14,6 +14,7 @@ struct LinuxBootConfig {
   std::filesystem::path kernel;
   std::optional<std::filesystem::path> initrd;
   std::string cmdline;
+  std::optional<GuestAddress> acpi_rsdp;  // handed over in the zero page
 };
 
 struct LinuxBootInfo {

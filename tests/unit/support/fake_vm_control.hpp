@@ -20,6 +20,11 @@ class FakeVmControl final : public api::VmControl {
     state_ = VmState::kRunning;
   }
   void shutdown() override { state_ = VmState::kShutdown; }
+  void power_button() override {
+    if (state_ != VmState::kRunning) throw StateError("cannot press the power button: not running");
+    ++power_button_presses;
+  }
+  int power_button_presses = 0;
   [[nodiscard]] nlohmann::json config() const override { return {{"cpus", 2}}; }
   [[nodiscard]] std::vector<VmDeviceInfo> devices() const override {
     return {VmDeviceInfo{.id = "disk0",

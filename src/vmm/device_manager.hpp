@@ -1,0 +1,94 @@
+#pragma once
+// The VM's platform inventory: every device with the ports, MMIO windows, interrupt line and
+// PCI slot it holds, placed on the buses through one resource allocator. The firmware tables
+// the guest reads (MP table, ACPI) are generated from this inventory, so what the guest is
+// told always matches what the buses answer.
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "arch/x86_64/acpi_tables.hpp"
+#include "arch/x86_64/mptable.hpp"
+#include "vmm/bus/bus.hpp"
+#include "vmm/bus/bus_device.hpp"
+#include "vmm/resource_allocator.hpp"
+
+namespace vmm {
+
+// What a device is, as far as the firmware tables care.
+enum class PlatformDeviceKind {
+  kSerial,       // 16550A UART (COM1)
+  kI8042,        // keyboard controller (reset line)
+  kRtc,          // CMOS real-time clock
+  kDebugExit,    // isa-debug-exit compatible port
+  kPvPanic,      // QEMU0001
+  kAcpiPower,    // hardware-reduced sleep control/status and reset registers
+  kPowerButton,  // GED interrupt line that notifies the ACPI power button
+  kPciHost,      // configuration ports of PCI bus 0
+  kVirtioMmio,   // a virtio-mmio transport window
+  kVirtioPci,    // a virtio device on PCI bus 0
+};
+
+struct PlatformDevice {
+  PlatformDevice(std::string device_id, PlatformDeviceKind device_kind)
+      : id(std::move(device_id)), kind(device_kind) {}
+  std::string id;
+  PlatformDeviceKind kind;
+  uint64_t io_base = 0;  // port I/O range, when io_size > 0
+  uint64_t io_size = 0;
+  uint64_t mmio_base = 0;  // MMIO window, when mmio_size > 0
+  uint64_t mmio_size = 0;
+  std::optional<uint32_t> gsi;
+  std::optional<uint8_t> pci_slot;
+};
+
+class DeviceManager {
+ public:
+  // The buses must outlive the manager.
+  DeviceManager(Bus& pio, Bus& mmio);
+
+  // A device at a fixed, well-known port range, with the interrupt line it uses (if any).
+  void add_port_device(std::string id, PlatformDeviceKind kind, std::shared_ptr<BusDevice> device,
+                       uint16_t port, uint16_t count, std::optional<uint32_t> gsi = std::nullopt);
+  // An entry for resources without a bus device of their own (the power button's line).
+  void add_resource_only(std::string id, PlatformDeviceKind kind, std::optional<uint32_t> gsi);
+
+  // A virtio-mmio transport: allocate_virtio_mmio claims a window and an edge interrupt line
+  // (the transport needs the line before it exists); add_virtio_mmio maps the transport there.
+  struct MmioPlacement {
+    uint64_t base = 0;
+    uint64_t size = 0;
+    uint32_t gsi = 0;
+  };
+  MmioPlacement allocate_virtio_mmio(const std::string& id);
+  void add_virtio_mmio(std::string id, MmioPlacement placement,
+                       std::shared_ptr<BusDevice> transport, uint64_t window_size);
+  // Claims the next PCI slot and the INTA# line it is wired to; record_pci_device enters the
+  // device once the PCI root has placed it there.
+  struct PciPlacement {
+    uint8_t slot = 0;
+    uint32_t gsi = 0;
+  };
+  PciPlacement allocate_pci_slot(const std::string& id);
+  void record_pci_device(std::string id, PciPlacement placement);
+
+  [[nodiscard]] const std::vector<PlatformDevice>& inventory() const noexcept { return devices_; }
+  [[nodiscard]] const PlatformDevice* find(PlatformDeviceKind kind) const noexcept;
+
+  // The firmware tables' view of the inventory.
+  [[nodiscard]] x86_64::AcpiPlatform acpi_platform(uint32_t cpu_count) const;
+  [[nodiscard]] std::vector<x86_64::MpPciInterrupt> mp_pci_interrupts() const;
+
+ private:
+  Bus& pio_;
+  Bus& mmio_;
+  AddressAllocator ports_;
+  AddressAllocator mmio_space_;
+  IdAllocator gsis_;
+  IdAllocator pci_slots_;
+  std::vector<PlatformDevice> devices_;
+};
+
+}  // namespace vmm
