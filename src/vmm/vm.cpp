@@ -52,6 +52,7 @@ namespace {
 namespace layout = x86_64;
 
 constexpr uint64_t kMinMemory = 32ULL << 20;
+constexpr uint32_t kCpuid1EcxTscDeadline = 1U << 24;
 
 uint64_t host_memory_bytes() {
   struct sysinfo info {};
@@ -273,7 +274,15 @@ Vm::Vm(const VmConfig& config, ConsoleIo console) {
   x86_64::write_mptable(p.memory, config.cpus, dm.mp_pci_interrupts());
   (void)x86_64::write_acpi_tables(p.memory, dm.acpi_platform(config.cpus));
 
-  const auto supported_cpuid = p.kvm.supported_cpuid();
+  auto supported_cpuid = p.kvm.supported_cpuid();
+  // KVM emulates the LAPIC's TSC-deadline mode but leaves announcing it to the VMM. A guest on
+  // hardware-reduced ACPI sets up no PIT to calibrate the LAPIC timer against; in deadline
+  // mode it needs no calibration.
+  if (p.kvm.check_extension(KVM_CAP_TSC_DEADLINE_TIMER) > 0) {
+    for (auto& entry : supported_cpuid) {
+      if (entry.function == x86_64::kCpuidLeafFeatures) entry.ecx |= kCpuid1EcxTscDeadline;
+    }
+  }
   const auto msrs = x86_64::boot_msrs();
   for (uint32_t i = 0; i < config.cpus; ++i) {
     kvm::VcpuFd vcpu = p.vm.create_vcpu(i);

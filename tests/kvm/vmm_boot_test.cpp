@@ -355,8 +355,9 @@ TEST_F(VmmBootTest, OnRebootRestartBootsAgainUntilPowerOff) {
 // The power button from the per-VM API (through `vmm ctl`) reaches the guest as an ACPI event;
 // the guest's handler powers off and vmm exits 0.
 TEST_F(VmmBootTest, PowerButtonFromTheApiShutsTheGuestDown) {
-  const auto socket = write_scratch("api.sock", "");
-  std::filesystem::remove(socket);
+  // Not on the shared scratch directory: its file system has no sockets.
+  const std::filesystem::path socket =
+      std::filesystem::temp_directory_path() / ("vmm-power-" + std::to_string(::getpid()) + ".sock");
   start("vmmtest=powerbutton",
         {"--cpus", "1", "--memory", "512M", "--api-socket", socket.string()});
   ASSERT_TRUE(vm_->wait_for_stdout("VMMTEST: waiting for the power button", deadline_))
