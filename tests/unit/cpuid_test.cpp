@@ -285,5 +285,120 @@ TEST(Cpuid, RefusesBadCounts) {
   EXPECT_NO_THROW(configure_cpuid(entries, kMaxCpuidCpus - 1, kMaxCpuidCpus));
 }
 
+// The 48 bytes of leaves 0x80000002..0x80000004, EAX EBX ECX EDX each.
+std::string brand_bytes(const std::vector<kvm_cpuid_entry2>& entries) {
+  std::string bytes;
+  for (uint32_t leaf = 0x80000002; leaf <= 0x80000004; ++leaf) {
+    const auto& e = get(entries, leaf);
+    for (const uint32_t reg : {e.eax, e.ebx, e.ecx, e.edx}) {
+      char four[4];
+      std::memcpy(four, &reg, 4);
+      bytes.append(four, 4);
+    }
+  }
+  return bytes;
+}
+
+std::string brand_of(const std::vector<kvm_cpuid_entry2>& entries) {
+  const std::string bytes = brand_bytes(entries);
+  return bytes.substr(0, bytes.find('\0'));
+}
+
+// Adds leaves 0x80000002..0x80000004 holding `brand`, NUL-padded to 48 bytes.
+std::vector<kvm_cpuid_entry2> with_brand_leaves(std::vector<kvm_cpuid_entry2> entries,
+                                                std::string brand) {
+  brand.resize(48, '\0');
+  for (std::size_t i = 0; i < 3; ++i) {
+    uint32_t regs[4];
+    std::memcpy(regs, brand.data() + 16 * i, sizeof(regs));
+    entries.push_back(
+        entry(static_cast<uint32_t>(0x80000002 + i), 0, 0, regs[0], regs[1], regs[2], regs[3]));
+  }
+  return entries;
+}
+
+TEST(Cpuid, BrandAddedWhenMissing) {
+  auto entries = intel_supported();
+  configure_cpuid(entries, 0, 2, "Example CPU @ 3.00GHz");
+  EXPECT_EQ(brand_of(entries), "Example CPU @ 3.00GHz");
+  for (uint32_t leaf = 0x80000002; leaf <= 0x80000004; ++leaf) {
+    EXPECT_EQ(count_leaf(entries, leaf), 1u);
+  }
+  EXPECT_EQ(get(entries, 0x80000000).eax, 0x80000008u);  // already above 0x80000004
+}
+
+TEST(Cpuid, BrandReplacedWhenAllZero) {
+  auto entries = with_brand_leaves(amd_supported(), "");
+  configure_cpuid(entries, 0, 1, "Example CPU");
+  EXPECT_EQ(brand_of(entries), "Example CPU");
+  EXPECT_EQ(count_leaf(entries, 0x80000003), 1u);
+}
+
+TEST(Cpuid, BrandKeptWhenKvmHasOne) {
+  const std::string kvm_brand = "AMD EPYC 7B13 64-Core Processor                ";
+  auto entries = with_brand_leaves(amd_supported(), kvm_brand);
+  configure_cpuid(entries, 1, 2, "Example CPU");
+  EXPECT_EQ(brand_bytes(entries), kvm_brand + '\0');
+  EXPECT_EQ(get(entries, 0x80000000).eax, 0x80000021u);
+}
+
+TEST(Cpuid, BrandDefaultsWhenHostHasNone) {
+  auto entries = intel_supported();
+  configure_cpuid(entries, 0, 1, "");
+  EXPECT_EQ(brand_of(entries), kDefaultCpuBrand);
+}
+
+TEST(Cpuid, BrandRaisesMaxExtendedLeaf) {
+  auto low = intel_supported();
+  for (auto& e : low) {
+    if (e.function == 0x80000000) e.eax = 0x80000001;
+  }
+  set_cpuid_brand(low, "Example CPU");
+  EXPECT_EQ(get(low, 0x80000000).eax, 0x80000004u);
+
+  auto none = intel_supported();
+  std::erase_if(none, [](const auto& e) { return e.function >= 0x80000000; });
+  configure_cpuid(none, 0, 1, "Example CPU");
+  EXPECT_EQ(count_leaf(none, 0x80000000), 1u);
+  EXPECT_EQ(get(none, 0x80000000).eax, 0x80000004u);
+  EXPECT_EQ(brand_of(none), "Example CPU");
+}
+
+TEST(Cpuid, BrandTruncatedTo47AndNulPadded) {
+  auto entries = intel_supported();
+  const std::string long_brand(60, 'x');
+  set_cpuid_brand(entries, long_brand);
+  EXPECT_EQ(brand_bytes(entries), std::string(47, 'x') + '\0');
+
+  set_cpuid_brand(entries, "short");  // overwrites: no stale tail
+  EXPECT_EQ(brand_bytes(entries), std::string("short") + std::string(43, '\0'));
+  EXPECT_EQ(count_leaf(entries, 0x80000002), 1u);
+}
+
+TEST(Cpuid, HasBrandNeedsAllThreeLeaves) {
+  auto entries = with_brand_leaves(intel_supported(), "Example CPU");
+  EXPECT_TRUE(has_cpuid_brand(entries));
+  std::erase_if(entries, [](const auto& e) { return e.function == 0x80000004; });
+  EXPECT_FALSE(has_cpuid_brand(entries));
+  EXPECT_FALSE(has_cpuid_brand(intel_supported()));
+}
+
+TEST(Cpuid, HostBrandIsTrimmed) {
+  const std::string brand = host_cpu_brand();
+  EXPECT_LE(brand.size(), kCpuidBrandSize - 1);
+  EXPECT_EQ(brand.find('\0'), std::string::npos);
+  if (!brand.empty()) {
+    EXPECT_NE(brand.front(), ' ');
+    EXPECT_NE(brand.back(), ' ');
+  }
+}
+
+TEST(Cpuid, DefaultFormUsesHostBrand) {
+  auto entries = intel_supported();
+  configure_cpuid(entries, 0, 1);
+  const std::string host = host_cpu_brand();
+  EXPECT_EQ(brand_of(entries), host.empty() ? std::string(kDefaultCpuBrand) : host);
+}
+
 }  // namespace
 }  // namespace vmm::x86_64

@@ -1,11 +1,14 @@
 #include "arch/x86_64/cpuid.hpp"
 
+#include <cpuid.h>
+
 #include <algorithm>
 #include <array>
 #include <bit>
 #include <cstring>
 #include <initializer_list>
 #include <string>
+#include <string_view>
 
 #include "vmm/common/error.hpp"
 
@@ -166,7 +169,68 @@ void ensure_kvm_leaves(std::vector<kvm_cpuid_entry2>& entries) {
   }
 }
 
+// Leaf 0x80000000 EAX bounds the extended leaves a guest reads.
+void raise_max_extended_leaf(std::vector<kvm_cpuid_entry2>& entries, uint32_t leaf) {
+  auto* max = find_mutable(entries, kCpuidLeafExtMax);
+  if (max == nullptr) {
+    entries.push_back(make_entry(kCpuidLeafExtMax, 0, 0));
+    max = &entries.back();
+  }
+  max->eax = std::max(max->eax, leaf);
+}
+
+constexpr std::size_t kBrandBytesPerLeaf = 16;
+
 }  // namespace
+
+std::string host_cpu_brand() {
+  if (__get_cpuid_max(kCpuidLeafExtMax, nullptr) < kCpuidLeafBrandLast) return {};
+  std::array<char, kCpuidBrandSize> raw{};
+  for (uint32_t leaf = kCpuidLeafBrandFirst; leaf <= kCpuidLeafBrandLast; ++leaf) {
+    std::array<unsigned, 4> regs{};
+    __get_cpuid(leaf, &regs[0], &regs[1], &regs[2], &regs[3]);
+    std::memcpy(raw.data() + (leaf - kCpuidLeafBrandFirst) * kBrandBytesPerLeaf, regs.data(),
+                kBrandBytesPerLeaf);
+  }
+  // Some CPUs right-align the string with leading spaces; all pad it with NULs.
+  std::string_view brand(raw.data(), raw.size());
+  brand = brand.substr(0, brand.find('\0'));
+  const auto first = brand.find_first_not_of(' ');
+  if (first == std::string_view::npos) return {};
+  brand = brand.substr(first, brand.find_last_not_of(' ') - first + 1);
+  return std::string(brand);
+}
+
+bool has_cpuid_brand(std::span<const kvm_cpuid_entry2> entries) noexcept {
+  bool any_set = false;
+  for (uint32_t leaf = kCpuidLeafBrandFirst; leaf <= kCpuidLeafBrandLast; ++leaf) {
+    const auto* e = find_cpuid_entry(entries, leaf);
+    if (e == nullptr) return false;
+    any_set = any_set || (e->eax | e->ebx | e->ecx | e->edx) != 0;
+  }
+  return any_set;
+}
+
+void set_cpuid_brand(std::vector<kvm_cpuid_entry2>& entries, std::string_view brand) {
+  std::array<char, kCpuidBrandSize> bytes{};  // the rest stays NUL: the string's terminator
+  const std::size_t length = std::min(brand.size(), kCpuidBrandSize - 1);
+  std::copy_n(brand.begin(), length, bytes.begin());
+  for (uint32_t leaf = kCpuidLeafBrandFirst; leaf <= kCpuidLeafBrandLast; ++leaf) {
+    auto* e = find_mutable(entries, leaf);
+    if (e == nullptr) {
+      entries.push_back(make_entry(leaf, 0, 0));
+      e = &entries.back();
+    }
+    std::array<uint32_t, 4> regs{};  // EAX, EBX, ECX, EDX: the string's bytes in order
+    std::memcpy(regs.data(), bytes.data() + (leaf - kCpuidLeafBrandFirst) * kBrandBytesPerLeaf,
+                kBrandBytesPerLeaf);
+    e->eax = regs[0];
+    e->ebx = regs[1];
+    e->ecx = regs[2];
+    e->edx = regs[3];
+  }
+  raise_max_extended_leaf(entries, kCpuidLeafBrandLast);
+}
 
 CpuVendor cpuid_vendor(std::span<const kvm_cpuid_entry2> entries) noexcept {
   const auto* leaf0 = find_cpuid_entry(entries, kCpuidLeafVendor);
@@ -191,6 +255,11 @@ const kvm_cpuid_entry2* find_cpuid_entry(std::span<const kvm_cpuid_entry2> entri
 
 void configure_cpuid(std::vector<kvm_cpuid_entry2>& entries, uint32_t cpu_index,
                      uint32_t cpu_count) {
+  configure_cpuid(entries, cpu_index, cpu_count, host_cpu_brand());
+}
+
+void configure_cpuid(std::vector<kvm_cpuid_entry2>& entries, uint32_t cpu_index, uint32_t cpu_count,
+                     std::string_view brand) {
   if (cpu_count == 0 || cpu_count > kMaxCpuidCpus) {
     throw ConfigError("vCPU count " + std::to_string(cpu_count) + " is out of range (1.." +
                       std::to_string(kMaxCpuidCpus) + ")");
@@ -216,6 +285,13 @@ void configure_cpuid(std::vector<kvm_cpuid_entry2>& entries, uint32_t cpu_index,
   if (vendor == CpuVendor::kIntel) configure_intel_cache_leaf(entries, cpu_count);
   if (vendor == CpuVendor::kAmd) configure_amd_leaves(entries, apic_id, cpu_count);
   ensure_kvm_leaves(entries);
+  // Without a brand string Linux names the CPU after its family ("AMD Hammer"); KVM's own
+  // string, when it has one, is the host's and stays.
+  if (has_cpuid_brand(entries)) {
+    raise_max_extended_leaf(entries, kCpuidLeafBrandLast);
+  } else {
+    set_cpuid_brand(entries, brand.empty() ? kDefaultCpuBrand : brand);
+  }
 }
 
 }  // namespace vmm::x86_64
