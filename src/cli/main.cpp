@@ -23,6 +23,7 @@
 #include "container/cli.hpp"
 #include "vmm/common/error.hpp"
 #include "vmm/common/size.hpp"
+#include "vmm/common/uuid.hpp"
 #include "vmm/config/kernel_cmdline.hpp"
 #include "vmm/config/vm_config.hpp"
 #include "vmm/config/vm_config_json.hpp"
@@ -55,9 +56,9 @@ void setup_logging(const std::string& level) {
 std::string flag_for_field(const std::string& field) {
   if (field.starts_with("disks")) return "--disk";
   if (field.starts_with("nets")) return "--net";
-  static constexpr std::array<std::string_view, 11> kFlags = {
-      "kernel",  "initrd",    "cmdline",    "cpus",   "memory",      "timeout",
-      "console", "transport", "kvm-device", "config", "print-config"};
+  static constexpr std::array<std::string_view, 12> kFlags = {
+      "kernel",  "initrd",    "cmdline",    "cpus",   "memory",       "timeout",
+      "console", "transport", "kvm-device", "config", "print-config", "uuid"};
   for (const auto flag : kFlags) {
     if (field == flag) return "--" + field;
   }
@@ -150,6 +151,9 @@ int run_cli(int argc, char** argv, vmm::cli::TerminationSignals& signals) {
           ->capture_default_str();
   auto* kvm_device_opt =
       run->add_option("--kvm-device", flags.kvm_device, "KVM device node")->capture_default_str();
+  std::string uuid;
+  auto* uuid_opt = run->add_option(
+      "--uuid", uuid, "The machine's SMBIOS UUID (8-4-4-4-12 hex; default: a random one)");
   vmm::cli::RunOptions run_options;
   std::string on_reboot = "exit";
   run->add_option("--on-reboot", on_reboot,
@@ -223,6 +227,7 @@ int run_cli(int argc, char** argv, vmm::cli::TerminationSignals& signals) {
             transport == "mmio" ? vmm::TransportKind::kMmio : vmm::TransportKind::kPci;
       }
       if (given(kvm_device_opt)) config.kvm_device = flags.kvm_device;
+      if (given(uuid_opt)) config.uuid = vmm::to_string(vmm::parse_uuid(uuid));
       for (const auto& words : cmdline_append) {
         config.cmdline = vmm::append_cmdline(std::move(config.cmdline), words);
       }

@@ -15,6 +15,7 @@
 #include <utility>
 
 #include "vmm/common/error.hpp"
+#include "vmm/common/uuid.hpp"
 #include "vmm/config/kernel_cmdline.hpp"
 
 namespace vmm {
@@ -324,6 +325,12 @@ void parse_vmm_section(const json& v, const std::string& path, VmConfig& config)
     } else if (key == "kvm_device") {
       config.kvm_device = get_string(value, f);
       if (config.kvm_device.empty()) fail(f, "must not be empty");
+    } else if (key == "uuid") {
+      try {
+        config.uuid = to_string(parse_uuid(get_string(value, f)));
+      } catch (const ConfigError& e) {
+        fail(f, e.problem());
+      }
     } else {
       return false;
     }
@@ -447,6 +454,7 @@ json vm_config_to_json(const VmConfig& config) {
       {"transport", config.transport == TransportKind::kMmio ? "mmio" : "pci"},
       {"kvm_device", config.kvm_device},
   };
+  if (!config.uuid.empty()) doc["vmm"]["uuid"] = config.uuid;
   return doc;
 }
 

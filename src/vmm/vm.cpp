@@ -18,6 +18,7 @@
 #include "arch/x86_64/msrs.hpp"
 #include "arch/x86_64/page_tables.hpp"
 #include "arch/x86_64/regs.hpp"
+#include "arch/x86_64/smbios.hpp"
 #include "devices/legacy/acpi_power.hpp"
 #include "devices/legacy/debug_exit.hpp"
 #include "devices/legacy/i8042.hpp"
@@ -29,6 +30,7 @@
 #include "vmm/bus/bus.hpp"
 #include "vmm/common/error.hpp"
 #include "vmm/common/size.hpp"
+#include "vmm/common/uuid.hpp"
 #include "vmm/config/kernel_cmdline.hpp"
 #include "vmm/device_manager.hpp"
 #include "vmm/event_loop/event_loop.hpp"
@@ -273,6 +275,15 @@ Vm::Vm(const VmConfig& config, ConsoleIo console) {
   // have it, the MP table for those booted with acpi=off or built without ACPI.
   x86_64::write_mptable(p.memory, config.cpus, dm.mp_pci_interrupts());
   (void)x86_64::write_acpi_tables(p.memory, dm.acpi_platform(config.cpus));
+  // SMBIOS: who made the machine (vmm) and which one it is (a UUID, also its serial number).
+  x86_64::SmbiosInfo smbios;
+  smbios.uuid = config.uuid.empty() ? random_uuid() : parse_uuid(config.uuid);
+  smbios.serial = to_string(smbios.uuid);
+  smbios.acpi = true;
+  smbios.memory_bytes = config.memory_bytes;
+  smbios.cpu_count = config.cpus;
+  smbios.cpu_version = x86_64::host_cpu_brand();
+  x86_64::write_smbios(p.memory, smbios);
 
   auto supported_cpuid = p.kvm.supported_cpuid();
   // KVM emulates the LAPIC's TSC-deadline mode but leaves announcing it to the VMM. A guest on

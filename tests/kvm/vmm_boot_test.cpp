@@ -311,7 +311,9 @@ TEST_F(VmmBootTest, PrintedConfigBootsLikeItsFlags) {
 // CPU has a brand string, and busybox `poweroff -f` (ACPI S5) ends vmm with 0. Without ACPI
 // the guest would halt and vmm would run until the test limit.
 TEST_F(VmmBootTest, AcpiPowerOffExitsZeroAndThePlatformIsDescribed) {
-  start("vmmtest=poweroff", {"--cpus", "2", "--memory", "512M", "--log-level", "info"});
+  const std::string uuid = "6a1b1e7e-7a64-4e8a-9a7e-0123456789ab";
+  start("vmmtest=poweroff",
+        {"--cpus", "2", "--memory", "512M", "--log-level", "info", "--uuid", uuid});
   const ExitStatus s = finish();
   EXPECT_TRUE(s.exited && s.code == 0) << s.describe();
   const std::string console = vm_->stdout_text();
@@ -323,6 +325,9 @@ TEST_F(VmmBootTest, AcpiPowerOffExitsZeroAndThePlatformIsDescribed) {
   }
   EXPECT_EQ(marker(console, "cpus"), "2");  // the MADT's two local APICs
   EXPECT_EQ(marker(console, "dmi_vendor"), "vmm");
+  EXPECT_EQ(marker(console, "dmi_product"), "vmm");
+  EXPECT_EQ(marker(console, "dmi_uuid"), uuid);
+  EXPECT_EQ(console.find("DMI not present"), std::string::npos);
   const std::string model = marker(console, "cpu_model").value_or("");
   EXPECT_FALSE(model.empty());
   EXPECT_EQ(model.find("Hammer"), std::string::npos) << model;

@@ -408,5 +408,20 @@ TEST_F(VmConfigJson, BadFilesNameTheFile) {
   }
 }
 
+TEST(VmConfigJsonUuid, ParsedNormalizedRoundTrippedAndRefusedWhenMalformed) {
+  const nlohmann::json doc = {{"vmm", {{"uuid", "6A1B1E7E-7A64-4E8A-9A7E-0123456789AB"}}}};
+  const VmConfig c = vm_config_from_json(doc, {});
+  EXPECT_EQ(c.uuid, "6a1b1e7e-7a64-4e8a-9a7e-0123456789ab");
+  EXPECT_EQ(vm_config_to_json(c)["vmm"]["uuid"], c.uuid);
+  EXPECT_EQ(vm_config_from_json(vm_config_to_json(c), {}), c);
+  EXPECT_FALSE(vm_config_to_json(VmConfig{})["vmm"].contains("uuid"));
+  try {
+    (void)vm_config_from_json({{"vmm", {{"uuid", "not-a-uuid"}}}}, {});
+    ADD_FAILURE() << "a malformed uuid was accepted";
+  } catch (const ConfigError& e) {
+    EXPECT_EQ(e.field(), "vmm.uuid");
+  }
+}
+
 }  // namespace
 }  // namespace vmm

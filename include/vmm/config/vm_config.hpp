@@ -33,6 +33,8 @@ struct VmConfig {
   std::vector<virtio::NetConfig> nets;           // eth0, eth1, ...
   ConsoleKind console = ConsoleKind::kSerial;
   TransportKind transport = TransportKind::kPci;
+  // The machine's SMBIOS UUID (canonical lowercase text); empty: a random one per VM.
+  std::string uuid;
   friend bool operator==(const VmConfig&, const VmConfig&) = default;
 };
 
