@@ -361,8 +361,8 @@ TEST_F(VmmBootTest, OnRebootRestartBootsAgainUntilPowerOff) {
 // the guest's handler powers off and vmm exits 0.
 TEST_F(VmmBootTest, PowerButtonFromTheApiShutsTheGuestDown) {
   // Not on the shared scratch directory: its file system has no sockets.
-  const std::filesystem::path socket =
-      std::filesystem::temp_directory_path() / ("vmm-power-" + std::to_string(::getpid()) + ".sock");
+  const std::filesystem::path socket = std::filesystem::temp_directory_path() /
+                                       ("vmm-power-" + std::to_string(::getpid()) + ".sock");
   start("vmmtest=powerbutton",
         {"--cpus", "1", "--memory", "512M", "--api-socket", socket.string()});
   ASSERT_TRUE(vm_->wait_for_stdout("VMMTEST: waiting for the power button", deadline_))
@@ -401,6 +401,26 @@ TEST_F(VmmBootTest, KernelAndDiskAloneBootTheImagesInit) {
   EXPECT_NE(vm_->stdout_text().find("VMMTEST: rootfs init started"), std::string::npos);
   EXPECT_EQ(marker(vm_->stdout_text(), "root_mount").value_or("/dev/vda ext4 rw"),
             "/dev/vda ext4 rw");
+}
+
+// --transport mmio with Debian's stock kernel: its virtio_mmio driver finds the devices in the
+// DSDT (LNRO0005), with no virtio_mmio.device= on the command line.
+TEST_F(VmmBootTest, StockKernelFindsMmioDevicesThroughAcpi) {
+  const std::string cache = cache_dir();
+  const std::string initrd = env_or("VMM_TEST_ROOTFS_INITRD", cache + "/rootfs-initramfs.cpio.gz");
+  const std::string rootfs = env_or("VMM_TEST_ROOTFS_IMAGE", cache + "/test-rootfs.ext4");
+  ASSERT_EQ(::access(initrd.c_str(), R_OK), 0) << "missing " << initrd;
+  ASSERT_EQ(::access(rootfs.c_str(), R_OK), 0) << "missing " << rootfs;
+  const auto disk = write_scratch("root.ext4", "");
+  std::filesystem::copy_file(rootfs, disk, std::filesystem::copy_options::overwrite_existing);
+  start_run({"--kernel", KvmTestEnv::get().kernel, "--initrd", initrd, "--disk", disk.string(),
+             "--transport", "mmio", "--cmdline-append", "quiet rd.emergency=reboot vmmtest=info"});
+  const ExitStatus s = finish();
+  EXPECT_TRUE(s.exited && s.code == 0) << s.describe();
+  const std::string console = vm_->stdout_text();
+  EXPECT_EQ(console.find("virtio_mmio.device="), std::string::npos);
+  EXPECT_NE(console.find("VMMTEST: rootfs init started"), std::string::npos);
+  EXPECT_EQ(marker(console, "root_mount"), "/dev/vda ext4 rw");
 }
 
 // acpi=off: the guest falls back to the MP table (CPUs, IOAPIC) and still boots and reboots.
