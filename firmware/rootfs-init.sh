@@ -82,7 +82,8 @@ info() {
     mark "disk_$name=sectors:$(cat "$dir/size") ro:$(cat "$dir/ro") serial:$serial"
     # The device's sysfs path shows the transport it sits on.
     case $(readlink -f "$dir") in
-      */virtio-mmio* | */virtio_mmio*) mark "transport_$name=mmio" ;;
+      # virtio-mmio devices from the command line, or from the ACPI DSDT (LNRO0005)
+      */virtio-mmio* | */virtio_mmio* | */LNRO0005:*) mark "transport_$name=mmio" ;;
       */pci0000:*) mark "transport_$name=pci" ;;
       *) mark "transport_$name=unknown $(readlink -f "$dir")" ;;
     esac
