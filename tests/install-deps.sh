@@ -13,6 +13,8 @@ PACKAGES=(
   # nested-KVM sandbox and guest test assets
   qemu-system-x86 busybox-static cpio gzip zstd xz-utils e2fsprogs kmod file libc6-dev git
   iproute2 util-linux procps
+  # the Debian 12 systemd guest image (firmware/build-debian-image.sh)
+  mmdebstrap
   # the minimal guest kernel (firmware/build-minimal-kernel.sh builds it from linux-source-6.1)
   linux-source-6.1 make bc flex bison libelf-dev libssl-dev
   # peers used by the container and network tests, and the OCI clients that drive vmm's runtime
