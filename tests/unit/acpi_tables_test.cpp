@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "support/run_command.hpp"
 #include "vmm/common/error.hpp"
 #include "vmm/memory/x86_64_layout.hpp"
 
@@ -335,22 +336,7 @@ TEST(AcpiTables, WriteRefusesTablesThatDoNotFitOrMissingRam) {
 
 // --- Decoding with ACPICA's disassembler ---
 
-struct CommandResult {
-  int status = -1;
-  std::string output;  // stdout and stderr
-};
-
-CommandResult run_command(const std::string& command) {
-  CommandResult r;
-  FILE* pipe = ::popen((command + " 2>&1").c_str(), "r");
-  if (pipe == nullptr) return r;
-  std::array<char, 4096> buf{};
-  std::size_t n = 0;
-  while ((n = std::fread(buf.data(), 1, buf.size(), pipe)) > 0) r.output.append(buf.data(), n);
-  const int status = ::pclose(pipe);
-  r.status = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return r;
-}
+using test::run_command;
 
 std::string read_text(const fs::path& path) {
   std::ifstream in(path);

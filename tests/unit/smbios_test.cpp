@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "support/run_command.hpp"
 #include "unit/kernel_test_images.hpp"
 #include "vmm/common/error.hpp"
 #include "vmm/memory/x86_64_layout.hpp"
@@ -422,21 +423,7 @@ std::string dmidecode_path() {
   return "";
 }
 
-struct CommandResult {
-  int status = -1;
-  std::string output;  // stdout and stderr
-};
-
-CommandResult run(const std::string& command) {
-  CommandResult result;
-  FILE* pipe = ::popen((command + " 2>&1").c_str(), "r");
-  if (pipe == nullptr) return result;
-  std::array<char, 4096> buf{};
-  std::size_t n = 0;
-  while ((n = std::fread(buf.data(), 1, buf.size(), pipe)) > 0) result.output.append(buf.data(), n);
-  result.status = ::pclose(pipe);
-  return result;
-}
+using test::run_command;
 
 // dmidecode --dump-bin's layout, which --from-dump reads: the entry point at offset 0 with its
 // table address rewritten to 32 (checksums kept valid), the table at offset 32.
@@ -481,7 +468,8 @@ class SmbiosDmidecode : public ::testing::TestWithParam<bool> {
   }
 
   std::string keyword(const TempFile& dump, const std::string& key) const {
-    const auto r = run(dmidecode_ + " --from-dump '" + dump.path().string() + "' -s " + key);
+    const auto r =
+        run_command(dmidecode_ + " --from-dump '" + dump.path().string() + "' -s " + key);
     EXPECT_EQ(r.status, 0) << r.output;
     std::string out = r.output;
     while (!out.empty() && out.back() == '\n') out.pop_back();
@@ -521,7 +509,7 @@ TEST_P(SmbiosDmidecode, RandomUuidReadsBack) {
 TEST_P(SmbiosDmidecode, FullDecodeIsClean) {
   const auto mem = written(full_info());
   const TempFile dump("smbios-full.bin", dump_image(mem, GetParam()));
-  const auto r = run(dmidecode_ + " --from-dump '" + dump.path().string() + "'");
+  const auto r = run_command(dmidecode_ + " --from-dump '" + dump.path().string() + "'");
   EXPECT_EQ(r.status, 0) << r.output;
   // The 2.1 entry point has no docrev: dmidecode prints two version numbers for it.
   EXPECT_NE(r.output.find(GetParam() ? "SMBIOS 3.0 present." : "SMBIOS 3.0.0 present."),
@@ -548,15 +536,16 @@ TEST(Smbios, DmidecodeFindsTheTablesInGuestMemory) {
   const TempFile image("smbios-mem.img", read_bytes(mem, 0, kSmbiosEnd));
   const std::string from_image = dmidecode + " --no-sysfs -d '" + image.path().string() + "'";
 
-  const auto decoded = run(from_image);
+  const auto decoded = run_command(from_image);
   EXPECT_EQ(decoded.status, 0) << decoded.output;
   EXPECT_NE(decoded.output.find("SMBIOS 3.0.0 present."), std::string::npos) << decoded.output;
   EXPECT_NE(decoded.output.find("Table at 0x000F0040."), std::string::npos) << decoded.output;
-  EXPECT_EQ(run(from_image + " -s system-uuid").output, "12345678-9abc-def0-0123-456789abcdef\n");
+  EXPECT_EQ(run_command(from_image + " -s system-uuid").output,
+            "12345678-9abc-def0-0123-456789abcdef\n");
 
   const std::string dump_path = image.path().string() + ".dump";
   std::filesystem::remove(dump_path);
-  const auto dumped = run(from_image + " --dump-bin '" + dump_path + "'");
+  const auto dumped = run_command(from_image + " --dump-bin '" + dump_path + "'");
   EXPECT_EQ(dumped.status, 0) << dumped.output;
   EXPECT_EQ(read_file(dump_path), dump_image(mem, false));
   std::filesystem::remove(dump_path);

@@ -1,5 +1,5 @@
 #pragma once
-// Little-endian byte appends for firmware tables (ACPI, AML resource descriptors). The tables
+// Little-endian byte appends for firmware tables (ACPI, AML, SMBIOS, the MP table). The tables
 // are byte-packed, so building them as bytes avoids any dependence on struct layout.
 #include <algorithm>
 #include <cstddef>
@@ -31,11 +31,19 @@ class ByteWriter {
   void text(std::string_view s, std::size_t width) {
     for (std::size_t i = 0; i < width; ++i) u8(i < s.size() ? static_cast<uint8_t>(s[i]) : ' ');
   }
+  // The characters of `s`, as they are (no terminator, no padding).
+  void chars(std::string_view s) {
+    for (const char c : s) u8(static_cast<uint8_t>(c));
+  }
   void bytes(std::span<const uint8_t> b) { bytes_.insert(bytes_.end(), b.begin(), b.end()); }
   void zeros(std::size_t n) { bytes_.insert(bytes_.end(), n, 0); }
   // Zero bytes up to the next multiple of `alignment`.
   void align(std::size_t alignment) { zeros((alignment - bytes_.size() % alignment) % alignment); }
 
+  void put_u8_at(std::size_t off, uint8_t v) { bytes_.at(off) = v; }
+  void put_u16_at(std::size_t off, uint16_t v) {
+    for (std::size_t i = 0; i < 2; ++i) bytes_.at(off + i) = static_cast<uint8_t>(v >> (8 * i));
+  }
   void put_u32_at(std::size_t off, uint32_t v) {
     for (std::size_t i = 0; i < 4; ++i) bytes_.at(off + i) = static_cast<uint8_t>(v >> (8 * i));
   }

@@ -6,6 +6,7 @@
 #include <string_view>
 #include <vector>
 
+#include "arch/x86_64/byte_writer.hpp"
 #include "vmm/common/error.hpp"
 #include "vmm/memory/x86_64_layout.hpp"
 
@@ -35,42 +36,6 @@ constexpr uint32_t kMpCpuFeatureFpu = 1U << 0;
 constexpr uint32_t kMpCpuFeatureApic = 1U << 9;
 constexpr std::size_t kFixedEntries =
     2 /* buses */ + 1 /* IOAPIC */ + kMpIsaIrqCount + 2 /* local interrupts */;
-
-// Appends little-endian fields; the MP structures are byte-packed, so building them as bytes
-// avoids any dependence on struct layout.
-class ByteWriter {
- public:
-  void u8(uint8_t v) { bytes_.push_back(v); }
-  void u16(uint16_t v) {
-    u8(static_cast<uint8_t>(v));
-    u8(static_cast<uint8_t>(v >> 8));
-  }
-  void u32(uint32_t v) {
-    u16(static_cast<uint16_t>(v));
-    u16(static_cast<uint16_t>(v >> 16));
-  }
-  // A fixed-width, space-padded identifier string.
-  void text(std::string_view s, std::size_t width) {
-    for (std::size_t i = 0; i < width; ++i) u8(i < s.size() ? static_cast<uint8_t>(s[i]) : ' ');
-  }
-  void zeros(std::size_t n) { bytes_.insert(bytes_.end(), n, 0); }
-  void put_u16_at(std::size_t off, uint16_t v) {
-    bytes_.at(off) = static_cast<uint8_t>(v);
-    bytes_.at(off + 1) = static_cast<uint8_t>(v >> 8);
-  }
-  // Sets byte `off` so that all bytes sum to 0 modulo 256.
-  void fix_checksum_at(std::size_t off) {
-    bytes_.at(off) = 0;
-    const auto sum = std::accumulate(bytes_.begin(), bytes_.end(), 0U,
-                                     [](unsigned acc, uint8_t b) { return acc + b; });
-    bytes_.at(off) = static_cast<uint8_t>(0x100U - (sum & 0xffU));
-  }
-  [[nodiscard]] std::size_t size() const noexcept { return bytes_.size(); }
-  [[nodiscard]] const std::vector<uint8_t>& bytes() const noexcept { return bytes_; }
-
- private:
-  std::vector<uint8_t> bytes_;
-};
 
 void interrupt_entry(ByteWriter& w, uint8_t entry_type, uint8_t int_type, uint8_t bus,
                      uint8_t bus_irq, uint8_t dest_id, uint8_t dest_pin) {

@@ -6,6 +6,7 @@
 #include <string_view>
 #include <utility>
 
+#include "arch/x86_64/byte_writer.hpp"
 #include "vmm/common/error.hpp"
 
 namespace vmm::x86_64 {
@@ -66,33 +67,6 @@ constexpr uint8_t kMemoryTypeRam = 0x07;
 constexpr uint16_t kTypeDetailOther = 1U << 1;
 constexpr uint8_t kBootNoErrors = 0;
 
-// Appends little-endian fields; SMBIOS structures are byte-packed.
-class ByteWriter {
- public:
-  void u8(uint8_t v) { bytes_.push_back(v); }
-  void u16(uint16_t v) {
-    u8(static_cast<uint8_t>(v));
-    u8(static_cast<uint8_t>(v >> 8));
-  }
-  void u32(uint32_t v) {
-    u16(static_cast<uint16_t>(v));
-    u16(static_cast<uint16_t>(v >> 16));
-  }
-  void u64(uint64_t v) {
-    u32(static_cast<uint32_t>(v));
-    u32(static_cast<uint32_t>(v >> 32));
-  }
-  void text(std::string_view s) {
-    for (const char c : s) u8(static_cast<uint8_t>(c));
-  }
-  void zeros(std::size_t n) { bytes_.insert(bytes_.end(), n, 0); }
-  [[nodiscard]] std::size_t size() const noexcept { return bytes_.size(); }
-  [[nodiscard]] std::vector<uint8_t>& bytes() noexcept { return bytes_; }
-
- private:
-  std::vector<uint8_t> bytes_;
-};
-
 uint8_t byte_sum(std::span<const uint8_t> bytes) noexcept {
   return static_cast<uint8_t>(
       std::accumulate(bytes.begin(), bytes.end(), 0U, [](unsigned a, uint8_t b) { return a + b; }));
@@ -139,9 +113,9 @@ class Structure {
                   std::to_string(area_.size()) + " bytes, expected " +
                   std::to_string(expected_length));
     }
-    area_.bytes()[1] = expected_length;
+    area_.put_u8_at(1, expected_length);
     for (const auto& s : strings_) {
-      area_.text(s);
+      area_.chars(s);
       area_.u8(0);
     }
     if (strings_.empty()) area_.u8(0);
@@ -384,7 +358,7 @@ std::vector<uint8_t> build_smbios_structures(const SmbiosInfo& info) {
 std::array<uint8_t, kSmbios3EntryPointSize> build_smbios3_entry_point(
     uint64_t table_addr, uint32_t table_size) noexcept {
   ByteWriter w;
-  w.text("_SM3_");
+  w.chars("_SM3_");
   w.u8(0);  // checksum
   w.u8(kSmbios3EntryPointSize);
   w.u8(kSmbiosMajor);
@@ -408,7 +382,7 @@ std::array<uint8_t, kSmbios2EntryPointSize> build_smbios2_entry_point(
   }
   const TableShape shape = table_shape(table);
   ByteWriter w;
-  w.text("_SM_");
+  w.chars("_SM_");
   w.u8(0);  // checksum
   w.u8(kSmbios2EntryPointSize);
   w.u8(kSmbiosMajor);
@@ -416,7 +390,7 @@ std::array<uint8_t, kSmbios2EntryPointSize> build_smbios2_entry_point(
   w.u16(shape.largest);
   w.u8(kSmbios2EntryPointRevision);
   w.zeros(5);  // formatted area
-  w.text("_DMI_");
+  w.chars("_DMI_");
   w.u8(0);  // intermediate checksum
   w.u16(static_cast<uint16_t>(table.size()));
   w.u32(table_addr);
