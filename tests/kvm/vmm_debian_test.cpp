@@ -22,6 +22,8 @@ namespace {
 
 namespace fs = std::filesystem;
 
+constexpr const char* kUuid = "0f6e2f8c-53a4-4a59-b1d2-7c0e5d9a3b11";
+
 enum class GuestKernel { kStock, kMinimal };
 enum class Ending { kPowerOff, kReboot, kPowerButton };
 
@@ -97,7 +99,9 @@ TEST_P(DebianSystemdTest, BootsToMultiUserWithNoFailedUnitAndShutsDownCleanly) {
                                    "--memory",
                                    "1G",
                                    "--api-socket",
-                                   socket.string()};
+                                   socket.string(),
+                                   "--uuid",
+                                   kUuid};
   if (c.kernel == GuestKernel::kStock) argv.insert(argv.end(), {"--initrd", initrd});
   const std::string& extra = KvmTestEnv::get().cmdline_extra;
   if (!extra.empty()) argv.insert(argv.end(), {"--cmdline-append", extra});
@@ -108,6 +112,8 @@ TEST_P(DebianSystemdTest, BootsToMultiUserWithNoFailedUnitAndShutsDownCleanly) {
   ASSERT_TRUE(prompt.has_value()) << "no root shell on the serial console";
   // The markers are split in the typed line, so the tty's echo of it never matches.
   type(
+      "echo VMMTEST''': product='$(dmidecode -s system-product-name); "
+      "echo VMMTEST''': uuid='$(dmidecode -s system-uuid); "
       "echo VMMTEST''': state='$(systemctl is-system-running --wait); "
       "echo VMMTEST''': failed='$(systemctl --failed --no-legend --plain | wc -l); "
       "systemctl --failed --no-legend --plain; echo VMMTEST''': checked'");
@@ -116,6 +122,9 @@ TEST_P(DebianSystemdTest, BootsToMultiUserWithNoFailedUnitAndShutsDownCleanly) {
   const std::string console = vm_->stdout_text();
   EXPECT_EQ(marker(console, "state"), "running") << "systemd is not in multi-user, all started";
   EXPECT_EQ(marker(console, "failed"), "0") << "units failed";
+  // dmidecode in the guest reads vmm's SMBIOS tables.
+  EXPECT_EQ(marker(console, "product"), "vmm");
+  EXPECT_EQ(marker(console, "uuid"), kUuid);
 
   switch (c.ending) {
     case Ending::kPowerOff:
