@@ -168,20 +168,32 @@ TEST_F(Cli, MissingKvmDeviceIsExplained) {
   expect_usage_error(r, "does not exist");
 }
 
+TEST_F(Cli, BadUuidAndOnRebootAreUsageErrors) {
+  const auto kernel = write_file("vmlinux", "not a kernel");
+  expect_usage_error(vmm("run --kernel " + kernel.string() + " --uuid 1234 --print-config"),
+                     "--uuid");
+  expect_usage_error(vmm("run --kernel " + kernel.string() + " --on-reboot sometimes"),
+                     "--on-reboot");
+}
+
 // --print-config shows the whole command line in the config file's schema, and starts nothing
 // (the kernel need not even be a kernel).
 TEST_F(Cli, PrintConfigOfFlags) {
   const auto kernel = write_file("vmlinux", "not a kernel");
   const auto disk = write_file("disk.img", std::string(4096, '\0'));
   auto r = vmm("run --kernel " + kernel.string() +
-               " --cpus 2 --memory 256M --cmdline 'console=hvc0 quiet' --disk " + disk.string() +
+               " --cpus 2 --memory 256M --cmdline 'console=hvc0 quiet' --cmdline-append "
+               "loglevel=3 --uuid 0F6E2F8C-53A4-4A59-B1D2-7C0E5D9A3B11 --disk " +
+               disk.string() +
                ",readonly=on,serial=D1 --net user,hostfwd=tcp::2222-:22,mac=02:00:00:00:00:09"
                " --console virtio --transport mmio --print-config");
   ASSERT_EQ(r.status, 0) << r.err;
   EXPECT_TRUE(r.err.empty()) << r.err;
   const auto j = nlohmann::json::parse(r.out);
   EXPECT_EQ(j["boot-source"]["kernel_image_path"], kernel.string());
-  EXPECT_EQ(j["boot-source"]["boot_args"], "console=hvc0 quiet");
+  // --cmdline-append adds to --cmdline; the first disk becomes root (read-only: ro).
+  EXPECT_EQ(j["boot-source"]["boot_args"], "console=hvc0 quiet loglevel=3 root=/dev/vda ro");
+  EXPECT_EQ(j["vmm"]["uuid"], "0f6e2f8c-53a4-4a59-b1d2-7c0e5d9a3b11");
   EXPECT_EQ(j["machine-config"]["vcpu_count"], 2);
   EXPECT_EQ(j["machine-config"]["mem_size_mib"], 256);
   ASSERT_EQ(j["drives"].size(), 1u);
