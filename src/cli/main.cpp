@@ -145,8 +145,8 @@ int run_cli(int argc, char** argv, vmm::cli::TerminationSignals& signals) {
   std::string transport = "pci";
   auto* transport_opt =
       run->add_option("--transport", transport,
-                      "virtio transport: pci, or mmio (announced on the kernel command line; "
-                      "needs CONFIG_VIRTIO_MMIO_CMDLINE_DEVICES)")
+                      "virtio transport: pci, or mmio (described in the ACPI DSDT; with acpi=off, "
+                      "announced on the kernel command line)")
           ->check(CLI::IsMember({"pci", "mmio"}))
           ->capture_default_str();
   auto* kvm_device_opt =
@@ -163,7 +163,7 @@ int run_cli(int argc, char** argv, vmm::cli::TerminationSignals& signals) {
       ->capture_default_str();
   run->add_option("--api-socket", run_options.api_socket,
                   "Serve the VM's REST API (HTTP over this Unix socket, mode 0600): ping, info, "
-                  "pause, resume, shutdown, counters");
+                  "pause, resume, shutdown, counters, power-button");
 
   std::string ctl_socket;
   std::string ctl_command;
