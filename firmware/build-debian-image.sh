@@ -62,7 +62,8 @@ EOF
 # wizard on the console.
 : >"$root/etc/machine-id"
 # The stock kernel's modules that a vmm guest can use, for udev (the whole tree is 400 MB, most
-# of it drivers for hardware a VM never has).
+# of it drivers for hardware a VM never has). kernel/virt holds irqbypass, which kvm needs: udev
+# loads kvm when the vCPUs advertise SVM or VMX.
 kver=$(basename "$KERNEL_MODULES")
 dest=$root/lib/modules/$kver
 mkdir -p "$dest"
@@ -70,7 +71,7 @@ cp "$KERNEL_MODULES"/modules.builtin* "$KERNEL_MODULES"/modules.order "$dest/"
 (cd "$KERNEL_MODULES" &&
   find kernel/drivers/acpi kernel/drivers/input kernel/drivers/misc kernel/drivers/virtio \
     kernel/drivers/block kernel/drivers/char kernel/fs kernel/lib \
-    kernel/crypto kernel/arch kernel/net/core kernel/drivers/net/virtio_net.ko \
+    kernel/crypto kernel/arch kernel/virt kernel/net/core kernel/drivers/net/virtio_net.ko \
     kernel/drivers/net/net_failover.ko -name '*.ko' -print0 |
   cpio --null -pdm --quiet "$dest")
 chroot "$root" depmod "$kver"

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The whole test suite, from a fresh Debian 12 machine: installs what is missing, builds the
 # release tree (warnings as errors), the ASan+UBSan tree and the libFuzzer tree, builds the guest
-# test assets, then runs unit tests (both trees), fuzz targets (bounded), lint, container tests
-# and the KVM tests (in the nested sandbox when the host has no /dev/kvm).
+# test assets, then runs the KVM tests (in the nested sandbox when the host has no /dev/kvm) in
+# the background while unit tests (both trees), fuzz targets (bounded), lint and container tests
+# run beside them.
 #
 #   sudo tests/run-all.sh            # everything
 #   VMM_SUITES="unit lint" tests/run-all.sh   # a subset: unit asan fuzz lint container kvm
@@ -48,20 +49,29 @@ fi
 passed=0
 failed=0
 failed_suites=()
-# ctest_suite NAME DIR ARGS...: runs ctest and adds its counts to the totals.
-ctest_suite() {
+logs=$(mktemp -d)
+trap 'rm -rf "$logs"' EXIT
+# run_suite NAME DIR ARGS...: runs ctest, keeps its output in $logs/NAME.log and its counts
+# (total, failures, exit status) in $logs/NAME.result.
+run_suite() {
   local name=$1 dir=$2
   shift 2
-  step "tests: $name"
-  local log
-  log=$(mktemp)
-  ctest --test-dir "$dir" --output-on-failure "$@" 2>&1 | tee "$log"
-  local rc=${PIPESTATUS[0]}
+  ctest --test-dir "$dir" --output-on-failure "$@" >"$logs/$name.log" 2>&1
+  local rc=$?
   local total fails
-  total=$(sed -n 's/.*tests passed, \([0-9]*\) tests failed out of \([0-9]*\).*/\2/p' "$log" | tail -1)
-  fails=$(sed -n 's/.*tests passed, \([0-9]*\) tests failed out of \([0-9]*\).*/\1/p' "$log" | tail -1)
-  rm -f "$log"
-  if [[ -z "$total" ]]; then
+  total=$(sed -n 's/.*tests passed, \([0-9]*\) tests failed out of \([0-9]*\).*/\2/p' \
+    "$logs/$name.log" | tail -1)
+  fails=$(sed -n 's/.*tests passed, \([0-9]*\) tests failed out of \([0-9]*\).*/\1/p' \
+    "$logs/$name.log" | tail -1)
+  echo "${total:-none} ${fails:-0} $rc" >"$logs/$name.result"
+}
+# report NAME: prints a finished suite's output and adds its counts to the totals.
+report() {
+  local name=$1 total fails rc
+  step "tests: $name"
+  cat "$logs/$name.log"
+  read -r total fails rc <"$logs/$name.result"
+  if [[ $total == none ]]; then
     # ctest found nothing to run: that is a failure of the suite, never a silent pass.
     failed=$((failed + 1))
     failed_suites+=("$name(no tests ran)")
@@ -71,13 +81,33 @@ ctest_suite() {
   failed=$((failed + fails))
   if ((rc != 0)); then failed_suites+=("$name"); fi
 }
+# suite NAME DIR ARGS...: runs a suite in the foreground.
+suite() {
+  step "running: $1"
+  run_suite "$@"
+  report "$1"
+}
 
-has unit && ctest_suite unit build -L unit -j"$JOBS"
-has asan && ctest_suite "unit (ASan+UBSan)" build-asan -L unit -j"$JOBS"
-has fuzz && ctest_suite fuzz build-fuzz -L fuzz
-has lint && ctest_suite lint build -L lint
-has container && ctest_suite container build -L container
-has kvm && ctest_suite kvm build -L kvm
+# The KVM suite runs in a one-CPU sandbox VM (or on the host's /dev/kvm) and takes longest: it
+# starts first, in the background, and the other suites share the remaining CPU at a lower
+# priority. Its output is printed when it ends.
+kvm_pid=
+if has kvm; then
+  step "started in the background: kvm (output follows at the end)"
+  run_suite kvm build -L kvm &
+  kvm_pid=$!
+  renice -n 10 -p $$ >/dev/null
+fi
+
+has unit && suite unit build -L unit -j"$JOBS"
+has asan && suite "unit-asan" build-asan -L unit -j"$JOBS"
+has fuzz && suite fuzz build-fuzz -L fuzz -j"$JOBS"
+has lint && suite lint build -L lint
+has container && suite container build -L container
+if [[ -n $kvm_pid ]]; then
+  wait "$kvm_pid"
+  report kvm
+fi
 
 step "summary"
 ((${#failed_suites[@]})) && echo "failed suites: ${failed_suites[*]}"

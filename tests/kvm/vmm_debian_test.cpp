@@ -110,9 +110,10 @@ TEST_P(DebianSystemdTest, BootsToMultiUserWithNoFailedUnitAndShutsDownCleanly) {
   // systemd's serial getty logs root in; the prompt means the console is ours.
   const auto prompt = vm_->wait_for_stdout("root@vmm-debian:", deadline_);
   ASSERT_TRUE(prompt.has_value()) << "no root shell on the serial console";
-  // The markers are split in the typed line, so the tty's echo of it never matches.
+  // The markers are split in the typed line, so the tty's echo of it never matches. Kernel
+  // messages go to the same console; `dmesg -n 1` keeps them from landing inside a marker.
   type(
-      "echo VMMTEST''': product='$(dmidecode -s system-product-name); "
+      "dmesg -n 1; echo VMMTEST''': product='$(dmidecode -s system-product-name); "
       "echo VMMTEST''': uuid='$(dmidecode -s system-uuid); "
       "echo VMMTEST''': state='$(systemctl is-system-running --wait); "
       "echo VMMTEST''': failed='$(systemctl --failed --no-legend --plain | wc -l); "
