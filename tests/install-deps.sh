@@ -5,7 +5,7 @@ set -euo pipefail
 
 PACKAGES=(
   # build
-  cmake ninja-build g++ clang clang-format clang-tidy pkg-config linux-libc-dev libclang-rt-14-dev
+  cmake ninja-build ccache g++ clang clang-format clang-tidy pkg-config linux-libc-dev libclang-rt-14-dev
   libcli11-dev libspdlog-dev libboost-dev libfdt-dev libgtest-dev libgmock-dev libseccomp-dev
   nlohmann-json3-dev liburing-dev libslirp-dev
   # unit tests decode the ACPI tables (iasl) and SMBIOS tables (dmidecode) vmm builds

@@ -21,20 +21,30 @@ die() { echo "run-all: $*" >&2; exit 1; }
 step "dependencies"
 tests/install-deps.sh || die "installing dependencies failed"
 
+# Compiles are cached by their inputs (ccache, beside the guest assets): a rerun on the same
+# machine rebuilds only what changed, whichever clone it builds.
+export CCACHE_DIR=${CCACHE_DIR:-$VMM_CACHE_DIR/ccache} CCACHE_BASEDIR=$ROOT CCACHE_NOHASHDIR=1
+launcher=()
+if command -v ccache >/dev/null; then
+  ccache --max-size=5G >/dev/null
+  launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache -DCMAKE_C_COMPILER_LAUNCHER=ccache)
+fi
+
 step "build: release (warnings as errors)"
-cmake -S . -B build -G Ninja -DVMM_WERROR=ON >/dev/null || die "configure failed"
+cmake -S . -B build -G Ninja -DVMM_WERROR=ON "${launcher[@]}" >/dev/null || die "configure failed"
 ninja -C build -j"$JOBS" || die "build failed"
 
 if has asan; then
   step "build: ASan+UBSan"
-  cmake -S . -B build-asan -G Ninja -DVMM_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug >/dev/null ||
+  cmake -S . -B build-asan -G Ninja -DVMM_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug "${launcher[@]}" \
+    >/dev/null ||
     die "configure (asan) failed"
   ninja -C build-asan -j"$JOBS" vmm vmm_unit_tests || die "build (asan) failed"
 fi
 if has fuzz; then
   step "build: libFuzzer targets (clang)"
   cmake -S . -B build-fuzz -G Ninja -DVMM_FUZZ=ON -DCMAKE_CXX_COMPILER=clang++ \
-    -DCMAKE_C_COMPILER=clang >/dev/null || die "configure (fuzz) failed"
+    -DCMAKE_C_COMPILER=clang "${launcher[@]}" >/dev/null || die "configure (fuzz) failed"
   ninja -C build-fuzz -j"$JOBS" || die "build (fuzz) failed"
 fi
 if has kvm || has unit; then
