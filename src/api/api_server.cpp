@@ -9,6 +9,7 @@
 #include <atomic>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/local/stream_protocol.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http.hpp>
@@ -78,7 +79,7 @@ ParsedRequest parse_http_request(std::string_view bytes, const ApiLimits& limits
 
 struct ApiServer::Impl {
   std::filesystem::path path;
-  ApiHandler handler;
+  AsyncApiHandler handler;
   ApiLimits limits;
   asio::io_context context;
   asio::local::stream_protocol::acceptor acceptor{context};
@@ -128,13 +129,22 @@ class Session final : public std::enable_shared_from_this<Session> {
       return;
     }
     const auto& request = parser_->get();
-    ApiResponse response;
+    const bool keep_alive = request.keep_alive();
+    // The reply may come from another thread, later: it is carried back to this session's
+    // executor. The request timer stays off meanwhile; the answer may take as long as it takes.
+    auto answered = std::make_shared<std::atomic<bool>>(false);
+    ApiReply reply = [self = shared_from_this(), keep_alive, answered](ApiResponse response) {
+      if (answered->exchange(true)) return;
+      asio::post(self->socket_.get_executor(),
+                 [self, keep_alive, response = std::move(response)]() mutable {
+                   self->respond(std::move(response), keep_alive);
+                 });
+    };
     try {
-      response = server_.handler(to_request(request));
+      server_.handler(to_request(request), reply);
     } catch (const std::exception& e) {
-      response = error_response(500, e.what());
+      reply(error_response(500, e.what()));
     }
-    respond(std::move(response), request.keep_alive());
   }
 
   void respond(ApiResponse r, bool keep_alive) {
@@ -143,7 +153,10 @@ class Session final : public std::enable_shared_from_this<Session> {
     response_->result(r.status);
     response_->set(http::field::server, "vmm");
     if (!r.allow.empty()) response_->set(http::field::allow, r.allow);
-    if (!r.body.empty()) response_->set(http::field::content_type, "application/json");
+    if (!r.body.empty()) {
+      response_->set(http::field::content_type,
+                     r.content_type.empty() ? "application/json" : r.content_type);
+    }
     response_->body() = std::move(r.body);
     response_->keep_alive(keep_alive);
     response_->prepare_payload();
@@ -196,6 +209,14 @@ void ApiServer::Impl::accept() {
 }
 
 ApiServer::ApiServer(std::filesystem::path socket_path, ApiHandler handler, ApiLimits limits)
+    : ApiServer(std::move(socket_path),
+                AsyncApiHandler([handler = std::move(handler)](const ApiRequest& request,
+                                                               const ApiReply& reply) {
+                  reply(handler(request));
+                }),
+                limits) {}
+
+ApiServer::ApiServer(std::filesystem::path socket_path, AsyncApiHandler handler, ApiLimits limits)
     : impl_(std::make_unique<Impl>()) {
   Impl& s = *impl_;
   s.path = std::move(socket_path);
@@ -236,10 +257,15 @@ ApiServer::ApiServer(std::filesystem::path socket_path, ApiHandler handler, ApiL
   ::pthread_setname_np(s.thread.native_handle(), "api");
 }
 
-ApiServer::~ApiServer() {
+void ApiServer::stop() {
   Impl& s = *impl_;
   s.context.stop();
   if (s.thread.joinable()) s.thread.join();
+}
+
+ApiServer::~ApiServer() {
+  Impl& s = *impl_;
+  stop();
   boost::system::error_code ignored;
   s.acceptor.close(ignored);
   ::unlink(s.path.c_str());

@@ -18,15 +18,24 @@
 namespace vmm::api {
 
 using ApiHandler = std::function<ApiResponse(const ApiRequest&)>;
+// A handler that answers later: it calls `reply` exactly once, from any thread. A request that
+// waits (an operation's /wait) then holds no server thread.
+using ApiReply = std::function<void(ApiResponse)>;
+using AsyncApiHandler = std::function<void(const ApiRequest&, ApiReply reply)>;
 
 class ApiServer final {
  public:
   // Binds and listens, then serves on a new thread. Throws vmm::HostResourceError when the
   // path is taken by a live server or cannot be bound.
   ApiServer(std::filesystem::path socket_path, ApiHandler handler, ApiLimits limits = {});
+  ApiServer(std::filesystem::path socket_path, AsyncApiHandler handler, ApiLimits limits = {});
   ApiServer(const ApiServer&) = delete;
   ApiServer& operator=(const ApiServer&) = delete;
   ~ApiServer();  // stops serving, joins the thread, removes the socket
+
+  // Stops serving and joins the thread; replies that come later are dropped. For owners whose
+  // handler answers from other threads: stop the server, then what answers, then destroy it.
+  void stop();
 
   [[nodiscard]] const std::filesystem::path& path() const noexcept;
 

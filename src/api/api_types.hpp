@@ -14,8 +14,9 @@ struct ApiRequest {
 
 struct ApiResponse {
   unsigned status = 200;
-  std::string body;   // JSON, or empty (204)
-  std::string allow;  // the Allow header of a 405
+  std::string body;          // JSON, or empty (204)
+  std::string allow;         // the Allow header of a 405
+  std::string content_type;  // empty: application/json when there is a body
 };
 
 // Bounds that keep one client from holding the server (and never the VM) for long.

@@ -25,10 +25,12 @@ struct Route {
 };
 
 ApiResponse json_response(const json& body) {
-  return ApiResponse{.status = 200, .body = body.dump(), .allow = {}};
+  return ApiResponse{.status = 200, .body = body.dump(), .allow = {}, .content_type = {}};
 }
 
-ApiResponse no_content() { return ApiResponse{.status = 204, .body = {}, .allow = {}}; }
+ApiResponse no_content() {
+  return ApiResponse{.status = 204, .body = {}, .allow = {}, .content_type = {}};
+}
 
 ApiResponse ping(VmControl& /*vm*/) {
   return json_response({{"version", VMM_VERSION},
@@ -104,7 +106,11 @@ bool body_acceptable(const std::string& body) {
 }  // namespace
 
 ApiResponse error_response(unsigned status, const std::string& message) {
-  return ApiResponse{.status = status, .body = json{{"error", message}}.dump(), .allow = {}};
+  return ApiResponse{
+      .status = status,
+      .body = json{{"error", message}}.dump(-1, ' ', false, json::error_handler_t::replace),
+      .allow = {},
+      .content_type = {}};
 }
 
 const char* api_state_name(VmState state) noexcept {
@@ -151,6 +157,8 @@ ApiResponse dispatch(VmControl& vm, const ApiRequest& request) {
         return error_response(400, e.what());
       case ErrorKind::kHostResource:
         return error_response(503, e.what());
+      case ErrorKind::kNotFound:
+        return error_response(404, e.what());
       case ErrorKind::kRuntime:
         break;
     }

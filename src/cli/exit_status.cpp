@@ -27,6 +27,7 @@ int exit_status(ErrorKind kind) noexcept {
     case ErrorKind::kInvalidConfig:
     case ErrorKind::kHostResource:
     case ErrorKind::kInvalidState:
+    case ErrorKind::kNotFound:
       return static_cast<int>(ExitStatus::kUsageError);
     case ErrorKind::kRuntime:
       break;

@@ -17,6 +17,7 @@
 #include "cli/ctl_command.hpp"
 #include "cli/disk_option.hpp"
 #include "cli/exit_status.hpp"
+#include "cli/instance_commands.hpp"
 #include "cli/net_option.hpp"
 #include "cli/run_command.hpp"
 #include "cli/termination_signals.hpp"
@@ -96,6 +97,11 @@ int run_cli(int argc, char** argv, vmm::cli::TerminationSignals& signals) {
   // Parsed by their own command lines (dispatched before this one); listed here for --help.
   app.add_subcommand("container", "Run a workload in a container on the host kernel");
   app.add_subcommand("oci", "A runc-compatible OCI runtime (also invoked as vmm-runc or runc)");
+  app.add_subcommand("daemon", "The instance manager: a REST API over containers and VMs");
+  app.add_subcommand("launch", "Create and start an instance from an image (via the daemon)");
+  app.add_subcommand("list",
+                     "List instances; also exec, start, stop, restart, pause, resume, "
+                     "delete, info, console, snapshot, restore, config, image, remote");
   std::filesystem::path config_file;
   auto* config_opt = run->add_option(
       "--config", config_file,
@@ -278,11 +284,24 @@ std::optional<int> run_container_modes(int argc, char** argv) {
   return std::nullopt;
 }
 
+// The instance manager's commands (launch, list, exec, ..., daemon).
+std::optional<int> run_instance_commands(int argc, char** argv) {
+  if (argc < 2 || !vmm::cli::is_instance_command(argv[1])) return std::nullopt;
+  setup_logging("info");
+  try {
+    return vmm::cli::instance_main(argc, argv);
+  } catch (const vmm::Error& e) {
+    std::fprintf(stderr, "vmm: %s\n", e.what());
+    return vmm::cli::exit_status(e.kind());
+  }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   try {
     if (auto status = run_container_modes(argc, argv)) return *status;
+    if (auto status = run_instance_commands(argc, argv)) return *status;
     // Before any thread exists, so that every thread inherits the blocked mask.
     vmm::cli::TerminationSignals signals;
     return run_cli(argc, argv, signals);

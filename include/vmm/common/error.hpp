@@ -12,6 +12,7 @@ enum class ErrorKind {
   kHostResource,   // the host lacks what the VM needs: no /dev/kvm, no memory, a busy image
   kRuntime,        // the VMM failed while creating or running the VM
   kInvalidState,   // the request does not fit the VM's state (pausing a paused VM)
+  kNotFound,       // the named thing (an instance, an image, a snapshot) does not exist
 };
 
 // The process exit statuses of the front ends. Test farms depend on these numbers.
@@ -63,6 +64,12 @@ class HostResourceError : public Error {
 class StateError : public Error {
  public:
   explicit StateError(const std::string& what) : Error(what, ErrorKind::kInvalidState) {}
+};
+
+// A named object (an instance, an image, a snapshot) that does not exist.
+class NotFoundError : public Error {
+ public:
+  explicit NotFoundError(const std::string& what) : Error(what, ErrorKind::kNotFound) {}
 };
 
 // A failed system call, with errno's text appended.

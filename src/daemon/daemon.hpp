@@ -1,0 +1,25 @@
+#pragma once
+// `vmm daemon`: the instance manager behind its REST API on a Unix socket, until SIGTERM or
+// SIGINT. Instances are separate processes and outlive it; the next daemon re-adopts them.
+#include <filesystem>
+#include <string>
+
+namespace vmm::daemon {
+
+inline constexpr const char* kDefaultSocket = "/run/vmm/vmm.sock";
+inline constexpr const char* kDefaultStateDir = "/var/lib/vmm";
+
+struct DaemonOptions {
+  std::filesystem::path socket = kDefaultSocket;
+  std::filesystem::path state_dir = kDefaultStateDir;
+  // The group given access to the socket (mode 0660), when it exists.
+  std::string group = "vmm";
+  bool foreground = false;
+};
+
+// Serves until a termination signal; returns the exit status. Without `foreground` it returns
+// 0 in the parent once the daemon child serves. Throws vmm::Error for what stops it from
+// starting (a live daemon on the socket, an unusable state directory).
+int run_daemon(const DaemonOptions& options);
+
+}  // namespace vmm::daemon

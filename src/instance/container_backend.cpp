@@ -1,0 +1,284 @@
+#include "instance/container_backend.hpp"
+
+#include <fcntl.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <array>
+#include <csignal>
+#include <cstdio>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <thread>
+
+#include "container/default_spec.hpp"
+#include "container/path_in_root.hpp"
+#include "instance/child_process.hpp"
+#include "vmm/common/error.hpp"
+#include "vmm/common/unique_fd.hpp"
+
+namespace vmm::instance {
+namespace {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+// Docker's default set: what a system's services expect of root, and no more.
+constexpr std::array<const char*, 14> kCapabilities = {
+    "CAP_CHOWN",   "CAP_DAC_OVERRIDE", "CAP_FSETID",           "CAP_FOWNER",
+    "CAP_MKNOD",   "CAP_NET_RAW",      "CAP_SETGID",           "CAP_SETUID",
+    "CAP_SETFCAP", "CAP_SETPCAP",      "CAP_NET_BIND_SERVICE", "CAP_SYS_CHROOT",
+    "CAP_KILL",    "CAP_AUDIT_WRITE"};
+
+std::string spec_for(const InstanceRecord& record, const std::string& cgroup_parent) {
+  json spec = json::parse(container::spec_template_json(false));
+  spec["root"] = json{{"path", "rootfs"}, {"readonly", false}};
+  auto& process = spec["process"];
+  process["args"] = json::array({"/sbin/init"});
+  process["terminal"] = false;
+  process["noNewPrivileges"] = false;
+  process["env"].push_back("container=vmm");
+  json caps = json::array();
+  for (const char* cap : kCapabilities) caps.push_back(cap);
+  process["capabilities"] = json{{"bounding", caps}, {"effective", caps}, {"permitted", caps}};
+  spec["hostname"] = record.name;
+  spec["linux"]["cgroupsPath"] = cgroup_parent + "/" + record.name;
+  auto& resources = spec["linux"]["resources"];
+  if (const uint64_t memory = memory_limit(record.config); memory != 0) {
+    resources["memory"] = json{{"limit", memory}};
+  }
+  if (const auto it = record.config.find("limits.cpu"); it != record.config.end()) {
+    constexpr int64_t kPeriod = 100'000;
+    resources["cpu"] = json{{"period", kPeriod}, {"quota", std::stoll(it->second) * kPeriod}};
+  }
+  return spec.dump(2);
+}
+
+// The signal that asks the image's init to shut the system down.
+int halt_signal(const fs::path& rootfs) {
+  std::error_code ec;
+  const fs::path init = fs::read_symlink(rootfs / "sbin/init", ec);
+  if (!ec && init.string().find("systemd") != std::string::npos) return SIGRTMIN + 3;
+  return SIGTERM;
+}
+
+std::string tail_of(const fs::path& file) {
+  std::ifstream in(file);
+  std::string text((std::istreambuf_iterator<char>(in)), {});
+  while (!text.empty() && text.back() == '\n') text.pop_back();
+  if (const auto nl = text.rfind('\n'); nl != std::string::npos) text = text.substr(nl + 1);
+  return text;
+}
+
+constexpr int kCommandNotFound = 127;
+constexpr int kCommandNotExecutable = 126;
+
+// Whether `command` names an executable inside the root (resolved as the container would,
+// never outside it): 0, or the status a shell gives (127 missing, 126 not executable).
+int check_command(const fs::path& rootfs, const ExecOptions& options) {
+  UniqueFd root(::open(rootfs.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+  if (!root) return 0;  // the runtime reports it
+  const std::string& command = options.command.front();
+  const auto status_of = [&](const std::string& path) {
+    bool missing = false;
+    UniqueFd fd;
+    try {
+      fd = container::open_in_root(root.get(), path, &missing);
+    } catch (const Error&) {
+      return kCommandNotFound;
+    }
+    if (missing || !fd) return kCommandNotFound;
+    struct stat st {};
+    if (::fstat(fd.get(), &st) != 0) return kCommandNotFound;
+    if (!S_ISREG(st.st_mode) || (st.st_mode & 0111) == 0) return kCommandNotExecutable;
+    return 0;
+  };
+  if (command.find('/') != std::string::npos) {
+    const std::string cwd = options.cwd.empty() ? "/" : options.cwd;
+    return status_of(command.front() == '/' ? command : cwd + "/" + command);
+  }
+  std::string path = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+  for (const auto& env : options.environment) {
+    if (env.starts_with("PATH=")) path = env.substr(5);
+  }
+  int best = kCommandNotFound;
+  size_t pos = 0;
+  while (pos <= path.size()) {
+    const auto colon = path.find(':', pos);
+    const std::string dir =
+        path.substr(pos, colon == std::string::npos ? std::string::npos : colon - pos);
+    const int status = status_of((dir.empty() ? "." : dir) + "/" + command);
+    if (status == 0) return 0;
+    best = std::min(best, status);
+    if (colon == std::string::npos) break;
+    pos = colon + 1;
+  }
+  return best;
+}
+
+}  // namespace
+
+const char* status_name(InstanceStatus status) {
+  switch (status) {
+    case InstanceStatus::kRunning:
+      return "Running";
+    case InstanceStatus::kFrozen:
+      return "Frozen";
+    case InstanceStatus::kStopped:
+      break;
+  }
+  return "Stopped";
+}
+
+ContainerBackend::ContainerBackend(fs::path vmm_exe, fs::path runtime_root)
+    : vmm_exe_(std::move(vmm_exe)),
+      runtime_root_(std::move(runtime_root)),
+      runtime_(runtime_root_.string()) {
+  fs::create_directories(runtime_root_);
+  // Instances' cgroups are apart from plain `vmm oci` containers, and those of one state
+  // directory apart from another's (two managers may both have an instance "web").
+  const std::string root = fs::weakly_canonical(runtime_root_).string();
+  uint32_t hash = 2166136261U;  // FNV-1a
+  for (const char c : root) hash = (hash ^ static_cast<unsigned char>(c)) * 16777619U;
+  char parent[32];
+  std::snprintf(parent, sizeof(parent), "vmm.instances-%08x", hash);
+  cgroup_parent_ = parent;
+}
+
+void ContainerBackend::prepare(const fs::path& dir) {
+  for (const char* sub : {"upper", "work", "rootfs"}) fs::create_directories(dir / sub);
+}
+
+std::vector<std::string> ContainerBackend::runtime_argv(std::vector<std::string> args) const {
+  std::vector<std::string> argv = {vmm_exe_.string(), "oci", "--root", runtime_root_.string()};
+  argv.insert(argv.end(), std::make_move_iterator(args.begin()),
+              std::make_move_iterator(args.end()));
+  return argv;
+}
+
+bool ContainerBackend::root_mounted(const fs::path& dir) {
+  struct stat parent {};
+  struct stat root {};
+  if (::stat(dir.c_str(), &parent) != 0 || ::stat((dir / "rootfs").c_str(), &root) != 0) {
+    return false;
+  }
+  return parent.st_dev != root.st_dev;
+}
+
+void ContainerBackend::mount_root(const fs::path& dir, const fs::path& image_rootfs) {
+  if (root_mounted(dir)) return;
+  prepare(dir);
+  const std::string options = "lowerdir=" + image_rootfs.string() +
+                              ",upperdir=" + (dir / "upper").string() +
+                              ",workdir=" + (dir / "work").string();
+  if (::mount("overlay", (dir / "rootfs").c_str(), "overlay", 0, options.c_str()) != 0) {
+    throw system_error("cannot mount the root of " + dir.filename().string(), errno);
+  }
+}
+
+void ContainerBackend::unmount_root(const fs::path& dir) {
+  if (!root_mounted(dir)) return;
+  if (::umount2((dir / "rootfs").c_str(), 0) != 0) {
+    // Something still holds it (a process that left the container): detach it anyway.
+    ::umount2((dir / "rootfs").c_str(), MNT_DETACH);
+  }
+}
+
+void ContainerBackend::start(const InstanceRecord& record, const fs::path& dir,
+                             const fs::path& image_rootfs) {
+  // A runtime state left by a container that died on its own.
+  if (runtime_.store().exists(record.name)) runtime_.remove(record.name, true);
+  mount_root(dir, image_rootfs);
+  const fs::path rootfs = dir / "rootfs";
+  struct stat init {};
+  if (::stat((rootfs / "sbin/init").c_str(), &init) != 0) {
+    unmount_root(dir);
+    throw ConfigError("the image of " + record.name + " has no /sbin/init");
+  }
+  {
+    std::ofstream out(dir / "config.json", std::ios::trunc);
+    out << spec_for(record, cgroup_parent_);
+    if (!out.flush()) throw Error("cannot write the bundle of " + record.name);
+  }
+  const fs::path log = dir / "console.log";
+  UniqueFd console(::open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640));
+  if (!console) throw system_error("cannot open " + log.string(), errno);
+  const int status =
+      run_child(runtime_argv({"run", "--detach", "--bundle", dir.string(), record.name}),
+                ChildIo{.in = -1, .out = console.get(), .err = console.get()});
+  if (status != 0) {
+    if (runtime_.store().exists(record.name)) runtime_.remove(record.name, true);
+    unmount_root(dir);
+    throw Error("cannot start " + record.name + ": " + tail_of(log));
+  }
+}
+
+InstanceStatus ContainerBackend::status(const std::string& name) const {
+  if (!runtime_.store().exists(name)) return InstanceStatus::kStopped;
+  try {
+    switch (runtime_.state(name).status) {
+      case container::Status::kRunning:
+      case container::Status::kCreated:
+      case container::Status::kCreating:
+        return InstanceStatus::kRunning;
+      case container::Status::kPaused:
+        return InstanceStatus::kFrozen;
+      case container::Status::kStopped:
+        break;
+    }
+  } catch (const Error&) {  // removed while we looked
+  }
+  return InstanceStatus::kStopped;
+}
+
+pid_t ContainerBackend::init_pid(const std::string& name) const {
+  if (status(name) == InstanceStatus::kStopped) return 0;
+  return runtime_.state(name).record.pid;
+}
+
+void ContainerBackend::stop(const std::string& name, const fs::path& dir,
+                            std::chrono::milliseconds timeout, bool force) {
+  if (runtime_.store().exists(name)) {
+    if (status(name) == InstanceStatus::kFrozen) runtime_.resume(name);
+    if (!force && status(name) == InstanceStatus::kRunning) {
+      try {
+        runtime_.kill(name, halt_signal(dir / "rootfs"), false);
+      } catch (const Error&) {  // it ended on its own meanwhile
+      }
+      const auto deadline = std::chrono::steady_clock::now() + timeout;
+      while (status(name) != InstanceStatus::kStopped &&
+             std::chrono::steady_clock::now() < deadline) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+      }
+    }
+    // Whatever is left (all of it when forced) is killed; the state goes.
+    runtime_.remove(name, true);
+  }
+  unmount_root(dir);
+}
+
+void ContainerBackend::freeze(const std::string& name) { runtime_.pause(name); }
+void ContainerBackend::unfreeze(const std::string& name) { runtime_.resume(name); }
+
+int ContainerBackend::exec(const std::string& name, const ExecOptions& options) {
+  // A missing or non-executable command gets a shell's status and message, not the runtime's.
+  if (const int status = check_command(runtime_.state(name).record.rootfs, options); status != 0) {
+    const std::string message =
+        options.command.front() +
+        (status == kCommandNotFound ? ": command not found\n" : ": permission denied\n");
+    if (options.err_fd >= 0) (void)!::write(options.err_fd, message.data(), message.size());
+    return status;
+  }
+  std::vector<std::string> args = {"exec"};
+  for (const auto& env : options.environment) args.insert(args.end(), {"--env", env});
+  if (!options.cwd.empty()) args.insert(args.end(), {"--cwd", options.cwd});
+  if (!options.user.empty()) args.insert(args.end(), {"--user", options.user});
+  args.push_back(name);
+  args.emplace_back("--");
+  args.insert(args.end(), options.command.begin(), options.command.end());
+  return run_child(runtime_argv(std::move(args)),
+                   ChildIo{.in = -1, .out = options.out_fd, .err = options.err_fd});
+}
+
+}  // namespace vmm::instance

@@ -1,0 +1,380 @@
+#include "instance/instance_manager.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+
+#include "instance/child_process.hpp"
+#include "instance/names.hpp"
+#include "instance/timestamps.hpp"
+#include "vmm/common/error.hpp"
+
+namespace vmm::instance {
+namespace {
+
+namespace fs = std::filesystem;
+
+constexpr auto kRecoveryStopTimeout = std::chrono::seconds(10);
+
+fs::path record_file(const fs::path& dir) { return dir / "instance.json"; }
+
+void copy_tree(const fs::path& from, const fs::path& to) {
+  fs::create_directories(to);
+  run_checked({"cp", "-a", "--reflink=auto", from.string() + "/.", to.string()},
+              "cannot copy " + from.string());
+}
+
+}  // namespace
+
+InstanceManager::InstanceManager(fs::path state_dir, fs::path vmm_exe)
+    : state_dir_(std::move(state_dir)),
+      instances_dir_(state_dir_ / "instances"),
+      images_(state_dir_ / "images"),
+      containers_(std::move(vmm_exe), state_dir_ / "containers") {
+  fs::create_directories(instances_dir_);
+}
+
+fs::path InstanceManager::instance_dir(const std::string& name) const {
+  return instances_dir_ / name;
+}
+
+std::shared_ptr<std::mutex> InstanceManager::lock_for(const std::string& name) const {
+  std::lock_guard lock(locks_mutex_);
+  auto& entry = locks_[name];
+  if (!entry) entry = std::make_shared<std::mutex>();
+  return entry;
+}
+
+bool InstanceManager::exists(const std::string& name) const {
+  return fs::exists(record_file(instance_dir(name)));
+}
+
+InstanceRecord InstanceManager::load_existing(const std::string& name) const {
+  validate_instance_name(name);
+  if (!exists(name)) throw NotFoundError("instance \"" + name + "\" not found");
+  return load_record(record_file(instance_dir(name)));
+}
+
+void InstanceManager::require_container(const InstanceRecord& record) const {
+  if (record.type != InstanceType::kContainer) {
+    throw StateError("instance " + record.name + " is a virtual machine: not supported yet");
+  }
+}
+
+InstanceView InstanceManager::view_of(const InstanceRecord& record) const {
+  InstanceView view;
+  view.record = record;
+  if (record.type == InstanceType::kContainer && !record.creating) {
+    view.status = containers_.status(record.name);
+    view.pid = view.status == InstanceStatus::kStopped ? 0 : containers_.init_pid(record.name);
+  }
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator(instance_dir(record.name) / "snapshots", ec)) {
+    view.snapshots.push_back(entry.path().filename().string());
+  }
+  std::sort(view.snapshots.begin(), view.snapshots.end());
+  return view;
+}
+
+InstanceView InstanceManager::create(const CreateRequest& request) {
+  validate_instance_name(request.name);
+  validate_config(request.config);
+  if (request.type != InstanceType::kContainer) {
+    throw ConfigError("type", "virtual-machine instances are not supported yet");
+  }
+  const ImageInfo image = images_.get(request.image);
+  {
+    std::lock_guard lock(locks_mutex_);
+    if (exists(request.name) || creating_.contains(request.name)) {
+      throw StateError("instance \"" + request.name + "\" already exists");
+    }
+    creating_.insert(request.name);
+  }
+  struct Unreserve {
+    InstanceManager& manager;
+    const std::string& name;
+    ~Unreserve() {
+      std::lock_guard lock(manager.locks_mutex_);
+      manager.creating_.erase(name);
+    }
+  } unreserve{*this, request.name};
+
+  const fs::path dir = instance_dir(request.name);
+  InstanceRecord record;
+  record.name = request.name;
+  record.type = request.type;
+  record.image = image.fingerprint;
+  record.config = request.config;
+  record.created_at = rfc3339_now();
+  record.creating = true;
+  try {
+    fs::create_directories(dir);
+    save_record(record_file(dir), record);  // a killed manager finds it "creating" and removes it
+    ContainerBackend::prepare(dir);
+    record.creating = false;
+    save_record(record_file(dir), record);
+  } catch (...) {
+    std::error_code ec;
+    fs::remove_all(dir, ec);
+    throw;
+  }
+  return view_of(record);
+}
+
+void InstanceManager::start_locked(InstanceRecord& record) {
+  require_container(record);
+  const InstanceStatus status = containers_.status(record.name);
+  if (status != InstanceStatus::kStopped) {
+    throw StateError("instance " + record.name + " is already running");
+  }
+  containers_.start(record, instance_dir(record.name), images_.rootfs(record.image));
+  record.running_wanted = true;
+  save_record(record_file(instance_dir(record.name)), record);
+}
+
+void InstanceManager::stop_locked(InstanceRecord& record, std::chrono::milliseconds timeout,
+                                  bool force) {
+  require_container(record);
+  containers_.stop(record.name, instance_dir(record.name), timeout, force);
+  record.running_wanted = false;
+  save_record(record_file(instance_dir(record.name)), record);
+}
+
+void InstanceManager::start(const std::string& name) {
+  const auto lock = lock_for(name);
+  std::lock_guard guard(*lock);
+  InstanceRecord record = load_existing(name);
+  start_locked(record);
+}
+
+void InstanceManager::stop(const std::string& name, std::chrono::milliseconds timeout, bool force) {
+  const auto lock = lock_for(name);
+  std::lock_guard guard(*lock);
+  InstanceRecord record = load_existing(name);
+  if (containers_.status(name) == InstanceStatus::kStopped && !record.running_wanted) {
+    throw StateError("instance " + name + " is already stopped");
+  }
+  stop_locked(record, timeout, force);
+}
+
+void InstanceManager::restart(const std::string& name, std::chrono::milliseconds timeout,
+                              bool force) {
+  const auto lock = lock_for(name);
+  std::lock_guard guard(*lock);
+  InstanceRecord record = load_existing(name);
+  stop_locked(record, timeout, force);
+  start_locked(record);
+}
+
+void InstanceManager::freeze(const std::string& name) {
+  const auto lock = lock_for(name);
+  std::lock_guard guard(*lock);
+  const InstanceRecord record = load_existing(name);
+  require_container(record);
+  if (containers_.status(name) != InstanceStatus::kRunning) {
+    throw StateError("instance " + name + " is not running");
+  }
+  containers_.freeze(name);
+}
+
+void InstanceManager::unfreeze(const std::string& name) {
+  const auto lock = lock_for(name);
+  std::lock_guard guard(*lock);
+  const InstanceRecord record = load_existing(name);
+  require_container(record);
+  if (containers_.status(name) != InstanceStatus::kFrozen) {
+    throw StateError("instance " + name + " is not frozen");
+  }
+  containers_.unfreeze(name);
+}
+
+void InstanceManager::destroy(const std::string& name) {
+  const fs::path dir = instance_dir(name);
+  containers_.stop(name, dir, std::chrono::milliseconds(0), true);
+  // Renamed first: a crash in the middle leaves no half-deleted instance that lists.
+  const fs::path doomed = instances_dir_ / (".deleting-" + name);
+  std::error_code ec;
+  fs::remove_all(doomed, ec);
+  fs::rename(dir, doomed);
+  fs::remove_all(doomed);
+}
+
+void InstanceManager::remove(const std::string& name, bool force) {
+  const auto lock = lock_for(name);
+  std::lock_guard guard(*lock);
+  const InstanceRecord record = load_existing(name);
+  if (!force && containers_.status(name) != InstanceStatus::kStopped) {
+    throw StateError("instance " + name + " is running: stop it first, or delete with force");
+  }
+  destroy(name);
+}
+
+InstanceView InstanceManager::update_config(const std::string& name,
+                                            const std::map<std::string, std::string>& changes) {
+  const auto lock = lock_for(name);
+  std::lock_guard guard(*lock);
+  InstanceRecord record = load_existing(name);
+  auto config = record.config;
+  for (const auto& [key, value] : changes) {
+    if (value.empty()) {
+      config.erase(key);
+    } else {
+      config[key] = value;
+    }
+  }
+  validate_config(config);
+  record.config = std::move(config);
+  save_record(record_file(instance_dir(name)), record);
+  return view_of(record);
+}
+
+InstanceView InstanceManager::get(const std::string& name) const {
+  return view_of(load_existing(name));
+}
+
+std::vector<InstanceView> InstanceManager::list() const {
+  std::vector<InstanceView> views;
+  for (const auto& entry : fs::directory_iterator(instances_dir_)) {
+    const std::string name = entry.path().filename().string();
+    if (name.starts_with(".") || !fs::exists(record_file(entry.path()))) continue;
+    try {
+      views.push_back(view_of(load_record(record_file(entry.path()))));
+    } catch (const Error& e) {
+      spdlog::warn("instance {}: {}", name, e.what());
+    }
+  }
+  std::sort(views.begin(), views.end(), [](const InstanceView& a, const InstanceView& b) {
+    return a.record.name < b.record.name;
+  });
+  return views;
+}
+
+int InstanceManager::exec(const std::string& name, const ExecOptions& options) {
+  if (options.command.empty()) throw ConfigError("command", "no command given");
+  {
+    const auto lock = lock_for(name);
+    std::lock_guard guard(*lock);
+    const InstanceRecord record = load_existing(name);
+    require_container(record);
+    if (containers_.status(name) != InstanceStatus::kRunning) {
+      throw StateError("instance " + name + " is not running");
+    }
+  }
+  // Unlocked while the command runs: a long command must not hold up a stop.
+  return containers_.exec(name, options);
+}
+
+void InstanceManager::snapshot(const std::string& name, const std::string& snapshot) {
+  validate_snapshot_name(snapshot);
+  const auto lock = lock_for(name);
+  std::lock_guard guard(*lock);
+  const InstanceRecord record = load_existing(name);
+  require_container(record);
+  const fs::path dir = instance_dir(name);
+  const fs::path target = dir / "snapshots" / snapshot;
+  if (fs::exists(target)) {
+    throw StateError("snapshot " + name + "/" + snapshot + " already exists");
+  }
+  const fs::path staging = dir / "snapshots" / (".new-" + snapshot);
+  std::error_code ec;
+  fs::remove_all(staging, ec);
+  // A running instance is frozen while its layer is copied, so the copy is consistent.
+  const bool frozen = containers_.status(name) == InstanceStatus::kRunning;
+  if (frozen) containers_.freeze(name);
+  try {
+    copy_tree(dir / "upper", staging / "upper");
+  } catch (...) {
+    if (frozen) containers_.unfreeze(name);
+    fs::remove_all(staging, ec);
+    throw;
+  }
+  if (frozen) containers_.unfreeze(name);
+  fs::rename(staging, target);
+}
+
+void InstanceManager::restore(const std::string& name, const std::string& snapshot) {
+  validate_snapshot_name(snapshot);
+  const auto lock = lock_for(name);
+  std::lock_guard guard(*lock);
+  InstanceRecord record = load_existing(name);
+  require_container(record);
+  const fs::path dir = instance_dir(name);
+  const fs::path source = dir / "snapshots" / snapshot / "upper";
+  if (!fs::is_directory(source)) {
+    throw NotFoundError("snapshot " + name + "/" + snapshot + " not found");
+  }
+  const bool was_running = containers_.status(name) != InstanceStatus::kStopped;
+  if (was_running) stop_locked(record, kRecoveryStopTimeout, false);
+  const fs::path staging = dir / ".restore-upper";
+  std::error_code ec;
+  fs::remove_all(staging, ec);
+  copy_tree(source, staging);
+  fs::remove_all(dir / "upper");
+  fs::rename(staging, dir / "upper");
+  fs::remove_all(dir / "work");
+  fs::create_directories(dir / "work");
+  if (was_running) start_locked(record);
+}
+
+void InstanceManager::delete_snapshot(const std::string& name, const std::string& snapshot) {
+  validate_snapshot_name(snapshot);
+  const auto lock = lock_for(name);
+  std::lock_guard guard(*lock);
+  (void)load_existing(name);
+  const fs::path target = instance_dir(name) / "snapshots" / snapshot;
+  if (!fs::exists(target)) throw NotFoundError("snapshot " + name + "/" + snapshot + " not found");
+  fs::remove_all(target);
+}
+
+std::vector<std::string> InstanceManager::snapshots(const std::string& name) const {
+  return get(name).snapshots;
+}
+
+void InstanceManager::remove_image(const std::string& ref) {
+  const ImageInfo image = images_.get(ref);
+  for (const auto& view : list()) {
+    if (view.record.image == image.fingerprint) {
+      throw StateError("image " + image.fingerprint.substr(0, 12) + " is used by instance " +
+                       view.record.name);
+    }
+  }
+  images_.remove(image.fingerprint);
+}
+
+void InstanceManager::recover() {
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator(instances_dir_)) {
+    const std::string name = entry.path().filename().string();
+    if (name.starts_with(".")) {
+      fs::remove_all(entry.path(), ec);  // a delete or restore that a crash cut short
+      continue;
+    }
+    InstanceRecord record;
+    try {
+      if (!fs::exists(record_file(entry.path()))) {
+        // Killed before the record was written: nothing was made but the directory.
+        fs::remove_all(entry.path(), ec);
+        continue;
+      }
+      record = load_record(record_file(entry.path()));
+      if (record.creating) {
+        spdlog::info("instance {}: removing what an interrupted create left", name);
+        destroy(name);
+        continue;
+      }
+      const bool autostart =
+          record.config.contains("boot.autostart") && record.config.at("boot.autostart") == "true";
+      if (record.type == InstanceType::kContainer &&
+          containers_.status(name) == InstanceStatus::kStopped &&
+          (record.running_wanted || autostart)) {
+        spdlog::info("instance {}: starting", name);
+        containers_.stop(name, entry.path(), std::chrono::milliseconds(0), true);
+        start_locked(record);
+      }
+    } catch (const Error& e) {
+      spdlog::error("instance {}: {}", name, e.what());
+    }
+  }
+}
+
+}  // namespace vmm::instance

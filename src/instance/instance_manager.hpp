@@ -1,0 +1,101 @@
+#pragma once
+// The instances of one host: named containers (and, later, VMs) made from images, kept under a
+// state directory so they outlive the manager: <state>/images (ImageStore),
+// <state>/instances/<name>/ (instance.json, the root's overlay layers, snapshots, console.log)
+// and <state>/containers (the container runtime's state).
+//
+// Every operation on one instance is serialized; different instances proceed in parallel.
+// Errors: vmm::ConfigError (bad name, key or value), vmm::NotFoundError (no such instance,
+// image or snapshot), vmm::StateError (a duplicate name, or a request the instance's state does
+// not allow), vmm::Error (the host failed). A failed create leaves nothing behind.
+#include <sys/types.h>
+
+#include <chrono>
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "instance/container_backend.hpp"
+#include "instance/image_store.hpp"
+#include "instance/instance_record.hpp"
+
+namespace vmm::instance {
+
+struct CreateRequest {
+  std::string name;
+  InstanceType type = InstanceType::kContainer;
+  std::string image;  // alias or fingerprint
+  std::map<std::string, std::string> config;
+};
+
+struct InstanceView {
+  InstanceRecord record;
+  InstanceStatus status = InstanceStatus::kStopped;
+  pid_t pid = 0;
+  std::vector<std::string> snapshots;
+};
+
+class InstanceManager final {
+ public:
+  // `vmm_exe` is the vmm binary that runs the container runtime.
+  InstanceManager(std::filesystem::path state_dir, std::filesystem::path vmm_exe);
+
+  [[nodiscard]] ImageStore& images() noexcept { return images_; }
+
+  InstanceView create(const CreateRequest& request);
+  void start(const std::string& name);
+  void stop(const std::string& name, std::chrono::milliseconds timeout, bool force);
+  void restart(const std::string& name, std::chrono::milliseconds timeout, bool force);
+  void freeze(const std::string& name);
+  void unfreeze(const std::string& name);
+  // A running instance only with force (stopped first).
+  void remove(const std::string& name, bool force);
+  // Sets (and, with an empty value, removes) configuration keys; limits apply at the next start.
+  InstanceView update_config(const std::string& name,
+                             const std::map<std::string, std::string>& changes);
+
+  [[nodiscard]] InstanceView get(const std::string& name) const;
+  [[nodiscard]] std::vector<InstanceView> list() const;
+  [[nodiscard]] bool exists(const std::string& name) const;
+
+  // Runs a command in a running instance; its exit status.
+  int exec(const std::string& name, const ExecOptions& options);
+
+  void snapshot(const std::string& name, const std::string& snapshot);
+  // Stops the instance for the restore when it runs, and starts it again afterwards.
+  void restore(const std::string& name, const std::string& snapshot);
+  void delete_snapshot(const std::string& name, const std::string& snapshot);
+  [[nodiscard]] std::vector<std::string> snapshots(const std::string& name) const;
+
+  // At manager start: removes what a killed manager left half-created, starts what should run
+  // (it ran when the manager went, or it is boot.autostart) unless it still runs.
+  void recover();
+
+  [[nodiscard]] std::filesystem::path instance_dir(const std::string& name) const;
+  // The image is still the lower layer of an instance: deleting it is refused.
+  void remove_image(const std::string& ref);
+
+ private:
+  // The lock that serializes one instance's operations.
+  std::shared_ptr<std::mutex> lock_for(const std::string& name) const;
+  [[nodiscard]] InstanceRecord load_existing(const std::string& name) const;
+  [[nodiscard]] InstanceView view_of(const InstanceRecord& record) const;
+  void start_locked(InstanceRecord& record);
+  void stop_locked(InstanceRecord& record, std::chrono::milliseconds timeout, bool force);
+  void destroy(const std::string& name);
+  void require_container(const InstanceRecord& record) const;
+
+  std::filesystem::path state_dir_;
+  std::filesystem::path instances_dir_;
+  ImageStore images_;
+  ContainerBackend containers_;
+  mutable std::mutex locks_mutex_;
+  mutable std::map<std::string, std::shared_ptr<std::mutex>> locks_;
+  std::set<std::string> creating_;  // names reserved by creates in progress (under locks_mutex_)
+};
+
+}  // namespace vmm::instance

@@ -1,0 +1,37 @@
+#pragma once
+// What the manager keeps of an instance between daemon runs: <dir>/instance.json.
+#include <filesystem>
+#include <map>
+#include <string>
+
+namespace vmm::instance {
+
+enum class InstanceType { kContainer, kVirtualMachine };
+[[nodiscard]] const char* type_name(InstanceType type);  // "container", "virtual-machine"
+// "container" or "virtual-machine" (LXD's words); vmm::ConfigError otherwise.
+[[nodiscard]] InstanceType parse_type(const std::string& text);
+
+struct InstanceRecord {
+  std::string name;
+  InstanceType type = InstanceType::kContainer;
+  std::string image;                          // fingerprint
+  std::map<std::string, std::string> config;  // limits.cpu, limits.memory, boot.autostart, ...
+  std::string created_at;
+  // Whether the user last asked for it to run: a daemon restart keeps running what should run.
+  bool running_wanted = false;
+  // True until the launch finished: a record left "creating" by a killed daemon is removed.
+  bool creating = true;
+};
+
+void save_record(const std::filesystem::path& file, const InstanceRecord& record);
+// vmm::Error when unreadable or damaged.
+[[nodiscard]] InstanceRecord load_record(const std::filesystem::path& file);
+
+// The configuration keys an instance accepts, and their values checked: limits.cpu (a count
+// of CPUs, 1-256), limits.memory (a size: 512MiB, 1GiB, 268435456), boot.autostart (true or
+// false). vmm::ConfigError names the key.
+void validate_config(const std::map<std::string, std::string>& config);
+// limits.memory in bytes (0 when unset).
+[[nodiscard]] uint64_t memory_limit(const std::map<std::string, std::string>& config);
+
+}  // namespace vmm::instance
