@@ -19,6 +19,8 @@ PACKAGES=(
   linux-source-6.1 make bc flex bison libelf-dev libssl-dev
   # peers used by the container and network tests, and the OCI clients that drive vmm's runtime
   runc iperf3 curl podman containerd
+  # the instance manager's bridge: DHCP and DNS (dnsmasq), NAT (iptables)
+  dnsmasq-base iptables
 )
 
 [[ $(id -u) == 0 ]] || { echo "install-deps: run as root" >&2; exit 1; }

@@ -161,6 +161,12 @@ int instance_main(int argc, char** argv) {
   daemon_cmd->add_option("--group", dopts.group, "Group given access to the socket (0660)")
       ->capture_default_str();
   daemon_cmd->add_flag("--foreground", dopts.foreground, "Do not detach (systemd, tests)");
+  daemon_cmd
+      ->add_option("--bridge", dopts.bridge,
+                   "Managed bridge for instances (NAT, DHCP and DNS); \"\" for none")
+      ->capture_default_str();
+  daemon_cmd->add_option("--subnet", dopts.subnet, "The bridge's address/prefix")
+      ->capture_default_str();
 
   // launch
   std::string image;
@@ -176,6 +182,9 @@ int instance_main(int argc, char** argv) {
   launch->add_option("--cpus", cpus, "limits.cpu");
   launch->add_option("--memory", memory, "limits.memory, e.g. 512MiB");
   launch->add_option("--config,-c", config_items, "KEY=VALUE, repeatable");
+  std::string network;
+  launch->add_option("--network", network, "bridge (the daemon's, the default) or none")
+      ->check(CLI::IsMember({"bridge", "none"}));
 
   std::string format = "table";
   auto* list = app.add_subcommand("list", "List instances");
@@ -299,7 +308,8 @@ int instance_main(int argc, char** argv) {
         json{{"name", name},
              {"type", vm ? "virtual-machine" : "container"},
              {"source", json{{"type", "image"}, {fingerprint ? "fingerprint" : "alias", image}}},
-             {"config", cfg}});
+             {"config", cfg},
+             {"network", network}});
     std::printf("Starting %s\n", name.c_str());
     std::fflush(stdout);
     (void)client.run("PUT", instance_url(name) + "/state", json{{"action", "start"}});
@@ -309,8 +319,14 @@ int instance_main(int argc, char** argv) {
     const json instances = client.call("GET", "/1.0/instances?recursion=2");
     std::vector<std::vector<std::string>> rows;
     for (const auto& i : instances) {
+      std::string ipv4;
+      const json state = i.value("state", json::object());
+      const json eth0 = state.value("network", json::object()).value("eth0", json::object());
+      for (const auto& address : eth0.value("addresses", json::array())) {
+        if (address.value("family", "") == "inet") ipv4 = address.value("address", "") + " (eth0)";
+      }
       rows.push_back({i.value("name", ""), upper(i.value("status", "")), upper(i.value("type", "")),
-                      "", std::to_string(i.value("snapshots", json::array()).size())});
+                      ipv4, std::to_string(i.value("snapshots", json::array()).size())});
     }
     print_rows(format, {"NAME", "STATE", "TYPE", "IPV4", "SNAPSHOTS"}, rows, instances);
     return 0;

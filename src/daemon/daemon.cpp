@@ -42,7 +42,11 @@ int serve(const DaemonOptions& options, int ready_fd) {
 
   fs::create_directories(options.state_dir);
   ::chmod(options.state_dir.c_str(), 0711);
-  instance::InstanceManager manager(options.state_dir, exe);
+  std::optional<instance::BridgeConfig> bridge;
+  if (!options.bridge.empty()) {
+    bridge = instance::BridgeConfig{.name = options.bridge, .gateway = options.subnet};
+  }
+  instance::InstanceManager manager(options.state_dir, exe, bridge);
   manager.recover();
   std::optional<Operations> operations;
   operations.emplace(kWorkers);

@@ -15,6 +15,9 @@ struct DaemonOptions {
   // The group given access to the socket (mode 0660), when it exists.
   std::string group = "vmm";
   bool foreground = false;
+  // The managed bridge instances attach to; empty name: no bridge (instances get "none").
+  std::string bridge = "vmmbr0";
+  std::string subnet = "10.44.0.1/24";  // the bridge's address and prefix
 };
 
 // Serves until a termination signal; returns the exit status. Without `foreground` it returns

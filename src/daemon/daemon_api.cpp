@@ -148,6 +148,7 @@ unsigned lxd_status_code(InstanceStatus s) {
 json instance_json(const instance::InstanceView& v) {
   json config = v.record.config;
   config["volatile.base_image"] = v.record.image;
+  if (!v.record.mac.empty()) config["volatile.eth0.hwaddr"] = v.record.mac;
   return json{{"name", v.record.name},
               {"type", instance::type_name(v.record.type)},
               {"status", instance::status_name(v.status)},
@@ -164,10 +165,20 @@ json instance_json(const instance::InstanceView& v) {
 }
 
 json state_json(const instance::InstanceView& v) {
+  json network = json::object();
+  if (!v.host_veth.empty()) {
+    network["eth0"] = json{
+        {"addresses",
+         json::array({json{{"family", "inet"}, {"address", v.record.ipv4}, {"scope", "global"}}})},
+        {"hwaddr", v.record.mac},
+        {"host_name", v.host_veth},
+        {"state", "up"},
+        {"type", "broadcast"}};
+  }
   return json{{"status", instance::status_name(v.status)},
               {"status_code", lxd_status_code(v.status)},
               {"pid", v.pid},
-              {"network", json::object()}};
+              {"network", network}};
 }
 
 json image_json(const instance::ImageInfo& i) {
@@ -308,6 +319,10 @@ void DaemonApi::handle(const ApiRequest& request, const ApiReply& reply) {
         create.name = string_field(body, "name", true);
         create.type = instance::parse_type(string_field(body, "type", false));
         create.config = config_field(body);
+        create.network = string_field(body, "network", false);
+        if (!create.network.empty() && create.network != "bridge" && create.network != "none") {
+          throw ConfigError("network: \"" + create.network + "\" is neither bridge nor none");
+        }
         const auto source = body.find("source");
         if (source == body.end() || !source->is_object()) {
           throw ConfigError("source: missing (an object with an alias or a fingerprint)");

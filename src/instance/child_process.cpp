@@ -113,4 +113,10 @@ void run_checked(const std::vector<std::string>& argv, const std::string& what) 
   throw Error(what + ": " + last);
 }
 
+void copy_tree(const std::filesystem::path& from, const std::filesystem::path& to) {
+  std::filesystem::create_directories(to);
+  run_checked({"cp", "-a", "--reflink=auto", from.string() + "/.", to.string()},
+              "cannot copy " + from.string());
+}
+
 }  // namespace vmm::instance

@@ -2,6 +2,7 @@
 // Runs helper programs (tar, cp, mount, the container runtime) for the instance manager. A
 // daemon is multithreaded, so nothing non-trivial runs between fork and exec: posix_spawn with
 // the child's stdio given as file descriptors. Every other descriptor is close-on-exec.
+#include <filesystem>
 #include <string>
 #include <vector>
 
@@ -27,5 +28,9 @@ struct CapturedRun {
 
 // Runs argv and throws vmm::Error("WHAT: <last line of its output>") unless it exits 0.
 void run_checked(const std::vector<std::string>& argv, const std::string& what);
+
+// Copies a tree with everything a root file system has (owners, modes, links, devices, xattrs),
+// sharing blocks where the file system can (cp -a --reflink=auto). vmm::Error on failure.
+void copy_tree(const std::filesystem::path& from, const std::filesystem::path& to);
 
 }  // namespace vmm::instance

@@ -1,6 +1,7 @@
 #include "instance/container_backend.hpp"
 
 #include <fcntl.h>
+#include <spdlog/spdlog.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -117,6 +118,28 @@ int check_command(const fs::path& rootfs, const ExecOptions& options) {
   return best;
 }
 
+// Writes each file through the mounted root, never outside it (the image may hold symlinks
+// such as /etc/resolv.conf -> ../run/...). A file that cannot be written is logged and skipped.
+void write_files(const fs::path& rootfs,
+                 const std::vector<std::pair<std::string, std::string>>& files) {
+  if (files.empty()) return;
+  UniqueFd root(::open(rootfs.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+  for (const auto& [path, text] : files) {
+    try {
+      const UniqueFd target =
+          container::open_or_create_in_root(root.get(), path, container::CreateKind::kFile);
+      UniqueFd out(
+          ::open(container::fd_path(target.get()).c_str(), O_WRONLY | O_TRUNC | O_CLOEXEC));
+      if (!out ||
+          ::write(out.get(), text.data(), text.size()) != static_cast<ssize_t>(text.size())) {
+        throw system_error("cannot write " + path, errno);
+      }
+    } catch (const Error& e) {
+      spdlog::warn("{}: {}", rootfs.parent_path().filename().string(), e.what());
+    }
+  }
+}
+
 }  // namespace
 
 const char* status_name(InstanceStatus status) {
@@ -186,7 +209,8 @@ void ContainerBackend::unmount_root(const fs::path& dir) {
 }
 
 void ContainerBackend::start(const InstanceRecord& record, const fs::path& dir,
-                             const fs::path& image_rootfs) {
+                             const fs::path& image_rootfs,
+                             const std::vector<std::pair<std::string, std::string>>& files) {
   // A runtime state left by a container that died on its own.
   if (runtime_.store().exists(record.name)) runtime_.remove(record.name, true);
   mount_root(dir, image_rootfs);
@@ -196,6 +220,7 @@ void ContainerBackend::start(const InstanceRecord& record, const fs::path& dir,
     unmount_root(dir);
     throw ConfigError("the image of " + record.name + " has no /sbin/init");
   }
+  write_files(rootfs, files);
   {
     std::ofstream out(dir / "config.json", std::ios::trunc);
     out << spec_for(record, cgroup_parent_);

@@ -9,6 +9,7 @@
 #include <chrono>
 #include <filesystem>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "container/runtime.hpp"
@@ -35,10 +36,12 @@ class ContainerBackend final {
 
   // The instance's directories (upper, work, rootfs): empty, for a new instance.
   static void prepare(const std::filesystem::path& dir);
-  // Mounts the root, writes config.json and runs init, detached. Its console goes to
-  // <dir>/console.log. vmm::Error with the runtime's reason when it cannot start.
+  // Mounts the root, writes `files` into it (paths relative to the root, resolved inside it),
+  // writes config.json and runs init, detached. Its console goes to <dir>/console.log.
+  // vmm::Error with the runtime's reason when it cannot start.
   void start(const InstanceRecord& record, const std::filesystem::path& dir,
-             const std::filesystem::path& image_rootfs);
+             const std::filesystem::path& image_rootfs,
+             const std::vector<std::pair<std::string, std::string>>& files = {});
   // Asks init to stop (its own halt signal), kills everything after `timeout` (at once when
   // force), removes the runtime's state and unmounts the root. A stopped instance is left as is.
   void stop(const std::string& name, const std::filesystem::path& dir,

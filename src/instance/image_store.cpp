@@ -137,12 +137,6 @@ class LoopMount final {
   fs::path target_;
 };
 
-void copy_tree(const fs::path& from, const fs::path& to) {
-  fs::create_directories(to);
-  run_checked({"cp", "-a", "--reflink=auto", from.string() + "/.", to.string()},
-              "cannot copy " + from.string());
-}
-
 json to_json(const ImageInfo& i) {
   return json{{"fingerprint", i.fingerprint}, {"description", i.description},
               {"source", i.source},           {"os", i.os},

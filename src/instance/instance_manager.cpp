@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <cstdio>
 
 #include "instance/child_process.hpp"
 #include "instance/names.hpp"
@@ -18,20 +19,48 @@ constexpr auto kRecoveryStopTimeout = std::chrono::seconds(10);
 
 fs::path record_file(const fs::path& dir) { return dir / "instance.json"; }
 
-void copy_tree(const fs::path& from, const fs::path& to) {
-  fs::create_directories(to);
-  run_checked({"cp", "-a", "--reflink=auto", from.string() + "/.", to.string()},
-              "cannot copy " + from.string());
-}
-
 }  // namespace
 
-InstanceManager::InstanceManager(fs::path state_dir, fs::path vmm_exe)
+InstanceManager::InstanceManager(fs::path state_dir, fs::path vmm_exe,
+                                 std::optional<BridgeConfig> bridge)
     : state_dir_(std::move(state_dir)),
       instances_dir_(state_dir_ / "instances"),
       images_(state_dir_ / "images"),
       containers_(std::move(vmm_exe), state_dir_ / "containers") {
   fs::create_directories(instances_dir_);
+  if (bridge) {
+    bridge_ = std::make_unique<BridgeNetwork>(std::move(*bridge), state_dir_);
+    publish_hosts();
+  }
+}
+
+std::string InstanceManager::host_veth(const std::string& name) const {
+  // Unique per state directory and instance, and within IFNAMSIZ.
+  uint32_t hash = 2166136261U;  // FNV-1a
+  for (const char c : instances_dir_.string() + "/" + name) {
+    hash = (hash ^ static_cast<unsigned char>(c)) * 16777619U;
+  }
+  char text[16];
+  std::snprintf(text, sizeof(text), "vmm%08x", hash);
+  return text;
+}
+
+void InstanceManager::publish_hosts() {
+  if (!bridge_) return;
+  std::string hosts;
+  for (const auto& view : list()) {
+    if (!view.record.ipv4.empty()) hosts += view.record.ipv4 + " " + view.record.name + "\n";
+  }
+  bridge_->publish_hosts(hosts);
+}
+
+void InstanceManager::attach_network(const InstanceRecord& record) {
+  if (record.network != "bridge") return;
+  if (!bridge_) {
+    throw StateError("instance " + record.name + " is on a bridge, and the manager has none");
+  }
+  bridge_->attach_container(containers_.init_pid(record.name), host_veth(record.name), record.mac,
+                            record.ipv4);
 }
 
 fs::path InstanceManager::instance_dir(const std::string& name) const {
@@ -67,6 +96,9 @@ InstanceView InstanceManager::view_of(const InstanceRecord& record) const {
   if (record.type == InstanceType::kContainer && !record.creating) {
     view.status = containers_.status(record.name);
     view.pid = view.status == InstanceStatus::kStopped ? 0 : containers_.init_pid(record.name);
+    if (view.status != InstanceStatus::kStopped && record.network == "bridge") {
+      view.host_veth = host_veth(record.name);
+    }
   }
   std::error_code ec;
   for (const auto& entry : fs::directory_iterator(instance_dir(record.name) / "snapshots", ec)) {
@@ -107,6 +139,22 @@ InstanceView InstanceManager::create(const CreateRequest& request) {
   record.config = request.config;
   record.created_at = rfc3339_now();
   record.creating = true;
+  record.network = request.network.empty() ? (bridge_ ? "bridge" : "none") : request.network;
+  if (record.network != "bridge" && record.network != "none") {
+    throw ConfigError("network", "\"" + record.network + "\" is neither bridge nor none");
+  }
+  if (record.network == "bridge" && !bridge_) {
+    throw ConfigError("network", "the daemon runs without a bridge (use none)");
+  }
+  std::unique_lock network_lock(network_mutex_, std::defer_lock);
+  if (record.network == "bridge") {
+    // Held until the record is saved, so two creates never take one address.
+    network_lock.lock();
+    std::set<std::string> taken;
+    for (const auto& view : list()) taken.insert(view.record.ipv4);
+    record.mac = random_mac();
+    record.ipv4 = bridge_->allocate(taken);
+  }
   try {
     fs::create_directories(dir);
     save_record(record_file(dir), record);  // a killed manager finds it "creating" and removes it
@@ -118,6 +166,8 @@ InstanceView InstanceManager::create(const CreateRequest& request) {
     fs::remove_all(dir, ec);
     throw;
   }
+  if (network_lock.owns_lock()) network_lock.unlock();
+  publish_hosts();
   return view_of(record);
 }
 
@@ -127,7 +177,17 @@ void InstanceManager::start_locked(InstanceRecord& record) {
   if (status != InstanceStatus::kStopped) {
     throw StateError("instance " + record.name + " is already running");
   }
-  containers_.start(record, instance_dir(record.name), images_.rootfs(record.image));
+  std::vector<std::pair<std::string, std::string>> files;
+  if (record.network == "bridge" && bridge_) {
+    files.emplace_back("etc/resolv.conf", "nameserver " + bridge_->gateway_address() + "\n");
+  }
+  containers_.start(record, instance_dir(record.name), images_.rootfs(record.image), files);
+  try {
+    attach_network(record);
+  } catch (...) {
+    containers_.stop(record.name, instance_dir(record.name), std::chrono::milliseconds(0), true);
+    throw;
+  }
   record.running_wanted = true;
   save_record(record_file(instance_dir(record.name)), record);
 }
@@ -166,27 +226,24 @@ void InstanceManager::restart(const std::string& name, std::chrono::milliseconds
   start_locked(record);
 }
 
-void InstanceManager::freeze(const std::string& name) {
+void InstanceManager::set_frozen(const std::string& name, bool frozen) {
   const auto lock = lock_for(name);
   std::lock_guard guard(*lock);
   const InstanceRecord record = load_existing(name);
   require_container(record);
-  if (containers_.status(name) != InstanceStatus::kRunning) {
-    throw StateError("instance " + name + " is not running");
+  const InstanceStatus from = frozen ? InstanceStatus::kRunning : InstanceStatus::kFrozen;
+  if (containers_.status(name) != from) {
+    throw StateError("instance " + name + (frozen ? " is not running" : " is not frozen"));
   }
-  containers_.freeze(name);
+  if (frozen) {
+    containers_.freeze(name);
+  } else {
+    containers_.unfreeze(name);
+  }
 }
 
-void InstanceManager::unfreeze(const std::string& name) {
-  const auto lock = lock_for(name);
-  std::lock_guard guard(*lock);
-  const InstanceRecord record = load_existing(name);
-  require_container(record);
-  if (containers_.status(name) != InstanceStatus::kFrozen) {
-    throw StateError("instance " + name + " is not frozen");
-  }
-  containers_.unfreeze(name);
-}
+void InstanceManager::freeze(const std::string& name) { set_frozen(name, true); }
+void InstanceManager::unfreeze(const std::string& name) { set_frozen(name, false); }
 
 void InstanceManager::destroy(const std::string& name) {
   const fs::path dir = instance_dir(name);
@@ -207,6 +264,7 @@ void InstanceManager::remove(const std::string& name, bool force) {
     throw StateError("instance " + name + " is running: stop it first, or delete with force");
   }
   destroy(name);
+  publish_hosts();
 }
 
 InstanceView InstanceManager::update_config(const std::string& name,

@@ -15,10 +15,12 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
 
+#include "instance/bridge_network.hpp"
 #include "instance/container_backend.hpp"
 #include "instance/image_store.hpp"
 #include "instance/instance_record.hpp"
@@ -30,6 +32,8 @@ struct CreateRequest {
   InstanceType type = InstanceType::kContainer;
   std::string image;  // alias or fingerprint
   std::map<std::string, std::string> config;
+  // "bridge" or "none"; empty: the bridge when the manager has one.
+  std::string network;
 };
 
 struct InstanceView {
@@ -37,12 +41,15 @@ struct InstanceView {
   InstanceStatus status = InstanceStatus::kStopped;
   pid_t pid = 0;
   std::vector<std::string> snapshots;
+  std::string host_veth;  // the host end of eth0 while it runs on the bridge
 };
 
 class InstanceManager final {
  public:
-  // `vmm_exe` is the vmm binary that runs the container runtime.
-  InstanceManager(std::filesystem::path state_dir, std::filesystem::path vmm_exe);
+  // `vmm_exe` is the vmm binary that runs the container runtime. With a bridge, instances
+  // attach to it by default.
+  InstanceManager(std::filesystem::path state_dir, std::filesystem::path vmm_exe,
+                  std::optional<BridgeConfig> bridge = std::nullopt);
 
   [[nodiscard]] ImageStore& images() noexcept { return images_; }
 
@@ -84,15 +91,23 @@ class InstanceManager final {
   std::shared_ptr<std::mutex> lock_for(const std::string& name) const;
   [[nodiscard]] InstanceRecord load_existing(const std::string& name) const;
   [[nodiscard]] InstanceView view_of(const InstanceRecord& record) const;
+  void set_frozen(const std::string& name, bool frozen);
   void start_locked(InstanceRecord& record);
   void stop_locked(InstanceRecord& record, std::chrono::milliseconds timeout, bool force);
   void destroy(const std::string& name);
+  // eth0 on the bridge for a running container instance, and its name server.
+  void attach_network(const InstanceRecord& record);
+  [[nodiscard]] std::string host_veth(const std::string& name) const;
+  // The instances' names and addresses, for the bridge's DNS.
+  void publish_hosts();
   void require_container(const InstanceRecord& record) const;
 
   std::filesystem::path state_dir_;
   std::filesystem::path instances_dir_;
   ImageStore images_;
   ContainerBackend containers_;
+  std::unique_ptr<BridgeNetwork> bridge_;
+  std::mutex network_mutex_;  // address allocation
   mutable std::mutex locks_mutex_;
   mutable std::map<std::string, std::shared_ptr<std::mutex>> locks_;
   std::set<std::string> creating_;  // names reserved by creates in progress (under locks_mutex_)

@@ -58,9 +58,10 @@ InstanceType parse_type(const std::string& text) {
 
 void save_record(const std::filesystem::path& file, const InstanceRecord& r) {
   const json j{
-      {"name", r.name},        {"type", type_name(r.type)},  {"image", r.image},
-      {"config", r.config},    {"created_at", r.created_at}, {"running_wanted", r.running_wanted},
-      {"creating", r.creating}};
+      {"name", r.name},         {"type", type_name(r.type)},  {"image", r.image},
+      {"config", r.config},     {"created_at", r.created_at}, {"running_wanted", r.running_wanted},
+      {"creating", r.creating}, {"network", r.network},       {"mac", r.mac},
+      {"ipv4", r.ipv4}};
   const auto tmp = file.string() + ".tmp";
   {
     std::ofstream out(tmp, std::ios::trunc);
@@ -83,6 +84,9 @@ InstanceRecord load_record(const std::filesystem::path& file) {
     r.created_at = j.value("created_at", "");
     r.running_wanted = j.value("running_wanted", false);
     r.creating = j.value("creating", false);
+    r.network = j.value("network", "none");
+    r.mac = j.value("mac", "");
+    r.ipv4 = j.value("ipv4", "");
     return r;
   } catch (const json::exception& e) {
     throw Error(file.string() + " is damaged: " + e.what());

@@ -21,6 +21,10 @@ struct InstanceRecord {
   bool running_wanted = false;
   // True until the launch finished: a record left "creating" by a killed daemon is removed.
   bool creating = true;
+  // "bridge" (eth0 on the manager's bridge) or "none" (loopback only).
+  std::string network = "none";
+  std::string mac;   // eth0's, stable for the instance's life
+  std::string ipv4;  // eth0's address on the bridge
 };
 
 void save_record(const std::filesystem::path& file, const InstanceRecord& record);

@@ -14,9 +14,14 @@ vmm=${1:?usage: workflow.sh VMM_BINARY}
 command -v curl >/dev/null || { echo "SKIPPED: curl is not installed" >&2; exit 77; }
 
 work=$(mktemp -d /tmp/vmm-instances-XXXXXX)
+chmod 755 "$work"  # dnsmasq (as nobody) reads its hosts file under the state directory
 sock=$work/vmm.sock
 state=$work/state
 export VMM_SOCKET=$sock
+# The managed bridge under a test name and subnet; removed at the end.
+bridge=vmmtest$(printf '%04x' $((RANDOM % 65536)))
+subnet=10.213.$((RANDOM % 200 + 20)).1/24
+gateway=${subnet%/24}
 daemon_pid=
 failures=0
 
@@ -32,6 +37,7 @@ expect_eq() { # expect_eq DESCRIPTION EXPECTED ACTUAL
 
 start_daemon() {
   "$vmm" daemon --foreground --socket "$sock" --state-dir "$state" --group "" \
+    --bridge "$bridge" --subnet "$subnet" \
     >>"$work/daemon.log" 2>&1 &
   daemon_pid=$!
   for _ in $(seq 100); do
@@ -56,6 +62,7 @@ cleanup() {
   fi
   stop_daemon
   grep " $work" /proc/mounts | cut -d' ' -f2 | sort -r | xargs -r -n1 umount -l 2>/dev/null
+  ip link del "$bridge" 2>/dev/null
   rm -rf --one-file-system "$work"
 }
 trap cleanup EXIT
@@ -115,6 +122,35 @@ expect_eq "the instance runs its image's init as PID 1" "init" \
   "$("$vmm" exec one -- cat /proc/1/comm)"
 expect_eq "each instance sees its own image" "second image" "$("$vmm" exec two -- cat /etc/motd)"
 
+# --- the managed bridge: addresses in the list, instance to instance, DNS by name
+ip_of() { curl -s --unix-socket "$sock" "http://vmm/1.0/instances/$1/state" |
+  json_get 'd["metadata"]["network"]["eth0"]["addresses"][0]["address"]'; }
+ip_one=$(ip_of one)
+ip_two=$(ip_of two)
+check "one has an address on the bridge's subnet" grep -q "^${gateway%.1}\." <<<"$ip_one"
+check "two has another" test -n "$ip_two" -a "$ip_two" != "$ip_one"
+check "list shows one's address" grep -q "^one,RUNNING,CONTAINER,$ip_one (eth0)," <<<"$listing"
+check "one reaches two" "$vmm" exec one -- ping -c1 -W5 "$ip_two"
+check "two reaches the gateway" "$vmm" exec two -- ping -c1 -W5 "$gateway"
+resolved=
+for _ in $(seq 10); do  # dnsmasq rereads its hosts on SIGHUP, a moment after a launch
+  resolved=$("$vmm" exec one -- nslookup two 2>&1)
+  grep -q "$ip_two" <<<"$resolved" && break
+  sleep 0.5
+done
+check "the bridge's DNS knows two by name" grep -q "$ip_two" <<<"$resolved"
+grep -q "$ip_two" <<<"$resolved" || echo "$resolved"
+mac_one=$("$vmm" exec one -- cat /sys/class/net/eth0/address)
+mac_two=$("$vmm" exec two -- cat /sys/class/net/eth0/address)
+check "MACs are in LXD's range and differ" \
+  bash -c "[[ '$mac_one' == 00:16:3e:* && '$mac_two' == 00:16:3e:* && '$mac_one' != '$mac_two' ]]"
+check "launch --network none" "$vmm" launch busybox lonely --network none
+expect_eq "a --network none instance has loopback only" "lo" \
+  "$("$vmm" exec lonely -- ls /sys/class/net | tr -d ' \n')"
+check "delete --force lonely" "$vmm" delete --force lonely
+veths="$(curl -s --unix-socket "$sock" http://vmm/1.0/instances/one/state | json_get 'd["metadata"]["network"]["eth0"]["host_name"]')"
+check "one's host veth is on the bridge" bash -c "ip -o link show dev $veths | grep -q 'master $bridge'"
+
 # --- exec: files persist, statuses pass through
 check "exec writes a file" "$vmm" exec one -- sh -c 'echo hello > /root/hi.txt'
 expect_eq "the next exec reads it" "hello" "$("$vmm" exec one -- cat /root/hi.txt)"
@@ -132,6 +168,7 @@ expect_eq "one is stopped" "one,STOPPED" "$("$vmm" list --format csv | grep ^one
 check "stopped: its root is unmounted" bash -c "! grep -q '$state/instances/one/rootfs' /proc/mounts"
 check "start one" "$vmm" start one
 expect_eq "the file survived stop/start" "hello" "$("$vmm" exec one -- cat /root/hi.txt)"
+expect_eq "and the address too" "$ip_one" "$(ip_of one)"
 check "pause one" "$vmm" pause one
 expect_eq "paused shows FROZEN" "FROZEN" "$("$vmm" list --format csv | grep ^one, | cut -d, -f2)"
 check "resume one" "$vmm" resume one
@@ -151,7 +188,16 @@ check "config set two boot.autostart=true" "$vmm" config set two boot.autostart=
 check "stop two" "$vmm" stop two
 stop_daemon
 check "one's init outlives the daemon" kill -0 "$init_one"
+# What a daemon killed in the middle of a launch and an import leaves: a record still
+# "creating" with its layers, and an import's staging directory.
+mkdir -p "$state/instances/half/upper" "$state/instances/half/work" "$state/instances/half/rootfs" \
+  "$state/images/.tmp-killed/rootfs"
+fp=$(ls "$state/images" | grep -E '^[0-9a-f]{64}$' | head -1)
+printf '{"name": "half", "type": "container", "image": "%s", "config": {}, "creating": true}' \
+  "$fp" >"$state/instances/half/instance.json"
 start_daemon || exit 1
+check "the half-created instance was removed at restart" test ! -e "$state/instances/half"
+check "the half-done import was removed at restart" test ! -e "$state/images/.tmp-killed"
 listing=$("$vmm" list --format csv)
 check "after the restart one is listed running" grep -q "^one,RUNNING," <<<"$listing"
 expect_eq "with the same init" "$init_one" \
@@ -242,6 +288,7 @@ expect_eq "20 concurrent deletes succeed" 20 "$deleted"
 
 # --- delete leaves nothing behind
 pids="$pids $init_one $(curl -s --unix-socket "$sock" http://vmm/1.0/instances/two/state | json_get 'd["metadata"]["pid"]')"
+veths="$veths $(curl -s --unix-socket "$sock" http://vmm/1.0/instances/two/state | json_get 'd["metadata"]["network"]["eth0"]["host_name"]')"
 check "delete --force one" "$vmm" delete --force one
 check "delete --force two" "$vmm" delete --force two
 expect_eq "no instance is listed" "" "$("$vmm" list --format csv)"
@@ -260,7 +307,12 @@ for p in $pids; do alive "$p" && echo "left: $(cat "/proc/$p/stat" 2>/dev/null)"
 expect_eq "no instance process is left" 0 "$left"
 cgroups=$(find /sys/fs/cgroup -maxdepth 3 -type d -path '*vmm.instances-*/*' 2>/dev/null)
 expect_eq "no cgroup is left" "" "$cgroups"
+left=0
+for v in $veths; do ip link show dev "$v" >/dev/null 2>&1 && left=$((left + 1)); done
+expect_eq "no veth is left" 0 "$left"
 check "an unused image can be deleted" "$vmm" image delete second
+stop_daemon
+check "dnsmasq stopped with the daemon" bash -c "! pgrep -a -x dnsmasq | grep -q -- '--interface=$bridge '"
 
 echo "daemon log:"; sed 's/^/  /' "$work/daemon.log"
 if ((failures)); then echo "$failures check(s) failed"; exit 1; fi
