@@ -16,6 +16,7 @@
 #include "container/default_spec.hpp"
 #include "container/path_in_root.hpp"
 #include "instance/child_process.hpp"
+#include "instance/names.hpp"
 #include "vmm/common/error.hpp"
 #include "vmm/common/unique_fd.hpp"
 
@@ -162,11 +163,7 @@ ContainerBackend::ContainerBackend(fs::path vmm_exe, fs::path runtime_root)
   // Instances' cgroups are apart from plain `vmm oci` containers, and those of one state
   // directory apart from another's (two managers may both have an instance "web").
   const std::string root = fs::weakly_canonical(runtime_root_).string();
-  uint32_t hash = 2166136261U;  // FNV-1a
-  for (const char c : root) hash = (hash ^ static_cast<unsigned char>(c)) * 16777619U;
-  char parent[32];
-  std::snprintf(parent, sizeof(parent), "vmm.instances-%08x", hash);
-  cgroup_parent_ = parent;
+  cgroup_parent_ = "vmm.instances-" + short_hash(root);
 }
 
 void ContainerBackend::prepare(const fs::path& dir) {

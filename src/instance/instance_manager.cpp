@@ -36,13 +36,7 @@ InstanceManager::InstanceManager(fs::path state_dir, fs::path vmm_exe,
 
 std::string InstanceManager::host_veth(const std::string& name) const {
   // Unique per state directory and instance, and within IFNAMSIZ.
-  uint32_t hash = 2166136261U;  // FNV-1a
-  for (const char c : instances_dir_.string() + "/" + name) {
-    hash = (hash ^ static_cast<unsigned char>(c)) * 16777619U;
-  }
-  char text[16];
-  std::snprintf(text, sizeof(text), "vmm%08x", hash);
-  return text;
+  return "vmm" + short_hash(instances_dir_.string() + "/" + name);
 }
 
 void InstanceManager::publish_hosts() {

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cstdint>
+#include <cstdio>
 
 #include "vmm/common/error.hpp"
 
@@ -55,6 +57,14 @@ void validate_image_alias(const std::string& alias) {
   if (std::all_of(alias.begin(), alias.end(), is_hex)) {
     bad("it would read as a fingerprint (all hexadecimal)");
   }
+}
+
+std::string short_hash(std::string_view text) {
+  uint32_t hash = 2166136261U;
+  for (const char c : text) hash = (hash ^ static_cast<unsigned char>(c)) * 16777619U;
+  char hex[9];
+  std::snprintf(hex, sizeof(hex), "%08x", hash);
+  return hex;
 }
 
 }  // namespace vmm::instance

@@ -2,6 +2,7 @@
 // The naming rules of instances and snapshots (LXD's): what a user may call them, checked
 // before anything is created.
 #include <string>
+#include <string_view>
 
 namespace vmm::instance {
 
@@ -15,5 +16,9 @@ void validate_snapshot_name(const std::string& name);
 // An image alias: 1-255 printable characters, no '/' at the ends, no whitespace, not all
 // hexadecimal (that would read as a fingerprint). Throws vmm::ConfigError.
 void validate_image_alias(const std::string& alias);
+
+// Eight hex digits naming `text` in places that allow few characters (interface names, cgroup
+// directories): FNV-1a, stable across runs.
+[[nodiscard]] std::string short_hash(std::string_view text);
 
 }  // namespace vmm::instance
