@@ -26,6 +26,11 @@ die() { echo "build-debian-image: $*" >&2; exit 1; }
 [[ $(id -u) == 0 ]] || die "run as root (mmdebstrap needs it to make device nodes and owners)"
 command -v mmdebstrap >/dev/null || die "mmdebstrap not found (apt-get install mmdebstrap)"
 
+# One build at a time: the VM tests and the container tests may both ask for the image.
+mkdir -p "$CACHE"
+exec 9>"$CACHE/.debian-12.lock"
+flock 9
+
 "$SRC_DIR/fetch-debian-kernel.sh" >/dev/null
 # shellcheck source=/dev/null
 KERNEL_MODULES=$(. "$CACHE/kernel/kernel.env" && echo "$VMM_KERNEL_MODULES")

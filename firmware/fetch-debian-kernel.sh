@@ -25,6 +25,9 @@ PKG=$(apt-cache depends linux-image-amd64 2>/dev/null |
 KVER=${PKG#linux-image-}
 
 mkdir -p "$DEB_DIR" "$KERNEL_DIR"
+# One fetch at a time: the guest-asset builders run side by side.
+exec 8>"$CACHE/.kernel.lock"
+flock 8
 shopt -s nullglob
 debs=("$DEB_DIR/${PKG}"_*_amd64.deb)
 if (( ${#debs[@]} == 0 )); then

@@ -22,6 +22,7 @@
 #include "cli/run_command.hpp"
 #include "cli/termination_signals.hpp"
 #include "container/cli.hpp"
+#include "instance/console_keeper.hpp"
 #include "vmm/common/error.hpp"
 #include "vmm/common/size.hpp"
 #include "vmm/common/uuid.hpp"
@@ -280,6 +281,10 @@ std::optional<int> run_container_modes(int argc, char** argv) {
   }
   if (argc >= 2 && std::string_view(argv[1]) == "oci") {
     return vmm::container::oci_main(argc - 1, argv + 1);
+  }
+  // Started by the instance manager for each system container; not a user's command.
+  if (argc >= 2 && std::string_view(argv[1]) == "console-keeper") {
+    return vmm::instance::console_keeper_main(argc - 1, argv + 1);
   }
   return std::nullopt;
 }

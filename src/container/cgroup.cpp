@@ -12,6 +12,7 @@
 #include <cerrno>
 #include <chrono>
 #include <cmath>
+#include <filesystem>
 #include <fstream>
 #include <set>
 #include <sstream>
@@ -49,8 +50,25 @@ std::string device_rule_value(const DeviceRule& d) {
   return std::string(1, d.type) + ' ' + num(d.major) + ':' + num(d.minor) + ' ' + d.access;
 }
 
-// Removes a directory and the now-empty parents we may have created, up to the mount point.
+// The cgroups below `dir` (a system container's init makes its own), deepest first.
+std::vector<std::string> descendants(const std::string& dir) {
+  std::vector<std::string> found;
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator(dir, ec)) {
+    if (!entry.is_directory(ec) || entry.is_symlink(ec)) continue;
+    auto below = descendants(entry.path().string());
+    found.insert(found.end(), below.begin(), below.end());
+    found.push_back(entry.path().string());
+  }
+  return found;
+}
+
+// Removes a cgroup with everything below it (a cgroup with children cannot be removed).
 void remove_dir(const std::string& dir) noexcept {
+  try {
+    for (const auto& child : descendants(dir)) ::rmdir(child.c_str());
+  } catch (...) {
+  }
   for (int i = 0; i < 200; ++i) {
     if (::rmdir(dir.c_str()) == 0 || errno == ENOENT) return;
     if (errno != EBUSY) break;
@@ -75,9 +93,14 @@ void inherit_cpuset(const std::string& dir) {
 // An existing leaf cgroup is reused only when nothing runs in it and nothing is below it
 // (a stale one); it is recreated so that no limit of its previous owner survives.
 void replace_stale_leaf(const std::string& dir) {
-  std::ifstream procs(dir + "/cgroup.procs");
-  std::string pid;
-  if (procs >> pid) throw Error("cgroup " + dir + " already exists and is in use");
+  std::vector<std::string> tree = descendants(dir);
+  tree.push_back(dir);
+  for (const auto& cgroup : tree) {
+    std::ifstream procs(cgroup + "/cgroup.procs");
+    std::string pid;
+    if (procs >> pid) throw Error("cgroup " + dir + " already exists and is in use");
+  }
+  for (const auto& child : descendants(dir)) ::rmdir(child.c_str());
   if (::rmdir(dir.c_str()) != 0) {
     throw system_error("cgroup " + dir + " already exists and cannot be removed", errno);
   }
@@ -115,6 +138,10 @@ CgroupLayout parse_cgroup_layout(std::string_view mountinfo, bool root_is_cgroup
     if (fstype != "cgroup") continue;
     std::istringstream opts(superopts);
     for (std::string opt; std::getline(opts, opt, ',');) {
+      // systemd's own hierarchy: a system container's init tracks its services there.
+      if (opt == kSystemdHierarchy && !layout.v1_mounts.count(opt)) {
+        layout.v1_mounts.emplace(opt, mountpoint);
+      }
       for (const auto& c : v1_controllers()) {
         if (opt == c && !layout.v1_mounts.count(c)) layout.v1_mounts.emplace(c, mountpoint);
       }
@@ -367,8 +394,13 @@ std::vector<pid_t> Cgroup::processes() const {
   std::vector<pid_t> pids;
   if (dirs_.empty()) return pids;
   const auto it = dirs_.count("pids") ? dirs_.find("pids") : dirs_.begin();
-  std::istringstream in(read_file(it->second + "/cgroup.procs"));
-  for (long p = 0; in >> p;) pids.push_back(static_cast<pid_t>(p));
+  // The container's own cgroups below its root hold processes too.
+  std::vector<std::string> tree = descendants(it->second);
+  tree.push_back(it->second);
+  for (const auto& dir : tree) {
+    std::istringstream in(read_file(dir + "/cgroup.procs"));
+    for (long p = 0; in >> p;) pids.push_back(static_cast<pid_t>(p));
+  }
   return pids;
 }
 

@@ -33,6 +33,9 @@ struct CgroupWrite {
 
 // Controllers the runtime places a container in on v1.
 [[nodiscard]] const std::vector<std::string>& v1_controllers();
+// systemd's named v1 hierarchy, a key of CgroupLayout::v1_mounts when the host has it: a
+// container gets its own cgroup there as in every controller's hierarchy.
+inline constexpr const char* kSystemdHierarchy = "name=systemd";
 
 // Parses /proc/self/mountinfo text. `root_is_cgroup2`: statfs(/sys/fs/cgroup) is cgroup2.
 [[nodiscard]] CgroupLayout parse_cgroup_layout(std::string_view mountinfo, bool root_is_cgroup2);

@@ -40,4 +40,27 @@ void send_console(const std::string& socket_path, int master_fd) {
     throw system_error("cannot send the console", errno);
 }
 
+UniqueFd receive_console(int connection_fd) {
+  std::array<char, 256> name{};
+  iovec iov{name.data(), name.size()};
+  msghdr msg{};
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  alignas(cmsghdr) std::array<char, CMSG_SPACE(sizeof(int))> control{};
+  msg.msg_control = control.data();
+  msg.msg_controllen = control.size();
+  const ssize_t n = ::recvmsg(connection_fd, &msg, MSG_CMSG_CLOEXEC);
+  if (n < 0) throw system_error("cannot receive the console", errno);
+  UniqueFd received;
+  for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c != nullptr; c = CMSG_NXTHDR(&msg, c)) {
+    if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
+    if (c->cmsg_len != CMSG_LEN(sizeof(int))) throw Error("the console message holds no one fd");
+    int fd = -1;
+    std::memcpy(&fd, CMSG_DATA(c), sizeof(int));
+    received.reset(fd);
+  }
+  if ((msg.msg_flags & MSG_CTRUNC) != 0) throw Error("the console message was truncated");
+  return received;
+}
+
 }  // namespace vmm::container

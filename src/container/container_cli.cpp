@@ -14,6 +14,7 @@
 #include "container/runtime.hpp"
 #include "container/sealed_exe.hpp"
 #include "container/seccomp_filter.hpp"
+#include "container/system_container.hpp"
 #include "vmm/common/error.hpp"
 
 namespace vmm::container {
@@ -33,7 +34,24 @@ struct RunFlags {
   std::string net = "none";
   bool tty = false;
   std::string name;
+  std::string systemd = "auto";  // auto: system container mode when the command is an init
 };
+
+// systemd's container interface and a system's capabilities (system_container.hpp), and the
+// container's own cgroups writable.
+void make_system_container(Spec& spec, bool rootless) {
+  for (auto& m : spec.mounts) {
+    if (m.destination == "/sys/fs/cgroup") std::erase(m.options, std::string("ro"));
+  }
+  for (auto& m : system_container_mounts()) spec.mounts.push_back(std::move(m));
+  spec.process.env.emplace_back(kSystemContainerEnv);
+  if (!rootless) {
+    const std::vector<int> caps = system_container_capabilities();
+    spec.process.capabilities.bounding = caps;
+    spec.process.capabilities.effective = caps;
+    spec.process.capabilities.permitted = caps;
+  }
+}
 
 std::string runtime_state_root() {
   if (::geteuid() == 0) return "/run/vmm/container";
@@ -51,6 +69,12 @@ int run_container(const RunFlags& f, const std::vector<std::string>& command) {
   spec.process.args = command;
   spec.process.terminal = f.tty;
   if (f.tty) spec.process.env.push_back("TERM=xterm");
+  if (f.systemd != "auto" && f.systemd != "always" && f.systemd != "never") {
+    throw ConfigError("--systemd must be auto, always or never");
+  }
+  const bool system_init =
+      f.systemd == "always" || (f.systemd == "auto" && is_init_command(command));
+  if (system_init) make_system_container(spec, rootless);
   for (const auto& e : f.env) {
     if (e.find('=') == std::string::npos || e.front() == '=')
       throw ConfigError("--env: '" + e + "' is not KEY=VALUE");
@@ -110,12 +134,13 @@ int run_container(const RunFlags& f, const std::vector<std::string>& command) {
   }
   spec.hostname = f.hostname.empty() ? id.substr(0, 63) : f.hostname;
   fill_default_id_mappings(spec);
-  const Seccomp seccomp = default_seccomp_profile();
+  const Seccomp seccomp = system_init ? system_container_seccomp() : default_seccomp_profile();
 
   LaunchOptions o;
   o.id = id;
   o.image = f.image;
   o.veth = f.net == "veth";
+  o.system_init = system_init;
   o.seccomp = &seccomp;
   if (!rootless) o.cgroup_path = "vmm/" + id;
   ContainerRuntime runtime(runtime_state_root());
@@ -146,6 +171,10 @@ int container_main(int argc, char** argv) {
   run->add_flag("--read-only", f.read_only, "Mount the root file system read-only");
   run->add_option("--net", f.net, "Network: none (own namespace, loopback only), host, veth");
   run->add_flag("--tty,-t", f.tty, "Allocate a pseudo-terminal");
+  run->add_option("--systemd", f.systemd,
+                  "System container mode (tmpfs /run, writable cgroups, a system's capabilities; "
+                  "SIGTERM and SIGINT halt init): auto (when the command is an init), always, "
+                  "never");
   run->prefix_command();
   // Everything after the first "--" is the container's command, verbatim.
   std::vector<std::string> command;

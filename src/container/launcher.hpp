@@ -26,6 +26,9 @@ struct LaunchOptions {
   int preserve_fds = 0;
   const Seccomp* seccomp = nullptr;
   std::string cgroup_path;  // relative cgroup path; empty: no cgroup
+  // run in the foreground: init is a system's init, and SIGTERM or SIGINT ask it to halt with
+  // its own halt signal (systemd takes SIGTERM as "re-execute"); a second one kills it.
+  bool system_init = false;
 };
 
 // The launched init and everything that belongs to it. Until release(), destruction kills

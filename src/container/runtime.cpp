@@ -413,7 +413,7 @@ int ContainerRuntime::run_foreground(const Spec& spec, LaunchOptions options) {
   ForwardedSignals signals;
   LaunchedContainer c = launch(spec, options);
   c.wait_for_exec();
-  return supervise(c, signals);
+  return supervise(c, signals, options.system_init);
 }
 
 }  // namespace vmm::container

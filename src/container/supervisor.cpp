@@ -14,6 +14,7 @@
 #include <cstdio>
 #include <optional>
 
+#include "container/system_container.hpp"
 #include "vmm/common/error.hpp"
 
 namespace vmm::container {
@@ -100,7 +101,8 @@ ForwardedSignals::~ForwardedSignals() {
   ::sigprocmask(SIG_SETMASK, &old_, nullptr);
 }
 
-int supervise(LaunchedContainer& c, const ForwardedSignals& signals) {
+int supervise(LaunchedContainer& c, const ForwardedSignals& signals, bool system_init) {
+  bool halt_asked = false;
   const int master = c.pty_master.get();
   std::optional<RawTerminal> raw;
   if (master >= 0) {
@@ -130,6 +132,11 @@ int supervise(LaunchedContainer& c, const ForwardedSignals& signals) {
         if (r == c.pid) exited = true;
       } else if (sig == SIGWINCH && master >= 0) {
         copy_winsize(master);
+      } else if (system_init && (sig == SIGTERM || sig == SIGINT)) {
+        // The init's root, as the container sees it, tells which init it is.
+        ::kill(c.pid,
+               halt_asked ? SIGKILL : halt_signal("/proc/" + std::to_string(c.pid) + "/root"));
+        halt_asked = true;
       } else {
         ::kill(c.pid, sig);
       }
@@ -142,6 +149,12 @@ int supervise(LaunchedContainer& c, const ForwardedSignals& signals) {
         stderr,
         "vmm: the container exceeded its memory limit: the OOM killer killed %llu process(es)\n",
         static_cast<unsigned long long>(kills));
+  }
+  // An init's reboot(2) in a PID namespace ends it with SIGINT (halt, power-off) or SIGHUP
+  // (reboot): the system shut down as asked, which is a success.
+  if (system_init && WIFSIGNALED(status) &&
+      (WTERMSIG(status) == SIGINT || WTERMSIG(status) == SIGHUP)) {
+    return 0;
   }
   return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }

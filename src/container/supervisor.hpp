@@ -21,6 +21,9 @@ class ForwardedSignals final {
 };
 
 // Waits until init exits. Returns its exit code, or 128 + signal. Reports an OOM kill.
-[[nodiscard]] int supervise(LaunchedContainer& c, const ForwardedSignals& signals);
+// `system_init`: SIGTERM and SIGINT become init's halt signal, and a second one SIGKILL; the
+// init's own halt, power-off or reboot returns 0.
+[[nodiscard]] int supervise(LaunchedContainer& c, const ForwardedSignals& signals,
+                            bool system_init = false);
 
 }  // namespace vmm::container

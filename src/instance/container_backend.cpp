@@ -3,18 +3,22 @@
 #include <fcntl.h>
 #include <spdlog/spdlog.h>
 #include <sys/mount.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <array>
 #include <csignal>
 #include <cstdio>
+#include <cstring>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <thread>
 
 #include "container/default_spec.hpp"
 #include "container/path_in_root.hpp"
+#include "container/system_container.hpp"
 #include "instance/child_process.hpp"
 #include "instance/names.hpp"
 #include "vmm/common/error.hpp"
@@ -26,25 +30,50 @@ namespace {
 namespace fs = std::filesystem;
 using nlohmann::json;
 
-// Docker's default set: what a system's services expect of root, and no more.
-constexpr std::array<const char*, 14> kCapabilities = {
-    "CAP_CHOWN",   "CAP_DAC_OVERRIDE", "CAP_FSETID",           "CAP_FOWNER",
-    "CAP_MKNOD",   "CAP_NET_RAW",      "CAP_SETGID",           "CAP_SETUID",
-    "CAP_SETFCAP", "CAP_SETPCAP",      "CAP_NET_BIND_SERVICE", "CAP_SYS_CHROOT",
-    "CAP_KILL",    "CAP_AUDIT_WRITE"};
+// systemd's container interface on top of the runtime's defaults (see system_container.hpp):
+// the tmpfs mounts, and the cgroup file system writable (the container's own cgroups).
+void add_system_mounts(json& mounts) {
+  for (auto& mount : mounts) {
+    if (mount.value("destination", "") != "/sys/fs/cgroup") continue;
+    json options = json::array();
+    for (const auto& option : mount["options"]) {
+      if (option != "ro") options.push_back(option);
+    }
+    options.push_back("rw");
+    mount["options"] = options;
+  }
+  for (const auto& mount : container::system_container_mounts()) {
+    mounts.push_back(json{{"destination", mount.destination},
+                          {"type", mount.type},
+                          {"source", mount.source},
+                          {"options", mount.options}});
+  }
+}
 
 std::string spec_for(const InstanceRecord& record, const std::string& cgroup_parent) {
   json spec = json::parse(container::spec_template_json(false));
   spec["root"] = json{{"path", "rootfs"}, {"readonly", false}};
   auto& process = spec["process"];
   process["args"] = json::array({"/sbin/init"});
-  process["terminal"] = false;
+  // /dev/console is a terminal that the console keeper holds (systemd wants one).
+  process["terminal"] = true;
   process["noNewPrivileges"] = false;
-  process["env"].push_back("container=vmm");
+  process["env"].push_back(container::kSystemContainerEnv);
   json caps = json::array();
-  for (const char* cap : kCapabilities) caps.push_back(cap);
+  const auto names = container::capability_names();
+  for (const int cap : container::system_container_capabilities()) caps.push_back(names[cap]);
   process["capabilities"] = json{{"bounding", caps}, {"effective", caps}, {"permitted", caps}};
   spec["hostname"] = record.name;
+  add_system_mounts(spec["mounts"]);
+  const container::Seccomp filter = container::system_container_seccomp();
+  json rules = json::array();
+  for (const auto& rule : filter.syscalls) {
+    rules.push_back(
+        json{{"names", rule.names}, {"action", rule.action}, {"errnoRet", *rule.errno_ret}});
+  }
+  spec["linux"]["seccomp"] = json{{"defaultAction", filter.default_action},
+                                  {"architectures", filter.architectures},
+                                  {"syscalls", rules}};
   spec["linux"]["cgroupsPath"] = cgroup_parent + "/" + record.name;
   auto& resources = spec["linux"]["resources"];
   if (const uint64_t memory = memory_limit(record.config); memory != 0) {
@@ -55,14 +84,6 @@ std::string spec_for(const InstanceRecord& record, const std::string& cgroup_par
     resources["cpu"] = json{{"period", kPeriod}, {"quota", std::stoll(it->second) * kPeriod}};
   }
   return spec.dump(2);
-}
-
-// The signal that asks the image's init to shut the system down.
-int halt_signal(const fs::path& rootfs) {
-  std::error_code ec;
-  const fs::path init = fs::read_symlink(rootfs / "sbin/init", ec);
-  if (!ec && init.string().find("systemd") != std::string::npos) return SIGRTMIN + 3;
-  return SIGTERM;
 }
 
 std::string tail_of(const fs::path& file) {
@@ -139,6 +160,37 @@ void write_files(const fs::path& rootfs,
       spdlog::warn("{}: {}", rootfs.parent_path().filename().string(), e.what());
     }
   }
+}
+
+sockaddr_un socket_address(const fs::path& path) {
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  if (path.native().size() >= sizeof(addr.sun_path)) {
+    throw ConfigError("the state directory's path is too long for a socket: " + path.string());
+  }
+  std::memcpy(addr.sun_path, path.c_str(), path.native().size() + 1);
+  return addr;
+}
+
+// The socket on which the runtime hands the container's console to its keeper.
+UniqueFd listen_on(const fs::path& path) {
+  const sockaddr_un addr = socket_address(path);
+  fs::remove(path);
+  UniqueFd sock(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  if (!sock) throw system_error("socket", errno);
+  if (::bind(sock.get(), reinterpret_cast<const sockaddr*>(&addr), sizeof(addr)) != 0 ||
+      ::listen(sock.get(), 1) != 0) {
+    throw system_error("cannot listen on " + path.string(), errno);
+  }
+  return sock;
+}
+
+// A start that failed before the runtime sent the console: a connection without one ends the
+// keeper at once.
+void release_keeper(const fs::path& path) {
+  const sockaddr_un addr = socket_address(path);
+  const UniqueFd sock(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  if (sock) (void)::connect(sock.get(), reinterpret_cast<const sockaddr*>(&addr), sizeof(addr));
 }
 
 }  // namespace
@@ -226,14 +278,26 @@ void ContainerBackend::start(const InstanceRecord& record, const fs::path& dir,
   const fs::path log = dir / "console.log";
   UniqueFd console(::open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640));
   if (!console) throw system_error("cannot open " + log.string(), errno);
-  const int status =
-      run_child(runtime_argv({"run", "--detach", "--bundle", dir.string(), record.name}),
-                ChildIo{.in = -1, .out = console.get(), .err = console.get()});
+  const fs::path console_socket = dir / "console.sock";
+  const fs::path pid_file = dir / "init.pid";
+  fs::remove(pid_file);
+  {
+    const UniqueFd listener = listen_on(console_socket);
+    run_child({vmm_exe_.string(), "console-keeper", log.string(), pid_file.string()},
+              ChildIo{.in = listener.get(), .out = console.get(), .err = console.get()});
+  }
+  const int status = run_child(
+      runtime_argv({"run", "--detach", "--console-socket", console_socket.string(), "--pid-file",
+                    pid_file.string(), "--bundle", dir.string(), record.name}),
+      ChildIo{.in = -1, .out = console.get(), .err = console.get()});
   if (status != 0) {
+    release_keeper(console_socket);
+    fs::remove(console_socket);
     if (runtime_.store().exists(record.name)) runtime_.remove(record.name, true);
     unmount_root(dir);
     throw Error("cannot start " + record.name + ": " + tail_of(log));
   }
+  fs::remove(console_socket);
 }
 
 InstanceStatus ContainerBackend::status(const std::string& name) const {
@@ -265,7 +329,7 @@ void ContainerBackend::stop(const std::string& name, const fs::path& dir,
     if (status(name) == InstanceStatus::kFrozen) runtime_.resume(name);
     if (!force && status(name) == InstanceStatus::kRunning) {
       try {
-        runtime_.kill(name, halt_signal(dir / "rootfs"), false);
+        runtime_.kill(name, container::halt_signal(dir / "rootfs"), false);
       } catch (const Error&) {  // it ended on its own meanwhile
       }
       const auto deadline = std::chrono::steady_clock::now() + timeout;

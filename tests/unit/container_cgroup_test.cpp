@@ -32,7 +32,9 @@ TEST(ContainerCgroup, ParsesV1ControllersFromMountinfo) {
   EXPECT_EQ(l.v1_mounts.at("memory"), "/sys/fs/cgroup/memory");
   EXPECT_EQ(l.v1_mounts.at("pids"), "/sys/fs/cgroup/pids");
   EXPECT_EQ(l.v1_mounts.count("devices"), 0U);
-  EXPECT_EQ(l.v1_mounts.count("systemd"), 0U);  // named hierarchies carry no controller
+  // systemd's named hierarchy is one more place for the container's cgroup.
+  EXPECT_EQ(l.v1_mounts.at("name=systemd"), "/sys/fs/cgroup/systemd");
+  EXPECT_EQ(l.v1_mounts.count("systemd"), 0U);
 }
 
 TEST(ContainerCgroup, V2LayoutIsTheUnifiedRoot) {
