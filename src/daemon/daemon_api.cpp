@@ -457,6 +457,9 @@ void DaemonApi::handle(const ApiRequest& request, const ApiReply& reply) {
               "interactive exec over websockets is not supported: use "
               "record-output");
         }
+        if (view.record.type == instance::InstanceType::kVirtualMachine) {
+          throw StateError(instance::kVmExecUnsupported);
+        }
         if (view.status != InstanceStatus::kRunning) {
           throw StateError("instance " + name + " is not running");
         }
