@@ -336,7 +336,7 @@ void DaemonApi::handle(const ApiRequest& request, const ApiReply& reply) {
         if (create.image.empty()) throw ConfigError("source: an alias or a fingerprint is needed");
         // Checked now, so a bad request fails at once and not in the operation.
         instance::validate_instance_name(create.name);
-        instance::validate_config(create.config);
+        mgr.validate_request(create);
         (void)mgr.images().get(create.image);
         if (mgr.exists(create.name)) {
           throw StateError("instance \"" + create.name + "\" already exists");

@@ -121,11 +121,9 @@ InstanceView InstanceManager::view_of(const InstanceRecord& record) const {
   return view;
 }
 
-InstanceView InstanceManager::create(const CreateRequest& request) {
-  validate_instance_name(request.name);
+void InstanceManager::validate_request(const CreateRequest& request) const {
   validate_config(request.config);
-  const bool vm = request.type == InstanceType::kVirtualMachine;
-  if (vm) {
+  if (request.type == InstanceType::kVirtualMachine) {
     vms_.require_kernel();
     if (request.network == "bridge") {
       throw ConfigError("network", "virtual machines have no bridge network yet: use none");
@@ -133,6 +131,12 @@ InstanceView InstanceManager::create(const CreateRequest& request) {
   } else if (request.config.contains("root.size")) {
     throw ConfigError("root.size", "only virtual machines have a root disk");
   }
+}
+
+InstanceView InstanceManager::create(const CreateRequest& request) {
+  validate_instance_name(request.name);
+  validate_request(request);
+  const bool vm = request.type == InstanceType::kVirtualMachine;
   const ImageInfo image = images_.get(request.image);
   {
     std::lock_guard lock(locks_mutex_);

@@ -54,6 +54,9 @@ class InstanceManager final {
 
   [[nodiscard]] ImageStore& images() noexcept { return images_; }
 
+  // What create checks before it makes anything: the configuration, and what the type allows
+  // (a VM needs the daemon's kernel; only a VM has root.size). vmm::ConfigError.
+  void validate_request(const CreateRequest& request) const;
   InstanceView create(const CreateRequest& request);
   void start(const std::string& name);
   void stop(const std::string& name, std::chrono::milliseconds timeout, bool force);
