@@ -1,9 +1,10 @@
 // VM instances through the daemon and the lxc-like CLI: `vmm launch IMAGE NAME --vm` boots the
 // stock kernel (with the root-on-disk initramfs) on the instance's own ext4 disk made from the
 // image. The image is the test root file system with an init that powers off on the ACPI power
-// button, so `vmm stop` ends the guest cleanly. Two boots: launch, stop by the power button,
-// start (the disk kept what the first boot wrote), the daemon killed and started again (the VM
-// still runs and is adopted), a snapshot of the running VM, and delete leaving nothing.
+// button, so `vmm stop` ends the guest cleanly. Four short boots: launch, stop by the power
+// button, start (the disk kept what the first boot wrote), the daemon killed and started again
+// (the VM still runs and is adopted), a snapshot of the running VM, pause and resume, restart,
+// restore of the snapshot, and delete leaving nothing.
 #include <gtest/gtest.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -283,14 +284,32 @@ TEST_F(InstanceVmTest, LaunchStopStartAdoptSnapshotDelete) {
   EXPECT_TRUE(fs::is_regular_file(instance_dir() / "snapshots/s1/root.img"));
   EXPECT_EQ(listed(), "RUNNING,VIRTUAL-MACHINE") << "the snapshot left the VM paused";
 
+  // Paused and resumed through the VM's API.
+  EXPECT_TRUE(vmm({"pause", "vm1"}).ok());
+  EXPECT_EQ(listed(), "FROZEN,VIRTUAL-MACHINE");
+  EXPECT_TRUE(vmm({"resume", "vm1"}).ok());
+  EXPECT_EQ(listed(), "RUNNING,VIRTUAL-MACHINE");
+
+  // The restart's boot is the third on the disk; the restore brings back the disk of s1 (two
+  // boots), so the boot after it is the third again.
+  const ToolResult restarted = vmm({"restart", "vm1", "--timeout", "60"});
+  EXPECT_TRUE(restarted.ok()) << restarted.err;
+  ASSERT_TRUE(wait_console("VMMTEST: waiting for the power button", 3)) << console();
+  const ToolResult restored = vmm({"restore", "vm1", "s1"});
+  EXPECT_TRUE(restored.ok()) << restored.err;
+  ASSERT_TRUE(wait_console("VMMTEST: waiting for the power button", 4)) << console();
+  EXPECT_EQ(count_of(console(), "VMMTEST: boots=3"), 2U) << console();
+  const pid_t last = vm_pid();
+  ASSERT_GT(last, 0);
+
   const ToolResult deleted = vmm({"delete", "--force", "vm1"});
   EXPECT_TRUE(deleted.ok()) << deleted.err;
   EXPECT_FALSE(fs::exists(instance_dir()));
-  for (int i = 0; i < 50 && ::kill(second, 0) == 0; ++i) {
+  for (int i = 0; i < 50 && ::kill(last, 0) == 0; ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
   // Gone, or a zombie its new parent has not reaped yet.
-  const std::string stat = read_file("/proc/" + std::to_string(second) + "/stat");
+  const std::string stat = read_file("/proc/" + std::to_string(last) + "/stat");
   EXPECT_TRUE(stat.empty() || stat.find(") Z ") != std::string::npos) << stat;
   EXPECT_EQ(listed().rfind("not listed", 0), 0U);
 }
