@@ -167,6 +167,13 @@ int instance_main(int argc, char** argv) {
       ->capture_default_str();
   daemon_cmd->add_option("--subnet", dopts.subnet, "The bridge's address/prefix")
       ->capture_default_str();
+  daemon_cmd->add_option("--kernel", dopts.kernel,
+                         "Kernel VM instances boot (default: $VMM_CACHE_DIR or ~/.cache/vmm "
+                         "kernel/bzImage with rootfs-initramfs.cpio.gz, when there)");
+  daemon_cmd->add_option("--initrd", dopts.initrd,
+                         "Initramfs VM instances boot with (one that mounts root=/dev/vda)");
+  daemon_cmd->add_option("--vm-cmdline-append", dopts.vm_cmdline_append,
+                         "Kernel parameters added to every VM instance's command line");
 
   // launch
   std::string image;
@@ -174,6 +181,7 @@ int instance_main(int argc, char** argv) {
   bool vm = false;
   std::string cpus;
   std::string memory;
+  std::string disk_size;
   std::vector<std::string> config_items;
   auto* launch = app.add_subcommand("launch", "Create and start an instance from an image");
   launch->add_option("image", image, "Image alias or fingerprint")->required();
@@ -181,9 +189,15 @@ int instance_main(int argc, char** argv) {
   launch->add_flag("--vm", vm, "A virtual machine instead of a container");
   launch->add_option("--cpus", cpus, "limits.cpu");
   launch->add_option("--memory", memory, "limits.memory, e.g. 512MiB");
+  launch->add_option("--disk-size", disk_size,
+                     "root.size: a VM's root disk, e.g. 2GiB (default: twice the image and "
+                     "256MiB, at least 512MiB)");
   launch->add_option("--config,-c", config_items, "KEY=VALUE, repeatable");
   std::string network;
-  launch->add_option("--network", network, "bridge (the daemon's, the default) or none")
+  launch
+      ->add_option(
+          "--network", network,
+          "bridge (the daemon's, the default for containers) or none (the only one for VMs)")
       ->check(CLI::IsMember({"bridge", "none"}));
 
   std::string format = "table";
@@ -297,6 +311,7 @@ int instance_main(int argc, char** argv) {
     for (const auto& item : config_items) add_key_value(cfg, item);
     if (!cpus.empty()) cfg["limits.cpu"] = cpus;
     if (!memory.empty()) cfg["limits.memory"] = memory;
+    if (!disk_size.empty()) cfg["root.size"] = disk_size;
     std::printf("Creating %s\n", name.c_str());
     std::fflush(stdout);
     const bool fingerprint =

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <csignal>
+#include <cstdlib>
 #include <optional>
 
 #include "api/api_server.hpp"
@@ -46,7 +47,13 @@ int serve(const DaemonOptions& options, int ready_fd) {
   if (!options.bridge.empty()) {
     bridge = instance::BridgeConfig{.name = options.bridge, .gateway = options.subnet};
   }
-  instance::InstanceManager manager(options.state_dir, exe, bridge);
+  const instance::VmBootConfig vm_boot = vm_boot_config(options);
+  if (vm_boot.kernel.empty()) {
+    spdlog::info("daemon: no kernel for VM instances (--kernel)");
+  } else {
+    spdlog::info("daemon: VM instances boot {}", vm_boot.kernel.string());
+  }
+  instance::InstanceManager manager(options.state_dir, exe, bridge, vm_boot);
   manager.recover();
   std::optional<Operations> operations;
   operations.emplace(kWorkers);
@@ -78,6 +85,35 @@ int serve(const DaemonOptions& options, int ready_fd) {
 }
 
 }  // namespace
+
+instance::VmBootConfig vm_boot_config(const DaemonOptions& options) {
+  instance::VmBootConfig boot{.kernel = options.kernel,
+                              .initrd = options.initrd,
+                              .cmdline_append = options.vm_cmdline_append};
+  if (!boot.kernel.empty()) {
+    if (!fs::is_regular_file(boot.kernel)) {
+      throw ConfigError("--kernel", boot.kernel.string() + " is not a file");
+    }
+    if (!boot.initrd.empty() && !fs::is_regular_file(boot.initrd)) {
+      throw ConfigError("--initrd", boot.initrd.string() + " is not a file");
+    }
+    return boot;
+  }
+  if (!boot.initrd.empty()) throw ConfigError("--initrd", "needs --kernel");
+  fs::path cache;
+  if (const char* dir = std::getenv("VMM_CACHE_DIR"); dir != nullptr && *dir != '\0') {
+    cache = dir;
+  } else if (const char* home = std::getenv("HOME"); home != nullptr && *home != '\0') {
+    cache = fs::path(home) / ".cache/vmm";
+  }
+  // The stock kernel has virtio and ext4 as modules: it needs the initramfs that loads them.
+  if (!cache.empty() && fs::is_regular_file(cache / "kernel/bzImage") &&
+      fs::is_regular_file(cache / "rootfs-initramfs.cpio.gz")) {
+    boot.kernel = cache / "kernel/bzImage";
+    boot.initrd = cache / "rootfs-initramfs.cpio.gz";
+  }
+  return boot;
+}
 
 int run_daemon(const DaemonOptions& options) {
   if (::geteuid() != 0) throw HostResourceError("the daemon must run as root");

@@ -4,6 +4,8 @@
 #include <filesystem>
 #include <string>
 
+#include "instance/vm_backend.hpp"
+
 namespace vmm::daemon {
 
 inline constexpr const char* kDefaultSocket = "/run/vmm/vmm.sock";
@@ -18,7 +20,15 @@ struct DaemonOptions {
   // The managed bridge instances attach to; empty name: no bridge (instances get "none").
   std::string bridge = "vmmbr0";
   std::string subnet = "10.44.0.1/24";  // the bridge's address and prefix
+  // What VM instances boot; empty kernel: the cache's stock kernel and root-on-disk initramfs
+  // ($VMM_CACHE_DIR, default ~/.cache/vmm) when they are there, else no VM instances.
+  std::filesystem::path kernel;
+  std::filesystem::path initrd;
+  std::string vm_cmdline_append;  // more kernel parameters for every VM instance
 };
+
+// The VM instances' boot files: the options', or the cache's when the options name no kernel.
+[[nodiscard]] instance::VmBootConfig vm_boot_config(const DaemonOptions& options);
 
 // Serves until a termination signal; returns the exit status. Without `foreground` it returns
 // 0 in the parent once the daemon child serves. Throws vmm::Error for what stops it from

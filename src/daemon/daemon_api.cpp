@@ -336,7 +336,7 @@ void DaemonApi::handle(const ApiRequest& request, const ApiReply& reply) {
         if (create.image.empty()) throw ConfigError("source: an alias or a fingerprint is needed");
         // Checked now, so a bad request fails at once and not in the operation.
         instance::validate_instance_name(create.name);
-        instance::validate_config(create.config);
+        mgr.validate_request(create);
         (void)mgr.images().get(create.image);
         if (mgr.exists(create.name)) {
           throw StateError("instance \"" + create.name + "\" already exists");
@@ -456,6 +456,9 @@ void DaemonApi::handle(const ApiRequest& request, const ApiReply& reply) {
           throw ConfigError(
               "interactive exec over websockets is not supported: use "
               "record-output");
+        }
+        if (view.record.type == instance::InstanceType::kVirtualMachine) {
+          throw StateError(instance::kVmExecUnsupported);
         }
         if (view.status != InstanceStatus::kRunning) {
           throw StateError("instance " + name + " is not running");

@@ -41,6 +41,9 @@ pid_t spawn(const std::vector<std::string>& argv, ChildIo io) {
                                          target == 0 ? O_RDONLY : O_WRONLY, 0);
     }
   }
+  // Nothing else of the daemon's leaks into the child, even a descriptor opened without
+  // O_CLOEXEC (the API's listening socket): a VM that outlives the daemon would hold it.
+  ::posix_spawn_file_actions_addclosefrom_np(actions.get(), 3);
   // The child starts with default signal dispositions and an empty mask, whatever the daemon's
   // threads block.
   posix_spawnattr_t attr{};

@@ -1,7 +1,7 @@
 #pragma once
 // Runs helper programs (tar, cp, mount, the container runtime) for the instance manager. A
 // daemon is multithreaded, so nothing non-trivial runs between fork and exec: posix_spawn with
-// the child's stdio given as file descriptors. Every other descriptor is close-on-exec.
+// the child's stdio given as file descriptors; every other descriptor is closed in the child.
 #include <filesystem>
 #include <string>
 #include <vector>

@@ -22,11 +22,12 @@ fs::path record_file(const fs::path& dir) { return dir / "instance.json"; }
 }  // namespace
 
 InstanceManager::InstanceManager(fs::path state_dir, fs::path vmm_exe,
-                                 std::optional<BridgeConfig> bridge)
+                                 std::optional<BridgeConfig> bridge, VmBootConfig vm_boot)
     : state_dir_(std::move(state_dir)),
       instances_dir_(state_dir_ / "instances"),
       images_(state_dir_ / "images"),
-      containers_(std::move(vmm_exe), state_dir_ / "containers") {
+      containers_(vmm_exe, state_dir_ / "containers"),
+      vms_(std::move(vmm_exe), std::move(vm_boot)) {
   fs::create_directories(instances_dir_);
   if (bridge) {
     bridge_ = std::make_unique<BridgeNetwork>(std::move(*bridge), state_dir_);
@@ -78,16 +79,34 @@ InstanceRecord InstanceManager::load_existing(const std::string& name) const {
   return load_record(record_file(instance_dir(name)));
 }
 
-void InstanceManager::require_container(const InstanceRecord& record) const {
-  if (record.type != InstanceType::kContainer) {
-    throw StateError("instance " + record.name + " is a virtual machine: not supported yet");
+InstanceStatus InstanceManager::status_of(const InstanceRecord& record) const {
+  if (record.type == InstanceType::kVirtualMachine) return vms_.status(instance_dir(record.name));
+  return containers_.status(record.name);
+}
+
+void InstanceManager::freeze_backend(const InstanceRecord& record) {
+  if (record.type == InstanceType::kVirtualMachine) {
+    vms_.freeze(instance_dir(record.name));
+  } else {
+    containers_.freeze(record.name);
+  }
+}
+
+void InstanceManager::unfreeze_backend(const InstanceRecord& record) {
+  if (record.type == InstanceType::kVirtualMachine) {
+    vms_.unfreeze(instance_dir(record.name));
+  } else {
+    containers_.unfreeze(record.name);
   }
 }
 
 InstanceView InstanceManager::view_of(const InstanceRecord& record) const {
   InstanceView view;
   view.record = record;
-  if (record.type == InstanceType::kContainer && !record.creating) {
+  if (record.type == InstanceType::kVirtualMachine && !record.creating) {
+    view.status = vms_.status(instance_dir(record.name));
+    view.pid = view.status == InstanceStatus::kStopped ? 0 : vms_.pid(instance_dir(record.name));
+  } else if (record.type == InstanceType::kContainer && !record.creating) {
     view.status = containers_.status(record.name);
     view.pid = view.status == InstanceStatus::kStopped ? 0 : containers_.init_pid(record.name);
     if (view.status != InstanceStatus::kStopped && record.network == "bridge") {
@@ -102,12 +121,22 @@ InstanceView InstanceManager::view_of(const InstanceRecord& record) const {
   return view;
 }
 
+void InstanceManager::validate_request(const CreateRequest& request) const {
+  validate_config(request.config);
+  if (request.type == InstanceType::kVirtualMachine) {
+    vms_.require_kernel();
+    if (request.network == "bridge") {
+      throw ConfigError("network", "virtual machines have no bridge network yet: use none");
+    }
+  } else if (request.config.contains("root.size")) {
+    throw ConfigError("root.size", "only virtual machines have a root disk");
+  }
+}
+
 InstanceView InstanceManager::create(const CreateRequest& request) {
   validate_instance_name(request.name);
-  validate_config(request.config);
-  if (request.type != InstanceType::kContainer) {
-    throw ConfigError("type", "virtual-machine instances are not supported yet");
-  }
+  validate_request(request);
+  const bool vm = request.type == InstanceType::kVirtualMachine;
   const ImageInfo image = images_.get(request.image);
   {
     std::lock_guard lock(locks_mutex_);
@@ -133,7 +162,7 @@ InstanceView InstanceManager::create(const CreateRequest& request) {
   record.config = request.config;
   record.created_at = rfc3339_now();
   record.creating = true;
-  record.network = request.network.empty() ? (bridge_ ? "bridge" : "none") : request.network;
+  record.network = request.network.empty() ? (bridge_ && !vm ? "bridge" : "none") : request.network;
   if (record.network != "bridge" && record.network != "none") {
     throw ConfigError("network", "\"" + record.network + "\" is neither bridge nor none");
   }
@@ -152,7 +181,11 @@ InstanceView InstanceManager::create(const CreateRequest& request) {
   try {
     fs::create_directories(dir);
     save_record(record_file(dir), record);  // a killed manager finds it "creating" and removes it
-    ContainerBackend::prepare(dir);
+    if (vm) {
+      VmBackend::prepare(record, dir, images_.rootfs(record.image));
+    } else {
+      ContainerBackend::prepare(dir);
+    }
     record.creating = false;
     save_record(record_file(dir), record);
   } catch (...) {
@@ -166,7 +199,12 @@ InstanceView InstanceManager::create(const CreateRequest& request) {
 }
 
 void InstanceManager::start_locked(InstanceRecord& record) {
-  require_container(record);
+  if (record.type == InstanceType::kVirtualMachine) {
+    vms_.start(record, instance_dir(record.name));
+    record.running_wanted = true;
+    save_record(record_file(instance_dir(record.name)), record);
+    return;
+  }
   const InstanceStatus status = containers_.status(record.name);
   if (status != InstanceStatus::kStopped) {
     throw StateError("instance " + record.name + " is already running");
@@ -188,8 +226,11 @@ void InstanceManager::start_locked(InstanceRecord& record) {
 
 void InstanceManager::stop_locked(InstanceRecord& record, std::chrono::milliseconds timeout,
                                   bool force) {
-  require_container(record);
-  containers_.stop(record.name, instance_dir(record.name), timeout, force);
+  if (record.type == InstanceType::kVirtualMachine) {
+    vms_.stop(instance_dir(record.name), timeout, force);
+  } else {
+    containers_.stop(record.name, instance_dir(record.name), timeout, force);
+  }
   record.running_wanted = false;
   save_record(record_file(instance_dir(record.name)), record);
 }
@@ -205,7 +246,7 @@ void InstanceManager::stop(const std::string& name, std::chrono::milliseconds ti
   const auto lock = lock_for(name);
   std::lock_guard guard(*lock);
   InstanceRecord record = load_existing(name);
-  if (containers_.status(name) == InstanceStatus::kStopped && !record.running_wanted) {
+  if (status_of(record) == InstanceStatus::kStopped && !record.running_wanted) {
     throw StateError("instance " + name + " is already stopped");
   }
   stop_locked(record, timeout, force);
@@ -224,15 +265,14 @@ void InstanceManager::set_frozen(const std::string& name, bool frozen) {
   const auto lock = lock_for(name);
   std::lock_guard guard(*lock);
   const InstanceRecord record = load_existing(name);
-  require_container(record);
   const InstanceStatus from = frozen ? InstanceStatus::kRunning : InstanceStatus::kFrozen;
-  if (containers_.status(name) != from) {
+  if (status_of(record) != from) {
     throw StateError("instance " + name + (frozen ? " is not running" : " is not frozen"));
   }
   if (frozen) {
-    containers_.freeze(name);
+    freeze_backend(record);
   } else {
-    containers_.unfreeze(name);
+    unfreeze_backend(record);
   }
 }
 
@@ -241,6 +281,8 @@ void InstanceManager::unfreeze(const std::string& name) { set_frozen(name, false
 
 void InstanceManager::destroy(const std::string& name) {
   const fs::path dir = instance_dir(name);
+  // Whatever the record says (it may be damaged), nothing of either kind keeps running.
+  vms_.stop(dir, std::chrono::milliseconds(0), true);
   containers_.stop(name, dir, std::chrono::milliseconds(0), true);
   // Renamed first: a crash in the middle leaves no half-deleted instance that lists.
   const fs::path doomed = instances_dir_ / (".deleting-" + name);
@@ -254,7 +296,7 @@ void InstanceManager::remove(const std::string& name, bool force) {
   const auto lock = lock_for(name);
   std::lock_guard guard(*lock);
   const InstanceRecord record = load_existing(name);
-  if (!force && containers_.status(name) != InstanceStatus::kStopped) {
+  if (!force && status_of(record) != InstanceStatus::kStopped) {
     throw StateError("instance " + name + " is running: stop it first, or delete with force");
   }
   destroy(name);
@@ -307,7 +349,7 @@ int InstanceManager::exec(const std::string& name, const ExecOptions& options) {
     const auto lock = lock_for(name);
     std::lock_guard guard(*lock);
     const InstanceRecord record = load_existing(name);
-    require_container(record);
+    if (record.type == InstanceType::kVirtualMachine) throw StateError(kVmExecUnsupported);
     if (containers_.status(name) != InstanceStatus::kRunning) {
       throw StateError("instance " + name + " is not running");
     }
@@ -321,7 +363,6 @@ void InstanceManager::snapshot(const std::string& name, const std::string& snaps
   const auto lock = lock_for(name);
   std::lock_guard guard(*lock);
   const InstanceRecord record = load_existing(name);
-  require_container(record);
   const fs::path dir = instance_dir(name);
   const fs::path target = dir / "snapshots" / snapshot;
   if (fs::exists(target)) {
@@ -330,6 +371,16 @@ void InstanceManager::snapshot(const std::string& name, const std::string& snaps
   const fs::path staging = dir / "snapshots" / (".new-" + snapshot);
   std::error_code ec;
   fs::remove_all(staging, ec);
+  if (record.type == InstanceType::kVirtualMachine) {
+    try {
+      vms_.snapshot(dir, staging);
+    } catch (...) {
+      fs::remove_all(staging, ec);
+      throw;
+    }
+    fs::rename(staging, target);
+    return;
+  }
   // A running instance is frozen while its layer is copied, so the copy is consistent.
   const bool frozen = containers_.status(name) == InstanceStatus::kRunning;
   if (frozen) containers_.freeze(name);
@@ -349,14 +400,19 @@ void InstanceManager::restore(const std::string& name, const std::string& snapsh
   const auto lock = lock_for(name);
   std::lock_guard guard(*lock);
   InstanceRecord record = load_existing(name);
-  require_container(record);
+  const bool vm = record.type == InstanceType::kVirtualMachine;
   const fs::path dir = instance_dir(name);
   const fs::path source = dir / "snapshots" / snapshot / "upper";
-  if (!fs::is_directory(source)) {
+  if (vm ? !VmBackend::is_snapshot(source.parent_path()) : !fs::is_directory(source)) {
     throw NotFoundError("snapshot " + name + "/" + snapshot + " not found");
   }
-  const bool was_running = containers_.status(name) != InstanceStatus::kStopped;
+  const bool was_running = status_of(record) != InstanceStatus::kStopped;
   if (was_running) stop_locked(record, kRecoveryStopTimeout, false);
+  if (vm) {
+    VmBackend::restore(dir, source.parent_path());
+    if (was_running) start_locked(record);
+    return;
+  }
   const fs::path staging = dir / ".restore-upper";
   std::error_code ec;
   fs::remove_all(staging, ec);
@@ -416,9 +472,15 @@ void InstanceManager::recover() {
       }
       const bool autostart =
           record.config.contains("boot.autostart") && record.config.at("boot.autostart") == "true";
-      if (record.type == InstanceType::kContainer &&
-          containers_.status(name) == InstanceStatus::kStopped &&
-          (record.running_wanted || autostart)) {
+      if (record.type == InstanceType::kVirtualMachine) {
+        if (vms_.status(entry.path()) != InstanceStatus::kStopped) {
+          spdlog::info("instance {}: its VM still runs, adopted", name);
+        } else if (record.running_wanted || autostart) {
+          spdlog::info("instance {}: starting", name);
+          start_locked(record);
+        }
+      } else if (containers_.status(name) == InstanceStatus::kStopped &&
+                 (record.running_wanted || autostart)) {
         spdlog::info("instance {}: starting", name);
         containers_.stop(name, entry.path(), std::chrono::milliseconds(0), true);
         start_locked(record);

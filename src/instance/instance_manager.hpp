@@ -1,8 +1,8 @@
 #pragma once
-// The instances of one host: named containers (and, later, VMs) made from images, kept under a
-// state directory so they outlive the manager: <state>/images (ImageStore),
-// <state>/instances/<name>/ (instance.json, the root's overlay layers, snapshots, console.log)
-// and <state>/containers (the container runtime's state).
+// The instances of one host: named containers and virtual machines made from images, kept
+// under a state directory so they outlive the manager: <state>/images (ImageStore),
+// <state>/instances/<name>/ (instance.json, the root's overlay layers or a VM's root disk,
+// snapshots, console.log) and <state>/containers (the container runtime's state).
 //
 // Every operation on one instance is serialized; different instances proceed in parallel.
 // Errors: vmm::ConfigError (bad name, key or value), vmm::NotFoundError (no such instance,
@@ -24,6 +24,7 @@
 #include "instance/container_backend.hpp"
 #include "instance/image_store.hpp"
 #include "instance/instance_record.hpp"
+#include "instance/vm_backend.hpp"
 
 namespace vmm::instance {
 
@@ -46,13 +47,16 @@ struct InstanceView {
 
 class InstanceManager final {
  public:
-  // `vmm_exe` is the vmm binary that runs the container runtime. With a bridge, instances
-  // attach to it by default.
+  // `vmm_exe` is the vmm binary that runs the container runtime and the VMs. With a bridge,
+  // container instances attach to it by default. VM instances boot `vm_boot`'s kernel.
   InstanceManager(std::filesystem::path state_dir, std::filesystem::path vmm_exe,
-                  std::optional<BridgeConfig> bridge = std::nullopt);
+                  std::optional<BridgeConfig> bridge = std::nullopt, VmBootConfig vm_boot = {});
 
   [[nodiscard]] ImageStore& images() noexcept { return images_; }
 
+  // What create checks before it makes anything: the configuration, and what the type allows
+  // (a VM needs the daemon's kernel; only a VM has root.size). vmm::ConfigError.
+  void validate_request(const CreateRequest& request) const;
   InstanceView create(const CreateRequest& request);
   void start(const std::string& name);
   void stop(const std::string& name, std::chrono::milliseconds timeout, bool force);
@@ -69,7 +73,7 @@ class InstanceManager final {
   [[nodiscard]] std::vector<InstanceView> list() const;
   [[nodiscard]] bool exists(const std::string& name) const;
 
-  // Runs a command in a running instance; its exit status.
+  // Runs a command in a running instance; its exit status. vmm::StateError for a VM.
   int exec(const std::string& name, const ExecOptions& options);
 
   void snapshot(const std::string& name, const std::string& snapshot);
@@ -100,12 +104,16 @@ class InstanceManager final {
   [[nodiscard]] std::string host_veth(const std::string& name) const;
   // The instances' names and addresses, for the bridge's DNS.
   void publish_hosts();
-  void require_container(const InstanceRecord& record) const;
+  // The instance's state from its backend.
+  [[nodiscard]] InstanceStatus status_of(const InstanceRecord& record) const;
+  void freeze_backend(const InstanceRecord& record);
+  void unfreeze_backend(const InstanceRecord& record);
 
   std::filesystem::path state_dir_;
   std::filesystem::path instances_dir_;
   ImageStore images_;
   ContainerBackend containers_;
+  VmBackend vms_;
   std::unique_ptr<BridgeNetwork> bridge_;
   std::mutex network_mutex_;  // address allocation
   mutable std::mutex locks_mutex_;

@@ -11,13 +11,13 @@ namespace {
 
 using nlohmann::json;
 
-uint64_t parse_memory(const std::string& text) {
+uint64_t parse_size_of(const std::string& key, const std::string& text) {
   size_t used = 0;
   uint64_t value = 0;
   try {
     value = std::stoull(text, &used);
   } catch (const std::exception&) {
-    throw ConfigError("limits.memory", "\"" + text + "\" is not a size (e.g. 512MiB, 1GiB)");
+    throw ConfigError(key, "\"" + text + "\" is not a size (e.g. 512MiB, 1GiB)");
   }
   const std::string unit = text.substr(used);
   uint64_t scale = 1;
@@ -36,10 +36,10 @@ uint64_t parse_memory(const std::string& text) {
   } else if (unit == "GiB" || unit == "G" || unit == "g") {
     scale = uint64_t{1} << 30;
   } else {
-    throw ConfigError("limits.memory", "unknown unit \"" + unit + "\" (use MiB or GiB)");
+    throw ConfigError(key, "unknown unit \"" + unit + "\" (use MiB or GiB)");
   }
   if (value == 0 || value > (uint64_t{1} << 50) / scale) {
-    throw ConfigError("limits.memory", "\"" + text + "\" is out of range");
+    throw ConfigError(key, "\"" + text + "\" is out of range");
   }
   return value * scale;
 }
@@ -107,7 +107,11 @@ void validate_config(const std::map<std::string, std::string>& config) {
         throw ConfigError("limits.cpu", "\"" + value + "\" is not a CPU count from 1 to 256");
       }
     } else if (key == "limits.memory") {
-      (void)parse_memory(value);
+      (void)parse_size_of(key, value);
+    } else if (key == "root.size") {
+      if (parse_size_of(key, value) < kMinRootDiskSize) {
+        throw ConfigError("root.size", "\"" + value + "\" is below the minimum of 128MiB");
+      }
     } else if (key == "boot.autostart") {
       if (value != "true" && value != "false") {
         throw ConfigError("boot.autostart", "\"" + value + "\" is neither true nor false");
@@ -115,14 +119,19 @@ void validate_config(const std::map<std::string, std::string>& config) {
     } else if (!key.starts_with("user.")) {
       throw ConfigError(key,
                         "unknown configuration key (known: limits.cpu, limits.memory, "
-                        "boot.autostart, user.*)");
+                        "root.size, boot.autostart, user.*)");
     }
   }
 }
 
 uint64_t memory_limit(const std::map<std::string, std::string>& config) {
   const auto it = config.find("limits.memory");
-  return it == config.end() ? 0 : parse_memory(it->second);
+  return it == config.end() ? 0 : parse_size_of("limits.memory", it->second);
+}
+
+uint64_t root_disk_size(const std::map<std::string, std::string>& config) {
+  const auto it = config.find("root.size");
+  return it == config.end() ? 0 : parse_size_of("root.size", it->second);
 }
 
 }  // namespace vmm::instance

@@ -1,5 +1,6 @@
 #pragma once
 // What the manager keeps of an instance between daemon runs: <dir>/instance.json.
+#include <cstdint>
 #include <filesystem>
 #include <map>
 #include <string>
@@ -31,11 +32,17 @@ void save_record(const std::filesystem::path& file, const InstanceRecord& record
 // vmm::Error when unreadable or damaged.
 [[nodiscard]] InstanceRecord load_record(const std::filesystem::path& file);
 
+// The smallest root disk a virtual machine instance may ask for.
+inline constexpr uint64_t kMinRootDiskSize = uint64_t{128} << 20;
+
 // The configuration keys an instance accepts, and their values checked: limits.cpu (a count
-// of CPUs, 1-256), limits.memory (a size: 512MiB, 1GiB, 268435456), boot.autostart (true or
+// of CPUs, 1-256), limits.memory (a size: 512MiB, 1GiB, 268435456), root.size (a virtual
+// machine's root disk, at least 128MiB; read when it is created), boot.autostart (true or
 // false). vmm::ConfigError names the key.
 void validate_config(const std::map<std::string, std::string>& config);
 // limits.memory in bytes (0 when unset).
 [[nodiscard]] uint64_t memory_limit(const std::map<std::string, std::string>& config);
+// root.size in bytes (0 when unset).
+[[nodiscard]] uint64_t root_disk_size(const std::map<std::string, std::string>& config);
 
 }  // namespace vmm::instance

@@ -3,7 +3,8 @@
 # directory, the lxc-like CLI and curl on the REST API. Two images (one built, one imported from
 # LXD's unified tarball), two container instances, exec, stop/start, snapshot/restore, daemon
 # restarts (instances keep running; autostart), 20 concurrent launches through the API, every
-# error status, and delete leaving nothing behind. Needs root; says SKIPPED and exits 77
+# error status (a VM instance without a kernel among them; the KVM suite boots VM instances),
+# and delete leaving nothing behind. Needs root; says SKIPPED and exits 77
 # without it or without curl.
 #
 #   tests/instances/workflow.sh VMM_BINARY
@@ -36,7 +37,8 @@ expect_eq() { # expect_eq DESCRIPTION EXPECTED ACTUAL
 }
 
 start_daemon() {
-  "$vmm" daemon --foreground --socket "$sock" --state-dir "$state" --group "" \
+  # No kernel for VM instances, even where the cache has one: the KVM suite boots those.
+  VMM_CACHE_DIR=$work/no-cache "$vmm" daemon --foreground --socket "$sock" --state-dir "$state" --group "" \
     --bridge "$bridge" --subnet "$subnet" \
     >>"$work/daemon.log" 2>&1 &
   daemon_pid=$!
@@ -86,6 +88,15 @@ start_daemon || exit 1
 
 # --- images: one built from Debian's busybox-static, one from LXD's unified tarball
 check "image build busybox" "$vmm" image build busybox
+
+# --- a VM instance needs a kernel, which this daemon was not given
+out=$("$vmm" launch busybox vm-nokernel --vm --network none 2>&1); rc=$?
+expect_eq "launch --vm without a kernel: status 2" 2 "$rc"
+check "and says how to give the daemon one" grep -q "start the daemon with --kernel" <<<"$out"
+check "and creates nothing" test ! -e "$state/instances/vm-nokernel"
+out=$("$vmm" launch busybox c-disk --disk-size 1GiB 2>&1); rc=$?
+expect_eq "a container with root.size: status 2" 2 "$rc"
+check "and says only VMs have a root disk" grep -q "only virtual machines have a root disk" <<<"$out"
 mkdir -p "$work/unified"
 "$vmm" oci --version >/dev/null  # the binary runs at all
 cp -a "$state/images/$(ls "$state/images" | grep -E '^[0-9a-f]{64}$' | head -1)/rootfs" \

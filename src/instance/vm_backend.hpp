@@ -1,0 +1,72 @@
+#pragma once
+// Virtual machine instances: `vmm run` boots the configured kernel (with its initramfs) on the
+// instance's own ext4 root disk (<dir>/root.img, see vm_disk.hpp), with its per-VM API on
+// <dir>/vm.sock. The process runs detached in a session of its own, its serial console appended
+// to <dir>/console.log, so it outlives the daemon; <dir>/vm.pid names it (pid and start time)
+// for the next daemon. Stop presses the ACPI power button through the API, freeze pauses the
+// vCPUs. No network yet (only "none"), no cgroup of its own, no exec (that needs a guest agent).
+#include <sys/types.h>
+
+#include <chrono>
+#include <filesystem>
+#include <optional>
+#include <string>
+
+#include "instance/container_backend.hpp"  // InstanceStatus
+#include "instance/instance_record.hpp"
+#include "instance/vm_process.hpp"
+
+namespace vmm::instance {
+
+// What VM instances boot: the same kernel and initramfs for all of them.
+struct VmBootConfig {
+  std::filesystem::path kernel;  // empty: VM instances cannot be created or started
+  std::filesystem::path initrd;  // optional; a stock kernel needs one to mount /dev/vda
+  std::string cmdline_append;    // more kernel parameters after the default ones
+};
+
+// The kernel command line of every VM instance, before VmBootConfig::cmdline_append.
+inline constexpr const char* kVmCmdline = "console=ttyS0 root=/dev/vda rw reboot=k panic=-1 quiet";
+
+// Why `exec` refuses a VM instance.
+inline constexpr const char* kVmExecUnsupported =
+    "exec into virtual machines needs the guest agent, which is not available yet";
+
+class VmBackend final {
+ public:
+  VmBackend(std::filesystem::path vmm_exe, VmBootConfig boot);
+
+  // vmm::ConfigError when no kernel is configured.
+  void require_kernel() const;
+  // The root disk from the image's tree (root.size, or the default for its size).
+  static void prepare(const InstanceRecord& record, const std::filesystem::path& dir,
+                      const std::filesystem::path& image_rootfs);
+  // Starts `vmm run` detached and returns once its API answers (or it has failed: vmm::Error
+  // with the last console line).
+  void start(const InstanceRecord& record, const std::filesystem::path& dir) const;
+  // The power button, then SIGKILL after `timeout` (at once when force). A stopped VM is left
+  // as is; either way its pid file and socket go.
+  void stop(const std::filesystem::path& dir, std::chrono::milliseconds timeout, bool force) const;
+  void freeze(const std::filesystem::path& dir) const;
+  void unfreeze(const std::filesystem::path& dir) const;
+  [[nodiscard]] InstanceStatus status(const std::filesystem::path& dir) const;
+  [[nodiscard]] pid_t pid(const std::filesystem::path& dir) const;  // 0 when stopped
+
+  // The disk into <snapshot_dir>/root.img, the VM paused meanwhile when it runs.
+  void snapshot(const std::filesystem::path& dir, const std::filesystem::path& snapshot_dir) const;
+  // The snapshot's disk back as the instance's (the VM stopped).
+  static void restore(const std::filesystem::path& dir, const std::filesystem::path& snapshot_dir);
+  [[nodiscard]] static bool is_snapshot(const std::filesystem::path& snapshot_dir);
+
+ private:
+  [[nodiscard]] std::optional<ProcessIdentity> running(const std::filesystem::path& dir) const;
+  // Whether the API answers `info` (the VM exists).
+  [[nodiscard]] bool vm_answers(const std::filesystem::path& dir) const;
+  // `vmm ctl COMMAND` against the VM's API; vmm::Error with its answer when it fails.
+  void control(const std::filesystem::path& dir, const std::string& command) const;
+
+  std::filesystem::path vmm_exe_;
+  VmBootConfig boot_;
+};
+
+}  // namespace vmm::instance
