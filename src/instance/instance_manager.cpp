@@ -209,7 +209,8 @@ void InstanceManager::start_locked(InstanceRecord& record) {
   if (status != InstanceStatus::kStopped) {
     throw StateError("instance " + record.name + " is already running");
   }
-  std::vector<std::pair<std::string, std::string>> files;
+  // The instance's name is its host name, also for an init that sets it from /etc/hostname.
+  std::vector<std::pair<std::string, std::string>> files = {{"etc/hostname", record.name + "\n"}};
   if (record.network == "bridge" && bridge_) {
     files.emplace_back("etc/resolv.conf", "nameserver " + bridge_->gateway_address() + "\n");
   }

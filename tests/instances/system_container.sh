@@ -71,6 +71,7 @@ state_text=$(wait_running)
 echo "launch to running: $(elapsed "$start" "$(now)") s"
 expect_eq "systemd reaches multi-user" running "$state_text"
 expect_eq "no failed unit" "" "$("$vmm" exec deb -- systemctl --failed --plain --no-legend)"
+expect_eq "the host name is the instance's" deb "$("$vmm" exec deb -- hostname)"
 expect_eq "PID 1 is systemd" systemd "$("$vmm" exec deb -- cat /proc/1/comm)"
 expect_eq "systemd knows it is in a container" container-other \
   "$("$vmm" exec deb -- systemd-detect-virt --container)"
