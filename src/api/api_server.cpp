@@ -6,6 +6,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/local/stream_protocol.hpp>
@@ -13,6 +14,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http.hpp>
+#include <cctype>
 #include <cerrno>
 #include <chrono>
 #include <cstring>
@@ -43,9 +45,17 @@ unsigned status_for(const boost::system::error_code& ec) {
 }
 
 ApiRequest to_request(const http::request<http::string_body>& r) {
+  std::map<std::string, std::string> headers;
+  for (const auto& field : r) {
+    std::string name(field.name_string());
+    std::transform(name.begin(), name.end(), name.begin(),
+                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+    headers[name] = std::string(field.value());
+  }
   return ApiRequest{.method = std::string(r.method_string()),
                     .target = std::string(r.target()),
-                    .body = r.body()};
+                    .body = r.body(),
+                    .headers = std::move(headers)};
 }
 
 // Whether a server answers at `path` now (a live socket) rather than a stale file.
@@ -153,6 +163,7 @@ class Session final : public std::enable_shared_from_this<Session> {
     response_->result(r.status);
     response_->set(http::field::server, "vmm");
     if (!r.allow.empty()) response_->set(http::field::allow, r.allow);
+    for (const auto& [name, value] : r.headers) response_->set(name, value);
     if (!r.body.empty()) {
       response_->set(http::field::content_type,
                      r.content_type.empty() ? "application/json" : r.content_type);

@@ -2,7 +2,10 @@
 // The control API's requests and responses as plain values: the HTTP server parses into them,
 // the dispatcher answers them, and neither needs the other to be tested.
 #include <cstddef>
+#include <map>
 #include <string>
+#include <utility>
+#include <vector>
 
 namespace vmm::api {
 
@@ -10,6 +13,8 @@ struct ApiRequest {
   std::string method;  // GET, PUT, ...
   std::string target;  // /api/v1/vm.info
   std::string body;    // may be empty
+  // Header fields by lower-case name (X-LXD-mode...), within the header size limit.
+  std::map<std::string, std::string> headers;
 };
 
 struct ApiResponse {
@@ -17,6 +22,7 @@ struct ApiResponse {
   std::string body;          // JSON, or empty (204)
   std::string allow;         // the Allow header of a 405
   std::string content_type;  // empty: application/json when there is a body
+  std::vector<std::pair<std::string, std::string>> headers;  // further fields
 };
 
 // Bounds that keep one client from holding the server (and never the VM) for long.

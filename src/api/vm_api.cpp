@@ -25,11 +25,12 @@ struct Route {
 };
 
 ApiResponse json_response(const json& body) {
-  return ApiResponse{.status = 200, .body = body.dump(), .allow = {}, .content_type = {}};
+  return ApiResponse{
+      .status = 200, .body = body.dump(), .allow = {}, .content_type = {}, .headers = {}};
 }
 
 ApiResponse no_content() {
-  return ApiResponse{.status = 204, .body = {}, .allow = {}, .content_type = {}};
+  return ApiResponse{.status = 204, .body = {}, .allow = {}, .content_type = {}, .headers = {}};
 }
 
 ApiResponse ping(VmControl& /*vm*/) {
@@ -110,7 +111,8 @@ ApiResponse error_response(unsigned status, const std::string& message) {
       .status = status,
       .body = json{{"error", message}}.dump(-1, ' ', false, json::error_handler_t::replace),
       .allow = {},
-      .content_type = {}};
+      .content_type = {},
+      .headers = {}};
 }
 
 const char* api_state_name(VmState state) noexcept {

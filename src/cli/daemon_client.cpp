@@ -1,9 +1,11 @@
 #include "cli/daemon_client.hpp"
 
+#include <algorithm>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/local/stream_protocol.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http.hpp>
+#include <cctype>
 
 namespace vmm::cli {
 namespace {
@@ -28,8 +30,19 @@ json parse_envelope(const RawResponse& r) {
 
 }  // namespace
 
+json metadata_of(const RawResponse& response) {
+  return parse_envelope(response).value("metadata", json());
+}
+
 RawResponse DaemonClient::send(const std::string& method, const std::string& target,
                                const std::optional<json>& body) const {
+  if (!body) return send_bytes(method, target, {}, {});
+  return send_bytes(method, target, body->dump(), {{"Content-Type", "application/json"}});
+}
+
+RawResponse DaemonClient::send_bytes(const std::string& method, const std::string& target,
+                                     const std::string& body,
+                                     const std::map<std::string, std::string>& headers) const {
   asio::io_context context;
   asio::local::stream_protocol::socket socket(context);
   boost::system::error_code ec;
@@ -41,10 +54,8 @@ RawResponse DaemonClient::send(const std::string& method, const std::string& tar
   http::request<http::string_body> request(http::string_to_verb(method), target, 11);
   request.set(http::field::host, "vmm");
   request.set(http::field::user_agent, "vmm");
-  if (body) {
-    request.set(http::field::content_type, "application/json");
-    request.body() = body->dump();
-  }
+  for (const auto& [name, value] : headers) request.set(name, value);
+  request.body() = body;
   request.prepare_payload();
   http::write(socket, request, ec);
   boost::beast::flat_buffer buffer;
@@ -52,7 +63,15 @@ RawResponse DaemonClient::send(const std::string& method, const std::string& tar
   parser.body_limit(std::uint64_t{1} << 30);
   if (!ec) http::read(socket, buffer, parser, ec);
   if (ec) throw Error("talking to the vmm daemon at " + socket_ + ": " + ec.message());
-  return RawResponse{.status = parser.get().result_int(), .body = parser.get().body()};
+  RawResponse response{
+      .status = parser.get().result_int(), .body = parser.get().body(), .headers = {}};
+  for (const auto& field : parser.get()) {
+    std::string name(field.name_string());
+    std::transform(name.begin(), name.end(), name.begin(),
+                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+    response.headers[name] = std::string(field.value());
+  }
+  return response;
 }
 
 json DaemonClient::call(const std::string& method, const std::string& target,

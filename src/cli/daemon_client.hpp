@@ -1,6 +1,7 @@
 #pragma once
 // The CLI's side of the daemon's REST API: one HTTP/1.1 request per call over the Unix socket,
 // LXD's envelopes unwrapped, operations waited for.
+#include <map>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
@@ -27,7 +28,11 @@ class DaemonError : public Error {
 struct RawResponse {
   unsigned status = 0;
   std::string body;
+  std::map<std::string, std::string> headers;  // by lower-case name
 };
+
+// A response's envelope unwrapped: its metadata, or DaemonError with the daemon's error.
+[[nodiscard]] nlohmann::json metadata_of(const RawResponse& response);
 
 class DaemonClient final {
  public:
@@ -37,6 +42,10 @@ class DaemonClient final {
   // when nobody answers there.
   [[nodiscard]] RawResponse send(const std::string& method, const std::string& target,
                                  const std::optional<nlohmann::json>& body = std::nullopt) const;
+  // A request with a body of raw bytes and header fields of its own (a file push).
+  [[nodiscard]] RawResponse send_bytes(const std::string& method, const std::string& target,
+                                       const std::string& body,
+                                       const std::map<std::string, std::string>& headers) const;
   // A sync request: its metadata, or DaemonError.
   [[nodiscard]] nlohmann::json call(const std::string& method, const std::string& target,
                                     const std::optional<nlohmann::json>& body = std::nullopt) const;

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "cli/daemon_client.hpp"
+#include "cli/file_commands.hpp"
 #include "daemon/daemon.hpp"
 #include "vmm/common/error.hpp"
 
@@ -22,9 +23,9 @@ namespace {
 
 using nlohmann::json;
 
-constexpr std::array<std::string_view, 17> kCommands = {
+constexpr std::array<std::string_view, 18> kCommands = {
     "launch", "list",    "exec",     "start",   "stop",   "restart", "pause",  "resume", "delete",
-    "info",   "console", "snapshot", "restore", "config", "image",   "remote", "daemon"};
+    "info",   "console", "snapshot", "restore", "config", "image",   "remote", "daemon", "file"};
 
 std::string url_encode(const std::string& text) {
   std::string out;
@@ -233,6 +234,7 @@ int instance_main(int argc, char** argv) {
     }
     actions[cmd] = sub;
   }
+  const FileCommand files(app);
   auto* del = app.add_subcommand("delete", "Delete an instance");
   del->add_option("name", name, "Instance")->required();
   del->add_flag("--force,-f", force, "Stop it first when it runs");
@@ -410,6 +412,7 @@ int instance_main(int argc, char** argv) {
     for (const auto& s : snaps) std::printf("  %s\n", s.c_str());
     return 0;
   }
+  if (files.parsed()) return files.run(client);
   if (console->parsed()) {
     if (!show_log) {
       throw ConfigError("console", "an attached console is not supported yet: use --show-log");

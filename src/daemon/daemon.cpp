@@ -13,6 +13,7 @@
 #include "api/api_server.hpp"
 #include "daemon/daemon_api.hpp"
 #include "daemon/operations.hpp"
+#include "instance/instance_files.hpp"
 #include "instance/instance_manager.hpp"
 #include "vmm/common/error.hpp"
 #include "vmm/common/unique_fd.hpp"
@@ -60,7 +61,8 @@ int serve(const DaemonOptions& options, int ready_fd) {
   DaemonApi api(manager, *operations);
   fs::create_directories(options.socket.parent_path());
   api::ApiLimits limits;
-  limits.max_body_bytes = size_t{1} << 20;
+  // A file push carries the file (instance_files.hpp), plus room for the request around it.
+  limits.max_body_bytes = instance::kMaxFileTransfer + (size_t{1} << 20);
   limits.max_connections = 256;
   api::ApiServer server(
       options.socket,

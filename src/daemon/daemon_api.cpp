@@ -239,7 +239,8 @@ ApiResponse sync_response(const json& metadata, unsigned status) {
                                   {"metadata", metadata}}
                                  .dump(-1, ' ', false, json::error_handler_t::replace),
                      .allow = {},
-                     .content_type = {}};
+                     .content_type = {},
+                     .headers = {}};
 }
 
 ApiResponse async_response(const OperationSnapshot& op) {
@@ -253,7 +254,8 @@ ApiResponse async_response(const OperationSnapshot& op) {
                                   {"metadata", to_json(op)}}
                                  .dump(-1, ' ', false, json::error_handler_t::replace),
                      .allow = {},
-                     .content_type = {}};
+                     .content_type = {},
+                     .headers = {}};
 }
 
 ApiResponse lxd_error(unsigned status, const std::string& message) {
@@ -267,7 +269,76 @@ ApiResponse lxd_error(unsigned status, const std::string& message) {
                                   {"metadata", nullptr}}
                                  .dump(-1, ' ', false, json::error_handler_t::replace),
                      .allow = {},
-                     .content_type = {}};
+                     .content_type = {},
+                     .headers = {}};
+}
+
+// A numeric X-LXD-* header: absent, or a number in `base` up to `max`.
+std::optional<uint32_t> numeric_header(const ApiRequest& request, const char* name, int base,
+                                       uint32_t max) {
+  const auto it = request.headers.find(name);
+  if (it == request.headers.end() || it->second.empty()) return std::nullopt;
+  const std::string& text = it->second;
+  uint64_t value = 0;
+  for (const char c : text) {
+    const int digit = c - '0';
+    if (digit < 0 || digit >= base) throw ConfigError(std::string(name) + ": \"" + text + "\"");
+    value = value * static_cast<uint64_t>(base) + static_cast<uint64_t>(digit);
+    if (value > max) throw ConfigError(std::string(name) + ": \"" + text + "\" is too large");
+  }
+  return static_cast<uint32_t>(value);
+}
+
+// /1.0/instances/NAME/files?path=P, as LXD has it: GET a file (its bytes) or a directory (its
+// names), with X-LXD-uid, -gid, -mode and -type; POST writes one (the same headers, and
+// X-LXD-write: overwrite or append); DELETE removes one.
+ApiResponse files_endpoint(instance::InstanceManager& mgr, const std::string& name, const Target& t,
+                           const ApiRequest& request) {
+  const auto query = t.query.find("path");
+  if (query == t.query.end()) throw ConfigError("path: missing (files?path=/ABSOLUTE/PATH)");
+  const std::string& path = query->second;
+  const std::string& m = request.method;
+  if (m == "GET") {
+    const instance::FileEntry entry = mgr.read_file(name, path);
+    ApiResponse response;
+    if (entry.type == instance::FileType::kDirectory) {
+      response = sync_response(entry.entries);
+    } else {
+      response.body = entry.content;
+      response.content_type = "application/octet-stream";
+    }
+    char mode[8];
+    std::snprintf(mode, sizeof(mode), "%04o", static_cast<unsigned>(entry.mode));
+    response.headers = {{"X-LXD-uid", std::to_string(entry.uid)},
+                        {"X-LXD-gid", std::to_string(entry.gid)},
+                        {"X-LXD-mode", mode},
+                        {"X-LXD-type", instance::file_type_name(entry.type)}};
+    return response;
+  }
+  if (m == "POST") {
+    instance::FileWrite write;
+    constexpr uint32_t kMaxId = 0xfffffffeU;  // (uid_t)-1 means "unchanged" to chown
+    write.uid = numeric_header(request, "x-lxd-uid", 10, kMaxId);
+    write.gid = numeric_header(request, "x-lxd-gid", 10, kMaxId);
+    write.mode = numeric_header(request, "x-lxd-mode", 8, 07777);
+    if (const auto it = request.headers.find("x-lxd-type"); it != request.headers.end()) {
+      write.type = instance::parse_file_type(it->second);
+    }
+    if (const auto it = request.headers.find("x-lxd-write"); it != request.headers.end()) {
+      if (it->second != "overwrite" && it->second != "append") {
+        throw ConfigError("X-LXD-write: \"" + it->second + "\" (overwrite or append)");
+      }
+      write.append = it->second == "append";
+    }
+    write.content = request.body;
+    mgr.write_file(name, path, write);
+    return sync_response(json::object());
+  }
+  if (m == "DELETE") {
+    mgr.delete_file(name, path);
+    return sync_response(json::object());
+  }
+  return not_allowed("GET, POST, DELETE");
 }
 
 void DaemonApi::handle(const ApiRequest& request, const ApiReply& reply) {
@@ -490,6 +561,7 @@ void DaemonApi::handle(const ApiRequest& request, const ApiReply& reply) {
                         return json{{"return", status}, {"output", output}};
                       });
       }
+      if (what == "files" && s.size() == 3) return reply(files_endpoint(mgr, name, t, request));
       if (what == "logs") {
         const fs::path logs = mgr.instance_dir(name) / "logs";
         if (s.size() == 3) {

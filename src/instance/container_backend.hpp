@@ -56,9 +56,11 @@ class ContainerBackend final {
   // Whether the instance's root is mounted, and unmounting it (nothing when it is not).
   [[nodiscard]] static bool root_mounted(const std::filesystem::path& dir);
   static void unmount_root(const std::filesystem::path& dir);
+  // The overlay of the image and the instance's layer on <dir>/rootfs (nothing when mounted).
+  static void mount_root(const std::filesystem::path& dir,
+                         const std::filesystem::path& image_rootfs);
 
  private:
-  void mount_root(const std::filesystem::path& dir, const std::filesystem::path& image_rootfs);
   std::vector<std::string> runtime_argv(std::vector<std::string> args) const;
 
   std::filesystem::path vmm_exe_;

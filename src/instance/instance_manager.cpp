@@ -359,6 +359,55 @@ int InstanceManager::exec(const std::string& name, const ExecOptions& options) {
   return containers_.exec(name, options);
 }
 
+template <typename Action>
+auto InstanceManager::with_root(const std::string& name, Action action) {
+  const auto lock = lock_for(name);
+  std::lock_guard guard(*lock);
+  const InstanceRecord record = load_existing(name);
+  if (record.type == InstanceType::kVirtualMachine) throw StateError(kVmFilesUnsupported);
+  const fs::path dir = instance_dir(name);
+  // A running container's files as its processes see them, with its own mounts (/run, /tmp).
+  if (containers_.status(name) != InstanceStatus::kStopped) {
+    if (const pid_t pid = containers_.init_pid(name); pid > 0) {
+      return action(fs::path("/proc") / std::to_string(pid) / "root");
+    }
+  }
+  // A stopped container's root is mounted for the transfer only.
+  struct Unmount {
+    fs::path dir;
+    ~Unmount() {
+      if (!dir.empty()) ContainerBackend::unmount_root(dir);
+    }
+  } unmount;
+  if (!ContainerBackend::root_mounted(dir)) {
+    ContainerBackend::mount_root(dir, images_.rootfs(record.image));
+    unmount.dir = dir;
+  }
+  return action(dir / "rootfs");
+}
+
+FileEntry InstanceManager::read_file(const std::string& name, const std::string& path) {
+  check_instance_path(path);
+  return with_root(name, [&](const fs::path& root) { return read_instance_file(root, path); });
+}
+
+void InstanceManager::write_file(const std::string& name, const std::string& path,
+                                 const FileWrite& write) {
+  check_instance_path(path);
+  with_root(name, [&](const fs::path& root) {
+    write_instance_file(root, path, write);
+    return 0;
+  });
+}
+
+void InstanceManager::delete_file(const std::string& name, const std::string& path) {
+  check_instance_path(path);
+  with_root(name, [&](const fs::path& root) {
+    delete_instance_file(root, path);
+    return 0;
+  });
+}
+
 void InstanceManager::snapshot(const std::string& name, const std::string& snapshot) {
   validate_snapshot_name(snapshot);
   const auto lock = lock_for(name);

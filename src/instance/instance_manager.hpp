@@ -23,6 +23,7 @@
 #include "instance/bridge_network.hpp"
 #include "instance/container_backend.hpp"
 #include "instance/image_store.hpp"
+#include "instance/instance_files.hpp"
 #include "instance/instance_record.hpp"
 #include "instance/vm_backend.hpp"
 
@@ -76,6 +77,11 @@ class InstanceManager final {
   // Runs a command in a running instance; its exit status. vmm::StateError for a VM.
   int exec(const std::string& name, const ExecOptions& options);
 
+  // Files in a container instance's root, running or stopped (see instance_files.hpp).
+  [[nodiscard]] FileEntry read_file(const std::string& name, const std::string& path);
+  void write_file(const std::string& name, const std::string& path, const FileWrite& write);
+  void delete_file(const std::string& name, const std::string& path);
+
   void snapshot(const std::string& name, const std::string& snapshot);
   // Stops the instance for the restore when it runs, and starts it again afterwards.
   void restore(const std::string& name, const std::string& snapshot);
@@ -99,6 +105,9 @@ class InstanceManager final {
   void start_locked(InstanceRecord& record);
   void stop_locked(InstanceRecord& record, std::chrono::milliseconds timeout, bool force);
   void destroy(const std::string& name);
+  // Runs action(rootfs) on a container instance's mounted root, under its lock.
+  template <typename Action>
+  auto with_root(const std::string& name, Action action);
   // eth0 on the bridge for a running container instance, and its name server.
   void attach_network(const InstanceRecord& record);
   [[nodiscard]] std::string host_veth(const std::string& name) const;

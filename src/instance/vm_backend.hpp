@@ -31,6 +31,8 @@ inline constexpr const char* kVmCmdline = "console=ttyS0 root=/dev/vda rw reboot
 // Why `exec` refuses a VM instance.
 inline constexpr const char* kVmExecUnsupported =
     "exec into virtual machines needs the guest agent, which is not available yet";
+inline constexpr const char* kVmFilesUnsupported =
+    "file transfer with virtual machines needs the guest agent, which is not available yet";
 
 class VmBackend final {
  public:

@@ -173,12 +173,40 @@ expect_eq "exec --env and --cwd" "bar /tmp" \
 expect_eq "stderr is kept apart" "to-stderr" \
   "$("$vmm" exec one -- sh -c 'echo to-stderr >&2' 2>&1 >/dev/null)"
 
+# --- file push and pull: bytes, owner and mode; symlinks stay inside the instance
+head -c 100000 /dev/urandom >"$work/blob"
+chmod 0640 "$work/blob"
+check "file push" "$vmm" file push "$work/blob" one/srv/data/
+check "file pull" "$vmm" file pull one/srv/data/blob "$work/blob.back"
+check "pulled bytes are pushed bytes" cmp "$work/blob" "$work/blob.back"
+expect_eq "the local mode came along" "640 640" \
+  "$("$vmm" exec one -- stat -c %a /srv/data/blob) $(stat -c %a "$work/blob.back")"
+echo "from stdin" | "$vmm" file push - one/root/owned --uid 1000 --gid 100 --mode 0600
+expect_eq "push from stdin with owner and mode" "1000 100 600 from stdin" \
+  "$("$vmm" exec one -- stat -c '%u %g %a' /root/owned) $("$vmm" exec one -- cat /root/owned)"
+expect_eq "pull to stdout" "from stdin" "$("$vmm" file pull one/root/owned -)"
+"$vmm" exec one -- sh -c 'echo inside > /etc/marker; ln -s ../../../../../etc/marker /root/up'
+expect_eq "a symlink out of the root stays inside" "inside" "$("$vmm" file pull one/root/up -)"
+echo host >"$work/victim"
+"$vmm" exec one -- ln -s "$work/victim" /root/victim
+echo pushed | "$vmm" file push - one/root/victim 2>/dev/null
+expect_eq "a push through a link to a host path leaves the host's file" "host" "$(cat "$work/victim")"
+"$vmm" file pull one/no/such - 2>/dev/null; expect_eq "pull of a missing file is 2" 2 "$?"
+check "file delete" "$vmm" file delete one/root/owned
+"$vmm" exec one -- test -e /root/owned; expect_eq "the deleted file is gone" 1 "$?"
+expect_eq "the files endpoint gives LXD's headers" "X-LXD-mode: 0640" \
+  "$(curl -s --unix-socket "$sock" -D - -o /dev/null 'http://vmm/1.0/instances/one/files?path=/srv/data/blob' | grep -i x-lxd-mode | tr -d '\r')"
+
 # --- stop/start keeps the file; pause/resume
 check "stop one" "$vmm" stop one
 expect_eq "one is stopped" "one,STOPPED" "$("$vmm" list --format csv | grep ^one, | cut -d, -f1,2)"
 check "stopped: its root is unmounted" bash -c "! grep -q '$state/instances/one/rootfs' /proc/mounts"
+echo stopped | "$vmm" file push - one/root/while-stopped
+expect_eq "push and pull on a stopped instance" "stopped" "$("$vmm" file pull one/root/while-stopped -)"
+check "its root is unmounted again" bash -c "! grep -q '$state/instances/one/rootfs' /proc/mounts"
 check "start one" "$vmm" start one
 expect_eq "the file survived stop/start" "hello" "$("$vmm" exec one -- cat /root/hi.txt)"
+expect_eq "so did the pushed one" "stopped" "$("$vmm" exec one -- cat /root/while-stopped)"
 expect_eq "and the address too" "$ip_one" "$(ip_of one)"
 check "pause one" "$vmm" pause one
 expect_eq "paused shows FROZEN" "FROZEN" "$("$vmm" list --format csv | grep ^one, | cut -d, -f2)"

@@ -32,7 +32,7 @@ using test::FakeVmControl;
 
 ApiResponse call(VmControl& vm, const std::string& method, const std::string& target,
                  const std::string& body = "") {
-  return dispatch(vm, ApiRequest{.method = method, .target = target, .body = body});
+  return dispatch(vm, ApiRequest{.method = method, .target = target, .body = body, .headers = {}});
 }
 
 TEST(ApiDispatch, PingAndInfo) {

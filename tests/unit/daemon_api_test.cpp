@@ -49,7 +49,7 @@ class DaemonApiTest : public ::testing::Test {
   std::pair<unsigned, json> call(const std::string& method, const std::string& target,
                                  const std::string& body = {}) {
     std::promise<api::ApiResponse> answer;
-    api_->handle(api::ApiRequest{.method = method, .target = target, .body = body},
+    api_->handle(api::ApiRequest{.method = method, .target = target, .body = body, .headers = {}},
                  [&](api::ApiResponse r) { answer.set_value(std::move(r)); });
     auto future = answer.get_future();
     EXPECT_EQ(future.wait_for(30s), std::future_status::ready) << method << " " << target;
