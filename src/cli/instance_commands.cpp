@@ -268,7 +268,7 @@ int instance_main(int argc, char** argv) {
   import->add_option("--alias", aliases, "Alias, repeatable");
   import->add_option("--description", description, "Description");
   auto* build = image_cmd->add_subcommand("build", "Build an image from Debian's packages");
-  build->add_option("what", source, "busybox")->required();
+  build->add_option("what", source, "busybox or debian/12")->required();
   build->add_option("--alias", aliases, "More aliases");
   auto* image_list = image_cmd->add_subcommand("list", "List images");
   image_list->add_option("--format,-f", format, "table, json or csv")
@@ -530,9 +530,10 @@ int instance_main(int argc, char** argv) {
     throw ConfigError("image alias", "use: create ALIAS IMAGE | delete ALIAS | list");
   }
   if (remote_list->parsed()) {
-    print_table({"NAME", "URL", "PROTOCOL", "PUBLIC"},
-                {{"local", "unix://" + socket, "vmm", "NO"},
-                 {"builder", "debian packages (vmm image build busybox)", "build", "YES"}});
+    print_table(
+        {"NAME", "URL", "PROTOCOL", "PUBLIC"},
+        {{"local", "unix://" + socket, "vmm", "NO"},
+         {"builder", "Debian packages (vmm image build busybox|debian/12)", "build", "YES"}});
     return 0;
   }
   return static_cast<int>(ExitStatus::kUsageError);

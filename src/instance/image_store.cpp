@@ -9,6 +9,7 @@
 #include <sstream>
 
 #include "instance/child_process.hpp"
+#include "instance/debian_image.hpp"
 #include "instance/names.hpp"
 #include "instance/timestamps.hpp"
 #include "vmm/common/error.hpp"
@@ -167,7 +168,7 @@ ImageStore::ImageStore(fs::path root) : root_(std::move(root)) {
   }
 }
 
-std::vector<std::string> ImageStore::buildable() { return {"busybox"}; }
+std::vector<std::string> ImageStore::buildable() { return {"busybox", "debian/12"}; }
 
 ImageInfo ImageStore::import(const fs::path& source, const std::vector<std::string>& aliases,
                              const std::string& description) {
@@ -259,8 +260,13 @@ ImageInfo ImageStore::import_tree(const fs::path& staging, ImageInfo info,
 }
 
 ImageInfo ImageStore::build(const std::string& name) {
+  if (name == "debian/12") {
+    return finish_build(import(debian_12_tarball(image_cache_dir()), {},
+                               "Debian 12 (bookworm) with systemd, by mmdebstrap"),
+                        name);
+  }
   if (name != "busybox") {
-    throw ConfigError("cannot build image \"" + name + "\": known images are busybox");
+    throw ConfigError("cannot build image \"" + name + "\": known images are busybox, debian/12");
   }
   const fs::path busybox = "/bin/busybox";
   if (::access(busybox.c_str(), X_OK) != 0) {
@@ -301,13 +307,16 @@ ImageInfo ImageStore::build(const std::string& name) {
                                             fs::perms::group_exec | fs::perms::others_read |
                                             fs::perms::others_exec);
   put("etc/os-release", "ID=busybox\nNAME=BusyBox\nVERSION_ID=1\n");
-  ImageInfo info = import(r, {}, "BusyBox (Debian's busybox-static)");
-  info.source = "build:busybox";
+  return finish_build(import(r, {}, "BusyBox (Debian's busybox-static)"), name);
+}
+
+ImageInfo ImageStore::finish_build(ImageInfo info, const std::string& name) {
+  info.source = "build:" + name;
   {
     std::lock_guard lock(mutex_);
     json j = to_json(info);
     write_file(root_ / info.fingerprint / "image.json", j.dump(2));
-    add_aliases_locked({"busybox"}, info.fingerprint);
+    add_aliases_locked({name}, info.fingerprint);
   }
   return get(info.fingerprint);
 }

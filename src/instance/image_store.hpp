@@ -34,8 +34,9 @@ class ImageStore final {
   // missing or not a root file system, vmm::StateError for an alias naming another image.
   ImageInfo import(const std::filesystem::path& source, const std::vector<std::string>& aliases,
                    const std::string& description = {});
-  // Builds an image from the host's packages and imports it under the alias `name`:
-  // "busybox" (Debian's busybox-static). vmm::ConfigError for an unknown name.
+  // Builds an image and imports it under the alias `name`: "busybox" (from the host's
+  // busybox-static) or "debian/12" (mmdebstrap from Debian's registry, cached: see
+  // debian_image.hpp). vmm::ConfigError for an unknown name.
   ImageInfo build(const std::string& name);
 
   [[nodiscard]] std::vector<ImageInfo> list() const;
@@ -57,6 +58,8 @@ class ImageStore final {
   [[nodiscard]] ImageInfo load(const std::string& fingerprint) const;
   [[nodiscard]] std::string resolve(const std::string& ref) const;
   void add_aliases_locked(const std::vector<std::string>& aliases, const std::string& fp);
+  // A built image: its source recorded and its name as an alias.
+  ImageInfo finish_build(ImageInfo info, const std::string& name);
   ImageInfo import_tree(const std::filesystem::path& staging, ImageInfo info,
                         const std::vector<std::string>& aliases);
 
