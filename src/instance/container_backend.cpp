@@ -16,6 +16,7 @@
 #include <nlohmann/json.hpp>
 #include <thread>
 
+#include "container/cgroup.hpp"
 #include "container/default_spec.hpp"
 #include "container/path_in_root.hpp"
 #include "container/system_container.hpp"
@@ -342,6 +343,22 @@ void ContainerBackend::stop(const std::string& name, const fs::path& dir,
     runtime_.remove(name, true);
   }
   unmount_root(dir);
+  remove_cgroup_parent();
+}
+
+void ContainerBackend::remove_cgroup_parent() const {
+  // Only an empty parent goes (rmdir refuses one with instances' cgroups below it); the next
+  // start makes it again.
+  try {
+    const container::CgroupLayout layout = container::detect_cgroup_layout();
+    if (layout.version == container::CgroupVersion::kV2) {
+      ::rmdir((layout.unified_root + "/" + cgroup_parent_).c_str());
+    }
+    for (const auto& [controller, mount] : layout.v1_mounts) {
+      ::rmdir((mount + "/" + cgroup_parent_).c_str());
+    }
+  } catch (const Error&) {  // no cgroups to tidy
+  }
 }
 
 void ContainerBackend::freeze(const std::string& name) { runtime_.pause(name); }

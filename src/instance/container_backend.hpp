@@ -62,6 +62,8 @@ class ContainerBackend final {
 
  private:
   std::vector<std::string> runtime_argv(std::vector<std::string> args) const;
+  // The instances' common cgroup, once no instance of this manager runs.
+  void remove_cgroup_parent() const;
 
   std::filesystem::path vmm_exe_;
   std::filesystem::path runtime_root_;

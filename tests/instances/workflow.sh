@@ -25,6 +25,8 @@ subnet=10.213.$((RANDOM % 200 + 20)).1/24
 gateway=${subnet%/24}
 daemon_pid=
 failures=0
+# The instances' parent cgroups of other managers on this host, to tell ours apart.
+parents_before=$(ls -d /sys/fs/cgroup/*/vmm.instances-* 2>/dev/null | sort)
 
 fail() { echo "FAIL: $*" >&2; failures=$((failures + 1)); }
 pass() { echo "ok: $*"; }
@@ -346,6 +348,8 @@ for p in $pids; do alive "$p" && echo "left: $(cat "/proc/$p/stat" 2>/dev/null)"
 expect_eq "no instance process is left" 0 "$left"
 cgroups=$(find /sys/fs/cgroup -maxdepth 3 -type d -path '*vmm.instances-*/*' 2>/dev/null)
 expect_eq "no cgroup is left" "" "$cgroups"
+expect_eq "nor the instances' common parent" "$parents_before" \
+  "$(ls -d /sys/fs/cgroup/*/vmm.instances-* 2>/dev/null | sort)"
 left=0
 for v in $veths; do ip link show dev "$v" >/dev/null 2>&1 && left=$((left + 1)); done
 expect_eq "no veth is left" 0 "$left"
