@@ -342,6 +342,12 @@ void ContainerBackend::stop(const std::string& name, const fs::path& dir,
     // Whatever is left (all of it when forced) is killed; the state goes.
     runtime_.remove(name, true);
   }
+  // A keeper still waiting for a console that a killed manager's start never sent ends now.
+  if (const fs::path socket = dir / "console.sock"; fs::exists(socket)) {
+    release_keeper(socket);
+    std::error_code ec;
+    fs::remove(socket, ec);
+  }
   unmount_root(dir);
   remove_cgroup_parent();
 }

@@ -24,6 +24,8 @@ state=$work/state
 export VMM_SOCKET=$sock
 daemon_pid=
 failures=0
+# Other managers' instances on this host, to tell ours apart.
+cgroups_before=$(find /sys/fs/cgroup -maxdepth 3 -type d -path '*vmm.instances-*/half-*' 2>/dev/null | sort)
 
 fail() { echo "FAIL: $*" >&2; failures=$((failures + 1)); }
 pass() { echo "ok: $*"; }
@@ -35,8 +37,9 @@ elapsed() { python3 -c "print(f'{$2 - $1:.2f}')"; }
 
 cleanup() {
   if [ -n "$daemon_pid" ]; then
-    "$vmm" delete --force deb >/dev/null 2>&1
-    "$vmm" delete --force built >/dev/null 2>&1
+    for n in $("$vmm" list --format csv 2>/dev/null | cut -d, -f1); do
+      "$vmm" delete --force "$n" >/dev/null 2>&1
+    done
     kill -TERM "$daemon_pid" 2>/dev/null
     wait "$daemon_pid" 2>/dev/null
   fi
@@ -140,6 +143,62 @@ if "$vmm" image build debian/12 >/dev/null; then
 else
   fail "image build debian/12"
 fi
+
+# The daemon killed (SIGKILL) in the middle of launches, then started again: what it left
+# half-made is removed, and nothing of it (mounts, cgroups, processes) is left behind.
+restart_daemon() {
+  "$vmm" daemon --foreground --socket "$sock" --state-dir "$state" --group "" --bridge "" \
+    >>"$work/daemon.log" 2>&1 &
+  daemon_pid=$!
+  for _ in $(seq 100); do
+    "$vmm" list >/dev/null 2>&1 && break
+    sleep 0.1
+  done
+}
+kill_daemon_when() { # kill_daemon_when PATTERN: SIGKILL as soon as a process matches
+  for _ in $(seq 600); do
+    pgrep -f "$1" >/dev/null && break
+    sleep 0.01
+  done
+  kill -KILL "$daemon_pid"
+  wait "$daemon_pid" 2>/dev/null
+}
+# A VM instance's disk is made from the image with mkfs.ext4 -d: killed while it is written.
+"$vmm" launch debian/12 half-vm --vm >/dev/null 2>&1 &
+launch_pid=$!
+kill_daemon_when "mkfs.ext4.*$state/instances/half-vm"
+wait "$launch_pid"
+expect_eq "a launch cut short by the daemon's death fails" 1 "$?"
+# A container instance: killed once its console keeper waits, before or while init starts.
+restart_daemon
+"$vmm" launch debian/12 half-ct >/dev/null 2>&1 &
+launch_pid=$!
+kill_daemon_when "console-keeper $state/instances/half-ct/"
+wait "$launch_pid"
+for _ in $(seq 100); do  # the runtime the daemon had started finishes on its own
+  pgrep -f "oci --root $state/containers run" >/dev/null || break
+  sleep 0.1
+done
+for _ in $(seq 100); do pgrep -f "mkfs.ext4.*$state" >/dev/null || break; sleep 0.1; done
+restart_daemon
+expect_eq "the half-made VM is gone" "" "$("$vmm" list --format csv | grep -E '^half-vm')"
+# The container was made (create is its own request) and killed while starting: the next
+# daemon finishes it, running as asked, or it is gone.
+if "$vmm" list --format csv | grep -q '^half-ct,'; then
+  deb_name=half-ct
+  expect_eq "the interrupted start is finished" "RUNNING running" \
+    "$("$vmm" list --format csv | grep '^half-ct,' | cut -d, -f2) $(wait_running)"
+  expect_eq "with one console keeper" 1 "$(pgrep -f "console-keeper $state/instances/half-ct/" | wc -l)"
+  "$vmm" delete --force half-ct || fail "delete half-ct"
+fi
+expect_eq "nothing of theirs is left in the state" "" "$(ls "$state/instances" | grep half)"
+expect_eq "no mount of theirs is left" "" "$(grep "$state/instances/half" /proc/mounts)"
+expect_eq "no cgroup of theirs is left" "$cgroups_before" \
+  "$(find /sys/fs/cgroup -maxdepth 3 -type d -path '*vmm.instances-*/half-*' 2>/dev/null | sort)"
+for _ in $(seq 50); do pgrep -f "$state/instances/half" >/dev/null || break; sleep 0.1; done
+expect_eq "no process of theirs is left" "" "$(pgrep -af "$state/instances/half")"
+expect_eq "the daemon says what it removed" 1 \
+  "$(grep -c 'removing what an interrupted create left' "$work/daemon.log")"
 
 # The same image with `vmm container run` in the foreground, as a new user first tries it: the
 # init is recognized, boots, and SIGTERM to vmm halts it (systemd alone would re-execute).
