@@ -6,21 +6,18 @@
 // (the VM still runs and is adopted), a snapshot of the running VM, pause and resume, restart,
 // restore of the snapshot, and delete leaving nothing.
 #include <gtest/gtest.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
-#include <algorithm>
 #include <chrono>
 #include <csignal>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
-#include <optional>
-#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "instance_test_support.hpp"
 #include "kvm_test_env.hpp"
 #include "kvm_test_support.hpp"
 #include "subprocess.hpp"
@@ -61,144 +58,22 @@ echo "VMMTEST: power button pressed"
 poweroff -f
 )init";
 
-std::string read_file(const fs::path& file) {
-  std::ifstream in(file);
-  std::stringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
-
-size_t count_of(const std::string& text, const std::string& needle) {
-  size_t n = 0;
-  for (auto pos = text.find(needle); pos != std::string::npos; pos = text.find(needle, pos + 1)) {
-    ++n;
-  }
-  return n;
-}
-
-class InstanceVmTest : public KvmTest {
+class InstanceVmTest : public InstanceDaemonTest {
  protected:
   void SetUp() override {
-    KvmTest::SetUp();
+    InstanceDaemonTest::SetUp();
     if (HasFatalFailure()) return;
     // Two stock-kernel boots under the nested sandbox.
     deadline_ = Clock::now() + 2 * KvmTestEnv::get().test_limit;
-    work_ = fs::temp_directory_path() / ("vmm-instance-vm-" + std::to_string(::getpid()));
-    fs::remove_all(work_);
-    fs::create_directories(work_);
-    socket_ = work_ / "vmm.sock";
-    state_ = work_ / "state";
-    ::setenv("VMM_SOCKET", socket_.c_str(), 1);
   }
-
-  void TearDown() override {
-    // A VM that a failure left running is nobody's child: kill it by its pid file.
-    std::error_code ec;
-    for (const auto& entry : fs::directory_iterator(state_ / "instances", ec)) {
-      std::istringstream pid_file(read_file(entry.path() / "vm.pid"));
-      pid_t pid = 0;
-      if (pid_file >> pid && pid > 0) ::kill(pid, SIGKILL);
-      if (HasFailure()) {
-        std::fprintf(stderr, "--- %s console.log ---\n%s\n", entry.path().filename().c_str(),
-                     read_file(entry.path() / "console.log").c_str());
-      }
-    }
-    if (daemon_) {
-      daemon_->kill();
-      if (HasFailure())
-        std::fprintf(stderr, "--- daemon ---\n%s\n", daemon_->stderr_text().c_str());
-    }
-    fs::remove_all(work_, ec);
-    ::unsetenv("VMM_SOCKET");
-  }
-
-  void start_daemon() {
-    const std::string cache = cache_dir();
-    std::vector<std::string> argv = {
-        KvmTestEnv::get().vmm_bin,
-        "daemon",
-        "--foreground",
-        "--socket",
-        socket_.string(),
-        "--state-dir",
-        state_.string(),
-        "--group",
-        "",
-        "--bridge",
-        "",
-        "--kernel",
-        KvmTestEnv::get().kernel,
-        "--initrd",
-        env_or("VMM_TEST_ROOTFS_INITRD", cache + "/rootfs-initramfs.cpio.gz")};
-    const std::string& extra = KvmTestEnv::get().cmdline_extra;
-    if (!extra.empty()) argv.insert(argv.end(), {"--vm-cmdline-append", extra});
-    daemon_.emplace(Subprocess::spawn(argv));
-    const auto up_by = std::min(deadline_, Clock::now() + std::chrono::seconds(60));
-    while (Clock::now() < up_by) {
-      if (fs::exists(socket_) && vmm({"list"}).ok()) return;
-      std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    }
-    FAIL() << "the daemon did not come up: " << daemon_->stderr_text();
-  }
-
-  ToolResult vmm(std::vector<std::string> args) const {
-    args.insert(args.begin(), KvmTestEnv::get().vmm_bin);
-    return run_tool(args, deadline_);
-  }
-
-  [[nodiscard]] fs::path instance_dir() const { return state_ / "instances" / "vm1"; }
-  [[nodiscard]] std::string console() const { return read_file(instance_dir() / "console.log"); }
-
-  // Waits for the console to hold `needle` `times` times.
-  bool wait_console(const std::string& needle, size_t times = 1) const {
-    while (Clock::now() < deadline_) {
-      if (count_of(console(), needle) >= times) return true;
-      std::this_thread::sleep_for(std::chrono::milliseconds(200));
-    }
-    return false;
-  }
-
-  // "STATE,TYPE" of vm1 from `vmm list --format csv`.
-  std::string listed() const {
-    const ToolResult r = vmm({"list", "--format", "csv"});
-    std::istringstream lines(r.out);
-    for (std::string line; std::getline(lines, line);) {
-      if (!line.starts_with("vm1,")) continue;
-      std::istringstream fields(line);
-      std::string name;
-      std::string state;
-      std::string type;
-      std::getline(fields, name, ',');
-      std::getline(fields, state, ',');
-      std::getline(fields, type, ',');
-      state += ",";
-      state += type;
-      return state;
-    }
-    return "not listed: " + r.out + r.err;
-  }
-
-  pid_t vm_pid() const {
-    const ToolResult r = vmm({"info", "vm1"});
-    const auto at = r.out.find("PID: ");
-    return at == std::string::npos ? 0 : std::stoi(r.out.substr(at + 5));
-  }
-
-  fs::path work_;
-  fs::path socket_;
-  fs::path state_;
-  std::optional<Subprocess> daemon_;
 };
 
 // The image: the test root file system, this test's init, the power button's modules.
 fs::path make_image_tree(const fs::path& work) {
   const std::string cache = cache_dir();
   fs::path tree = work / "rootfs";
-  fs::create_directories(tree);
   const std::string source = env_or("VMM_TEST_ROOTFS_IMAGE", cache + "/test-rootfs.ext4");
-  const ToolResult dumped = run_tool({"debugfs", "-R", "rdump / " + tree.string(), source},
-                                     Clock::now() + std::chrono::seconds(60));
-  EXPECT_TRUE(dumped.ok()) << dumped.err;
+  unpack_ext4(source, tree);
   fs::remove(tree / "sbin/init");
   std::ofstream(tree / "sbin/init") << kInit;
   fs::permissions(tree / "sbin/init", fs::perms(0755));
