@@ -199,15 +199,26 @@ InstanceView InstanceManager::create(const CreateRequest& request) {
 }
 
 void InstanceManager::start_locked(InstanceRecord& record) {
+  if (record.type == InstanceType::kContainer &&
+      containers_.status(record.name) != InstanceStatus::kStopped) {
+    throw StateError("instance " + record.name + " is already running");
+  }
+  // The wish is kept before the start: a manager killed in the middle finishes it next time.
+  record.running_wanted = true;
+  save_record(record_file(instance_dir(record.name)), record);
+  try {
+    start_backend(record);
+  } catch (...) {
+    record.running_wanted = false;
+    save_record(record_file(instance_dir(record.name)), record);
+    throw;
+  }
+}
+
+void InstanceManager::start_backend(const InstanceRecord& record) {
   if (record.type == InstanceType::kVirtualMachine) {
     vms_.start(record, instance_dir(record.name));
-    record.running_wanted = true;
-    save_record(record_file(instance_dir(record.name)), record);
     return;
-  }
-  const InstanceStatus status = containers_.status(record.name);
-  if (status != InstanceStatus::kStopped) {
-    throw StateError("instance " + record.name + " is already running");
   }
   // The instance's name is its host name, also for an init that sets it from /etc/hostname.
   std::vector<std::pair<std::string, std::string>> files = {{"etc/hostname", record.name + "\n"}};
@@ -221,8 +232,6 @@ void InstanceManager::start_locked(InstanceRecord& record) {
     containers_.stop(record.name, instance_dir(record.name), std::chrono::milliseconds(0), true);
     throw;
   }
-  record.running_wanted = true;
-  save_record(record_file(instance_dir(record.name)), record);
 }
 
 void InstanceManager::stop_locked(InstanceRecord& record, std::chrono::milliseconds timeout,

@@ -103,6 +103,7 @@ class InstanceManager final {
   [[nodiscard]] InstanceView view_of(const InstanceRecord& record) const;
   void set_frozen(const std::string& name, bool frozen);
   void start_locked(InstanceRecord& record);
+  void start_backend(const InstanceRecord& record);
   void stop_locked(InstanceRecord& record, std::chrono::milliseconds timeout, bool force);
   void destroy(const std::string& name);
   // Runs action(rootfs) on a container instance's mounted root, under its lock.

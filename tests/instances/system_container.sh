@@ -49,13 +49,16 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 1' TERM INT
 
-"$vmm" daemon --foreground --socket "$sock" --state-dir "$state" --group "" --bridge "" \
-  >>"$work/daemon.log" 2>&1 &
-daemon_pid=$!
-for _ in $(seq 100); do
-  "$vmm" list >/dev/null 2>&1 && break
-  sleep 0.1
-done
+start_daemon() {
+  "$vmm" daemon --foreground --socket "$sock" --state-dir "$state" --group "" --bridge "" \
+    >>"$work/daemon.log" 2>&1 &
+  daemon_pid=$!
+  for _ in $(seq 100); do
+    "$vmm" list >/dev/null 2>&1 && break
+    sleep 0.1
+  done
+}
+start_daemon
 
 "$vmm" image import "$image" --alias debian-vm-image >/dev/null || { fail "import $image"; exit 1; }
 
@@ -146,15 +149,6 @@ fi
 
 # The daemon killed (SIGKILL) in the middle of launches, then started again: what it left
 # half-made is removed, and nothing of it (mounts, cgroups, processes) is left behind.
-restart_daemon() {
-  "$vmm" daemon --foreground --socket "$sock" --state-dir "$state" --group "" --bridge "" \
-    >>"$work/daemon.log" 2>&1 &
-  daemon_pid=$!
-  for _ in $(seq 100); do
-    "$vmm" list >/dev/null 2>&1 && break
-    sleep 0.1
-  done
-}
 kill_daemon_when() { # kill_daemon_when PATTERN: SIGKILL as soon as a process matches
   for _ in $(seq 600); do
     pgrep -f "$1" >/dev/null && break
@@ -170,7 +164,7 @@ kill_daemon_when "mkfs.ext4.*$state/instances/half-vm"
 wait "$launch_pid"
 expect_eq "a launch cut short by the daemon's death fails" 1 "$?"
 # A container instance: killed once its console keeper waits, before or while init starts.
-restart_daemon
+start_daemon
 "$vmm" launch debian/12 half-ct >/dev/null 2>&1 &
 launch_pid=$!
 kill_daemon_when "console-keeper $state/instances/half-ct/"
@@ -180,7 +174,7 @@ for _ in $(seq 100); do  # the runtime the daemon had started finishes on its ow
   sleep 0.1
 done
 for _ in $(seq 100); do pgrep -f "mkfs.ext4.*$state" >/dev/null || break; sleep 0.1; done
-restart_daemon
+start_daemon
 expect_eq "the half-made VM is gone" "" "$("$vmm" list --format csv | grep -E '^half-vm')"
 # The container was made (create is its own request) and killed while starting: the next
 # daemon finishes it, running as asked, or it is gone.
