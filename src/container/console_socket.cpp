@@ -7,6 +7,7 @@
 #include <cerrno>
 #include <cstring>
 
+#include "container/fd_passing.hpp"
 #include "vmm/common/error.hpp"
 #include "vmm/common/unique_fd.hpp"
 
@@ -23,44 +24,13 @@ void send_console(const std::string& socket_path, int master_fd) {
   if (::connect(sock.get(), reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
     throw system_error("cannot connect to console socket " + socket_path, errno);
   }
-  char name[] = "/dev/ptmx";
-  iovec iov{name, sizeof(name) - 1};
-  msghdr msg{};
-  msg.msg_iov = &iov;
-  msg.msg_iovlen = 1;
-  alignas(cmsghdr) std::array<char, CMSG_SPACE(sizeof(int))> control{};
-  msg.msg_control = control.data();
-  msg.msg_controllen = control.size();
-  cmsghdr* c = CMSG_FIRSTHDR(&msg);
-  c->cmsg_level = SOL_SOCKET;
-  c->cmsg_type = SCM_RIGHTS;
-  c->cmsg_len = CMSG_LEN(sizeof(int));
-  std::memcpy(CMSG_DATA(c), &master_fd, sizeof(int));
-  if (::sendmsg(sock.get(), &msg, MSG_NOSIGNAL) < 0)
-    throw system_error("cannot send the console", errno);
+  const std::string name = "/dev/ptmx";
+  send_with_fd(sock.get(), name.data(), name.size(), master_fd, "cannot send the console");
 }
 
 UniqueFd receive_console(int connection_fd) {
   std::array<char, 256> name{};
-  iovec iov{name.data(), name.size()};
-  msghdr msg{};
-  msg.msg_iov = &iov;
-  msg.msg_iovlen = 1;
-  alignas(cmsghdr) std::array<char, CMSG_SPACE(sizeof(int))> control{};
-  msg.msg_control = control.data();
-  msg.msg_controllen = control.size();
-  const ssize_t n = ::recvmsg(connection_fd, &msg, MSG_CMSG_CLOEXEC);
-  if (n < 0) throw system_error("cannot receive the console", errno);
-  UniqueFd received;
-  for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c != nullptr; c = CMSG_NXTHDR(&msg, c)) {
-    if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
-    if (c->cmsg_len != CMSG_LEN(sizeof(int))) throw Error("the console message holds no one fd");
-    int fd = -1;
-    std::memcpy(&fd, CMSG_DATA(c), sizeof(int));
-    received.reset(fd);
-  }
-  if ((msg.msg_flags & MSG_CTRUNC) != 0) throw Error("the console message was truncated");
-  return received;
+  return receive_with_fd(connection_fd, name.data(), name.size(), "cannot receive the console").fd;
 }
 
 }  // namespace vmm::container

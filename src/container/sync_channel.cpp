@@ -6,6 +6,7 @@
 #include <cerrno>
 #include <cstring>
 
+#include "container/fd_passing.hpp"
 #include "vmm/common/error.hpp"
 
 namespace vmm::container {
@@ -21,52 +22,21 @@ std::pair<SyncChannel, SyncChannel> SyncChannel::make_pair() {
 void SyncChannel::send(SyncMessage type, const std::string& payload, int fd) const {
   std::string buf(1, static_cast<char>(type));
   buf += payload.substr(0, 4000);
-  iovec iov{buf.data(), buf.size()};
-  msghdr msg{};
-  msg.msg_iov = &iov;
-  msg.msg_iovlen = 1;
-  alignas(cmsghdr) std::array<char, CMSG_SPACE(sizeof(int))> control{};
-  if (fd >= 0) {
-    msg.msg_control = control.data();
-    msg.msg_controllen = control.size();
-    cmsghdr* c = CMSG_FIRSTHDR(&msg);
-    c->cmsg_level = SOL_SOCKET;
-    c->cmsg_type = SCM_RIGHTS;
-    c->cmsg_len = CMSG_LEN(sizeof(int));
-    std::memcpy(CMSG_DATA(c), &fd, sizeof(int));
-  }
-  while (::sendmsg(fd_.get(), &msg, MSG_NOSIGNAL) < 0) {
-    if (errno != EINTR) throw system_error("sync channel send", errno);
-  }
+  send_with_fd(fd_.get(), buf.data(), buf.size(), fd, "sync channel send");
 }
 
 Received SyncChannel::receive() const {
   std::array<char, 4096> buf{};
-  iovec iov{buf.data(), buf.size()};
-  msghdr msg{};
-  msg.msg_iov = &iov;
-  msg.msg_iovlen = 1;
-  alignas(cmsghdr) std::array<char, CMSG_SPACE(sizeof(int))> control{};
-  msg.msg_control = control.data();
-  msg.msg_controllen = control.size();
-  ssize_t n = 0;
-  while ((n = ::recvmsg(fd_.get(), &msg, MSG_CMSG_CLOEXEC)) < 0) {
-    if (errno != EINTR) throw system_error("sync channel receive", errno);
-  }
+  ReceivedMessage message =
+      receive_with_fd(fd_.get(), buf.data(), buf.size(), "sync channel receive");
   Received r;
-  for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
-    if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS) {
-      int fd = -1;
-      std::memcpy(&fd, CMSG_DATA(c), sizeof(int));
-      r.fd.reset(fd);
-    }
-  }
-  if (n == 0) {
+  r.fd = std::move(message.fd);
+  if (message.size == 0) {
     r.eof = true;
     return r;
   }
   r.type = static_cast<SyncMessage>(buf[0]);
-  r.payload.assign(buf.data() + 1, static_cast<size_t>(n - 1));
+  r.payload.assign(buf.data() + 1, message.size - 1);
   return r;
 }
 
