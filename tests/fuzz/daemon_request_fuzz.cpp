@@ -1,6 +1,7 @@
 // Fuzzes the daemon's request path: raw bytes through the HTTP parser (with the daemon's
 // limits) and, when they make a request, through the LXD-style router against a real instance
-// manager on an empty state directory. Nothing may crash or hang, and every answer is a valid
+// manager holding one stopped container instance "f" (so /files and its X-LXD headers are
+// reached). Nothing may crash or hang, and every answer is a valid
 // HTTP status with an LXD envelope (or a raw log). Image imports and builds are left out: they
 // read host paths and run tools, which is the workflow test's part.
 #include <unistd.h>
@@ -10,6 +11,7 @@
 #include <cstdint>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <future>
 #include <optional>
 #include <string_view>
@@ -26,6 +28,16 @@ struct Daemon {
     std::string tmpl = (std::filesystem::temp_directory_path() / "vmm-daemon-fuzz-XXXXXX").string();
     if (::mkdtemp(tmpl.data()) == nullptr) std::abort();
     manager.emplace(tmpl, "/bin/false");
+    const std::filesystem::path tree = std::filesystem::path(tmpl) / "tree";
+    std::filesystem::create_directories(tree / "etc");
+    std::filesystem::create_directories(tree / "sbin");
+    std::filesystem::create_directories(tree / "bin");
+    std::ofstream(tree / "bin/sh") << "";
+    std::ofstream(tree / "etc/hostname") << "f\n";
+    std::ofstream(tree / "sbin/init") << "";
+    (void)manager->images().import(tree, {"img"});
+    (void)manager->create(vmm::instance::CreateRequest{
+        .name = "f", .type = {}, .image = "img", .config = {}, .network = "none"});
     operations.emplace(2);
     api.emplace(*manager, *operations);
   }

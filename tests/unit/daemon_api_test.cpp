@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <fstream>
 #include <future>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <string>
 
@@ -48,10 +49,18 @@ class DaemonApiTest : public ::testing::Test {
   // The request, answered: status and parsed body.
   std::pair<unsigned, json> call(const std::string& method, const std::string& target,
                                  const std::string& body = {}) {
+    return call_with_headers(method, target, body, {});
+  }
+
+  std::pair<unsigned, json> call_with_headers(const std::string& method, const std::string& target,
+                                              const std::string& body,
+                                              std::map<std::string, std::string> headers) {
     std::promise<api::ApiResponse> answer;
-    api_->handle(api::ApiRequest{.method = method, .target = target, .body = body, .headers = {}},
-                 [&](api::ApiResponse r) { answer.set_value(std::move(r)); });
     auto future = answer.get_future();
+    api_->handle(
+        api::ApiRequest{
+            .method = method, .target = target, .body = body, .headers = std::move(headers)},
+        [&](api::ApiResponse r) { answer.set_value(std::move(r)); });
     EXPECT_EQ(future.wait_for(30s), std::future_status::ready) << method << " " << target;
     const api::ApiResponse r = future.get();
     return {r.status, r.body.empty() ? json() : json::parse(r.body)};
@@ -163,6 +172,27 @@ TEST_F(DaemonApiTest, ImportCreateConfigureAndDeleteThroughOperations) {
   EXPECT_EQ(call("POST", "/1.0/instances/c1/exec", R"({"command": ["true"]})").first, 409U);
   EXPECT_EQ(call("POST", "/1.0/instances/c1/exec", R"({"command": []})").first, 400U);
   EXPECT_EQ(call("GET", "/1.0/instances/c1/snapshots/none").first, 404U);
+  // Files: a clear 400 for a missing or relative path and for malformed X-LXD headers, before
+  // anything of the instance is touched.
+  EXPECT_EQ(call("GET", "/1.0/instances/c1/files").first, 400U);
+  EXPECT_EQ(call("GET", "/1.0/instances/c1/files?path=etc/hosts").first, 400U);
+  EXPECT_EQ(call("GET", "/1.0/instances/c1/files?path=/").first, 400U);
+  EXPECT_EQ(call("PUT", "/1.0/instances/c1/files?path=/x").first, 405U);
+  for (const auto& [header, value] :
+       std::vector<std::pair<std::string, std::string>>{{"x-lxd-mode", "0999"},
+                                                        {"x-lxd-mode", "77777"},
+                                                        {"x-lxd-mode", "-1"},
+                                                        {"x-lxd-uid", "4294967295"},
+                                                        {"x-lxd-uid", "12a"},
+                                                        {"x-lxd-gid", "99999999999999999999"},
+                                                        {"x-lxd-type", "symlink"},
+                                                        {"x-lxd-write", "truncate"}}) {
+    EXPECT_EQ(
+        call_with_headers("POST", "/1.0/instances/c1/files?path=/x", "data", {{header, value}})
+            .first,
+        400U)
+        << header << ": " << value;
+  }
   // An image in use is not deleted: the operation fails and the image stays.
   const json refused = run("DELETE", "/1.0/images/tiny", "");
   EXPECT_EQ(refused["status"], "Failure");
