@@ -39,7 +39,7 @@ if has asan; then
   cmake -S . -B build-asan -G Ninja -DVMM_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug "${launcher[@]}" \
     >/dev/null ||
     die "configure (asan) failed"
-  ninja -C build-asan -j"$JOBS" vmm vmm_unit_tests || die "build (asan) failed"
+  ninja -C build-asan -j"$JOBS" vmm vmm_unit_tests vmm_agent_tests || die "build (asan) failed"
 fi
 if has fuzz; then
   step "build: libFuzzer targets (clang)"

@@ -1,0 +1,93 @@
+// The agent's own helpers, without a socket: the command's environment and directory, and
+// following init's root after switch_root.
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "agent/agent_exec.hpp"
+#include "agent/agent_root.hpp"
+
+namespace vmm::agent {
+namespace {
+
+namespace fs = std::filesystem;
+
+TEST(AgentEnvironment, DefaultsAndOverrides) {
+  ExecRequest root;
+  root.argv = {"sh"};
+  EXPECT_EQ(exec_environment(root), (std::vector<std::string>{kDefaultPath, "HOME=/root"}));
+  EXPECT_EQ(exec_directory(root, exec_environment(root)), "/root");
+
+  ExecRequest user;
+  user.argv = {"sh"};
+  user.uid = 1000;
+  user.pty = true;
+  user.environment = {"TERM=vt100", "PATH=/bin", "X=1"};
+  EXPECT_EQ(exec_environment(user), (std::vector<std::string>{"TERM=vt100", "PATH=/bin", "X=1"}));
+  EXPECT_EQ(exec_directory(user, exec_environment(user)), "/");
+  user.environment = {"HOME=/home/u"};
+  EXPECT_EQ(exec_environment(user),
+            (std::vector<std::string>{kDefaultPath, "TERM=xterm", "HOME=/home/u"}));
+  EXPECT_EQ(exec_directory(user, exec_environment(user)), "/home/u");
+  user.cwd = "/srv";
+  EXPECT_EQ(exec_directory(user, exec_environment(user)), "/srv");
+}
+
+class FollowRootTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    std::string pattern = (fs::temp_directory_path() / "vmm-agent-root-XXXXXX").string();
+    ASSERT_NE(::mkdtemp(pattern.data()), nullptr);
+    dir_ = pattern;
+    fs::create_directories(dir_ / "proc" / "1");
+    fs::create_directories(dir_ / "newroot");
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+  fs::path dir_;
+};
+
+TEST_F(FollowRootTest, SameDirectoryComparesDeviceAndInode) {
+  struct stat a {};
+  struct stat b {};
+  ASSERT_EQ(::stat("/", &a), 0);
+  ASSERT_EQ(::stat(dir_.c_str(), &b), 0);
+  EXPECT_TRUE(same_directory(a, a));
+  EXPECT_FALSE(same_directory(a, b));
+  struct stat other_device = a;
+  other_device.st_dev += 1;
+  EXPECT_FALSE(same_directory(a, other_device));
+}
+
+TEST_F(FollowRootTest, NoProcShowingInitIsUnavailable) {
+  EXPECT_EQ(follow_init_root({dir_ / "nowhere", dir_ / "proc"}), RootChange::kUnavailable);
+}
+
+TEST_F(FollowRootTest, SameRootStaysPut) {
+  fs::create_directory_symlink("/", dir_ / "proc" / "1" / "root");
+  EXPECT_EQ(follow_init_root({dir_ / "nowhere", dir_ / "proc"}), RootChange::kSame);
+}
+
+TEST_F(FollowRootTest, DifferentRootIsFollowed) {
+  // PID 1's root is elsewhere, as after switch_root: the process moves there (in a child, so
+  // the test keeps its own root).
+  fs::create_directory_symlink(dir_ / "newroot", dir_ / "proc" / "1" / "root");
+  { std::ofstream(dir_ / "newroot" / "marker") << "x"; }
+  const pid_t pid = ::fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    const auto change = follow_init_root({dir_ / "proc"});
+    char cwd[64] = {};
+    const bool at_root = ::getcwd(cwd, sizeof cwd) != nullptr && std::string(cwd) == "/";
+    _exit(change == RootChange::kFollowed && at_root && fs::exists("/marker") ? 0 : 1);
+  }
+  int status = 0;
+  ASSERT_EQ(::waitpid(pid, &status, 0), pid);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+}
+
+}  // namespace
+}  // namespace vmm::agent
