@@ -292,9 +292,9 @@ void AgentConnection::delete_file(const std::string& path) {
 bool wait_for_agent(const std::filesystem::path& vsock_socket, std::chrono::milliseconds timeout) {
   const auto deadline = Clock::now() + timeout;
   for (;;) {
-    const auto left =
-        std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
-    if (left <= 0ms) return false;
+    const auto now = Clock::now();
+    if (now >= deadline) return false;
+    const auto left = std::chrono::ceil<std::chrono::milliseconds>(deadline - now);
     try {
       auto connection =
           AgentConnection::open(connect_through_vsock(vsock_socket, kAgentPort, left), left);

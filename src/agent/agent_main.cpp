@@ -22,6 +22,7 @@
 
 #include "agent/agent_exec.hpp"
 #include "agent/agent_files.hpp"
+#include "agent/agent_init.hpp"
 #include "agent/agent_root.hpp"
 #include "agent/frame_io.hpp"
 #include "agent/messages.hpp"
@@ -233,28 +234,15 @@ void serve_connection(int socket) {
 // PID 1 from the initramfs fragment (rdinit=/vmm/vmm-agent): the agent goes to the
 // background, and PID 1 becomes the initramfs's own init with the kernel's arguments.
 [[noreturn]] void run_as_init_wrapper(int argc, char** argv) {
-  const pid_t pid = ::fork();
-  if (pid == 0) {
-    ::setsid();
+  start_in_background([] {
     ::mkdir(kPrivateProc, 0555);
     if (::mount("proc", kPrivateProc, "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, nullptr) != 0) {
       log(std::string("mount proc on ") + kPrivateProc + ": " + std::strerror(errno) +
           " (the agent will not follow init's root)");
     }
     serve(Options{});
-  }
-  if (pid < 0)
-    log(std::string("fork: ") + std::strerror(errno) + " (starting init without the agent)");
-  std::vector<char*> args(argv, argv + argc);
-  args.push_back(nullptr);
-  for (const char* init : {"/init", "/sbin/init"}) {
-    args[0] =
-        const_cast<char*>(init);  // NOLINT(cppcoreguidelines-pro-type-const-cast): execv's type
-    ::execv(init, args.data());
-    log(std::string("cannot run ") + init + " as init: " + std::strerror(errno));
-  }
-  log("no init to hand over to: the initramfs needs /init (or /sbin/init)");
-  _exit(1);
+  });
+  hand_over_to_init(std::vector<std::string>(argv, argv + argc), kInitCandidates);
 }
 
 }  // namespace

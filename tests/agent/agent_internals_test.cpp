@@ -1,5 +1,6 @@
 // The agent's own helpers, without a socket: the command's environment and directory, and
 // following init's root after switch_root.
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -9,6 +10,7 @@
 #include <fstream>
 
 #include "agent/agent_exec.hpp"
+#include "agent/agent_init.hpp"
 #include "agent/agent_root.hpp"
 
 namespace vmm::agent {
@@ -87,6 +89,70 @@ TEST_F(FollowRootTest, DifferentRootIsFollowed) {
   int status = 0;
   ASSERT_EQ(::waitpid(pid, &status, 0), pid);
   EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+}
+
+}  // namespace
+}  // namespace vmm::agent
+
+namespace vmm::agent {
+namespace {
+
+class InitWrapperTest : public FollowRootTest {
+ protected:
+  // Runs hand_over_to_init in a child with stderr to a file; returns its exit status.
+  int hand_over(const std::vector<std::string>& args, const std::vector<std::string>& inits) {
+    const pid_t pid = ::fork();
+    if (pid == 0) {
+      const int err = ::open((dir_ / "stderr").c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+      ::dup2(err, 2);
+      const std::vector<std::string_view> candidates(inits.begin(), inits.end());
+      hand_over_to_init(args, candidates);
+    }
+    int status = 0;
+    ::waitpid(pid, &status, 0);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  }
+  std::string read(const fs::path& path) {
+    std::ifstream in(path);
+    return {std::istreambuf_iterator<char>(in), {}};
+  }
+};
+
+TEST_F(InitWrapperTest, RunsTheFirstInitThatExistsWithTheKernelsArguments) {
+  const fs::path init = dir_ / "init";
+  {
+    std::ofstream(init) << "#!/bin/sh\necho \"$0|$1|$2|$#\" > " << (dir_ / "result").string()
+                        << "\nexit 3\n";
+  }
+  fs::permissions(init, fs::perms(0755));
+  const fs::path missing = dir_ / "missing-init";
+  EXPECT_EQ(hand_over({"/vmm/vmm-agent", "single", "a b"}, {missing.string(), init.string()}), 3);
+  EXPECT_EQ(read(dir_ / "result"), init.string() + "|single|a b|2\n");
+  EXPECT_EQ(read(dir_ / "stderr"),
+            "vmm-agent: cannot run " + missing.string() + " as init: No such file or directory\n");
+}
+
+TEST_F(InitWrapperTest, NoInitIsAClearError) {
+  EXPECT_EQ(hand_over({"/vmm/vmm-agent"}, {(dir_ / "a").string(), (dir_ / "b").string()}), 1);
+  EXPECT_NE(read(dir_ / "stderr").find("vmm-agent: no init to hand over to"), std::string::npos)
+      << read(dir_ / "stderr");
+}
+
+TEST_F(InitWrapperTest, AgentRunsInItsOwnSession) {
+  std::array<int, 2> fds{};
+  ASSERT_EQ(::pipe(fds.data()), 0);
+  ASSERT_TRUE(start_in_background([&] {
+    const pid_t ids[2] = {::getpid(), ::getsid(0)};
+    [[maybe_unused]] const ssize_t n = ::write(fds[1], ids, sizeof ids);
+    _exit(0);
+  }));
+  ::close(fds[1]);
+  pid_t ids[2] = {0, 0};
+  ASSERT_EQ(::read(fds[0], ids, sizeof ids), static_cast<ssize_t>(sizeof ids));
+  ::close(fds[0]);
+  EXPECT_NE(ids[0], ::getpid());
+  EXPECT_EQ(ids[1], ids[0]) << "not a session leader";
+  EXPECT_EQ(::waitpid(ids[0], nullptr, 0), ids[0]);
 }
 
 }  // namespace

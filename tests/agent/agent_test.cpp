@@ -5,7 +5,9 @@
 #include <poll.h>
 #include <signal.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -17,6 +19,7 @@
 #include <fstream>
 #include <future>
 #include <memory>
+#include <mutex>
 #include <random>
 #include <thread>
 
@@ -499,6 +502,130 @@ TEST_F(AgentTest, NoTemporaryFilesLeftBehind) {
   for (const auto& entry : fs::directory_iterator(dir_)) {
     EXPECT_FALSE(entry.path().filename().string().starts_with(".vmm-agent-")) << entry.path();
   }
+}
+
+// A stand-in for a VMM's vsock Unix socket (Firecracker's convention): answers "CONNECT <port>"
+// with "OK <hostport>" and relays the stream to the agent's Unix socket; or refuses the port by
+// closing, as a VMM does when nothing listens on it in the guest.
+class FakeVsockSocket final {
+ public:
+  FakeVsockSocket(fs::path path, fs::path agent_socket, bool refuse)
+      : path_(std::move(path)), agent_socket_(std::move(agent_socket)), refuse_(refuse) {
+    listener_.reset(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+    sockaddr_un address{};
+    address.sun_family = AF_UNIX;
+    std::strncpy(address.sun_path, path_.c_str(), sizeof address.sun_path - 1);
+    EXPECT_EQ(::bind(listener_.get(), reinterpret_cast<const sockaddr*>(&address), sizeof address),
+              0);
+    EXPECT_EQ(::listen(listener_.get(), 8), 0);
+    stop_ = make_pipe();
+    thread_ = std::thread([this] { serve(); });
+  }
+  FakeVsockSocket(const FakeVsockSocket&) = delete;
+  FakeVsockSocket& operator=(const FakeVsockSocket&) = delete;
+  ~FakeVsockSocket() {
+    stop_[1].reset();
+    thread_.join();
+    ::unlink(path_.c_str());
+  }
+  [[nodiscard]] std::string last_request() const {
+    const std::lock_guard lock(mutex_);
+    return last_request_;
+  }
+
+ private:
+  // Polls `fds` (the stop pipe last); false when asked to stop.
+  bool wait(std::vector<pollfd>& fds) {
+    fds.push_back({stop_[0].get(), POLLIN, 0});
+    while (::poll(fds.data(), fds.size(), -1) < 0) {
+    }
+    const bool stop = fds.back().revents != 0;
+    fds.pop_back();
+    return !stop;
+  }
+  void serve() {
+    for (;;) {
+      std::vector<pollfd> fds{{listener_.get(), POLLIN, 0}};
+      if (!wait(fds)) return;
+      UniqueFd client(::accept4(listener_.get(), nullptr, nullptr, SOCK_CLOEXEC));
+      std::string line;
+      char c = 0;
+      while (::read(client.get(), &c, 1) == 1 && c != '\n') line.push_back(c);
+      {
+        const std::lock_guard lock(mutex_);
+        last_request_ = line;
+      }
+      if (refuse_) continue;
+      const std::string ok = "OK 1073741824\n";
+      if (::write(client.get(), ok.data(), ok.size()) != static_cast<ssize_t>(ok.size())) continue;
+      UniqueFd agent = connect_unix(agent_socket_);
+      if (!relay(client.get(), agent.get())) return;
+    }
+  }
+  // Copies both ways until either side ends; false when asked to stop.
+  bool relay(int a, int b) {
+    std::array<char, 65536> buffer{};
+    for (;;) {
+      std::vector<pollfd> fds{{a, POLLIN, 0}, {b, POLLIN, 0}};
+      if (!wait(fds)) return false;
+      for (size_t i = 0; i < 2; ++i) {
+        if (fds[i].revents == 0) continue;
+        const ssize_t n = ::read(fds[i].fd, buffer.data(), buffer.size());
+        if (n <= 0) return true;
+        write_all(i == 0 ? b : a,
+                  {reinterpret_cast<const uint8_t*>(buffer.data()), static_cast<size_t>(n)});
+      }
+    }
+  }
+
+  fs::path path_;
+  fs::path agent_socket_;
+  bool refuse_;
+  UniqueFd listener_;
+  std::array<UniqueFd, 2> stop_;
+  mutable std::mutex mutex_;
+  std::string last_request_;
+  std::thread thread_;
+};
+
+TEST_F(AgentTest, ThroughAVmmVsockSocket) {
+  const fs::path vsock = dir_ / "vsock.sock";
+  FakeVsockSocket vmm(vsock, socket_, /*refuse=*/false);
+  auto connection = AgentConnection::open(connect_through_vsock(vsock, kAgentPort, 5s), 5s);
+  EXPECT_EQ(vmm.last_request(), "CONNECT 1024");
+  EXPECT_EQ(connection.info().protocol_version, kProtocolVersion);
+  UniqueFd out = expect_ok(::memfd_create("stdout", MFD_CLOEXEC));
+  ExecRequest request;
+  request.argv = {"echo", "through vsock"};
+  EXPECT_EQ(connection.exec(request, {-1, out.get(), -1}), 0);
+  EXPECT_EQ(read_all(out.get()), "through vsock\n");
+  EXPECT_TRUE(wait_for_agent(vsock, 5s));
+}
+
+TEST_F(AgentTest, RefusedOrMissingVsockSocket) {
+  const fs::path vsock = dir_ / "refusing.sock";
+  {
+    FakeVsockSocket vmm(vsock, socket_, /*refuse=*/true);
+    try {
+      (void)connect_through_vsock(vsock, 52, 5s);
+      FAIL() << "no error";
+    } catch (const Error& e) {
+      EXPECT_NE(std::string(e.what()).find(vsock.string()), std::string::npos) << e.what();
+      EXPECT_NE(std::string(e.what()).find("refused vsock port 52"), std::string::npos) << e.what();
+    }
+    EXPECT_EQ(vmm.last_request(), "CONNECT 52");
+    EXPECT_FALSE(wait_for_agent(vsock, 300ms));
+  }
+  const fs::path missing = dir_ / "no-such-vm.sock";
+  try {
+    (void)connect_through_vsock(missing, kAgentPort, 1s);
+    FAIL() << "no error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find(missing.string()), std::string::npos) << e.what();
+  }
+  const auto start = std::chrono::steady_clock::now();
+  EXPECT_FALSE(wait_for_agent(missing, 300ms));
+  EXPECT_GE(std::chrono::steady_clock::now() - start, 300ms);
 }
 
 }  // namespace
