@@ -44,9 +44,15 @@ struct Options {
 
 void log(const std::string& line) { std::fprintf(stderr, "vmm-agent: %s\n", line.c_str()); }
 
+constexpr const char* kUsage =
+    "usage: vmm-agent [--port N | --listen unix:PATH | --version]\n"
+    "  --port N            listen on vsock port N (default 1024)\n"
+    "  --listen unix:PATH  listen on a Unix socket instead (no VM needed)\n"
+    "As PID 1 it starts itself in the background and runs /init (else /sbin/init).\n";
+
 [[noreturn]] void usage_error(const std::string& problem) {
   log(problem);
-  std::fprintf(stderr, "usage: vmm-agent [--port N | --listen unix:PATH]\n");
+  std::fputs(kUsage, stderr);
   std::exit(2);
 }
 
@@ -54,6 +60,10 @@ Options parse_options(int argc, char** argv) {
   Options options;
   for (int i = 1; i < argc; ++i) {
     const std::string_view arg = argv[i];
+    if (arg == "--help" || arg == "-h") {
+      std::fputs(kUsage, stdout);
+      std::exit(0);
+    }
     if (arg == "--version") {
       std::printf("vmm-agent %s (protocol %u)\n", VMM_VERSION, kProtocolVersion);
       std::exit(0);
