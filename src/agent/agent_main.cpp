@@ -244,7 +244,10 @@ void serve_connection(int socket) {
 // PID 1 from the initramfs fragment (rdinit=/vmm/vmm-agent): the agent goes to the
 // background, and PID 1 becomes the initramfs's own init with the kernel's arguments.
 [[noreturn]] void run_as_init_wrapper(int argc, char** argv) {
-  start_in_background([] {
+  start_in_background([argv] {
+    // systemd spares initrd processes whose argv[0] starts with '@' when it switches root
+    // (its "root storage daemons" convention); the copy PID 1 hands to /init is untouched.
+    if (argv[0] != nullptr && argv[0][0] != '\0') argv[0][0] = '@';
     ::mkdir(kPrivateProc, 0555);
     if (::mount("proc", kPrivateProc, "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, nullptr) != 0) {
       log(std::string("mount proc on ") + kPrivateProc + ": " + std::strerror(errno) +
