@@ -58,9 +58,9 @@ void setup_logging(const std::string& level) {
 std::string flag_for_field(const std::string& field) {
   if (field.starts_with("disks")) return "--disk";
   if (field.starts_with("nets")) return "--net";
-  static constexpr std::array<std::string_view, 12> kFlags = {
-      "kernel",  "initrd",    "cmdline",    "cpus",   "memory",       "timeout",
-      "console", "transport", "kvm-device", "config", "print-config", "uuid"};
+  static constexpr std::array<std::string_view, 13> kFlags = {
+      "kernel",    "initrd",     "cmdline", "cpus",         "memory", "timeout", "console",
+      "transport", "kvm-device", "config",  "print-config", "uuid",   "agent"};
   for (const auto flag : kFlags) {
     if (field == flag) return "--" + field;
   }
@@ -117,6 +117,10 @@ int run_cli(int argc, char** argv, vmm::cli::TerminationSignals& signals) {
       "A distribution's stock kernel has virtio and its file systems as modules: boot it with "
       "its initramfs (--initrd), or it cannot mount a --disk root");
   auto* initrd_opt = run->add_option("--initrd", flags.initrd, "Initial ramdisk (cpio archive)");
+  auto* agent_opt = run->add_flag(
+      "--agent", flags.agent,
+      "Put the guest agent (vmm-agent) into the guest: appended to the --initrd and started "
+      "first (rdinit=), it runs the initramfs's /init and serves the host over virtio-vsock");
   auto* cmdline_opt =
       run->add_option("--cmdline", flags.cmdline,
                       "Kernel command line (replaces the default; see --cmdline-append). With "
@@ -210,6 +214,7 @@ int run_cli(int argc, char** argv, vmm::cli::TerminationSignals& signals) {
       if (given(config_opt)) config = vmm::load_vm_config_file(config_file, config);
       if (given(kernel_opt)) config.kernel = flags.kernel;
       if (given(initrd_opt)) config.initrd = flags.initrd;
+      if (given(agent_opt)) config.agent = flags.agent;
       if (given(cmdline_opt)) config.cmdline = flags.cmdline;
       if (given(cpus_opt)) config.cpus = flags.cpus;
       if (given(memory_opt)) {
@@ -241,6 +246,9 @@ int run_cli(int argc, char** argv, vmm::cli::TerminationSignals& signals) {
       vmm::add_root_default(config);
       if (config.kernel.empty()) {
         throw vmm::ConfigError("kernel", "required (or boot-source.kernel_image_path in --config)");
+      }
+      if (config.agent && !config.initrd) {
+        throw vmm::ConfigError("--agent needs --initrd: the agent starts from the initramfs");
       }
       if (print_config) {
         std::string text;

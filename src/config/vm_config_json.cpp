@@ -325,6 +325,8 @@ void parse_vmm_section(const json& v, const std::string& path, VmConfig& config)
     } else if (key == "kvm_device") {
       config.kvm_device = get_string(value, f);
       if (config.kvm_device.empty()) fail(f, "must not be empty");
+    } else if (key == "agent") {
+      config.agent = get_bool(value, f);
     } else if (key == "uuid") {
       try {
         config.uuid = to_string(parse_uuid(get_string(value, f)));
@@ -455,6 +457,7 @@ json vm_config_to_json(const VmConfig& config) {
       {"kvm_device", config.kvm_device},
   };
   if (!config.uuid.empty()) doc["vmm"]["uuid"] = config.uuid;
+  if (config.agent) doc["vmm"]["agent"] = true;
   return doc;
 }
 

@@ -8,6 +8,7 @@
 #include <thread>
 #include <vector>
 
+#include "agent/agent_binary.hpp"
 #include "instance/child_process.hpp"
 #include "instance/vm_disk.hpp"
 #include "vmm/common/error.hpp"
@@ -82,11 +83,24 @@ void VmBackend::require_kernel() const {
   }
 }
 
-void VmBackend::prepare(const InstanceRecord& record, const fs::path& dir,
-                        const fs::path& image_rootfs) {
+AgentHook VmBackend::prepare(const InstanceRecord& record, const fs::path& dir,
+                             const fs::path& image_rootfs) {
+  std::optional<fs::path> agent;
+  try {
+    agent = agent::find_agent_binary();
+  } catch (const Error& e) {
+    spdlog::info("instance {}: its disk is made without the guest agent: {}", record.name,
+                 e.what());
+  }
   uint64_t size = root_disk_size(record.config);
-  if (size == 0) size = default_root_disk_size(tree_bytes(image_rootfs));
-  make_root_disk(image_rootfs, disk_file(dir), size);
+  if (size == 0) {
+    std::error_code ec;
+    const uint64_t agent_bytes = agent ? fs::file_size(*agent, ec) : 0;
+    size = default_root_disk_size(tree_bytes(image_rootfs) + (ec ? 0 : agent_bytes));
+  }
+  const AgentHook hook = make_root_disk(image_rootfs, disk_file(dir), size, agent);
+  spdlog::info("instance {}: guest agent hook: {}", record.name, to_string(hook));
+  return hook;
 }
 
 std::optional<ProcessIdentity> VmBackend::running(const fs::path& dir) const {

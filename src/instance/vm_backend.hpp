@@ -12,6 +12,7 @@
 #include <optional>
 #include <string>
 
+#include "instance/agent_install.hpp"
 #include "instance/container_backend.hpp"  // InstanceStatus
 #include "instance/instance_record.hpp"
 #include "instance/vm_process.hpp"
@@ -40,9 +41,11 @@ class VmBackend final {
 
   // vmm::ConfigError when no kernel is configured.
   void require_kernel() const;
-  // The root disk from the image's tree (root.size, or the default for its size).
-  static void prepare(const InstanceRecord& record, const std::filesystem::path& dir,
-                      const std::filesystem::path& image_rootfs);
+  // The root disk from the image's tree (root.size, or the default for its size), with the
+  // guest agent and its start hook when vmm-agent is found (agent::find_agent_binary()).
+  // Returns the hook: kNone when the disk does not start the agent itself.
+  static AgentHook prepare(const InstanceRecord& record, const std::filesystem::path& dir,
+                           const std::filesystem::path& image_rootfs);
   // Starts `vmm run` detached and returns once its API answers (or it has failed: vmm::Error
   // with the last console line).
   void start(const InstanceRecord& record, const std::filesystem::path& dir) const;

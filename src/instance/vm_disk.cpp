@@ -1,5 +1,7 @@
 #include "instance/vm_disk.hpp"
 
+#include <spdlog/spdlog.h>
+
 #include <algorithm>
 #include <fstream>
 
@@ -14,6 +16,44 @@ namespace fs = std::filesystem;
 constexpr uint64_t kMiB = uint64_t{1} << 20;
 constexpr uint64_t kHeadroom = 256 * kMiB;
 constexpr uint64_t kMinDefaultSize = 512 * kMiB;
+
+// A private copy of a tree, removed with this object. Hard links make it cheap and leave the
+// tree as it was, since the agent's installer only ever renames new files into the copy.
+class StagingTree {
+ public:
+  StagingTree(const fs::path& tree, fs::path where) : path_(std::move(where)) {
+    remove();
+    const CapturedRun linked = run_captured({"cp", "-al", "--", tree.string(), path_.string()});
+    if (linked.status != 0) {  // another file system: a real copy
+      remove();
+      try {
+        run_checked({"cp", "-a", "--reflink=auto", "--", tree.string(), path_.string()},
+                    "cannot copy " + tree.string());
+      } catch (...) {
+        remove();  // no destructor runs for a constructor that throws
+        throw;
+      }
+    }
+  }
+  StagingTree(const StagingTree&) = delete;
+  StagingTree& operator=(const StagingTree&) = delete;
+  ~StagingTree() { remove(); }
+
+  [[nodiscard]] const fs::path& path() const noexcept { return path_; }
+
+ private:
+  void remove() const noexcept {
+    std::error_code ec;
+    fs::remove_all(path_, ec);
+  }
+  fs::path path_;
+};
+
+void run_mkfs(const fs::path& tree, const fs::path& disk) {
+  run_checked({"mkfs.ext4", "-q", "-F", "-L", "vmmroot", "-E", "root_owner=0:0", "-d",
+               tree.string(), disk.string()},
+              "cannot make the root disk (is root.size big enough?)");
+}
 
 }  // namespace
 
@@ -40,7 +80,8 @@ uint64_t tree_bytes(const fs::path& root) {
   return total;
 }
 
-void make_root_disk(const fs::path& tree, const fs::path& disk, uint64_t size) {
+AgentHook make_root_disk(const fs::path& tree, const fs::path& disk, uint64_t size,
+                         const std::optional<fs::path>& agent) {
   std::error_code ec;
   fs::remove(disk, ec);
   {
@@ -49,14 +90,25 @@ void make_root_disk(const fs::path& tree, const fs::path& disk, uint64_t size) {
     if (!create) throw Error("cannot create " + disk.string());
   }
   fs::resize_file(disk, size);
+  AgentHook hook = AgentHook::kNone;
   try {
-    run_checked({"mkfs.ext4", "-q", "-F", "-L", "vmmroot", "-E", "root_owner=0:0", "-d",
-                 tree.string(), disk.string()},
-                "cannot make the root disk (is root.size big enough?)");
+    // Only a tree that gets a hook is copied; the copy goes as soon as mkfs has read it.
+    if (agent && detect_agent_hook(tree) != AgentHook::kNone) {
+      const StagingTree staging(tree,
+                                disk.parent_path() / ("." + disk.filename().string() + ".tree"));
+      try {
+        hook = install_agent(staging.path(), *agent);
+      } catch (const Error& e) {
+        spdlog::warn("{}: the guest agent is not installed: {}", disk.string(), e.what());
+      }
+      if (hook != AgentHook::kNone) run_mkfs(staging.path(), disk);
+    }
+    if (hook == AgentHook::kNone) run_mkfs(tree, disk);
   } catch (...) {
     fs::remove(disk, ec);
     throw;
   }
+  return hook;
 }
 
 void copy_disk(const fs::path& from, const fs::path& to) {

@@ -13,6 +13,7 @@ namespace vmm::loader {
 namespace {
 
 constexpr uint64_t kPageSize = 4096;
+constexpr uint64_t kArchiveAlignment = 4;
 
 uint64_t initrd_limit(const GuestMemory& mem, uint64_t addr_max) {
   const uint64_t allowed = addr_max == ~uint64_t{0} ? addr_max : addr_max + 1;
@@ -20,6 +21,16 @@ uint64_t initrd_limit(const GuestMemory& mem, uint64_t addr_max) {
 }
 
 }  // namespace
+
+std::optional<InitrdLayout> initrd_layout(uint64_t file_size, uint64_t appendix_size) noexcept {
+  if (appendix_size == 0) return InitrdLayout{file_size, file_size};
+  const auto rounded = checked_add(file_size, kArchiveAlignment - 1);
+  if (!rounded) return std::nullopt;
+  const uint64_t offset = align_down(*rounded, kArchiveAlignment);
+  const auto total = checked_add(offset, appendix_size);
+  if (!total) return std::nullopt;
+  return InitrdLayout{offset, *total};
+}
 
 std::optional<GuestAddress> place_initrd(const GuestMemory& mem, uint64_t size, uint64_t addr_max,
                                          const LoadedKernel& kernel) noexcept {
@@ -41,20 +52,29 @@ std::optional<GuestAddress> place_initrd(const GuestMemory& mem, uint64_t size, 
 }
 
 InitrdPlacement load_initrd(const GuestMemory& mem, const std::filesystem::path& path,
-                            uint64_t addr_max, const LoadedKernel& kernel) {
+                            uint64_t addr_max, const LoadedKernel& kernel,
+                            std::span<const uint8_t> appendix) {
   const auto file = InputFile::open(path);
   if (file.size() == 0) throw ConfigError(path.string() + ": initrd is empty");
-  const auto start = place_initrd(mem, file.size(), addr_max, kernel);
+  const auto layout = initrd_layout(file.size(), appendix.size());
+  const auto start =
+      layout ? place_initrd(mem, layout->total_size, addr_max, kernel) : std::nullopt;
   if (!start) {
-    throw ConfigError(
-        fmt::format("initrd ({} MiB) does not fit in guest memory below {:#x} "
-                    "next to the kernel",
-                    (file.size() + x86_64::kMiB - 1) / x86_64::kMiB, initrd_limit(mem, addr_max)));
+    const uint64_t size = layout ? layout->total_size : ~uint64_t{0};
+    throw ConfigError(fmt::format(
+        "initrd ({} MiB) does not fit in guest memory below {:#x} "
+        "next to the kernel",
+        size / x86_64::kMiB + (size % x86_64::kMiB != 0 ? 1 : 0), initrd_limit(mem, addr_max)));
   }
-  const auto target = mem.span(*start, file.size());
+  const auto target = mem.span(*start, layout->total_size);
   if (!target) throw Error("initrd placement left guest memory");
-  file.read_into(*target);
-  return InitrdPlacement{*start, file.size()};
+  file.read_into(target->first(file.size()));
+  // The kernel skips zeros between archives; zero them rather than rely on fresh memory.
+  const auto gap = target->subspan(file.size(), layout->appendix_offset - file.size());
+  std::fill(gap.begin(), gap.end(), uint8_t{0});
+  std::copy(appendix.begin(), appendix.end(),
+            target->begin() + static_cast<std::ptrdiff_t>(layout->appendix_offset));
+  return InitrdPlacement{*start, layout->total_size};
 }
 
 }  // namespace vmm::loader

@@ -9,6 +9,7 @@
 #include <mutex>
 #include <optional>
 
+#include "agent/agent_binary.hpp"
 #include "arch/x86_64/acpi_tables.hpp"
 #include "arch/x86_64/cpuid.hpp"
 #include "arch/x86_64/gdt.hpp"
@@ -27,6 +28,8 @@
 #include "devices/legacy/serial.hpp"
 #include "devices/pci/pci_root.hpp"
 #include "devices/virtio/virtio_pci.hpp"
+#include "loader/agent_initramfs.hpp"
+#include "loader/input_file.hpp"
 #include "vmm/bus/bus.hpp"
 #include "vmm/common/error.hpp"
 #include "vmm/common/size.hpp"
@@ -77,6 +80,14 @@ void validate(const VmConfig& config) {
     throw ConfigError("memory", format_size(config.memory_bytes) + " is more than the host has (" +
                                     std::to_string(host >> 20) + " MiB)");
   }
+  if (config.agent && !config.initrd) {
+    throw ConfigError("agent", "needs an initrd: the agent starts from the initramfs");
+  }
+  if (config.agent && has_cmdline_word(config.cmdline, "rdinit=", true)) {
+    throw ConfigError("agent",
+                      "starts as rdinit= itself and then runs the initramfs's /init; remove "
+                      "rdinit= from the command line");
+  }
 }
 
 size_t virtio_device_count(const VmConfig& config) {
@@ -103,6 +114,21 @@ std::string effective_cmdline(const VmConfig& config) {
                            layout::kVirtioMmioIrqs[i]);
   }
   return cmdline;
+}
+
+// With the guest agent, its archive follows the initrd and rdinit= starts it first.
+x86_64::LinuxBootConfig linux_boot_config(const VmConfig& config) {
+  x86_64::LinuxBootConfig boot{.kernel = config.kernel,
+                               .initrd = config.initrd,
+                               .cmdline = effective_cmdline(config),
+                               .acpi_rsdp = GuestAddress(layout::kAcpiRsdpAddr)};
+  if (config.agent) {
+    const auto file = loader::InputFile::open(agent::find_agent_binary());
+    if (file.size() == 0) throw ConfigError(file.path().string() + ": the guest agent is empty");
+    boot.initrd_appendix = loader::agent_initramfs(file.read_all());
+    boot.cmdline = append_cmdline(std::move(boot.cmdline), loader::kAgentRdinit);
+  }
+  return boot;
 }
 
 }  // namespace
@@ -143,10 +169,7 @@ struct Vm::Parts {
       : config(cfg),
         console_io(io),
         memory(GuestMemory::create(cfg.memory_bytes, layout::kMmioHoleStart, layout::kMmioHoleEnd)),
-        boot(x86_64::load_linux(memory, {.kernel = cfg.kernel,
-                                         .initrd = cfg.initrd,
-                                         .cmdline = effective_cmdline(cfg),
-                                         .acpi_rsdp = GuestAddress(layout::kAcpiRsdpAddr)})),
+        boot(x86_64::load_linux(memory, linux_boot_config(cfg))),
         kvm(kvm::Kvm::open(cfg.kvm_device)),
         vm(kvm.create_vm()) {}
 

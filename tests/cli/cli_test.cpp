@@ -209,6 +209,28 @@ TEST_F(Cli, PrintConfigOfFlags) {
   EXPECT_EQ(j["vmm"]["transport"], "mmio");
 }
 
+// --agent is part of the configuration (vmm.agent); the agent starts from the initramfs, so
+// it is refused without one, before anything is read or started.
+TEST_F(Cli, AgentNeedsAnInitrd) {
+  const auto kernel = write_file("vmlinux", "not a kernel");
+  const auto initrd = write_file("initrd", "cpio");
+  auto r = vmm("run --kernel " + kernel.string() + " --initrd " + initrd.string() +
+               " --agent --print-config");
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(nlohmann::json::parse(r.out)["vmm"]["agent"], true);
+  auto without = vmm("run --kernel " + kernel.string() + " --print-config");
+  ASSERT_EQ(without.status, 0) << without.err;
+  EXPECT_FALSE(nlohmann::json::parse(without.out)["vmm"].contains("agent"));
+  const std::string line = "vmm: --agent needs --initrd: the agent starts from the initramfs\n";
+  auto refused = vmm("run --kernel " + kernel.string() + " --agent");
+  expect_usage_error(refused, "--agent needs --initrd");
+  EXPECT_EQ(refused.err, line);
+  // The same from a config file.
+  const auto file = write_file("vm.json", R"({"boot-source": {"kernel_image_path": ")" +
+                                              kernel.string() + R"("}, "vmm": {"agent": true}})");
+  expect_usage_error(vmm("run --config " + file.string()), "--agent needs --initrd");
+}
+
 // Feeding the printed configuration back prints the same configuration.
 TEST_F(Cli, PrintedConfigRoundTrips) {
   const auto kernel = write_file("vmlinux", "not a kernel");

@@ -138,6 +138,19 @@ TEST_F(VmmBootTest, BootsToInit) {
   EXPECT_TRUE(s.exited && s.code == 0) << s.describe();
 }
 
+// --agent appends the agent's archive to the (gzip) test initramfs and starts it as rdinit=:
+// the stand-in runs first as PID 1, then the initramfs's own /init boots as usual.
+TEST_F(VmmBootTest, AgentRunsFirstFromTheInitramfs) {
+  ASSERT_EQ(::setenv("VMM_AGENT_BINARY", VMM_AGENT_STANDIN, 1), 0);
+  start("vmmtest=reboot", {"--cpus", "1", "--memory", "512M", "--agent"});
+  ::unsetenv("VMM_AGENT_BINARY");
+  expect_marker_seen("VMMTEST: agent stand-in pid=1 argv0=/vmm/vmm-agent");
+  expect_marker_seen("VMMTEST: init started");
+  expect_marker_seen("VMMTEST: rebooting");
+  const ExitStatus s = finish();
+  EXPECT_TRUE(s.exited && s.code == 0) << s.describe();
+}
+
 TEST_F(VmmBootTest, OneCpu) {
   start("vmmtest=reboot", {"--cpus", "1", "--memory", "512M"});
   ASSERT_TRUE(vm_->wait_for_stdout("VMMTEST: action=", deadline_));

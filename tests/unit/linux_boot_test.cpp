@@ -8,6 +8,7 @@
 #include <string>
 
 #include "arch/x86_64/boot_params.hpp"
+#include "loader/initrd.hpp"
 #include "unit/kernel_test_images.hpp"
 #include "vmm/common/error.hpp"
 #include "vmm/memory/x86_64_layout.hpp"
@@ -114,6 +115,57 @@ TEST(LinuxBoot, TooLargeInitrdIsAConfigError) {
   auto mem = ram(64 * kMiB);
   EXPECT_THAT(boot_error(mem, {kernel.path(), initrd.path(), "", std::nullopt}),
               HasSubstr("initrd (60 MiB) does not fit in guest memory below 0x4000000"));
+}
+
+// An archive vmm appends starts at the next 4-byte boundary (the kernel's initramfs unpacker
+// looks for an uncompressed cpio header only there); zeros fill the gap.
+TEST(InitrdLayout, AppendixStartsFourByteAligned) {
+  for (const auto& [file, offset] : std::vector<std::pair<uint64_t, uint64_t>>{
+           {1, 4}, {3, 4}, {4, 4}, {5, 8}, {10000, 10000}, {10001, 10004}, {10003, 10004}}) {
+    const auto layout = loader::initrd_layout(file, 100);
+    ASSERT_TRUE(layout.has_value()) << file;
+    EXPECT_EQ(layout->appendix_offset, offset) << file;
+    EXPECT_EQ(layout->total_size, offset + 100) << file;
+  }
+  const auto plain = loader::initrd_layout(10001, 0);
+  ASSERT_TRUE(plain.has_value());
+  EXPECT_EQ(plain->total_size, 10001U);  // nothing appended: no padding either
+  EXPECT_FALSE(loader::initrd_layout(~uint64_t{0} - 1, 1).has_value());
+  EXPECT_FALSE(loader::initrd_layout(~uint64_t{0} - 8, 16).has_value());
+}
+
+TEST(LinuxBoot, AppendixFollowsThePaddedInitrd) {
+  const TempFile kernel("kernel.bz", make_bzimage(BzImageSpec{}));
+  const TempFile initrd("initrd.img", std::vector<uint8_t>(10001, 0x5e));
+  auto mem = ram(64 * kMiB);
+  // Stale bytes everywhere: the padding must be written, not assumed.
+  ASSERT_TRUE(mem.write(GuestAddress(kHighMemStart),
+                        std::vector<uint8_t>(64 * kMiB - kHighMemStart, 0xaa)));
+  LinuxBootConfig cfg{kernel.path(), initrd.path(), "", std::nullopt};
+  cfg.initrd_appendix = {'0', '7', '0', '7', '0', '1', 'x', 'y'};
+  const auto info = load_linux(mem, cfg);
+  ASSERT_TRUE(info.initrd.has_value());
+  EXPECT_EQ(info.initrd_size, 10004U + 8U);
+  const auto bp = zero_page(mem);
+  EXPECT_EQ(bp.hdr.ramdisk_size, 10012U);
+  std::vector<uint8_t> loaded(info.initrd_size);
+  ASSERT_TRUE(mem.read(*info.initrd, loaded));
+  EXPECT_EQ(loaded[10000], 0x5e);
+  EXPECT_EQ(loaded[10001], 0);
+  EXPECT_EQ(loaded[10002], 0);
+  EXPECT_EQ(loaded[10003], 0);
+  EXPECT_EQ(std::string(loaded.begin() + 10004, loaded.end()), "070701xy");
+}
+
+TEST(LinuxBoot, AppendixCountsTowardsTheInitrdLimit) {
+  const TempFile kernel("kernel.bz", make_bzimage(BzImageSpec{}));
+  const TempFile initrd("initrd.img", std::vector<uint8_t>(30 * kMiB, 1));
+  auto mem = ram(64 * kMiB);
+  LinuxBootConfig fits{kernel.path(), initrd.path(), "", std::nullopt};
+  EXPECT_NO_THROW((void)load_linux(mem, fits));
+  LinuxBootConfig too_big = fits;
+  too_big.initrd_appendix.assign(30 * kMiB, 2);
+  EXPECT_THAT(boot_error(mem, too_big), HasSubstr("does not fit"));
 }
 
 TEST(LinuxBoot, CommandLineLimitComesFromTheKernel) {

@@ -423,5 +423,20 @@ TEST(VmConfigJsonUuid, ParsedNormalizedRoundTrippedAndRefusedWhenMalformed) {
   }
 }
 
+TEST(VmConfigJsonAgent, ParsedPrintedOnlyWhenOnAndRefusedWhenNotABool) {
+  const VmConfig c = vm_config_from_json({{"vmm", {{"agent", true}}}}, {});
+  EXPECT_TRUE(c.agent);
+  EXPECT_EQ(vm_config_to_json(c)["vmm"]["agent"], true);
+  EXPECT_EQ(vm_config_from_json(vm_config_to_json(c), {}), c);
+  EXPECT_FALSE(vm_config_from_json({{"vmm", {{"agent", false}}}}, c).agent);
+  EXPECT_FALSE(vm_config_to_json(VmConfig{})["vmm"].contains("agent"));
+  try {
+    (void)vm_config_from_json({{"vmm", {{"agent", "yes"}}}}, {});
+    ADD_FAILURE() << "a string was accepted as agent";
+  } catch (const ConfigError& e) {
+    EXPECT_EQ(e.field(), "vmm.agent");
+  }
+}
+
 }  // namespace
 }  // namespace vmm

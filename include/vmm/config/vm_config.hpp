@@ -35,6 +35,9 @@ struct VmConfig {
   TransportKind transport = TransportKind::kPci;
   // The machine's SMBIOS UUID (canonical lowercase text); empty: a random one per VM.
   std::string uuid;
+  // Put the guest agent into the guest: appended to the initrd (required) and started first
+  // with rdinit=, it runs the initramfs's /init and serves the host over virtio-vsock.
+  bool agent = false;
   friend bool operator==(const VmConfig&, const VmConfig&) = default;
 };
 

@@ -67,8 +67,8 @@ LinuxBootInfo load_linux(const GuestMemory& mem, const LinuxBootConfig& cfg) {
   info.kernel_start = kernel.loaded.start;
   info.kernel_size = kernel.loaded.size;
   if (cfg.initrd) {
-    const auto initrd =
-        loader::load_initrd(mem, *cfg.initrd, kernel.initrd_addr_max, kernel.loaded);
+    const auto initrd = loader::load_initrd(mem, *cfg.initrd, kernel.initrd_addr_max, kernel.loaded,
+                                            cfg.initrd_appendix);
     info.initrd = initrd.start;
     info.initrd_size = initrd.size;
     SPDLOG_DEBUG("initrd {} loaded at {:#x} (+{:#x})", cfg.initrd->string(), initrd.start.raw,

@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "vmm/memory/guest_memory.hpp"
 
@@ -15,6 +16,9 @@ struct LinuxBootConfig {
   std::optional<std::filesystem::path> initrd;
   std::string cmdline;
   std::optional<GuestAddress> acpi_rsdp;  // handed over in the zero page
+  // Bytes appended to the initrd in guest memory, 4-byte aligned (vmm's own cpio archive, such
+  // as the guest agent's). Only used with an initrd.
+  std::vector<uint8_t> initrd_appendix{};  // {}: positional initialisers may leave it out
 };
 
 struct LinuxBootInfo {
