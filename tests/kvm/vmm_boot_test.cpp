@@ -151,6 +151,19 @@ TEST_F(VmmBootTest, AgentRunsFirstFromTheInitramfs) {
   EXPECT_TRUE(s.exited && s.code == 0) << s.describe();
 }
 
+// The real agent as PID 1 (init-wrapper mode): it forks itself into the background and PID 1
+// becomes the initramfs's own /init, which boots as usual (the agent, with no vsock device,
+// waits for one in the background).
+TEST_F(VmmBootTest, RealAgentHandsPid1ToTheInitramfsInit) {
+  ASSERT_EQ(::setenv("VMM_AGENT_BINARY", VMM_AGENT_BIN, 1), 0);
+  start("vmmtest=reboot", {"--cpus", "1", "--memory", "512M", "--agent"});
+  ::unsetenv("VMM_AGENT_BINARY");
+  expect_marker_seen("VMMTEST: init started");
+  expect_marker_seen("VMMTEST: rebooting");
+  const ExitStatus s = finish();
+  EXPECT_TRUE(s.exited && s.code == 0) << s.describe();
+}
+
 TEST_F(VmmBootTest, OneCpu) {
   start("vmmtest=reboot", {"--cpus", "1", "--memory", "512M"});
   ASSERT_TRUE(vm_->wait_for_stdout("VMMTEST: action=", deadline_));
