@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "cli/agent_exec.hpp"
 #include "cli/daemon_client.hpp"
 #include "cli/file_commands.hpp"
 #include "daemon/daemon.hpp"
@@ -23,9 +24,10 @@ namespace {
 
 using nlohmann::json;
 
-constexpr std::array<std::string_view, 18> kCommands = {
-    "launch", "list",    "exec",     "start",   "stop",   "restart", "pause",  "resume", "delete",
-    "info",   "console", "snapshot", "restore", "config", "image",   "remote", "daemon", "file"};
+constexpr std::array<std::string_view, 19> kCommands = {
+    "launch", "list",   "exec",   "start",   "stop",     "restart", "pause",
+    "resume", "delete", "info",   "console", "snapshot", "restore", "config",
+    "image",  "remote", "daemon", "file",    "wait"};
 
 std::string url_encode(const std::string& text) {
   std::string out;
@@ -214,7 +216,13 @@ int instance_main(int argc, char** argv) {
   exec->add_option("name", name, "Instance")->required();
   exec->add_option("--env", env, "KEY=VALUE, repeatable");
   exec->add_option("--cwd", cwd, "Working directory");
-  exec->add_option("--user", user, "UID");
+  exec->add_option("--user", user, "UID or UID:GID");
+  bool force_interactive = false;
+  bool force_noninteractive = false;
+  exec->add_flag("--force-interactive,-t", force_interactive,
+                 "A pseudo-terminal even when stdin or stdout is not one (virtual machines)");
+  exec->add_flag("--force-noninteractive,-T", force_noninteractive,
+                 "No pseudo-terminal, even at a terminal");
   exec->add_option("command", command, "-- COMMAND [ARGS...]")->required();
 
   bool force = false;
@@ -234,6 +242,12 @@ int instance_main(int argc, char** argv) {
     }
     actions[cmd] = sub;
   }
+  bool wait_agent = false;
+  auto* wait = app.add_subcommand("wait", "Wait until an instance is ready");
+  wait->add_option("name", name, "Instance")->required();
+  wait->add_flag("--agent", wait_agent, "Until a virtual machine's guest agent answers")
+      ->required();
+  wait->add_option("--timeout", timeout, "Seconds (default 300)");
   const FileCommand files(app);
   auto* del = app.add_subcommand("delete", "Delete an instance");
   del->add_option("name", name, "Instance")->required();
@@ -348,7 +362,39 @@ int instance_main(int argc, char** argv) {
     print_rows(format, {"NAME", "STATE", "TYPE", "IPV4", "SNAPSHOTS"}, rows, instances);
     return 0;
   }
+  if (wait->parsed()) {
+    json body = json::object();
+    if (timeout >= 0) body["timeout"] = timeout;
+    (void)client.run("POST", instance_url(name) + "/agent", body);
+    return 0;
+  }
   if (exec->parsed()) {
+    if (force_interactive && force_noninteractive) {
+      throw ConfigError("exec",
+                        "--force-interactive and --force-noninteractive exclude each other");
+    }
+    const json instance = client.call("GET", instance_url(name));
+    if (instance.value("type", "") == "virtual-machine") {
+      // Streams and a pty: straight to the guest agent through the VM's vsock socket.
+      if (instance.value("status", "") != "Running") {
+        throw StateError("instance " + name + " is not running");
+      }
+      const std::string vsock_socket = instance.value("vsock_socket", "");
+      if (vsock_socket.empty())
+        throw StateError("instance " + name + " has no guest agent channel");
+      AgentExecOptions options;
+      options.command = command;
+      for (const auto& item : env) {
+        std::map<std::string, std::string> kv;
+        add_key_value(kv, item);  // checks KEY=VALUE
+        options.environment.push_back(item);
+      }
+      options.cwd = cwd;
+      if (!user.empty()) parse_exec_user(user, options);
+      if (force_interactive) options.terminal = TerminalMode::kAlways;
+      if (force_noninteractive) options.terminal = TerminalMode::kNever;
+      return exec_through_agent(vsock_socket, options);
+    }
     json body{{"command", command},
               {"record-output", true},
               {"interactive", false},

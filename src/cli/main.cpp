@@ -14,6 +14,7 @@
 #include <string>
 #include <string_view>
 
+#include "cli/agent_exec.hpp"
 #include "cli/ctl_command.hpp"
 #include "cli/disk_option.hpp"
 #include "cli/exit_status.hpp"
@@ -182,13 +183,30 @@ int run_cli(int argc, char** argv, vmm::cli::TerminationSignals& signals) {
   ctl->add_option("--api-socket", ctl_socket, "The socket given to `vmm run --api-socket`")
       ->required();
   ctl->add_option("command", ctl_command,
-                  "ping, info, counters, pause, resume, shutdown or power-button")
+                  "ping, info, counters, pause, resume, shutdown, power-button, exec or "
+                  "wait-agent")
       ->required()
-      ->check(CLI::IsMember(
-          {"ping", "info", "counters", "pause", "resume", "shutdown", "power-button"}));
+      ->check(CLI::IsMember({"ping", "info", "counters", "pause", "resume", "shutdown",
+                             "power-button", "exec", "wait-agent"}));
+  std::vector<std::string> ctl_args;
+  ctl->add_option("args", ctl_args, "exec: -- COMMAND [ARGS...]");
+  vmm::cli::AgentExecOptions ctl_exec;
+  std::string ctl_user;
+  bool ctl_tty = false;
+  bool ctl_no_tty = false;
+  double ctl_timeout = 300;
+  ctl->add_option("--env", ctl_exec.environment, "exec: KEY=VALUE, repeatable");
+  ctl->add_option("--cwd", ctl_exec.cwd, "exec: working directory");
+  ctl->add_option("--user", ctl_user, "exec: UID or UID:GID");
+  ctl->add_flag("--force-interactive,-t", ctl_tty, "exec: a pseudo-terminal");
+  ctl->add_flag("--force-noninteractive,-T", ctl_no_tty, "exec: no pseudo-terminal");
+  ctl->add_option("--timeout", ctl_timeout, "wait-agent: seconds (default 300)");
   ctl->footer(
-      "Prints the answer's JSON on stdout. Exit status: 0 success, 1 the API answered with an "
-      "error (printed on stderr), 2 bad usage or no API answers on the socket.");
+      "Prints the answer's JSON on stdout. exec runs a command in the guest through its agent "
+      "(the VM needs --vsock and a guest agent) and exits with its status; wait-agent returns "
+      "once the agent answers. Exit status: 0 success, 1 the API answered with an error "
+      "(printed on stderr), 2 bad usage or no API answers on the socket, 124 the agent did "
+      "not answer in time.");
   run->add_option("--log-level", log_level, "Log level on stderr")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}));
   run->footer(kExitStatusHelp);
@@ -264,7 +282,25 @@ int run_cli(int argc, char** argv, vmm::cli::TerminationSignals& signals) {
       run_options.restart_on_reboot = on_reboot == "restart";
       return vmm::cli::run_in_foreground(config, run_options, signals);
     }
-    if (ctl->parsed()) return vmm::cli::run_ctl(ctl_socket, ctl_command);
+    if (ctl->parsed()) {
+      if (ctl_command == "exec") {
+        if (ctl_args.empty()) throw vmm::ConfigError("exec", "no command given (exec -- CMD)");
+        if (ctl_tty && ctl_no_tty) {
+          throw vmm::ConfigError("exec", "-t and -T exclude each other");
+        }
+        ctl_exec.command = ctl_args;
+        if (!ctl_user.empty()) vmm::cli::parse_exec_user(ctl_user, ctl_exec);
+        if (ctl_tty) ctl_exec.terminal = vmm::cli::TerminalMode::kAlways;
+        if (ctl_no_tty) ctl_exec.terminal = vmm::cli::TerminalMode::kNever;
+        return vmm::cli::run_ctl_exec(ctl_socket, ctl_exec);
+      }
+      if (ctl_command == "wait-agent") {
+        return vmm::cli::run_ctl_wait_agent(
+            ctl_socket, std::chrono::milliseconds(static_cast<int64_t>(ctl_timeout * 1000)));
+      }
+      if (!ctl_args.empty()) throw vmm::ConfigError(ctl_command, "takes no arguments");
+      return vmm::cli::run_ctl(ctl_socket, ctl_command);
+    }
   } catch (const vmm::Error& e) {
     print_error(e);
     return vmm::cli::exit_status(e.kind());

@@ -149,19 +149,23 @@ json instance_json(const instance::InstanceView& v) {
   json config = v.record.config;
   config["volatile.base_image"] = v.record.image;
   if (!v.record.mac.empty()) config["volatile.eth0.hwaddr"] = v.record.mac;
-  return json{{"name", v.record.name},
-              {"type", instance::type_name(v.record.type)},
-              {"status", instance::status_name(v.status)},
-              {"status_code", lxd_status_code(v.status)},
-              {"architecture", "x86_64"},
-              {"created_at", v.record.created_at},
-              {"config", config},
-              {"description", ""},
-              {"ephemeral", false},
-              {"profiles", json::array({"default"})},
-              {"stateful", false},
-              {"location", "none"},
-              {"snapshots", v.snapshots}};
+  if (v.record.vsock_cid != 0) config["volatile.vsock_id"] = std::to_string(v.record.vsock_cid);
+  json out{{"name", v.record.name},
+           {"type", instance::type_name(v.record.type)},
+           {"status", instance::status_name(v.status)},
+           {"status_code", lxd_status_code(v.status)},
+           {"architecture", "x86_64"},
+           {"created_at", v.record.created_at},
+           {"config", config},
+           {"description", ""},
+           {"ephemeral", false},
+           {"profiles", json::array({"default"})},
+           {"stateful", false},
+           {"location", "none"},
+           {"snapshots", v.snapshots}};
+  // Where the guest agent is reached (Firecracker's CONNECT convention), for interactive exec.
+  if (!v.vsock_socket.empty()) out["vsock_socket"] = v.vsock_socket;
+  return out;
 }
 
 json state_json(const instance::InstanceView& v) {
@@ -464,8 +468,11 @@ void DaemonApi::handle(const ApiRequest& request, const ApiReply& reply) {
           if (view.status != InstanceStatus::kStopped) {
             throw StateError("instance " + name + " is already running");
           }
-          return submit("Starting instance", resources, [&mgr, name] {
+          const auto agent_wait = seconds_field(body, "agent_timeout", instance::kDefaultAgentWait);
+          return submit("Starting instance", resources, [&mgr, name, agent_wait] {
             mgr.start(name);
+            // A virtual machine is ready once its guest agent answers (at once for containers).
+            mgr.wait_agent(name, agent_wait);
             return json::object();
           });
         }
@@ -479,6 +486,7 @@ void DaemonApi::handle(const ApiRequest& request, const ApiReply& reply) {
                             mgr.stop(name, timeout, force);
                           } else {
                             mgr.restart(name, timeout, force);
+                            mgr.wait_agent(name, instance::kDefaultAgentWait);
                           }
                           return json::object();
                         });
@@ -528,9 +536,6 @@ void DaemonApi::handle(const ApiRequest& request, const ApiReply& reply) {
               "interactive exec over websockets is not supported: use "
               "record-output");
         }
-        if (view.record.type == instance::InstanceType::kVirtualMachine) {
-          throw StateError(instance::kVmExecUnsupported);
-        }
         if (view.status != InstanceStatus::kRunning) {
           throw StateError("instance " + name + " is not running");
         }
@@ -562,6 +567,19 @@ void DaemonApi::handle(const ApiRequest& request, const ApiReply& reply) {
                       });
       }
       if (what == "files" && s.size() == 3) return reply(files_endpoint(mgr, name, t, request));
+      if (what == "agent" && s.size() == 3) {
+        // Waits for a VM's guest agent, as `incus wait NAME agent` does.
+        if (m != "POST") return reply(not_allowed("POST"));
+        const json body = request.body.empty() ? json::object() : parse_body(request.body);
+        const auto wait = seconds_field(body, "timeout", instance::kDefaultAgentWait);
+        if (view.status == InstanceStatus::kStopped) {
+          throw StateError("instance " + name + " is not running");
+        }
+        return submit("Waiting for the guest agent", resources, [&mgr, name, wait] {
+          mgr.wait_agent(name, wait);
+          return json::object();
+        });
+      }
       if (what == "logs") {
         const fs::path logs = mgr.instance_dir(name) / "logs";
         if (s.size() == 3) {

@@ -16,6 +16,8 @@ namespace {
 namespace fs = std::filesystem;
 
 constexpr auto kRecoveryStopTimeout = std::chrono::seconds(10);
+// vsock context IDs 0-2 are the hypervisor's and the host's.
+constexpr uint32_t kFirstGuestCid = 3;
 
 fs::path record_file(const fs::path& dir) { return dir / "instance.json"; }
 
@@ -106,6 +108,9 @@ InstanceView InstanceManager::view_of(const InstanceRecord& record) const {
   if (record.type == InstanceType::kVirtualMachine && !record.creating) {
     view.status = vms_.status(instance_dir(record.name));
     view.pid = view.status == InstanceStatus::kStopped ? 0 : vms_.pid(instance_dir(record.name));
+    if (record.vsock_cid != 0) {
+      view.vsock_socket = VmBackend::vsock_socket(instance_dir(record.name)).string();
+    }
   } else if (record.type == InstanceType::kContainer && !record.creating) {
     view.status = containers_.status(record.name);
     view.pid = view.status == InstanceStatus::kStopped ? 0 : containers_.init_pid(record.name);
@@ -178,11 +183,18 @@ InstanceView InstanceManager::create(const CreateRequest& request) {
     record.mac = random_mac();
     record.ipv4 = bridge_->allocate(taken);
   }
+  if (vm) {
+    // Held until the record is saved, so two creates never take one context ID.
+    if (!network_lock.owns_lock()) network_lock.lock();
+    record.vsock_cid = free_vsock_cid();
+  }
   try {
     fs::create_directories(dir);
     save_record(record_file(dir), record);  // a killed manager finds it "creating" and removes it
     if (vm) {
-      VmBackend::prepare(record, dir, images_.rootfs(record.image));
+      const AgentHook hook = VmBackend::prepare(record, dir, images_.rootfs(record.image));
+      // An image whose init starts no agent gets it from the initramfs at every boot.
+      record.agent_hook = hook == AgentHook::kNone ? "initramfs" : to_string(hook);
     } else {
       ContainerBackend::prepare(dir);
     }
@@ -198,10 +210,24 @@ InstanceView InstanceManager::create(const CreateRequest& request) {
   return view_of(record);
 }
 
+uint32_t InstanceManager::free_vsock_cid() const {
+  std::set<uint32_t> taken;
+  for (const auto& view : list()) taken.insert(view.record.vsock_cid);
+  uint32_t cid = kFirstGuestCid;
+  while (taken.contains(cid)) ++cid;
+  return cid;
+}
+
 void InstanceManager::start_locked(InstanceRecord& record) {
   if (record.type == InstanceType::kContainer &&
       containers_.status(record.name) != InstanceStatus::kStopped) {
     throw StateError("instance " + record.name + " is already running");
+  }
+  if (record.type == InstanceType::kVirtualMachine && record.vsock_cid == 0) {
+    // Made before VMs had a guest agent: a context ID now, and the agent from the initramfs.
+    std::lock_guard allocation(network_mutex_);
+    record.vsock_cid = free_vsock_cid();
+    if (record.agent_hook.empty()) record.agent_hook = "initramfs";
   }
   // The wish is kept before the start: a manager killed in the middle finishes it next time.
   record.running_wanted = true;
@@ -355,17 +381,18 @@ std::vector<InstanceView> InstanceManager::list() const {
 
 int InstanceManager::exec(const std::string& name, const ExecOptions& options) {
   if (options.command.empty()) throw ConfigError("command", "no command given");
+  bool vm = false;
   {
     const auto lock = lock_for(name);
     std::lock_guard guard(*lock);
     const InstanceRecord record = load_existing(name);
-    if (record.type == InstanceType::kVirtualMachine) throw StateError(kVmExecUnsupported);
-    if (containers_.status(name) != InstanceStatus::kRunning) {
+    if (status_of(record) != InstanceStatus::kRunning) {
       throw StateError("instance " + name + " is not running");
     }
+    vm = record.type == InstanceType::kVirtualMachine;
   }
   // Unlocked while the command runs: a long command must not hold up a stop.
-  return containers_.exec(name, options);
+  return vm ? vms_.exec(name, instance_dir(name), options) : containers_.exec(name, options);
 }
 
 template <typename Action>
@@ -373,7 +400,6 @@ auto InstanceManager::with_root(const std::string& name, Action action) {
   const auto lock = lock_for(name);
   std::lock_guard guard(*lock);
   const InstanceRecord record = load_existing(name);
-  if (record.type == InstanceType::kVirtualMachine) throw StateError(kVmFilesUnsupported);
   const fs::path dir = instance_dir(name);
   // A running container's files as its processes see them, with its own mounts (/run, /tmp).
   if (containers_.status(name) != InstanceStatus::kStopped) {
@@ -395,14 +421,45 @@ auto InstanceManager::with_root(const std::string& name, Action action) {
   return action(dir / "rootfs");
 }
 
+bool InstanceManager::running_vm(const std::string& name) const {
+  const auto lock = lock_for(name);
+  std::lock_guard guard(*lock);
+  const InstanceRecord record = load_existing(name);
+  if (record.type != InstanceType::kVirtualMachine) return false;
+  if (status_of(record) != InstanceStatus::kRunning) {
+    throw StateError("instance " + name +
+                     " is not running: files of a virtual machine are "
+                     "reached through its guest agent");
+  }
+  return true;
+}
+
+void InstanceManager::wait_agent(const std::string& name, std::chrono::milliseconds timeout) {
+  {
+    const auto lock = lock_for(name);
+    std::lock_guard guard(*lock);
+    const InstanceRecord record = load_existing(name);
+    if (record.type != InstanceType::kVirtualMachine) return;  // containers need no agent
+    if (status_of(record) == InstanceStatus::kStopped) {
+      throw StateError("instance " + name + " is not running");
+    }
+  }
+  vms_.wait_agent(name, instance_dir(name), timeout);
+}
+
 FileEntry InstanceManager::read_file(const std::string& name, const std::string& path) {
   check_instance_path(path);
+  if (running_vm(name)) return vms_.read_file(name, instance_dir(name), path);
   return with_root(name, [&](const fs::path& root) { return read_instance_file(root, path); });
 }
 
 void InstanceManager::write_file(const std::string& name, const std::string& path,
                                  const FileWrite& write) {
   check_instance_path(path);
+  if (running_vm(name)) {
+    vms_.write_file(name, instance_dir(name), path, write);
+    return;
+  }
   with_root(name, [&](const fs::path& root) {
     write_instance_file(root, path, write);
     return 0;
@@ -411,6 +468,10 @@ void InstanceManager::write_file(const std::string& name, const std::string& pat
 
 void InstanceManager::delete_file(const std::string& name, const std::string& path) {
   check_instance_path(path);
+  if (running_vm(name)) {
+    vms_.delete_file(name, instance_dir(name), path);
+    return;
+  }
   with_root(name, [&](const fs::path& root) {
     delete_instance_file(root, path);
     return 0;

@@ -43,7 +43,8 @@ struct InstanceView {
   InstanceStatus status = InstanceStatus::kStopped;
   pid_t pid = 0;
   std::vector<std::string> snapshots;
-  std::string host_veth;  // the host end of eth0 while it runs on the bridge
+  std::string host_veth;     // the host end of eth0 while it runs on the bridge
+  std::string vsock_socket;  // a VM's, where its guest agent is reached
 };
 
 class InstanceManager final {
@@ -74,10 +75,14 @@ class InstanceManager final {
   [[nodiscard]] std::vector<InstanceView> list() const;
   [[nodiscard]] bool exists(const std::string& name) const;
 
-  // Runs a command in a running instance; its exit status. vmm::StateError for a VM.
+  // Runs a command in a running instance (a VM's through its guest agent); its exit status.
   int exec(const std::string& name, const ExecOptions& options);
+  // Returns once a running VM's guest agent answers (at once for a container); vmm::Error after
+  // `timeout`, vmm::StateError when the instance is or goes stopped.
+  void wait_agent(const std::string& name, std::chrono::milliseconds timeout);
 
-  // Files in a container instance's root, running or stopped (see instance_files.hpp).
+  // Files in a container instance's root, running or stopped (see instance_files.hpp), or in a
+  // running VM through its guest agent.
   [[nodiscard]] FileEntry read_file(const std::string& name, const std::string& path);
   void write_file(const std::string& name, const std::string& path, const FileWrite& write);
   void delete_file(const std::string& name, const std::string& path);
@@ -102,6 +107,10 @@ class InstanceManager final {
   [[nodiscard]] InstanceRecord load_existing(const std::string& name) const;
   [[nodiscard]] InstanceView view_of(const InstanceRecord& record) const;
   void set_frozen(const std::string& name, bool frozen);
+  // The lowest vsock context ID no instance has; with network_mutex_ held.
+  [[nodiscard]] uint32_t free_vsock_cid() const;
+  // Whether `name` is a VM (running: else vmm::StateError) rather than a container.
+  [[nodiscard]] bool running_vm(const std::string& name) const;
   void start_locked(InstanceRecord& record);
   void start_backend(const InstanceRecord& record);
   void stop_locked(InstanceRecord& record, std::chrono::milliseconds timeout, bool force);
@@ -125,7 +134,7 @@ class InstanceManager final {
   ContainerBackend containers_;
   VmBackend vms_;
   std::unique_ptr<BridgeNetwork> bridge_;
-  std::mutex network_mutex_;  // address allocation
+  std::mutex network_mutex_;  // address and vsock context ID allocation
   mutable std::mutex locks_mutex_;
   mutable std::map<std::string, std::shared_ptr<std::mutex>> locks_;
   std::set<std::string> creating_;  // names reserved by creates in progress (under locks_mutex_)

@@ -61,7 +61,7 @@ void save_record(const std::filesystem::path& file, const InstanceRecord& r) {
       {"name", r.name},         {"type", type_name(r.type)},  {"image", r.image},
       {"config", r.config},     {"created_at", r.created_at}, {"running_wanted", r.running_wanted},
       {"creating", r.creating}, {"network", r.network},       {"mac", r.mac},
-      {"ipv4", r.ipv4}};
+      {"ipv4", r.ipv4},         {"vsock_cid", r.vsock_cid},   {"agent_hook", r.agent_hook}};
   const auto tmp = file.string() + ".tmp";
   {
     std::ofstream out(tmp, std::ios::trunc);
@@ -87,6 +87,8 @@ InstanceRecord load_record(const std::filesystem::path& file) {
     r.network = j.value("network", "none");
     r.mac = j.value("mac", "");
     r.ipv4 = j.value("ipv4", "");
+    r.vsock_cid = j.value("vsock_cid", uint32_t{0});
+    r.agent_hook = j.value("agent_hook", "");
     return r;
   } catch (const json::exception& e) {
     throw Error(file.string() + " is damaged: " + e.what());

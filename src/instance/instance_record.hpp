@@ -26,6 +26,11 @@ struct InstanceRecord {
   std::string network = "none";
   std::string mac;   // eth0's, stable for the instance's life
   std::string ipv4;  // eth0's address on the bridge
+  // A virtual machine's vsock context ID (3 and up, one per instance on this host), and how its
+  // guest agent starts: "systemd", "openrc", "inittab" (the image's init starts it) or
+  // "initramfs" (vmm puts it into the initramfs at every boot).
+  uint32_t vsock_cid = 0;
+  std::string agent_hook;
 };
 
 void save_record(const std::filesystem::path& file, const InstanceRecord& record);

@@ -2,13 +2,16 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <csignal>
 #include <fstream>
 #include <sstream>
 #include <thread>
+#include <tuple>
 #include <vector>
 
 #include "agent/agent_binary.hpp"
+#include "agent/agent_client.hpp"
 #include "instance/child_process.hpp"
 #include "instance/vm_disk.hpp"
 #include "vmm/common/error.hpp"
@@ -30,6 +33,8 @@ fs::path socket_file(const fs::path& dir) { return dir / "vm.sock"; }
 fs::path pid_file(const fs::path& dir) { return dir / "vm.pid"; }
 fs::path frozen_mark(const fs::path& dir) { return dir / "vm.frozen"; }
 fs::path console_file(const fs::path& dir) { return dir / "console.log"; }
+// How long one connection to the agent may take to answer its hello.
+constexpr auto kAgentHello = std::chrono::seconds(10);
 
 std::string read_text(const fs::path& file) {
   std::ifstream in(file);
@@ -58,7 +63,8 @@ void write_atomically(const fs::path& file, const std::string& text) {
 
 void remove_run_files(const fs::path& dir) {
   std::error_code ec;
-  for (const fs::path& file : {pid_file(dir), socket_file(dir), frozen_mark(dir)}) {
+  for (const fs::path& file :
+       {pid_file(dir), socket_file(dir), frozen_mark(dir), VmBackend::vsock_socket(dir)}) {
     fs::remove(file, ec);
   }
 }
@@ -145,6 +151,12 @@ void VmBackend::start(const InstanceRecord& record, const fs::path& dir) const {
                cpus == record.config.end() ? "1" : cpus->second, "--memory",
                std::to_string(((memory == 0 ? kDefaultMemory : memory) + kMiB - 1) / kMiB) + "M",
                "--on-reboot", "restart", "--api-socket", socket_file(dir).string()});
+  if (record.vsock_cid != 0) {
+    argv.insert(argv.end(), {"--vsock", "cid=" + std::to_string(record.vsock_cid) +
+                                            ",socket=" + vsock_socket(dir).string()});
+    // An image whose init starts no agent gets one from the initramfs at every boot.
+    if (record.agent_hook == "initramfs" && !boot_.initrd.empty()) argv.emplace_back("--agent");
+  }
   const CapturedRun launched = run_captured(argv);
   pid_t pid = 0;
   try {
@@ -249,6 +261,114 @@ void VmBackend::restore(const fs::path& dir, const fs::path& snapshot_dir) {
 
 bool VmBackend::is_snapshot(const fs::path& snapshot_dir) {
   return fs::is_regular_file(disk_file(snapshot_dir));
+}
+
+fs::path VmBackend::vsock_socket(const fs::path& dir) { return dir / "vsock.sock"; }
+
+namespace {
+
+// A connection to the running guest's agent; vmm::StateError when there is none.
+agent::AgentConnection connect_agent(const std::string& name, const fs::path& dir) {
+  try {
+    return agent::AgentConnection::open(
+        agent::connect_through_vsock(VmBackend::vsock_socket(dir), agent::kAgentPort, kAgentHello),
+        kAgentHello);
+  } catch (const Error& e) {
+    throw StateError("the guest agent of " + name + " does not answer: " + e.what());
+  }
+}
+
+// "UID[:GID]" as ExecOptions carries it.
+std::pair<uint32_t, uint32_t> parse_user(const std::string& user) {
+  if (user.empty()) return {0, 0};
+  try {
+    const auto colon = user.find(':');
+    const auto uid = static_cast<uint32_t>(std::stoul(user.substr(0, colon)));
+    const auto gid = colon == std::string::npos
+                         ? uid
+                         : static_cast<uint32_t>(std::stoul(user.substr(colon + 1)));
+    return {uid, gid};
+  } catch (const std::exception&) {
+    throw ConfigError("user", "\"" + user + "\" is not UID[:GID]");
+  }
+}
+
+}  // namespace
+
+void VmBackend::wait_agent(const std::string& name, const fs::path& dir,
+                           std::chrono::milliseconds timeout) const {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  for (;;) {
+    if (!running(dir)) throw StateError("instance " + name + " stopped before its agent answered");
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0) {
+      std::string what = "the guest agent of " + name + " did not answer within ";
+      what += std::to_string(std::chrono::duration_cast<std::chrono::seconds>(timeout).count());
+      what += " s (see `vmm console " + name + " --show-log`)";
+      throw Error(what);
+    }
+    if (fs::exists(vsock_socket(dir)) &&
+        agent::wait_for_agent(vsock_socket(dir), std::min(left, std::chrono::milliseconds(1000)))) {
+      return;
+    }
+  }
+}
+
+int VmBackend::exec(const std::string& name, const fs::path& dir,
+                    const ExecOptions& options) const {
+  agent::AgentConnection connection = connect_agent(name, dir);
+  agent::ExecRequest request;
+  request.argv = options.command;
+  request.environment = options.environment;
+  request.cwd = options.cwd;
+  std::tie(request.uid, request.gid) = parse_user(options.user);
+  return connection.exec(request, agent::ExecIo{-1, options.out_fd, options.err_fd});
+}
+
+FileEntry VmBackend::read_file(const std::string& name, const fs::path& dir,
+                               const std::string& path) const {
+  agent::AgentConnection connection = connect_agent(name, dir);
+  std::vector<uint8_t> content;
+  const agent::FileInfo info = connection.pull_file(path, content, kMaxFileTransfer);
+  FileEntry entry;
+  switch (info.type) {
+    case agent::FileType::kFile:
+      entry.type = FileType::kFile;
+      break;
+    case agent::FileType::kDirectory:
+      entry.type = FileType::kDirectory;
+      break;
+    case agent::FileType::kSymlink:
+      throw ConfigError("path", path + " is a symbolic link (to " + info.target + ")");
+  }
+  entry.uid = info.uid;
+  entry.gid = info.gid;
+  entry.mode = info.mode & 07777;
+  entry.content.assign(content.begin(), content.end());
+  entry.entries = info.entries;
+  std::sort(entry.entries.begin(), entry.entries.end());
+  return entry;
+}
+
+void VmBackend::write_file(const std::string& name, const fs::path& dir, const std::string& path,
+                           const FileWrite& write) const {
+  if (write.append)
+    throw ConfigError("X-LXD-write", "append is not supported for virtual machines");
+  agent::AgentConnection connection = connect_agent(name, dir);
+  agent::FileInfo info;
+  const bool directory = write.type == FileType::kDirectory;
+  info.type = directory ? agent::FileType::kDirectory : agent::FileType::kFile;
+  info.mode = write.mode.value_or(directory ? 0755 : 0644);
+  info.uid = write.uid.value_or(0);
+  info.gid = write.gid.value_or(0);
+  const auto* bytes = reinterpret_cast<const uint8_t*>(write.content.data());
+  connection.push_file(path, info, std::span(bytes, directory ? 0 : write.content.size()));
+}
+
+void VmBackend::delete_file(const std::string& name, const fs::path& dir,
+                            const std::string& path) const {
+  connect_agent(name, dir).delete_file(path);
 }
 
 }  // namespace vmm::instance

@@ -4,7 +4,9 @@
 // <dir>/vm.sock. The process runs detached in a session of its own, its serial console appended
 // to <dir>/console.log, so it outlives the daemon; <dir>/vm.pid names it (pid and start time)
 // for the next daemon. Stop presses the ACPI power button through the API, freeze pauses the
-// vCPUs. No network yet (only "none"), no cgroup of its own, no exec (that needs a guest agent).
+// vCPUs. Exec and files go to the guest agent (vmm-agent) over virtio-vsock: the VM's vsock
+// socket <dir>/vsock.sock takes Firecracker's CONNECT convention. No network yet (only "none"),
+// no cgroup of its own.
 #include <sys/types.h>
 
 #include <chrono>
@@ -13,7 +15,8 @@
 #include <string>
 
 #include "instance/agent_install.hpp"
-#include "instance/container_backend.hpp"  // InstanceStatus
+#include "instance/container_backend.hpp"  // InstanceStatus, ExecOptions
+#include "instance/instance_files.hpp"
 #include "instance/instance_record.hpp"
 #include "instance/vm_process.hpp"
 
@@ -29,11 +32,9 @@ struct VmBootConfig {
 // The kernel command line of every VM instance, before VmBootConfig::cmdline_append.
 inline constexpr const char* kVmCmdline = "console=ttyS0 root=/dev/vda rw reboot=k panic=-1 quiet";
 
-// Why `exec` refuses a VM instance.
-inline constexpr const char* kVmExecUnsupported =
-    "exec into virtual machines needs the guest agent, which is not available yet";
-inline constexpr const char* kVmFilesUnsupported =
-    "file transfer with virtual machines needs the guest agent, which is not available yet";
+// How long a start waits for the guest agent by default: a systemd guest in a nested,
+// emulated machine takes a minute to get there.
+inline constexpr std::chrono::seconds kDefaultAgentWait{300};
 
 class VmBackend final {
  public:
@@ -62,6 +63,24 @@ class VmBackend final {
   // The snapshot's disk back as the instance's (the VM stopped).
   static void restore(const std::filesystem::path& dir, const std::filesystem::path& snapshot_dir);
   [[nodiscard]] static bool is_snapshot(const std::filesystem::path& snapshot_dir);
+
+  // The VM's vsock socket, where the host reaches the guest agent.
+  [[nodiscard]] static std::filesystem::path vsock_socket(const std::filesystem::path& dir);
+  // Waits until the guest agent answers; vmm::Error naming `name` after `timeout`, or at once
+  // when the VM stops meanwhile.
+  void wait_agent(const std::string& name, const std::filesystem::path& dir,
+                  std::chrono::milliseconds timeout) const;
+  // A command through the guest agent; its exit status. vmm::StateError when the agent does
+  // not answer.
+  [[nodiscard]] int exec(const std::string& name, const std::filesystem::path& dir,
+                         const ExecOptions& options) const;
+  // Files in the running guest, through its agent.
+  [[nodiscard]] FileEntry read_file(const std::string& name, const std::filesystem::path& dir,
+                                    const std::string& path) const;
+  void write_file(const std::string& name, const std::filesystem::path& dir,
+                  const std::string& path, const FileWrite& write) const;
+  void delete_file(const std::string& name, const std::filesystem::path& dir,
+                   const std::string& path) const;
 
  private:
   [[nodiscard]] std::optional<ProcessIdentity> running(const std::filesystem::path& dir) const;

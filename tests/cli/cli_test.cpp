@@ -106,6 +106,19 @@ TEST_F(Cli, CtlWithoutAnApiIsAClearError) {
   expect_usage_error(vmm("ctl ping"), "--api-socket");
 }
 
+TEST_F(Cli, CtlExecMistakesAreClearErrors) {
+  const std::string none = (dir_ / "none.sock").string();
+  expect_usage_error(vmm("ctl --api-socket " + none + " exec"), "no command given");
+  expect_usage_error(vmm("ctl --api-socket " + none + " exec -t -T -- true"), "exclude");
+  expect_usage_error(vmm("ctl --api-socket " + none + " exec --user -1 -- true"), "--user");
+  expect_usage_error(vmm("ctl --api-socket " + none + " exec --user 1:2:3 -- true"), "--user");
+  expect_usage_error(vmm("ctl --api-socket " + none + " ping extra"), "takes no arguments");
+  // A well-formed exec against a socket nobody serves names the socket.
+  expect_usage_error(vmm("ctl --api-socket " + none + " exec --user 1000:1000 -- true"),
+                     "none.sock");
+  expect_usage_error(vmm("ctl --api-socket " + none + " wait-agent --timeout 1"), "none.sock");
+}
+
 TEST_F(Cli, ApiSocketPathThatIsNotASocketIsRefused) {
   // Refused before any VM is built (so no /dev/kvm is needed to see it).
   const auto file = write_file("not-a-socket", "x");

@@ -171,6 +171,10 @@ TEST_F(DaemonApiTest, ImportCreateConfigureAndDeleteThroughOperations) {
   EXPECT_EQ(call("PUT", "/1.0/instances/c1/state", R"({"action": "jump"})").first, 400U);
   EXPECT_EQ(call("POST", "/1.0/instances/c1/exec", R"({"command": ["true"]})").first, 409U);
   EXPECT_EQ(call("POST", "/1.0/instances/c1/exec", R"({"command": []})").first, 400U);
+  // Waiting for a guest agent: only a running instance has one to wait for.
+  EXPECT_EQ(call("POST", "/1.0/instances/c1/agent", R"({"timeout": 1})").first, 409U);
+  EXPECT_EQ(call("GET", "/1.0/instances/c1/agent").first, 405U);
+  EXPECT_EQ(call("POST", "/1.0/instances/c1/agent", R"({"timeout": "soon"})").first, 400U);
   EXPECT_EQ(call("GET", "/1.0/instances/c1/snapshots/none").first, 404U);
   // Files: a clear 400 for a missing or relative path and for malformed X-LXD headers, before
   // anything of the instance is touched.
@@ -203,6 +207,40 @@ TEST_F(DaemonApiTest, ImportCreateConfigureAndDeleteThroughOperations) {
   EXPECT_FALSE(fs::exists(dir_ / "state/instances/c1"));
   EXPECT_EQ(run("DELETE", "/1.0/images/tiny", "")["status"], "Success");
   EXPECT_TRUE(call("GET", "/1.0/images").second["metadata"].empty());
+}
+
+// Every VM instance gets a vsock context ID of its own (3 and up), kept for its life and freed
+// by its deletion, and its vsock socket in the instance's directory.
+TEST_F(DaemonApiTest, VmInstancesGetDistinctVsockContextIds) {
+  api_.reset();
+  manager_.emplace(
+      dir_ / "state", "/bin/false", std::nullopt,
+      instance::VmBootConfig{.kernel = "/boot/vmlinuz", .initrd = {}, .cmdline_append = {}});
+  api_.emplace(*manager_, *operations_);
+  ASSERT_EQ(run("POST", "/1.0/images",
+                json{{"source", {{"type", "path"}, {"path", tree_.string()}}},
+                     {"aliases", {{{"name", "tiny"}}}}}
+                    .dump())["status"],
+            "Success");
+  const auto create = [&](const std::string& name) {
+    const json body{{"name", name},
+                    {"type", "virtual-machine"},
+                    {"source", {{"type", "image"}, {"alias", "tiny"}}},
+                    {"config", {{"root.size", "128MiB"}}}};
+    const json op = run("POST", "/1.0/instances", body.dump());
+    EXPECT_EQ(op["status"], "Success") << op.dump();
+    return call("GET", "/1.0/instances/" + name).second["metadata"];
+  };
+  const json vm1 = create("vm1");
+  const json vm2 = create("vm2");
+  EXPECT_EQ(vm1["config"]["volatile.vsock_id"], "3");
+  EXPECT_EQ(vm2["config"]["volatile.vsock_id"], "4");
+  EXPECT_EQ(vm1["vsock_socket"], (dir_ / "state/instances/vm1/vsock.sock").string());
+  EXPECT_EQ(run("DELETE", "/1.0/instances/vm1", "")["status"], "Success");
+  EXPECT_EQ(create("vm3")["config"]["volatile.vsock_id"], "3");
+  // Stopped: nothing answers for it yet.
+  EXPECT_EQ(call("POST", "/1.0/instances/vm2/agent", "{}").first, 409U);
+  EXPECT_EQ(call("POST", "/1.0/instances/vm2/exec", R"({"command": ["true"]})").first, 409U);
 }
 
 TEST(Operations, WaitEndsWithTheResultOrTheTimeout) {

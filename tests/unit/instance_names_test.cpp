@@ -77,6 +77,8 @@ TEST(InstanceRecord, RoundTripsThroughItsFile) {
   r.created_at = "2026-12-03T00:00:00Z";
   r.running_wanted = true;
   r.creating = false;
+  r.vsock_cid = 42;
+  r.agent_hook = "systemd";
   save_record(file, r);
   const InstanceRecord back = load_record(file);
   EXPECT_EQ(back.name, "web");
@@ -84,6 +86,8 @@ TEST(InstanceRecord, RoundTripsThroughItsFile) {
   EXPECT_EQ(back.config, r.config);
   EXPECT_TRUE(back.running_wanted);
   EXPECT_FALSE(back.creating);
+  EXPECT_EQ(back.vsock_cid, 42U);
+  EXPECT_EQ(back.agent_hook, "systemd");
   std::filesystem::remove(file);
   EXPECT_THROW((void)load_record(file), Error);
   EXPECT_THROW((void)parse_type("pod"), ConfigError);
