@@ -3,7 +3,8 @@
 # under vmm: mmdebstrap from the Debian registry, systemd as init with udev, dbus and logind (so
 # the ACPI power button shuts it down), a serial getty on ttyS0 that logs root in without a
 # password (for tests and headless use), root on /dev/vda, and the stock kernel's modules
-# (firmware/fetch-debian-kernel.sh) so udev loads the drivers it finds (button, evdev, pvpanic).
+# (firmware/fetch-debian-kernel.sh) so udev loads the drivers it finds (button, evdev, pvpanic,
+# virtio-vsock).
 #
 #   vmm run --kernel ~/.cache/vmm/kernel/bzImage --initrd ~/.cache/vmm/rootfs-initramfs.cpio.gz \
 #           --disk debian-12.ext4            # stock kernel: virtio and ext4 are modules
@@ -76,7 +77,8 @@ cp "$KERNEL_MODULES"/modules.builtin* "$KERNEL_MODULES"/modules.order "$dest/"
 (cd "$KERNEL_MODULES" &&
   find kernel/drivers/acpi kernel/drivers/input kernel/drivers/misc kernel/drivers/virtio \
     kernel/drivers/block kernel/drivers/char kernel/fs kernel/lib \
-    kernel/crypto kernel/arch kernel/virt kernel/net/core kernel/drivers/net/virtio_net.ko \
+    kernel/crypto kernel/arch kernel/virt kernel/net/core kernel/net/vmw_vsock \
+    kernel/drivers/net/virtio_net.ko \
     kernel/drivers/net/net_failover.ko -name '*.ko' -print0 |
   cpio --null -pdm --quiet "$dest")
 chroot "$root" depmod "$kver"

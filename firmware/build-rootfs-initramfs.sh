@@ -1,7 +1,8 @@
 #!/bin/bash
 # Builds an initramfs that lets a stock distribution kernel (virtio and ext4 as modules) boot
 # with its root file system on a virtio disk: busybox-static, the kernel's own modules for
-# virtio-pci, virtio-mmio, virtio-blk, virtio-console, virtio-net and ext4 with everything they depend on, and an /init
+# virtio-pci, virtio-mmio, virtio-blk, virtio-console, virtio-net, virtio-vsock and ext4 with
+# everything they depend on, and an /init
 # (firmware/rootfs-initramfs-init.sh) that loads them, mounts root= and switch_root's to its init.
 #
 #   vmm run --kernel bzImage --initrd rootfs-initramfs.cpio.gz --disk rootfs.ext4 \
@@ -18,7 +19,10 @@ OUT=$CACHE/rootfs-initramfs.cpio.gz
 # What root on a virtio disk needs. crc32c is ext4's and jbd2's soft dependency (through the
 # crypto API, so `depends` does not name it); the generic one works on every CPU. virtio_net
 # brings net_failover and failover along; the network tests and benchmark need it.
-MODULES=(crc32c_generic virtio_pci virtio_mmio virtio_blk virtio_console virtio_net ext4)
+# vmw_vsock_virtio_transport brings vsock and vmw_vsock_virtio_transport_common: AF_VSOCK for
+# the vsock tests.
+MODULES=(crc32c_generic virtio_pci virtio_mmio virtio_blk virtio_console virtio_net
+         vmw_vsock_virtio_transport ext4)
 read -r -a extra <<<"${EXTRA_MODULES:-}"
 MODULES+=("${extra[@]}")
 

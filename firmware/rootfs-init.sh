@@ -32,6 +32,14 @@
 #                    then prints httpd_ready=PORT
 #   iperf:ADDR       iperf3 TCP client against a server on ADDR, vmmbench seconds each way:
 #                    iperf_tx_MBps (guest to host), iperf_rx_MBps (host to guest)
+#   vsockinfo        the vsock device: vsock_cid=CID (the guest's own) or vsock_cid=none
+#   vsocklisten:PORT an echo server on vsock PORT in the background (firmware/guest-tools/
+#                    vsockcat.c: each connection gets back what it sends, then a half-close):
+#                    vsock_listen_PORT=ready|failed
+#   vsocksend:PORT   connect to the host (CID 2) on vsock PORT, send 4 MiB of pseudo-random
+#                    data, half-close and read the answer to its end: vsocksend_PORT_sha256
+#                    (what was sent), vsocksend_PORT_reply_bytes, vsocksend_PORT_reply_sha256,
+#                    vsocksend_PORT=ok|failed
 #   hvc              an interactive shell on /dev/hvc0, which says "VMMTEST: hvc shell ready"
 #                    on hvc0 itself; the boot continues when it exits
 #   shell            a shell on the console
@@ -247,6 +255,27 @@ iperf() {
   mark "iperf_rx_MBps=$(iperf3 -c "$1" -t "$bench_seconds" -f M -R 2>&1 | iperf_rate)"
 }
 
+vsockinfo() {
+  mark "vsock_cid=$(vsockcat cid 2>/dev/null || echo none)"
+}
+
+vsocklisten() {
+  if vsockcat -d listen "$1"; then mark "vsock_listen_$1=ready"; else mark "vsock_listen_$1=failed"; fi
+}
+
+vsocksend() {
+  head -c 4194304 /dev/urandom >/tmp/vsocksend.data
+  mark "vsocksend_$1_sha256=$(sha </tmp/vsocksend.data)"
+  if vsockcat connect 2 "$1" </tmp/vsocksend.data >/tmp/vsocksend.reply; then
+    mark "vsocksend_$1_reply_bytes=$(wc -c </tmp/vsocksend.reply)"
+    mark "vsocksend_$1_reply_sha256=$(sha </tmp/vsocksend.reply)"
+    mark "vsocksend_$1=ok"
+  else
+    mark "vsocksend_$1=failed"
+  fi
+  rm -f /tmp/vsocksend.data /tmp/vsocksend.reply
+}
+
 hvc() {
   [ -c /dev/hvc0 ] || { mark "hvc=no /dev/hvc0"; return; }
   mark "starting hvc shell"
@@ -275,6 +304,9 @@ for action in $(echo "$actions" | tr ',' ' '); do
     dhcp) dhcp "$arg" ;;
     httpd) httpd_serve "$arg" ;;
     iperf) iperf "$arg" ;;
+    vsockinfo) vsockinfo ;;
+    vsocklisten) vsocklisten "$arg" ;;
+    vsocksend) vsocksend "$arg" ;;
     hvc) hvc ;;
     shell) mark "shell ready"; sh ;;
     sleep) mark "sleeping"; while :; do sleep 3600; done ;;

@@ -38,6 +38,7 @@ pci::PciId pci_id(DeviceType type) {
       sub = 0x00;
       break;  // ethernet
     case DeviceType::kConsole:
+    case DeviceType::kVsock:
       cls = 0x07;
       sub = 0x80;
       break;  // other communication

@@ -22,7 +22,7 @@
 #include <utility>
 
 #include "vmm/common/error.hpp"
-#include "vmm/common/unique_fd.hpp"
+#include "vmm/common/unix_socket.hpp"
 
 namespace vmm::api {
 namespace {
@@ -59,15 +59,6 @@ ApiRequest to_request(const http::request<http::string_body>& r) {
 }
 
 // Whether a server answers at `path` now (a live socket) rather than a stale file.
-bool someone_listens(const std::filesystem::path& path) {
-  UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
-  if (!fd) return false;
-  sockaddr_un addr{};
-  addr.sun_family = AF_UNIX;
-  std::strncpy(addr.sun_path, path.c_str(), sizeof(addr.sun_path) - 1);
-  return ::connect(fd.get(), reinterpret_cast<const sockaddr*>(&addr), sizeof(addr)) == 0;
-}
-
 }  // namespace
 
 ParsedRequest parse_http_request(std::string_view bytes, const ApiLimits& limits) {
@@ -236,16 +227,7 @@ ApiServer::ApiServer(std::filesystem::path socket_path, AsyncApiHandler handler,
   if (s.path.native().size() >= sizeof(sockaddr_un::sun_path)) {
     throw ConfigError("api-socket", s.path.string() + " is too long for a Unix socket path");
   }
-  struct stat st {};
-  if (::lstat(s.path.c_str(), &st) == 0) {
-    if (!S_ISSOCK(st.st_mode)) {
-      throw HostResourceError(s.path.string() + " exists and is not a socket");
-    }
-    if (someone_listens(s.path)) {
-      throw HostResourceError(s.path.string() + " is in use by a running server");
-    }
-    ::unlink(s.path.c_str());  // stale: nobody listens
-  }
+  claim_unix_socket_path(s.path);
   boost::system::error_code ec;
   s.acceptor.open(asio::local::stream_protocol(), ec);
   // The mode comes from the umask at bind time: 0600 from the start, no window.

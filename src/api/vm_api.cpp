@@ -49,10 +49,14 @@ json devices_json(const std::vector<VmDeviceInfo>& devices) {
 }
 
 ApiResponse info(VmControl& vm) {
-  return json_response({{"state", api_state_name(vm.state())},
-                        {"config", vm.config()},
-                        {"devices", devices_json(vm.devices())},
-                        {"memory_actual_size", vm.memory_bytes()}});
+  json body = {{"state", api_state_name(vm.state())},
+               {"config", vm.config()},
+               {"devices", devices_json(vm.devices())},
+               {"memory_actual_size", vm.memory_bytes()}};
+  if (const std::optional<VsockConfig> vsock = vm.vsock()) {
+    body["vsock"] = {{"cid", vsock->cid}, {"socket", vsock->socket.string()}};
+  }
+  return json_response(body);
 }
 
 ApiResponse counters(VmControl& vm) {
@@ -183,6 +187,7 @@ class RealVmControl final : public VmControl {
   [[nodiscard]] json config() const override { return vm_config_to_json(vm_.config()); }
   [[nodiscard]] std::vector<VmDeviceInfo> devices() const override { return vm_.devices(); }
   [[nodiscard]] uint64_t memory_bytes() const override { return vm_.config().memory_bytes; }
+  [[nodiscard]] std::optional<VsockConfig> vsock() const override { return vm_.vsock(); }
 
  private:
   Vm& vm_;

@@ -1,7 +1,8 @@
 #pragma once
 // The per-VM REST API's routes, after Cloud Hypervisor's for the subset vmm has:
 //   GET /api/v1/vmm.ping      {"version", "build_version", "pid", "features"}
-//   GET /api/v1/vm.info       {"state", "config", "devices", "memory_actual_size"}
+//   GET /api/v1/vm.info       {"state", "config", "devices", "memory_actual_size"} and, with
+//                             a vsock device, "vsock": {"cid", "socket"} (absolute path)
 //   PUT /api/v1/vm.pause      204; 409 unless running
 //   PUT /api/v1/vm.resume     204; 409 unless paused
 //   PUT /api/v1/vm.shutdown   204; the VM stops now (the process then exits 0)
@@ -11,6 +12,7 @@
 // Unknown paths are 404, a known path with the wrong method 405 (with Allow), a body that is
 // not empty and not a JSON object 400. Every error body is {"error": "..."}.
 #include <memory>
+#include <optional>
 #include <nlohmann/json.hpp>
 
 #include "api/api_types.hpp"
@@ -34,6 +36,8 @@ class VmControl {
   [[nodiscard]] virtual nlohmann::json config() const = 0;
   [[nodiscard]] virtual std::vector<VmDeviceInfo> devices() const = 0;
   [[nodiscard]] virtual uint64_t memory_bytes() const = 0;
+  // The vsock device's CID and socket (absolute), when the VM has one.
+  [[nodiscard]] virtual std::optional<VsockConfig> vsock() const { return std::nullopt; }
 };
 
 // Cloud Hypervisor's names for the VM states: Created, Running, Paused, Shutdown.

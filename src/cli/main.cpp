@@ -22,6 +22,7 @@
 #include "cli/net_option.hpp"
 #include "cli/run_command.hpp"
 #include "cli/termination_signals.hpp"
+#include "cli/vsock_option.hpp"
 #include "container/cli.hpp"
 #include "instance/console_keeper.hpp"
 #include "vmm/common/error.hpp"
@@ -59,9 +60,9 @@ void setup_logging(const std::string& level) {
 std::string flag_for_field(const std::string& field) {
   if (field.starts_with("disks")) return "--disk";
   if (field.starts_with("nets")) return "--net";
-  static constexpr std::array<std::string_view, 13> kFlags = {
+  static constexpr std::array<std::string_view, 14> kFlags = {
       "kernel",    "initrd",     "cmdline", "cpus",         "memory", "timeout", "console",
-      "transport", "kvm-device", "config",  "print-config", "uuid",   "agent"};
+      "transport", "kvm-device", "config",  "print-config", "uuid",   "agent",   "vsock"};
   for (const auto flag : kFlags) {
     if (field == flag) return "--" + field;
   }
@@ -148,6 +149,13 @@ int run_cli(int argc, char** argv, vmm::cli::TerminationSignals& signals) {
       "virtio-net NIC: tap=NAME[,mac=MAC] (attach to or create a TAP) or "
       "user[,hostfwd=tcp:[ADDR]:PORT-:PORT]...[,mac=MAC] (rootless NAT with DHCP "
       "and DNS); repeat for more NICs (replaces the network-interfaces of --config)");
+  std::string vsock;
+  auto* vsock_opt = run->add_option(
+      "--vsock", vsock,
+      "virtio-vsock device: cid=N,socket=PATH (guest CID 3 or more). Host programs connect to "
+      "the Unix socket PATH and send \"CONNECT <port>\\n\" to reach a guest port (answered "
+      "\"OK <hostport>\\n\", Firecracker's convention); guest connections to CID 2 port P go "
+      "to a listener on PATH_P. Replaces the vsock of --config");
   std::string console = "serial";
   auto* console_opt = run->add_option("--console", console,
                                       "Interactive console: serial (ttyS0) or virtio (hvc0; "
@@ -248,6 +256,7 @@ int run_cli(int argc, char** argv, vmm::cli::TerminationSignals& signals) {
         config.nets.clear();
         for (const auto& n : nets) config.nets.push_back(vmm::cli::parse_net_option(n));
       }
+      if (given(vsock_opt)) config.vsock = vmm::cli::parse_vsock_option(vsock);
       if (given(console_opt)) {
         config.console =
             console == "virtio" ? vmm::ConsoleKind::kVirtio : vmm::ConsoleKind::kSerial;

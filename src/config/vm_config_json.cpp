@@ -313,6 +313,42 @@ virtio::NetConfig parse_interface(const json& v, const std::string& path) {
   return net;
 }
 
+// vmm's {"cid", "socket"}; Firecracker's {"guest_cid", "uds_path", "vsock_id"} is read too, so
+// its config files keep working.
+VsockConfig parse_vsock(const json& v, const std::string& path) {
+  VsockConfig vsock;
+  std::optional<std::string> cid_field;
+  std::optional<std::string> socket_field;
+  for_each_member(v, path, [&](const std::string& key, const json& value, const std::string& f) {
+    if (key == "cid" || key == "guest_cid") {
+      if (cid_field) fail(f, "given twice (as " + *cid_field + ")");
+      if (!value.is_number_integer()) fail(f, "expected an integer");
+      if (!value.is_number_unsigned() && value.get<int64_t>() < 0) {
+        fail(f, vsock_cid_problem(0));
+      }
+      const auto cid = value.get<uint64_t>();
+      if (const std::string problem = vsock_cid_problem(cid); !problem.empty()) fail(f, problem);
+      vsock.cid = static_cast<uint32_t>(cid);
+      cid_field = f;
+    } else if (key == "socket" || key == "uds_path") {
+      if (socket_field) fail(f, "given twice (as " + *socket_field + ")");
+      vsock.socket = get_string(value, f);
+      if (const std::string problem = vsock_socket_problem(vsock.socket); !problem.empty()) {
+        fail(f, problem);
+      }
+      socket_field = f;
+    } else if (key == "vsock_id") {
+      (void)get_string(value, f);
+    } else {
+      return false;
+    }
+    return true;
+  });
+  if (!cid_field) fail(member_path(path, "cid"), "required");
+  if (!socket_field) fail(member_path(path, "socket"), "required");
+  return vsock;
+}
+
 void parse_vmm_section(const json& v, const std::string& path, VmConfig& config) {
   for_each_member(v, path, [&](const std::string& key, const json& value, const std::string& f) {
     if (key == "console") {
@@ -374,7 +410,13 @@ VmConfig vm_config_from_json(const json& doc, VmConfig base) {
       });
     } else if (key == "vmm") {
       parse_vmm_section(value, f, config);
-    } else if (key == "logger" || key == "metrics" || key == "balloon" || key == "vsock" ||
+    } else if (key == "vsock") {
+      if (value.is_null()) {
+        config.vsock.reset();
+      } else {
+        config.vsock = parse_vsock(value, f);
+      }
+    } else if (key == "logger" || key == "metrics" || key == "balloon" ||
                key == "mmds-config" || key == "entropy") {
       ignore(value, f);
     } else if (key == "cpu-config") {
@@ -386,8 +428,8 @@ VmConfig vm_config_from_json(const json& doc, VmConfig base) {
     }
     return true;
   });
-  const bool virtio_devices =
-      !config.disks.empty() || !config.nets.empty() || config.console == ConsoleKind::kVirtio;
+  const bool virtio_devices = !config.disks.empty() || !config.nets.empty() ||
+                              config.vsock.has_value() || config.console == ConsoleKind::kVirtio;
   if (have_boot_args && virtio_devices && config.transport == TransportKind::kPci &&
       has_cmdline_word(config.cmdline, "pci=off")) {
     spdlog::warn("{}",
@@ -450,6 +492,9 @@ json vm_config_to_json(const VmConfig& config) {
     ifaces.push_back(n);
   }
   doc["network-interfaces"] = ifaces;
+  if (config.vsock) {
+    doc["vsock"] = {{"cid", config.vsock->cid}, {"socket", config.vsock->socket.string()}};
+  }
 
   doc["vmm"] = {
       {"console", config.console == ConsoleKind::kVirtio ? "virtio" : "serial"},

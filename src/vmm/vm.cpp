@@ -50,6 +50,7 @@
 #include "vmm/virtio/console_device.hpp"
 #include "vmm/virtio/mmio_transport.hpp"
 #include "vmm/virtio/net_factory.hpp"
+#include "vmm/virtio/vsock_device.hpp"
 
 namespace vmm {
 namespace {
@@ -91,7 +92,7 @@ void validate(const VmConfig& config) {
 }
 
 size_t virtio_device_count(const VmConfig& config) {
-  return config.disks.size() + config.nets.size() +
+  return config.disks.size() + config.nets.size() + (config.vsock ? 1 : 0) +
          (config.console == ConsoleKind::kVirtio ? 1 : 0);
 }
 
@@ -160,6 +161,7 @@ struct Vm::Parts {
   std::vector<std::pair<VmDeviceInfo, std::shared_ptr<virtio::VirtioDevice>>> inventory;
   std::unique_ptr<virtio::FdConsoleOutput> virtio_console_output;
   std::shared_ptr<virtio::VirtioConsole> virtio_console;
+  std::shared_ptr<virtio::VirtioVsock> vsock;
   std::shared_ptr<devices::Serial> serial;
   std::unique_ptr<IrqLine> power_button;  // the GED line whose _EVT notifies \_SB.PWRB
   std::unique_ptr<HostConsoleInput> console;
@@ -270,7 +272,7 @@ Vm::Vm(const VmConfig& config, ConsoleIo console) {
                      pci::kConfigAddressPort, 4);
   dm.add_port_device("pci-config-data", Kind::kPciHost, p.pci.data_port(), pci::kConfigDataPort, 4);
 
-  // virtio devices: disks first (vda, vdb, ...), then NICs, then the console.
+  // virtio devices: disks first (vda, vdb, ...), then NICs, then vsock, then the console.
   auto attach = [&](const std::shared_ptr<virtio::VirtioDevice>& device, std::string id,
                     const char* kind) {
     p.attach(id, device);
@@ -288,6 +290,10 @@ Vm::Vm(const VmConfig& config, ConsoleIo console) {
   for (size_t i = 0; i < config.nets.size(); ++i) {
     attach(virtio::make_net_device(config.nets[i], p.loop, i), "net" + std::to_string(i),
            "virtio-net");
+  }
+  if (config.vsock) {
+    p.vsock = std::make_shared<virtio::VirtioVsock>(*config.vsock, p.loop);
+    attach(p.vsock, "vsock0", "virtio-vsock");
   }
   if (config.console == ConsoleKind::kVirtio) {
     p.virtio_console_output = std::make_unique<virtio::FdConsoleOutput>(console.output_fd);
@@ -424,6 +430,12 @@ int Vm::stop_event_fd() const noexcept { return parts_->stopper.event_fd(); }
 VmState Vm::state() const noexcept { return parts_->state.load(); }
 
 const VmConfig& Vm::config() const noexcept { return parts_->config; }
+
+std::optional<VsockConfig> Vm::vsock() const {
+  const auto& device = parts_->vsock;
+  if (!device) return std::nullopt;
+  return VsockConfig{.cid = device->guest_cid(), .socket = device->socket_path()};
+}
 
 std::vector<VmDeviceInfo> Vm::devices() const {
   std::vector<VmDeviceInfo> out;

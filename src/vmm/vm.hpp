@@ -7,6 +7,7 @@
 // exit statuses. Its owner (the CLI, a test, later a daemon) chooses where the console goes,
 // starts it, asks it to stop from any thread, and learns from wait() what happened.
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -27,8 +28,8 @@ enum class VmState { kCreated, kRunning, kPaused, kShutdown };
 
 // One device of the VM's inventory.
 struct VmDeviceInfo {
-  std::string id;         // disk0, disk1, net0, console0: stable for the VM's life
-  std::string kind;       // virtio-blk, virtio-net, virtio-console
+  std::string id;         // disk0, disk1, net0, vsock0, console0: stable for the VM's life
+  std::string kind;       // virtio-blk, virtio-net, virtio-vsock, virtio-console
   std::string transport;  // pci or mmio
   virtio::DeviceCounters counters;
 };
@@ -69,6 +70,8 @@ class Vm final {
 
   [[nodiscard]] VmState state() const noexcept;
   [[nodiscard]] const VmConfig& config() const noexcept;
+  // The vsock device's CID and Unix socket (as an absolute path), when it has one.
+  [[nodiscard]] std::optional<VsockConfig> vsock() const;
   // The virtio devices with a snapshot of their counters; any thread.
   [[nodiscard]] std::vector<VmDeviceInfo> devices() const;
 

@@ -244,6 +244,28 @@ TEST_F(Cli, AgentNeedsAnInitrd) {
   expect_usage_error(vmm("run --config " + file.string()), "--agent needs --initrd");
 }
 
+TEST_F(Cli, VsockFlag) {
+  const auto kernel = write_file("vmlinux", "not a kernel");
+  const std::string sock = (dir_ / "v.sock").string();
+  auto r =
+      vmm("run --kernel " + kernel.string() + " --vsock cid=3,socket=" + sock + " --print-config");
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(nlohmann::json::parse(r.out)["vsock"], (nlohmann::json{{"cid", 3}, {"socket", sock}}));
+  expect_usage_error(vmm("run --kernel " + kernel.string() + " --vsock cid=2,socket=" + sock),
+                     "--vsock: cid=2: must be at least 3");
+  expect_usage_error(vmm("run --kernel " + kernel.string() +
+                         " --vsock cid=3,socket=" + (dir_ / "no" / "v.sock").string()),
+                     "does not exist");
+  expect_usage_error(
+      vmm("run --kernel " + kernel.string() + " --vsock cid=3,socket=" + kernel.string()),
+      kernel.string() + " exists and is not a socket");
+  expect_usage_error(vmm("run --kernel " + kernel.string() + " --vsock cid=3"),
+                     "--vsock: socket=PATH is required");
+  auto help = vmm("run --help");
+  EXPECT_NE(help.out.find("--vsock"), std::string::npos);
+  EXPECT_NE(help.out.find("CONNECT"), std::string::npos);
+}
+
 // Feeding the printed configuration back prints the same configuration.
 TEST_F(Cli, PrintedConfigRoundTrips) {
   const auto kernel = write_file("vmlinux", "not a kernel");
@@ -251,7 +273,8 @@ TEST_F(Cli, PrintedConfigRoundTrips) {
   const auto disk = write_file("disk.img", std::string(4096, '\0'));
   auto first = vmm("run --kernel " + kernel.string() + " --initrd " + initrd.string() +
                    " --cpus 3 --memory 300M --disk " + disk.string() +
-                   ",cache=none --net tap=vmmtest0 --net user --print-config");
+                   ",cache=none --net tap=vmmtest0 --net user --vsock cid=9,socket=" +
+                   (dir_ / "v.sock").string() + " --print-config");
   ASSERT_EQ(first.status, 0) << first.err;
   const auto file = write_file("vm.json", first.out);
   auto second = vmm("run --config " + file.string() + " --print-config");

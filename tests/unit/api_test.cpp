@@ -48,6 +48,14 @@ TEST(ApiDispatch, PingAndInfo) {
   EXPECT_EQ(info["config"]["cpus"], 2);
   EXPECT_EQ(info["devices"][0]["id"], "disk0");
   EXPECT_EQ(info["memory_actual_size"], 256ULL << 20);
+  EXPECT_FALSE(info.contains("vsock")) << "no vsock device, no key";
+}
+
+TEST(ApiDispatch, InfoShowsTheVsockDevice) {
+  FakeVmControl vm;
+  vm.vsock_config = VsockConfig{.cid = 7, .socket = "/run/vmm/vm1.vsock"};
+  const json info = json::parse(call(vm, "GET", "/api/v1/vm.info").body);
+  EXPECT_EQ(info["vsock"], (json{{"cid", 7}, {"socket", "/run/vmm/vm1.vsock"}}));
 }
 
 TEST(ApiDispatch, PauseResumeFollowTheStateAnd409Otherwise) {

@@ -222,6 +222,7 @@ TEST_F(VmConfigJson, RoundTrip) {
   c.nets.push_back(virtio::NetConfig{});  // user, no forwards, derived MAC
   c.console = ConsoleKind::kVirtio;
   c.transport = TransportKind::kMmio;
+  c.vsock = VsockConfig{.cid = 42, .socket = (dir_ / "v.sock").string()};
 
   const json j = vm_config_to_json(c);
   EXPECT_EQ(vm_config_from_json(j, {}), c) << j.dump(2);
@@ -231,6 +232,7 @@ TEST_F(VmConfigJson, RoundTrip) {
   EXPECT_EQ(j["network-interfaces"][0]["host_dev_name"], "tap3");
   EXPECT_EQ(j["network-interfaces"][0]["guest_mac"], "02:11:22:33:44:55");
   EXPECT_EQ(j["vmm"]["transport"], "mmio");
+  EXPECT_EQ(j["vsock"], (json{{"cid", 42}, {"socket", (dir_ / "v.sock").string()}}));
   // Parsing text again gives the same document.
   EXPECT_EQ(json::parse(j.dump()), j);
 
@@ -238,6 +240,25 @@ TEST_F(VmConfigJson, RoundTrip) {
   c.memory_bytes = (256ULL << 20) + 4096;
   EXPECT_EQ(vm_config_from_json(vm_config_to_json(c), {}), c);
   EXPECT_EQ(vm_config_from_json(vm_config_to_json(VmConfig{}), {}), VmConfig{});
+  EXPECT_FALSE(vm_config_to_json(VmConfig{}).contains("vsock")) << "no device, no key";
+}
+
+TEST_F(VmConfigJson, Vsock) {
+  const std::string sock = (dir_ / "v.sock").string();
+  const VmConfig c = vm_config_from_json(
+      json{{"vsock", {{"cid", 3}, {"socket", sock}}}}, {});
+  ASSERT_TRUE(c.vsock.has_value());
+  EXPECT_EQ(c.vsock->cid, 3u);
+  EXPECT_EQ(c.vsock->socket, sock);
+  // Firecracker's names for the same thing.
+  const VmConfig fc = vm_config_from_json(
+      json{{"vsock", {{"vsock_id", "vsock0"}, {"guest_cid", 4294967294LL}, {"uds_path", sock}}}},
+      {});
+  ASSERT_TRUE(fc.vsock.has_value());
+  EXPECT_EQ(fc.vsock->cid, 4294967294u);
+  EXPECT_EQ(fc.vsock->socket, sock);
+  // null removes the base's device.
+  EXPECT_FALSE(vm_config_from_json(json{{"vsock", nullptr}}, c).vsock.has_value());
 }
 
 TEST_F(VmConfigJson, FieldsOverrideTheBase) {
@@ -335,12 +356,33 @@ TEST_F(VmConfigJson, ErrorsNameTheJsonPath) {
       {R"({"vmm": {"console": "hvc"}})", "vmm.console", "serial, virtio"},
       {R"({"vmm": {"transport": 1}})", "vmm.transport", "expected a string"},
       {R"({"vmm": {"kvm": "/dev/kvm"}})", "vmm.kvm", "unknown field"},
+      {R"({"vsock": {"cid": 2, "socket": "@DATA@.sock"}})", "vsock.cid", "at least 3"},
+      {R"({"vsock": {"cid": 0, "socket": "@DATA@.sock"}})", "vsock.cid", "reserved"},
+      {R"({"vsock": {"cid": -3, "socket": "@DATA@.sock"}})", "vsock.cid", "at least 3"},
+      {R"({"vsock": {"cid": 4294967295, "socket": "@DATA@.sock"}})", "vsock.cid", "at most"},
+      {R"({"vsock": {"cid": 18446744073709551615, "socket": "@DATA@.sock"}})", "vsock.cid",
+       "at most"},
+      {R"({"vsock": {"cid": "3", "socket": "@DATA@.sock"}})", "vsock.cid", "expected an integer"},
+      {R"({"vsock": {"socket": "@DATA@.sock"}})", "vsock.cid", "required"},
+      {R"({"vsock": {"cid": 3}})", "vsock.socket", "required"},
+      {R"({"vsock": {"cid": 3, "socket": ""}})", "vsock.socket", "must not be empty"},
+      {R"({"vsock": {"cid": 3, "socket": "@MISSING@/v.sock"}})", "vsock.socket",
+       "does not exist"},
+      {R"({"vsock": {"cid": 3, "socket": "/tmp/@LONG@"}})", "vsock.socket", "longer than"},
+      {R"({"vsock": {"cid": 3, "guest_cid": 4, "socket": "@DATA@.sock"}})", "vsock.guest_cid",
+       "given twice"},
+      {R"({"vsock": {"cid": 3, "socket": "@DATA@.sock", "port": 1}})", "vsock.port",
+       "unknown field"},
+      {R"({"vsock": 3})", "vsock", "expected an object"},
       {R"([1, 2])", "config", "JSON object"},
   };
   for (const auto& c : cases) {
     std::string text = c.text;
     for (size_t pos; (pos = text.find("@MISSING@")) != std::string::npos;) {
       text.replace(pos, 9, missing);
+    }
+    for (size_t pos; (pos = text.find("@LONG@")) != std::string::npos;) {
+      text.replace(pos, 6, std::string(120, 'v'));
     }
     const auto [field, problem] = error_of(doc(text));
     EXPECT_EQ(field, c.field) << c.text;
@@ -353,7 +395,6 @@ TEST_F(VmConfigJson, IgnoredFirecrackerKeysAreAccepted) {
     "logger": {"log_path": "/tmp/fc.log", "level": "Debug"},
     "metrics": {"metrics_path": "/tmp/fc.metrics"},
     "balloon": {"amount_mib": 0, "deflate_on_oom": false},
-    "vsock": {"guest_cid": 3, "uds_path": "/tmp/v.sock"},
     "mmds-config": {"network_interfaces": ["eth0"]},
     "machine-config": {"vcpu_count": 1, "mem_size_mib": 128, "smt": true,
                        "track_dirty_pages": true, "cpu_template": "None"},

@@ -9,6 +9,7 @@
 
 #include "vmm/config/block_config.hpp"
 #include "vmm/config/net_config.hpp"
+#include "vmm/config/vsock_config.hpp"
 
 namespace vmm {
 
@@ -31,6 +32,7 @@ struct VmConfig {
   std::string kvm_device = "/dev/kvm";
   std::vector<virtio::BlockDeviceConfig> disks;  // vda, vdb, ...
   std::vector<virtio::NetConfig> nets;           // eth0, eth1, ...
+  std::optional<VsockConfig> vsock;              // a virtio-vsock device, when set
   ConsoleKind console = ConsoleKind::kSerial;
   TransportKind transport = TransportKind::kPci;
   // The machine's SMBIOS UUID (canonical lowercase text); empty: a random one per VM.

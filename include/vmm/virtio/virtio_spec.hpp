@@ -25,6 +25,7 @@ enum class DeviceType : uint32_t {
   kNet = 1,
   kBlock = 2,
   kConsole = 3,
+  kVsock = 19,
 };
 
 // 2.7 Split virtqueues.

@@ -33,6 +33,8 @@ class FakeVmControl final : public api::VmControl {
                          .counters = {{"read_ops", 7}, {"write_ops", 3}}}};
   }
   [[nodiscard]] uint64_t memory_bytes() const override { return 256ULL << 20; }
+  [[nodiscard]] std::optional<VsockConfig> vsock() const override { return vsock_config; }
+  std::optional<VsockConfig> vsock_config;
 
  private:
   std::atomic<VmState> state_{VmState::kRunning};
