@@ -4,6 +4,8 @@
 #include <grp.h>
 #include <poll.h>
 #include <sys/ioctl.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <termios.h>
@@ -75,10 +77,28 @@ struct Stdio {
   std::array<UniqueFd, 2> in, out, err;
 };
 
+// A guest whose init mounts no devpts (a minimal busybox root) has no pseudo-terminals: the
+// agent mounts one where every init system would, as the kernel's own devpts defaults.
+UniqueFd open_pty_master() {
+  UniqueFd master(::posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC));
+  if (master || (errno != ENOENT && errno != ENODEV)) return master;
+  const int saved = errno;
+  ::mkdir("/dev/pts", 0755);
+  if (::mount("devpts", "/dev/pts", "devpts", MS_NOSUID | MS_NOEXEC,
+              "gid=5,mode=620,ptmxmode=666") != 0 && errno != EBUSY) {
+    errno = saved;
+    return master;
+  }
+  struct stat st {};
+  if (::lstat("/dev/ptmx", &st) != 0) (void)::symlink("pts/ptmx", "/dev/ptmx");
+  master.reset(::posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC));
+  return master;
+}
+
 Stdio make_stdio(const ExecRequest& request) {
   Stdio stdio;
   if (request.pty) {
-    stdio.master.reset(::posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC));
+    stdio.master = open_pty_master();
     if (!stdio.master) throw system_error("vmm-agent: posix_openpt", errno);
     if (::grantpt(stdio.master.get()) != 0 || ::unlockpt(stdio.master.get()) != 0) {
       throw system_error("vmm-agent: unlockpt", errno);

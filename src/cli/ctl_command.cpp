@@ -5,8 +5,10 @@
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http.hpp>
 #include <cstdio>
+#include <algorithm>
 #include <filesystem>
 #include <map>
+#include <thread>
 #include <nlohmann/json.hpp>
 
 #include "agent/agent_client.hpp"
@@ -101,7 +103,21 @@ int run_ctl_exec(const std::string& socket_path, const AgentExecOptions& options
 }
 
 int run_ctl_wait_agent(const std::string& socket_path, std::chrono::milliseconds timeout) {
-  if (agent::wait_for_agent(vsock_socket_of(socket_path), timeout)) return 0;
+  // A VM still being built answers 503 for a moment: that is waited out too.
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  std::filesystem::path vsock;
+  for (;;) {
+    try {
+      vsock = vsock_socket_of(socket_path);
+      break;
+    } catch (const StateError&) {
+      if (std::chrono::steady_clock::now() >= deadline) throw;
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+  }
+  const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+      deadline - std::chrono::steady_clock::now());
+  if (agent::wait_for_agent(vsock, std::max(left, std::chrono::milliseconds(0)))) return 0;
   std::fprintf(stderr, "vmm: ctl wait-agent: the guest agent did not answer within %.1f s\n",
                static_cast<double>(timeout.count()) / 1000.0);
   return static_cast<int>(ExitStatus::kTimeout);

@@ -149,7 +149,7 @@ TEST_F(InstanceVmTest, LaunchStopStartAdoptSnapshotDelete) {
   EXPECT_EQ(read_back.out, "kept\n");
   EXPECT_EQ(vmm({"exec", "vm1", "--", "sh", "-c", "exit 7"}).status.code, 7);
   EXPECT_EQ(vmm({"exec", "vm1", "--", "/no/such/command"}).status.code, 127);
-  EXPECT_EQ(vmm({"exec", "vm1", "--", "/etc/passwd"}).status.code, 126);
+  EXPECT_EQ(vmm({"exec", "vm1", "--", "/etc"}).status.code, 126);  // a directory
   const ToolResult hostname = vmm({"exec", "vm1", "--", "hostname"});
   EXPECT_TRUE(hostname.ok()) << hostname.err;
   EXPECT_TRUE(vmm({"wait", "vm1", "--agent", "--timeout", "30"}).ok());
