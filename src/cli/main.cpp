@@ -60,8 +60,8 @@ std::string flag_for_field(const std::string& field) {
   if (field.starts_with("disks")) return "--disk";
   if (field.starts_with("nets")) return "--net";
   static constexpr std::array<std::string_view, 13> kFlags = {
-      "kernel",     "initrd", "cmdline",      "cpus", "memory", "timeout", "console", "transport",
-      "kvm-device", "config", "print-config", "uuid", "vsock"};
+      "kernel",    "initrd",     "cmdline", "cpus",         "memory", "timeout", "console",
+      "transport", "kvm-device", "config",  "print-config", "uuid",   "vsock"};
   for (const auto flag : kFlags) {
     if (field == flag) return "--" + field;
   }

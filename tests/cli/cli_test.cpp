@@ -212,18 +212,18 @@ TEST_F(Cli, PrintConfigOfFlags) {
 TEST_F(Cli, VsockFlag) {
   const auto kernel = write_file("vmlinux", "not a kernel");
   const std::string sock = (dir_ / "v.sock").string();
-  auto r = vmm("run --kernel " + kernel.string() + " --vsock cid=3,socket=" + sock +
-               " --print-config");
+  auto r =
+      vmm("run --kernel " + kernel.string() + " --vsock cid=3,socket=" + sock + " --print-config");
   ASSERT_EQ(r.status, 0) << r.err;
   EXPECT_EQ(nlohmann::json::parse(r.out)["vsock"], (nlohmann::json{{"cid", 3}, {"socket", sock}}));
   expect_usage_error(vmm("run --kernel " + kernel.string() + " --vsock cid=2,socket=" + sock),
                      "--vsock: cid=2: must be at least 3");
-  expect_usage_error(vmm("run --kernel " + kernel.string() + " --vsock cid=3,socket=" +
-                         (dir_ / "no" / "v.sock").string()),
+  expect_usage_error(vmm("run --kernel " + kernel.string() +
+                         " --vsock cid=3,socket=" + (dir_ / "no" / "v.sock").string()),
                      "does not exist");
-  expect_usage_error(vmm("run --kernel " + kernel.string() + " --vsock cid=3,socket=" +
-                         kernel.string()),
-                     kernel.string() + " exists and is not a socket");
+  expect_usage_error(
+      vmm("run --kernel " + kernel.string() + " --vsock cid=3,socket=" + kernel.string()),
+      kernel.string() + " exists and is not a socket");
   expect_usage_error(vmm("run --kernel " + kernel.string() + " --vsock cid=3"),
                      "--vsock: socket=PATH is required");
   auto help = vmm("run --help");

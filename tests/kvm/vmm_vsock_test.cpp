@@ -20,8 +20,8 @@
 #include <unistd.h>
 
 #include <array>
-#include <cerrno>
 #include <atomic>
+#include <cerrno>
 #include <chrono>
 #include <cstring>
 #include <filesystem>
@@ -48,11 +48,11 @@ using namespace std::chrono_literals;
 using nlohmann::json;
 
 constexpr uint32_t kCid = 42;
-constexpr uint32_t kGuestPort = 5000;     // the guest's echo server
-constexpr uint32_t kHostPort = 5001;      // the host's echo server, at PATH_5001
+constexpr uint32_t kGuestPort = 5000;  // the guest's echo server
+constexpr uint32_t kHostPort = 5001;   // the host's echo server, at PATH_5001
 constexpr uint32_t kNobodyPort = 5999;
-constexpr uint64_t kHostBytes = 8 << 20;  // host -> guest -> host
-constexpr uint64_t kGuestBytes = 4 << 20; // guest -> host -> guest (fixed by rootfs-init.sh)
+constexpr uint64_t kHostBytes = 8 << 20;   // host -> guest -> host
+constexpr uint64_t kGuestBytes = 4 << 20;  // guest -> host -> guest (fixed by rootfs-init.sh)
 
 std::string sha256_file(const fs::path& file) {
   const ToolResult r = run_tool({"sha256sum", file.string()}, Clock::now() + 60s);
@@ -189,7 +189,8 @@ class HostEcho {
     UniqueFd conn;
     while (!stop_ && !conn) {
       pollfd p{listener_.get(), POLLIN, 0};
-      if (::poll(&p, 1, 200) > 0) conn = UniqueFd{::accept4(listener_.get(), nullptr, nullptr, SOCK_CLOEXEC)};
+      if (::poll(&p, 1, 200) > 0)
+        conn = UniqueFd{::accept4(listener_.get(), nullptr, nullptr, SOCK_CLOEXEC)};
     }
     if (!conn) return;
     std::ofstream out(copy_, std::ios::binary | std::ios::trunc);
@@ -258,7 +259,8 @@ class VsockScenario {
       return;
     }
     const std::string cache = cache_dir();
-    const std::string initrd = env_or("VMM_TEST_ROOTFS_INITRD", cache + "/rootfs-initramfs.cpio.gz");
+    const std::string initrd =
+        env_or("VMM_TEST_ROOTFS_INITRD", cache + "/rootfs-initramfs.cpio.gz");
     const std::string rootfs = env_or("VMM_TEST_ROOTFS_IMAGE", cache + "/test-rootfs.ext4");
     for (const auto& [path, how] : {std::pair{initrd, "firmware/build-rootfs-initramfs.sh"},
                                     std::pair{rootfs, "firmware/build-test-rootfs.sh"}}) {
@@ -334,15 +336,15 @@ class VsockScenario {
       send_all(refused.get(), cmd.data(), cmd.size());
       std::ofstream sink(scratch_ / "refused.data", std::ios::binary);
       uint64_t n = 0;
-      r.refused_closed = read_to_end(refused.get(), sink, n, std::min(deadline, Clock::now() + 60s));
+      r.refused_closed =
+          read_to_end(refused.get(), sink, n, std::min(deadline, Clock::now() + 60s));
       sink.close();
       std::ifstream in(scratch_ / "refused.data", std::ios::binary);
       r.refused_reply.assign(std::istreambuf_iterator<char>(in), {});
     }
 
     // Guest -> host: the guest reports when its echo came back.
-    if (!vm_->wait_for_stdout("VMMTEST: vsocksend_" + std::to_string(kHostPort) + "=",
-                              deadline)) {
+    if (!vm_->wait_for_stdout("VMMTEST: vsocksend_" + std::to_string(kHostPort) + "=", deadline)) {
       r.problem = "the guest never finished its transfer to the host";
     }
     host_echo.stop();
