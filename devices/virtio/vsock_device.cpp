@@ -134,8 +134,7 @@ void VirtioVsock::handle_tx_packet_locked(uint32_t readable_len) {
   std::array<uint8_t, kVsockHeaderSize> raw{};
   if (!read_prefix(*memory(), tx_buffers_, raw)) return;  // checked at pop: cannot fail
   const VsockHeader h = decode_vsock_header(raw);
-  const VsockPacketProblem problem =
-      check_guest_packet(h, cid_, readable_len - kVsockHeaderSize);
+  const VsockPacketProblem problem = check_guest_packet(h, cid_, readable_len - kVsockHeaderSize);
   VsockCounters::Counter* counter = nullptr;
   bool answer = true;  // with an RST
   switch (problem) {

@@ -28,8 +28,7 @@
 #include <unistd.h>
 
 static int usage(void) {
-  fprintf(stderr,
-          "usage: vsockcat cid | vsockcat [-d] listen PORT | vsockcat connect CID PORT\n");
+  fprintf(stderr, "usage: vsockcat cid | vsockcat [-d] listen PORT | vsockcat connect CID PORT\n");
   return 2;
 }
 
@@ -63,7 +62,8 @@ static int local_cid(void) {
   int fd = open("/dev/vsock", O_RDONLY | O_CLOEXEC);
   if (fd < 0) return fail("/dev/vsock");
   unsigned int cid = 0;
-  if (ioctl(fd, IOCTL_VM_SOCKETS_GET_LOCAL_CID, &cid) != 0) return fail("IOCTL_VM_SOCKETS_GET_LOCAL_CID");
+  if (ioctl(fd, IOCTL_VM_SOCKETS_GET_LOCAL_CID, &cid) != 0)
+    return fail("IOCTL_VM_SOCKETS_GET_LOCAL_CID");
   close(fd);
   printf("%u\n", cid);
   return 0;

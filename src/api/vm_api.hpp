@@ -12,8 +12,8 @@
 // Unknown paths are 404, a known path with the wrong method 405 (with Allow), a body that is
 // not empty and not a JSON object 400. Every error body is {"error": "..."}.
 #include <memory>
-#include <optional>
 #include <nlohmann/json.hpp>
+#include <optional>
 
 #include "api/api_types.hpp"
 #include "vmm/vm.hpp"

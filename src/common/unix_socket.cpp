@@ -48,15 +48,15 @@ UniqueFd listen_unix_socket(const std::filesystem::path& path, int backlog) {
   }
   claim_unix_socket_path(path);
   UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
-  if (!fd) throw HostResourceError(std::string("cannot create a Unix socket: ") + std::strerror(errno));
+  if (!fd)
+    throw HostResourceError(std::string("cannot create a Unix socket: ") + std::strerror(errno));
   // The mode comes from the umask at bind time: 0600 from the start, no window.
   const mode_t old_umask = ::umask(0177);
   const int rc = ::bind(fd.get(), reinterpret_cast<const sockaddr*>(&addr), sizeof(addr));
   const int bind_errno = errno;
   ::umask(old_umask);
   if (rc != 0) {
-    throw HostResourceError("cannot listen on " + path.string() + ": " +
-                            std::strerror(bind_errno));
+    throw HostResourceError("cannot listen on " + path.string() + ": " + std::strerror(bind_errno));
   }
   if (::listen(fd.get(), backlog) != 0) {
     const int err = errno;

@@ -416,8 +416,8 @@ VmConfig vm_config_from_json(const json& doc, VmConfig base) {
       } else {
         config.vsock = parse_vsock(value, f);
       }
-    } else if (key == "logger" || key == "metrics" || key == "balloon" ||
-               key == "mmds-config" || key == "entropy") {
+    } else if (key == "logger" || key == "metrics" || key == "balloon" || key == "mmds-config" ||
+               key == "entropy") {
       ignore(value, f);
     } else if (key == "cpu-config") {
       if (!value.is_null()) {

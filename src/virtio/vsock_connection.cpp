@@ -305,7 +305,8 @@ void VsockConnection::maybe_credit_update() noexcept {
   if (state_ != State::kEstablished || (guest_shutdown_ & kVsockShutdownSend) != 0) return;
   if (fwd_cnt_ == last_fwd_cnt_sent_) return;  // nothing freed that the guest does not know
   const uint64_t used_as_seen = rx_from_guest_ - last_fwd_cnt_sent_;
-  const uint64_t free_as_seen = params_.buf_alloc - std::min<uint64_t>(used_as_seen, params_.buf_alloc);
+  const uint64_t free_as_seen =
+      params_.buf_alloc - std::min<uint64_t>(used_as_seen, params_.buf_alloc);
   if (free_as_seen < params_.buf_alloc / 2) pending_ |= kPendingCreditUpdate;
 }
 

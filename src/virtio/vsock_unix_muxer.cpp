@@ -135,12 +135,10 @@ void VsockUnixMuxer::accept_host_connections() {
     hs->fd = std::move(fd);
     hs->watch = loop_.watch_fd(hs->fd.get());
     hs->timer = loop_.make_timer();
-    hs->timer.arm_after(limits_.connect_command_timeout, [this, id] {
-      handle_event([this, id] { drop_handshake(id, true); });
-    });
-    hs->watch.wait(EventLoop::kReadable, [this, id] {
-      handle_event([this, id] { on_handshake_ready(id); });
-    });
+    hs->timer.arm_after(limits_.connect_command_timeout,
+                        [this, id] { handle_event([this, id] { drop_handshake(id, true); }); });
+    hs->watch.wait(EventLoop::kReadable,
+                   [this, id] { handle_event([this, id] { on_handshake_ready(id); }); });
     handshakes_.emplace(id, std::move(hs));
   }
 }
@@ -161,9 +159,8 @@ void VsockUnixMuxer::on_handshake_ready(uint64_t id) {
   const size_t room = kMaxConnectLine - hs.line.size();
   const ssize_t n = ::recv(hs.fd.get(), buf.data(), room, MSG_PEEK | MSG_DONTWAIT);
   if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) {
-    hs.watch.wait(EventLoop::kReadable, [this, id] {
-      handle_event([this, id] { on_handshake_ready(id); });
-    });
+    hs.watch.wait(EventLoop::kReadable,
+                  [this, id] { handle_event([this, id] { on_handshake_ready(id); }); });
     return;
   }
   if (n <= 0) {
@@ -172,7 +169,8 @@ void VsockUnixMuxer::on_handshake_ready(uint64_t id) {
   }
   const auto peeked = static_cast<size_t>(n);
   const char* newline = std::find(buf.data(), buf.data() + peeked, '\n');
-  const size_t take = newline == buf.data() + peeked ? peeked : static_cast<size_t>(newline - buf.data()) + 1;
+  const size_t take =
+      newline == buf.data() + peeked ? peeked : static_cast<size_t>(newline - buf.data()) + 1;
   if (::recv(hs.fd.get(), buf.data(), take, MSG_DONTWAIT) != static_cast<ssize_t>(take)) {
     drop_handshake(id, true);
     return;
@@ -183,9 +181,8 @@ void VsockUnixMuxer::on_handshake_ready(uint64_t id) {
       drop_handshake(id, true);  // overlong
       return;
     }
-    hs.watch.wait(EventLoop::kReadable, [this, id] {
-      handle_event([this, id] { on_handshake_ready(id); });
-    });
+    hs.watch.wait(EventLoop::kReadable,
+                  [this, id] { handle_event([this, id] { on_handshake_ready(id); }); });
     return;
   }
   hs.line.pop_back();

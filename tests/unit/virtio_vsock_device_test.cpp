@@ -17,9 +17,9 @@ namespace vmm::virtio {
 namespace {
 
 using namespace std::chrono_literals;
+using testing::eventually;
 using testing::FakeVsockGuest;
 using testing::kGuestCid;
-using testing::eventually;
 using testing::Packet;
 
 std::string pattern(size_t n, uint32_t seed) {
@@ -250,11 +250,11 @@ TEST(VsockDevice, BulkEchoStaysWithinCreditBothWays) {
   });
   std::string echoed;
   std::thread reader([&] { echoed = FakeVsockGuest::read_n(c.host, data.size(), 60000); });
-  uint64_t received = 0;      // host -> guest bytes, all "read" by the guest's application
-  uint32_t credited = 0;      // the fwd_cnt the guest last told the device
-  uint64_t echo_sent = 0;     // guest -> host bytes
-  uint32_t dev_fwd = 0;       // the device's fwd_cnt as the guest last heard it
-  std::string backlog;        // received, not yet echoed
+  uint64_t received = 0;   // host -> guest bytes, all "read" by the guest's application
+  uint32_t credited = 0;   // the fwd_cnt the guest last told the device
+  uint64_t echo_sent = 0;  // guest -> host bytes
+  uint32_t dev_fwd = 0;    // the device's fwd_cnt as the guest last heard it
+  std::string backlog;     // received, not yet echoed
   bool eof = false;
   while (!eof || !backlog.empty()) {
     // Echo what the device's credit allows.
@@ -276,8 +276,8 @@ TEST(VsockDevice, BulkEchoStaysWithinCreditBothWays) {
       backlog += p->data;
       if (received - credited >= kGuestBuf / 2) {
         credited = static_cast<uint32_t>(received);
-        g.send(FakeVsockGuest::header(VsockOp::kCreditUpdate, 90, c.host_port, kGuestBuf,
-                                      credited));
+        g.send(
+            FakeVsockGuest::header(VsockOp::kCreditUpdate, 90, c.host_port, kGuestBuf, credited));
       }
     } else if (p->op() == VsockOp::kCreditRequest) {
       credited = static_cast<uint32_t>(received);

@@ -9,8 +9,8 @@ namespace vmm::virtio {
 namespace {
 
 using namespace std::chrono_literals;
-using testing::FakeVsockGuest;
 using testing::eventually;
+using testing::FakeVsockGuest;
 using testing::kGuestCid;
 
 class VsockHostile : public ::testing::Test {
@@ -112,10 +112,8 @@ TEST_F(VsockHostile, HeaderSplitAcrossBuffersIsAccepted) {
   const std::string text = "split!";
   ASSERT_TRUE(g_.memory().write(GuestAddress(0x301000),
                                 std::span(reinterpret_cast<const uint8_t*>(text.data()), 6)));
-  g_.send_raw({{0x300000, 10, false},
-               {0x30000a, 34, false},
-               {0x301000, 2, false},
-               {0x301002, 4, false}});
+  g_.send_raw(
+      {{0x300000, 10, false}, {0x30000a, 34, false}, {0x301000, 2, false}, {0x301002, 4, false}});
   EXPECT_EQ(FakeVsockGuest::read_n(healthy_.host, 6), "split!");
 }
 

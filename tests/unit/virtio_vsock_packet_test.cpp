@@ -23,16 +23,16 @@ VsockHeader sample() {
 TEST(VsockPacket, HeaderLayoutIsLittleEndianAt44Bytes) {
   const auto raw = encode_vsock_header(sample());
   static_assert(raw.size() == 44);
-  EXPECT_EQ(raw[0], 3);                 // src_cid
-  EXPECT_EQ(raw[8], 2);                 // dst_cid
-  EXPECT_EQ(raw[16], 0x44);             // src_port, low byte first
+  EXPECT_EQ(raw[0], 3);      // src_cid
+  EXPECT_EQ(raw[8], 2);      // dst_cid
+  EXPECT_EQ(raw[16], 0x44);  // src_port, low byte first
   EXPECT_EQ(raw[19], 0x11);
   EXPECT_EQ(raw[20] | raw[21] << 8, 1024);  // dst_port
-  EXPECT_EQ(raw[24], 5);                // len
-  EXPECT_EQ(raw[28], 1);                // type
-  EXPECT_EQ(raw[30], 5);                // op
-  EXPECT_EQ(raw[38], 4);                // buf_alloc 0x40000
-  EXPECT_EQ(raw[40], 0xef);             // fwd_cnt
+  EXPECT_EQ(raw[24], 5);                    // len
+  EXPECT_EQ(raw[28], 1);                    // type
+  EXPECT_EQ(raw[30], 5);                    // op
+  EXPECT_EQ(raw[38], 4);                    // buf_alloc 0x40000
+  EXPECT_EQ(raw[40], 0xef);                 // fwd_cnt
   EXPECT_EQ(raw[43], 0xde);
   EXPECT_EQ(decode_vsock_header(raw), sample());
 }

@@ -245,8 +245,7 @@ TEST_F(VmConfigJson, RoundTrip) {
 
 TEST_F(VmConfigJson, Vsock) {
   const std::string sock = (dir_ / "v.sock").string();
-  const VmConfig c = vm_config_from_json(
-      json{{"vsock", {{"cid", 3}, {"socket", sock}}}}, {});
+  const VmConfig c = vm_config_from_json(json{{"vsock", {{"cid", 3}, {"socket", sock}}}}, {});
   ASSERT_TRUE(c.vsock.has_value());
   EXPECT_EQ(c.vsock->cid, 3u);
   EXPECT_EQ(c.vsock->socket, sock);
@@ -366,8 +365,7 @@ TEST_F(VmConfigJson, ErrorsNameTheJsonPath) {
       {R"({"vsock": {"socket": "@DATA@.sock"}})", "vsock.cid", "required"},
       {R"({"vsock": {"cid": 3}})", "vsock.socket", "required"},
       {R"({"vsock": {"cid": 3, "socket": ""}})", "vsock.socket", "must not be empty"},
-      {R"({"vsock": {"cid": 3, "socket": "@MISSING@/v.sock"}})", "vsock.socket",
-       "does not exist"},
+      {R"({"vsock": {"cid": 3, "socket": "@MISSING@/v.sock"}})", "vsock.socket", "does not exist"},
       {R"({"vsock": {"cid": 3, "socket": "/tmp/@LONG@"}})", "vsock.socket", "longer than"},
       {R"({"vsock": {"cid": 3, "guest_cid": 4, "socket": "@DATA@.sock"}})", "vsock.guest_cid",
        "given twice"},

@@ -9,8 +9,8 @@
 namespace vmm {
 
 struct VsockConfig {
-  uint32_t cid = 0;               // the guest's CID, 3 .. 0xfffffffe
-  std::filesystem::path socket;   // host connections arrive here; guest ones go to PATH_PORT
+  uint32_t cid = 0;              // the guest's CID, 3 .. 0xfffffffe
+  std::filesystem::path socket;  // host connections arrive here; guest ones go to PATH_PORT
   friend bool operator==(const VsockConfig&, const VsockConfig&) = default;
 };
 

@@ -40,24 +40,24 @@ namespace vmm::virtio {
 // Written under the device's lock, read from any thread.
 struct VsockCounters {
   using Counter = std::atomic<uint64_t>;
-  Counter tx_packets{0};  // guest -> host packets taken from the transmit queue
-  Counter tx_bytes{0};    // RW payload bytes from the guest
-  Counter rx_packets{0};  // packets given to the guest
-  Counter rx_bytes{0};    // RW payload bytes given to the guest
+  Counter tx_packets{0};         // guest -> host packets taken from the transmit queue
+  Counter tx_bytes{0};           // RW payload bytes from the guest
+  Counter rx_packets{0};         // packets given to the guest
+  Counter rx_bytes{0};           // RW payload bytes given to the guest
   Counter host_connections{0};   // host-initiated connections the guest accepted
   Counter guest_connections{0};  // guest-initiated connections a host listener accepted
   Counter connections_reset{0};  // live connections that ended with an RST
   // Guest misbehaviour and host trouble; each ends in an RST or a drop.
-  Counter short_packets{0};        // transmit chain shorter than the header: dropped
-  Counter bad_src_cid{0};          // dropped
-  Counter bad_dst_cid{0};          // dropped
-  Counter bad_type{0};             // RST
-  Counter bad_op{0};               // RST
-  Counter bad_len{0};              // len beyond the buffer: RST
-  Counter credit_violations{0};    // RW beyond the credit we advertised: RST
-  Counter unexpected_packets{0};   // an op the connection's state does not allow: RST
-  Counter unknown_connection{0};   // a packet for no connection: RST
-  Counter connection_limit{0};     // refused: too many connections (either side)
+  Counter short_packets{0};           // transmit chain shorter than the header: dropped
+  Counter bad_src_cid{0};             // dropped
+  Counter bad_dst_cid{0};             // dropped
+  Counter bad_type{0};                // RST
+  Counter bad_op{0};                  // RST
+  Counter bad_len{0};                 // len beyond the buffer: RST
+  Counter credit_violations{0};       // RW beyond the credit we advertised: RST
+  Counter unexpected_packets{0};      // an op the connection's state does not allow: RST
+  Counter unknown_connection{0};      // a packet for no connection: RST
+  Counter connection_limit{0};        // refused: too many connections (either side)
   Counter guest_connect_failures{0};  // nobody accepted on PATH_<port>: RST
   Counter bad_connect_commands{0};    // host sent no valid "CONNECT <port>\n": closed
   Counter connect_timeouts{0};        // the guest did not answer a host CONNECT in time
@@ -172,23 +172,23 @@ class VsockConnection final {
   unsigned watching_ = 0;  // the Readiness bits of the pending wait
   Wait wait_ = Wait::kNone;
 
-  unsigned pending_ = 0;  // control packets owed to the guest (Pending bits)
-  bool guest_knows_ = false;        // the guest has seen a packet of this connection
-  bool host_readable_ = false;      // the stream may have data (or EOF) to read
-  bool host_eof_ = false;           // the host will send no more
-  bool host_write_shut_ = false;    // shutdown(SHUT_WR) done after the guest's SEND shutdown
-  bool credit_requested_ = false;   // a CREDIT_REQUEST went out since the credit ran out
-  uint32_t guest_shutdown_ = 0;     // the SHUTDOWN flags the guest sent, ORed
+  unsigned pending_ = 0;           // control packets owed to the guest (Pending bits)
+  bool guest_knows_ = false;       // the guest has seen a packet of this connection
+  bool host_readable_ = false;     // the stream may have data (or EOF) to read
+  bool host_eof_ = false;          // the host will send no more
+  bool host_write_shut_ = false;   // shutdown(SHUT_WR) done after the guest's SEND shutdown
+  bool credit_requested_ = false;  // a CREDIT_REQUEST went out since the credit ran out
+  uint32_t guest_shutdown_ = 0;    // the SHUTDOWN flags the guest sent, ORed
 
   // Guest -> host.
-  uint64_t rx_from_guest_ = 0;        // RW bytes received
-  uint64_t fwd_cnt_ = 0;              // of those, written to the stream
-  uint64_t last_fwd_cnt_sent_ = 0;    // fwd_cnt as last told to the guest
-  std::vector<uint8_t> tx_buf_;       // ring of buf_alloc bytes, allocated when first needed
+  uint64_t rx_from_guest_ = 0;      // RW bytes received
+  uint64_t fwd_cnt_ = 0;            // of those, written to the stream
+  uint64_t last_fwd_cnt_sent_ = 0;  // fwd_cnt as last told to the guest
+  std::vector<uint8_t> tx_buf_;     // ring of buf_alloc bytes, allocated when first needed
   size_t tx_head_ = 0;
   size_t tx_len_ = 0;
   // Host -> guest.
-  uint32_t rx_to_guest_ = 0;          // RW bytes sent (wrapping, as the guest's fwd_cnt)
+  uint32_t rx_to_guest_ = 0;  // RW bytes sent (wrapping, as the guest's fwd_cnt)
   uint32_t peer_buf_alloc_ = 0;
   uint32_t peer_fwd_cnt_ = 0;
 };

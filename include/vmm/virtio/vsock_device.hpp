@@ -88,9 +88,9 @@ class VirtioVsock final : public QueueDevice {
   int tx_kick_fd_ = -1;  // the transport's transmit-queue eventfd while active
   uint64_t warnings_ = 0;
   std::optional<RxChain> held_rx_;
-  std::vector<Descriptor> tx_buffers_;                  // scratch: one chain's readable buffers
-  std::vector<std::span<const uint8_t>> tx_payload_;    // scratch: its payload in guest RAM
-  std::vector<std::span<uint8_t>> rx_payload_;          // scratch: a receive chain's payload
+  std::vector<Descriptor> tx_buffers_;                // scratch: one chain's readable buffers
+  std::vector<std::span<const uint8_t>> tx_payload_;  // scratch: its payload in guest RAM
+  std::vector<std::span<uint8_t>> rx_payload_;        // scratch: a receive chain's payload
 };
 
 }  // namespace vmm::virtio

@@ -55,10 +55,10 @@ struct VsockHeader {
 // Why a guest packet is refused, in the order the checks run.
 enum class VsockPacketProblem : uint8_t {
   kNone,
-  kWrongSrcCid,   // src_cid is not the guest's CID: dropped (no one to answer)
-  kWrongDstCid,   // dst_cid is not the host (2): dropped (vmm routes nothing else)
-  kUnknownType,   // not a stream packet: answered with RST
-  kUnknownOp,     // op 0 or beyond CREDIT_REQUEST: answered with RST
+  kWrongSrcCid,      // src_cid is not the guest's CID: dropped (no one to answer)
+  kWrongDstCid,      // dst_cid is not the host (2): dropped (vmm routes nothing else)
+  kUnknownType,      // not a stream packet: answered with RST
+  kUnknownOp,        // op 0 or beyond CREDIT_REQUEST: answered with RST
   kLenBeyondBuffer,  // len is more than the chain carries after the header: answered with RST
 };
 

@@ -17,6 +17,8 @@
 //
 // Threading: everything runs on the device's event loop. The muxer's state is guarded by the
 // device's mutex, which its own event handlers take; the calls below need it held.
+#include <sys/types.h>
+
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -28,7 +30,6 @@
 #include <optional>
 #include <span>
 #include <string>
-#include <sys/types.h>
 #include <unordered_map>
 #include <unordered_set>
 
@@ -115,9 +116,11 @@ class VsockUnixMuxer final {
   void drop_handshake(uint64_t id, bool bad_command);
   void start_host_connection(UniqueFd stream, uint32_t guest_port);
   void start_guest_connection(const VsockHeader& request);
-  [[nodiscard]] std::unique_ptr<VsockConnection> make_connection(
-      VsockConnection::Origin origin, UniqueFd stream, uint32_t local_port, uint32_t peer_port,
-      const VsockHeader* request);
+  [[nodiscard]] std::unique_ptr<VsockConnection> make_connection(VsockConnection::Origin origin,
+                                                                 UniqueFd stream,
+                                                                 uint32_t local_port,
+                                                                 uint32_t peer_port,
+                                                                 const VsockHeader* request);
   [[nodiscard]] uint32_t allocate_host_port();
   void queue_rst(uint32_t local_port, uint32_t peer_port);
   // After a connection changed: forget it when finished, else re-arm it and queue its packets.

@@ -148,9 +148,9 @@ class FakeVsockGuest {
       tx_.add_chain({{hdr_addr, static_cast<uint32_t>(kVsockHeaderSize), false}});
     } else {
       const uint64_t data_addr = tx_alloc(payload.size());
-      ASSERT_TRUE(mem_.write(GuestAddress(data_addr),
-                             std::span(reinterpret_cast<const uint8_t*>(payload.data()),
-                                       payload.size())));
+      ASSERT_TRUE(
+          mem_.write(GuestAddress(data_addr),
+                     std::span(reinterpret_cast<const uint8_t*>(payload.data()), payload.size())));
       tx_.add_chain({{hdr_addr, static_cast<uint32_t>(kVsockHeaderSize), false},
                      {data_addr, static_cast<uint32_t>(payload.size()), false}});
     }
@@ -218,7 +218,8 @@ class FakeVsockGuest {
     return std::nullopt;
   }
   // The next used receive element as it is, for chains posted by hand on rx_ring().
-  std::optional<UsedElem> recv_used(std::chrono::milliseconds limit = std::chrono::milliseconds(2000)) {
+  std::optional<UsedElem> recv_used(
+      std::chrono::milliseconds limit = std::chrono::milliseconds(2000)) {
     if (!eventually([&] { return rx_.used_idx() != rx_seen_; }, limit)) return std::nullopt;
     return rx_.used_elem(rx_seen_++);
   }
