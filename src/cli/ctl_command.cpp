@@ -1,15 +1,15 @@
 #include "cli/ctl_command.hpp"
 
+#include <algorithm>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/local/stream_protocol.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http.hpp>
 #include <cstdio>
-#include <algorithm>
 #include <filesystem>
 #include <map>
-#include <thread>
 #include <nlohmann/json.hpp>
+#include <thread>
 
 #include "agent/agent_client.hpp"
 #include "cli/exit_status.hpp"
