@@ -85,7 +85,8 @@ UniqueFd open_pty_master() {
   const int saved = errno;
   ::mkdir("/dev/pts", 0755);
   if (::mount("devpts", "/dev/pts", "devpts", MS_NOSUID | MS_NOEXEC,
-              "gid=5,mode=620,ptmxmode=666") != 0 && errno != EBUSY) {
+              "gid=5,mode=620,ptmxmode=666") != 0 &&
+      errno != EBUSY) {
     errno = saved;
     return master;
   }
