@@ -219,7 +219,8 @@ void VsockConnection::on_guest_rw(const VsockHeader& h,
   if (len == 0) return;
   // The guest may send what we last told it was free; our real free space is never less.
   if (rx_from_guest_ + len - last_fwd_cnt_sent_ > params_.buf_alloc) {
-    spdlog::warn("vsock: guest port {} sent {} bytes beyond its credit; connection reset",
+    // Counted, not logged: a guest must not be able to flood the log.
+    SPDLOG_DEBUG("vsock: guest port {} sent {} bytes beyond its credit; connection reset",
                  params_.peer_port, rx_from_guest_ + len - last_fwd_cnt_sent_ - params_.buf_alloc);
     kill(&counters_.credit_violations);
     return;

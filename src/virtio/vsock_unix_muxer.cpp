@@ -25,6 +25,8 @@ constexpr size_t kMaxConnectLine = 32;
 // Host connections taken per readiness of the listener, so a connect storm cannot hold the
 // loop; the rest wait for the next turn.
 constexpr int kAcceptsPerWake = 16;
+// How long the listener rests after accept() failed for want of descriptors or memory.
+constexpr std::chrono::milliseconds kAcceptRetry{100};
 
 // "CONNECT <port>" (the keyword in any case, as Firecracker reads it), without the newline.
 std::optional<uint32_t> parse_connect_line(std::string_view line) {
@@ -76,6 +78,7 @@ VsockUnixMuxer::VsockUnixMuxer(const VsockConfig& config, EventLoop& loop, std::
   }
   try {
     listener_watch_ = loop_.watch_fd(listener_.get());
+    listener_retry_ = loop_.make_timer();
     loop_.run_sync([this] { arm_listener(); });
   } catch (...) {
     listener_watch_ = EventLoop::FdWatch();
@@ -89,6 +92,7 @@ VsockUnixMuxer::~VsockUnixMuxer() {
   loop_.run_sync([this] {
     std::lock_guard lock(mutex_);
     listener_watch_ = EventLoop::FdWatch();
+    listener_retry_ = EventLoop::Timer();
     handshakes_.clear();
     connections_.clear();
     rx_queue_.clear();
@@ -110,20 +114,29 @@ void VsockUnixMuxer::handle_event(Fn&& fn) {
 
 void VsockUnixMuxer::arm_listener() {
   listener_watch_.wait(EventLoop::kReadable, [this] {
-    handle_event([this] { accept_host_connections(); });
-    arm_listener();
+    bool starved = false;
+    handle_event([this, &starved] { starved = !accept_host_connections(); });
+    if (!starved) {
+      arm_listener();
+      return;
+    }
+    // Out of descriptors (or memory): the connection stays in the backlog and the listener
+    // stays readable, so try again later instead of spinning on it.
+    listener_retry_.arm_after(kAcceptRetry, [this] { arm_listener(); });
   });
 }
 
-void VsockUnixMuxer::accept_host_connections() {
+bool VsockUnixMuxer::accept_host_connections() {
   for (int i = 0; i < kAcceptsPerWake; ++i) {
     UniqueFd fd(::accept4(listener_.get(), nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC));
     if (!fd) {
       if (errno == EINTR || errno == ECONNABORTED) continue;
-      if (errno != EAGAIN && errno != EWOULDBLOCK) {
-        spdlog::warn("vsock {}: accept failed: {}", path_.string(), std::strerror(errno));
+      if (errno == EAGAIN || errno == EWOULDBLOCK) return true;
+      if (accept_failures_++ % 1024 == 0) {
+        spdlog::warn("vsock {}: accept failed: {} ({} times)", path_.string(),
+                     std::strerror(errno), accept_failures_);
       }
-      return;
+      return false;
     }
     if (handshakes_.size() >= limits_.max_host_handshakes ||
         connections_.size() >= limits_.max_connections) {
@@ -141,6 +154,7 @@ void VsockUnixMuxer::accept_host_connections() {
                    [this, id] { handle_event([this, id] { on_handshake_ready(id); }); });
     handshakes_.emplace(id, std::move(hs));
   }
+  return true;
 }
 
 void VsockUnixMuxer::drop_handshake(uint64_t id, bool bad_command) {

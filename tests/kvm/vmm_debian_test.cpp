@@ -2,7 +2,9 @@
 // booted on Debian's stock kernel (with the rootfs initramfs) and on the minimal kernel. Each
 // boot logs in on the serial console (root, no password), waits for systemd to finish booting,
 // checks that no unit failed, and then ends the VM the way a user would: systemctl poweroff,
-// systemctl reboot, or the ACPI power button from the per-VM API.
+// systemctl reboot, or the ACPI power button from the per-VM API. On the stock kernel the VM
+// also has a vsock device, which udev must bind to vmw_vsock_virtio_transport by its modalias
+// (the image carries the kernel's vsock modules).
 #include <gtest/gtest.h>
 #include <unistd.h>
 
@@ -102,7 +104,11 @@ TEST_P(DebianSystemdTest, BootsToMultiUserWithNoFailedUnitAndShutsDownCleanly) {
                                    socket.string(),
                                    "--uuid",
                                    kUuid};
-  if (c.kernel == GuestKernel::kStock) argv.insert(argv.end(), {"--initrd", initrd});
+  const fs::path vsock =
+      fs::temp_directory_path() / ("vmm-debian-" + std::to_string(::getpid()) + ".vsock");
+  if (c.kernel == GuestKernel::kStock) {
+    argv.insert(argv.end(), {"--initrd", initrd, "--vsock", "cid=7,socket=" + vsock.string()});
+  }
   const std::string& extra = KvmTestEnv::get().cmdline_extra;
   if (!extra.empty()) argv.insert(argv.end(), {"--cmdline-append", extra});
   vm_.emplace(Subprocess::spawn(argv));
@@ -117,7 +123,9 @@ TEST_P(DebianSystemdTest, BootsToMultiUserWithNoFailedUnitAndShutsDownCleanly) {
       "echo VMMTEST''': uuid='$(dmidecode -s system-uuid); "
       "echo VMMTEST''': state='$(systemctl is-system-running --wait); "
       "echo VMMTEST''': failed='$(systemctl --failed --no-legend --plain | wc -l); "
-      "systemctl --failed --no-legend --plain; echo VMMTEST''': checked'");
+      "systemctl --failed --no-legend --plain; "
+      "echo VMMTEST''': vsock='$(ls /sys/bus/virtio/drivers/vmw_vsock_virtio_transport "
+      "2>/dev/null | grep -c virtio); echo VMMTEST''': checked'");
   ASSERT_TRUE(vm_->wait_for_stdout("VMMTEST: checked", deadline_, *prompt).has_value())
       << "the checks never finished";
   const std::string console = vm_->stdout_text();
@@ -126,6 +134,9 @@ TEST_P(DebianSystemdTest, BootsToMultiUserWithNoFailedUnitAndShutsDownCleanly) {
   // dmidecode in the guest reads vmm's SMBIOS tables.
   EXPECT_EQ(marker(console, "product"), "vmm");
   EXPECT_EQ(marker(console, "uuid"), kUuid);
+  if (c.kernel == GuestKernel::kStock) {
+    EXPECT_EQ(marker(console, "vsock"), "1") << "udev bound no driver to the vsock device";
+  }
 
   switch (c.ending) {
     case Ending::kPowerOff:

@@ -111,7 +111,8 @@ class VsockUnixMuxer final {
   }
 
   void arm_listener();
-  void accept_host_connections();
+  // False when accept() failed for want of resources (the listener then rests a while).
+  [[nodiscard]] bool accept_host_connections();
   void on_handshake_ready(uint64_t id);
   void drop_handshake(uint64_t id, bool bad_command);
   void start_host_connection(UniqueFd stream, uint32_t guest_port);
@@ -141,6 +142,8 @@ class VsockUnixMuxer final {
 
   UniqueFd listener_;
   EventLoop::FdWatch listener_watch_;
+  EventLoop::Timer listener_retry_;
+  uint64_t accept_failures_ = 0;
   dev_t socket_dev_ = 0;  // the socket file this muxer made, to remove only that one
   ino_t socket_ino_ = 0;
 
