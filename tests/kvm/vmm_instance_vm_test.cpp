@@ -4,7 +4,10 @@
 // button, so `vmm stop` ends the guest cleanly. Four short boots: launch, stop by the power
 // button, start (the disk kept what the first boot wrote), the daemon killed and started again
 // (the VM still runs and is adopted), a snapshot of the running VM, pause and resume, restart,
-// restore of the snapshot, and delete leaving nothing.
+// restore of the snapshot, and delete leaving nothing. The image has no agent of its own: the
+// daemon boots it with the agent in the initramfs, so exec and files work from the launch on (a
+// file written by one exec is read by the next, survives stop/start, and comes back with the
+// snapshot after it was deleted), and exit statuses come back exactly.
 #include <gtest/gtest.h>
 #include <unistd.h>
 
@@ -203,6 +206,8 @@ TEST_F(InstanceVmTest, LaunchStopStartAdoptSnapshotDelete) {
   EXPECT_TRUE(snap.ok()) << snap.err;
   EXPECT_TRUE(fs::is_regular_file(instance_dir() / "snapshots/s1/root.img"));
   EXPECT_EQ(listed(), "RUNNING,VIRTUAL-MACHINE") << "the snapshot left the VM paused";
+  // Deleted after the snapshot: the restore below brings it back.
+  EXPECT_TRUE(vmm({"exec", "vm1", "--", "rm", "/root/hi.txt"}).ok());
 
   // Paused and resumed through the VM's API.
   EXPECT_TRUE(vmm({"pause", "vm1"}).ok());
@@ -219,6 +224,9 @@ TEST_F(InstanceVmTest, LaunchStopStartAdoptSnapshotDelete) {
   EXPECT_TRUE(restored.ok()) << restored.err;
   ASSERT_TRUE(wait_console("VMMTEST: waiting for the power button", 4)) << console();
   EXPECT_EQ(count_of(console(), "VMMTEST: boots=3"), 2U) << console();
+  EXPECT_TRUE(vmm({"wait", "vm1", "--agent", "--timeout", "120"}).ok());
+  const ToolResult restored_file = vmm({"exec", "vm1", "--", "cat", "/root/hi.txt"});
+  EXPECT_EQ(restored_file.out, "kept\n") << restored_file.err;
   const pid_t last = vm_pid();
   ASSERT_GT(last, 0);
 
