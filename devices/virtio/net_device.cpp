@@ -141,8 +141,8 @@ void VirtioNet::on_backend_readable() {
 bool VirtioNet::gather_rx_chains_locked(size_t needed) {
   for (;;) {
     size_t have = 0;
-    for (const RxChain& c : rx_chains_) {
-      have += c.capacity;
+    for (const ChainBuffers& c : rx_chains_) {
+      have += c.len;
       if (!mergeable_) break;  // the packet must fit in one chain
     }
     if (!rx_chains_.empty() && have >= needed) return true;
@@ -150,16 +150,12 @@ bool VirtioNet::gather_rx_chains_locked(size_t needed) {
     if (rx_chains_.size() >= rx()->size()) return false;  // every buffer held: too large
     auto chain = rx()->pop();
     if (!chain) return false;
-    RxChain held{chain->head_index(), 0, {}};
-    while (auto d = chain->next()) {
-      if (d->device_writable && d->len > 0) held.buffers.push_back(*d);
-    }
-    if (chain->error() != ChainError::kNone) {
+    ChainBuffers held;
+    if (!collect_buffers(*chain, /*writable=*/true, held)) {
       fail_locked(*rx(), to_string(chain->error()));
       return false;
     }
-    held.capacity = chain->writable_len();
-    if (held.capacity < kVirtioNetHdrSize) {
+    if (held.len < kVirtioNetHdrSize) {
       // Unusable: give it back empty so the guest can see and recycle it.
       rx()->add_used(held.head, 0);
       drop(rx_drops_, "receive buffer shorter than the virtio-net header");
@@ -216,7 +212,7 @@ void VirtioNet::deliver_rx_locked() {
       if (mergeable_) {
         size_t have = 0;
         chains = 0;
-        while (have < rx_pending_) have += rx_chains_[chains++].capacity;
+        while (have < rx_pending_) have += rx_chains_[chains++].len;
       }
       write_pending_packet_locked(chains);
       rx_pending_ = 0;

@@ -124,7 +124,8 @@ void VirtioVsock::warn_locked(const char* what) {
   }
 }
 
-void VirtioVsock::handle_tx_packet_locked(uint32_t readable_len) {
+void VirtioVsock::handle_tx_packet_locked() {
+  const uint32_t readable_len = tx_chain_.len;
   counters_.tx_packets.fetch_add(1, std::memory_order_relaxed);
   if (readable_len < kVsockHeaderSize) {
     counters_.short_packets.fetch_add(1, std::memory_order_relaxed);
@@ -132,7 +133,7 @@ void VirtioVsock::handle_tx_packet_locked(uint32_t readable_len) {
     return;
   }
   std::array<uint8_t, kVsockHeaderSize> raw{};
-  if (!read_prefix(*memory(), tx_buffers_, raw)) return;  // checked at pop: cannot fail
+  if (!read_prefix(*memory(), tx_chain_.buffers, raw)) return;  // checked at pop: cannot fail
   const VsockHeader h = decode_vsock_header(raw);
   const VsockPacketProblem problem = check_guest_packet(h, cid_, readable_len - kVsockHeaderSize);
   VsockCounters::Counter* counter = nullptr;
@@ -164,7 +165,7 @@ void VirtioVsock::handle_tx_packet_locked(uint32_t readable_len) {
     if (answer) muxer_->refuse_guest_packet(h);
     return;
   }
-  spans_after(*memory(), tx_buffers_, kVsockHeaderSize, h.len, tx_payload_);
+  spans_after(*memory(), tx_chain_.buffers, kVsockHeaderSize, h.len, tx_payload_);
   muxer_->on_guest_packet(h, tx_payload_);
 }
 
@@ -178,15 +179,11 @@ void VirtioVsock::drain_tx_locked() {
       auto chain = tx()->pop();
       if (!chain) break;
       ++taken;
-      tx_buffers_.clear();
-      while (auto d = chain->next()) {
-        if (!d->device_writable && d->len > 0) tx_buffers_.push_back(*d);
-      }
-      if (chain->error() != ChainError::kNone) {
+      if (!collect_buffers(*chain, /*writable=*/false, tx_chain_)) {
         fail_locked(*tx(), to_string(chain->error()));
         return;
       }
-      handle_tx_packet_locked(chain->readable_len());
+      handle_tx_packet_locked();
       tx()->add_used(chain->head_index(), 0);
       used = true;
     }
@@ -215,16 +212,12 @@ bool VirtioVsock::hold_rx_chain_locked(bool& used) {
       if (rx()->enable_notification()) continue;  // buffers arrived meanwhile
       return false;
     }
-    RxChain held{chain->head_index(), 0, {}};
-    while (auto d = chain->next()) {
-      if (d->device_writable && d->len > 0) held.buffers.push_back(*d);
-    }
-    if (chain->error() != ChainError::kNone) {
+    ChainBuffers held;
+    if (!collect_buffers(*chain, /*writable=*/true, held)) {
       fail_locked(*rx(), to_string(chain->error()));
       return false;
     }
-    held.capacity = chain->writable_len();
-    if (held.capacity <= kVsockHeaderSize) {
+    if (held.len <= kVsockHeaderSize) {
       // No room for a header and a byte: give it back empty so the guest can recycle it.
       rx()->add_used(held.head, 0);
       used = true;
@@ -242,8 +235,8 @@ void VirtioVsock::deliver_rx_locked() {
   bool used = false;
   while (muxer_->has_pending_rx()) {
     if (!held_rx_ && !hold_rx_chain_locked(used)) break;
-    const RxChain& chain = *held_rx_;
-    spans_after(*memory(), chain.buffers, kVsockHeaderSize, chain.capacity, rx_payload_);
+    const ChainBuffers& chain = *held_rx_;
+    spans_after(*memory(), chain.buffers, kVsockHeaderSize, chain.len, rx_payload_);
     VsockHeader h;
     const std::optional<uint32_t> len = muxer_->fill_rx(h, rx_payload_);
     if (!len) break;  // nothing after all; the chain waits for the next packet

@@ -58,6 +58,17 @@ static int write_all(int fd, const char* buf, size_t len) {
   return 0;
 }
 
+/* A stream socket and the address CID:PORT; -1 (reason on stderr) when no socket. */
+static int vsock_socket(unsigned int cid, unsigned int port, struct sockaddr_vm* addr) {
+  memset(addr, 0, sizeof *addr);
+  addr->svm_family = AF_VSOCK;
+  addr->svm_cid = cid;
+  addr->svm_port = port;
+  int fd = socket(AF_VSOCK, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) fail("socket");
+  return fd;
+}
+
 static int local_cid(void) {
   int fd = open("/dev/vsock", O_RDONLY | O_CLOEXEC);
   if (fd < 0) return fail("/dev/vsock");
@@ -85,13 +96,9 @@ static void echo(int conn) {
 }
 
 static int listen_forever(unsigned int port, int background) {
-  int fd = socket(AF_VSOCK, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) return fail("socket");
   struct sockaddr_vm addr;
-  memset(&addr, 0, sizeof addr);
-  addr.svm_family = AF_VSOCK;
-  addr.svm_cid = VMADDR_CID_ANY;
-  addr.svm_port = port;
+  int fd = vsock_socket(VMADDR_CID_ANY, port, &addr);
+  if (fd < 0) return 1;
   if (bind(fd, (struct sockaddr*)&addr, sizeof addr) != 0) return fail("bind");
   if (listen(fd, 16) != 0) return fail("listen");
   if (background) {
@@ -120,13 +127,9 @@ static int listen_forever(unsigned int port, int background) {
 /* Both directions at once: the connection is read whenever it has data, also while stdin's
  * data waits for room on it, so an echoing peer can never wedge the copy. */
 static int connect_and_copy(unsigned int cid, unsigned int port) {
-  int fd = socket(AF_VSOCK, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) return fail("socket");
   struct sockaddr_vm addr;
-  memset(&addr, 0, sizeof addr);
-  addr.svm_family = AF_VSOCK;
-  addr.svm_cid = cid;
-  addr.svm_port = port;
+  int fd = vsock_socket(cid, port, &addr);
+  if (fd < 0) return 1;
   if (connect(fd, (struct sockaddr*)&addr, sizeof addr) != 0) return fail("connect");
   if (fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) != 0) return fail("fcntl");
   static char in[65536];

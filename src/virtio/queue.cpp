@@ -45,6 +45,16 @@ constexpr uint64_t kRingEntriesOffset = kRingHeaderSize;
 
 }  // namespace
 
+bool collect_buffers(DescriptorChain& chain, bool writable, ChainBuffers& out) {
+  out.head = chain.head_index();
+  out.buffers.clear();
+  while (auto d = chain.next()) {
+    if (d->device_writable == writable && d->len > 0) out.buffers.push_back(*d);
+  }
+  out.len = writable ? chain.writable_len() : chain.readable_len();
+  return chain.error() == ChainError::kNone;
+}
+
 const char* to_string(ChainError error) noexcept {
   switch (error) {
     case ChainError::kNone:

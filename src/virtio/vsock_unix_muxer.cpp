@@ -133,8 +133,8 @@ bool VsockUnixMuxer::accept_host_connections() {
       if (errno == EINTR || errno == ECONNABORTED) continue;
       if (errno == EAGAIN || errno == EWOULDBLOCK) return true;
       if (accept_failures_++ % 1024 == 0) {
-        spdlog::warn("vsock {}: accept failed: {} ({} times)", path_.string(),
-                     std::strerror(errno), accept_failures_);
+        spdlog::warn("vsock {}: accept failed: {} ({} times)", path_.string(), std::strerror(errno),
+                     accept_failures_);
       }
       return false;
     }
@@ -220,36 +220,37 @@ uint32_t VsockUnixMuxer::allocate_host_port() {
   }
 }
 
-std::unique_ptr<VsockConnection> VsockUnixMuxer::make_connection(VsockConnection::Origin origin,
-                                                                 UniqueFd stream,
-                                                                 uint32_t local_port,
-                                                                 uint32_t peer_port,
-                                                                 const VsockHeader* request) {
+bool VsockUnixMuxer::add_connection(VsockConnection::Origin origin, UniqueFd stream,
+                                    uint32_t local_port, uint32_t peer_port,
+                                    const VsockHeader* request) {
   const uint64_t k = key(local_port, peer_port);
   const VsockConnection::Params params{.guest_cid = guest_cid_,
                                        .local_port = local_port,
                                        .peer_port = peer_port,
                                        .buf_alloc = limits_.buf_alloc,
                                        .timeout = limits_.timeout};
-  return std::make_unique<VsockConnection>(
-      origin, std::move(stream), params, loop_, counters_,
-      [this, k] {
-        handle_event([this, k] {
-          const auto it = connections_.find(k);
-          if (it == connections_.end()) return;
-          it->second.conn->on_host_ready();
-          after_change(k);
-        });
-      },
-      [this, k] {
-        handle_event([this, k] {
-          const auto it = connections_.find(k);
-          if (it == connections_.end()) return;
-          it->second.conn->on_timeout();
-          after_change(k);
-        });
-      },
-      request);
+  // The connection's events find it by its key: once it is gone they do nothing.
+  auto event = [this, k](void (VsockConnection::*handle)()) {
+    return [this, k, handle] {
+      handle_event([this, k, handle] {
+        const auto it = connections_.find(k);
+        if (it == connections_.end()) return;
+        (it->second.conn.get()->*handle)();
+        after_change(k);
+      });
+    };
+  };
+  try {
+    connections_[k].conn = std::make_unique<VsockConnection>(
+        origin, std::move(stream), params, loop_, counters_, event(&VsockConnection::on_host_ready),
+        event(&VsockConnection::on_timeout), request);
+  } catch (const std::exception& e) {
+    spdlog::warn("vsock {}: cannot take a connection: {}", path_.string(), e.what());
+    connections_.erase(k);
+    return false;
+  }
+  after_change(k);
+  return true;
 }
 
 void VsockUnixMuxer::start_host_connection(UniqueFd stream, uint32_t guest_port) {
@@ -258,17 +259,10 @@ void VsockUnixMuxer::start_host_connection(UniqueFd stream, uint32_t guest_port)
     return;  // the stream closes without an OK
   }
   const uint32_t local_port = allocate_host_port();
-  const uint64_t k = key(local_port, guest_port);
-  try {
-    connections_[k].conn = make_connection(VsockConnection::Origin::kHost, std::move(stream),
-                                           local_port, guest_port, nullptr);
-  } catch (const std::exception& e) {
-    spdlog::warn("vsock {}: cannot take a host connection: {}", path_.string(), e.what());
-    connections_.erase(k);
+  if (!add_connection(VsockConnection::Origin::kHost, std::move(stream), local_port, guest_port,
+                      nullptr)) {
     host_ports_.erase(local_port);
-    return;
   }
-  after_change(k);
 }
 
 void VsockUnixMuxer::start_guest_connection(const VsockHeader& request) {
@@ -294,17 +288,10 @@ void VsockUnixMuxer::start_guest_connection(const VsockHeader& request) {
     queue_rst(request.dst_port, request.src_port);
     return;
   }
-  const uint64_t k = key(request.dst_port, request.src_port);
-  try {
-    connections_[k].conn = make_connection(VsockConnection::Origin::kGuest, std::move(fd),
-                                           request.dst_port, request.src_port, &request);
-  } catch (const std::exception& e) {
-    spdlog::warn("vsock {}: cannot take a guest connection: {}", path_.string(), e.what());
-    connections_.erase(k);
+  if (!add_connection(VsockConnection::Origin::kGuest, std::move(fd), request.dst_port,
+                      request.src_port, &request)) {
     queue_rst(request.dst_port, request.src_port);
-    return;
   }
-  after_change(k);
 }
 
 void VsockUnixMuxer::queue_rst(uint32_t local_port, uint32_t peer_port) {

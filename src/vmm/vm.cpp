@@ -292,7 +292,11 @@ Vm::Vm(const VmConfig& config, ConsoleIo console) {
            "virtio-net");
   }
   if (config.vsock) {
-    p.vsock = std::make_shared<virtio::VirtioVsock>(*config.vsock, p.loop);
+    try {
+      p.vsock = std::make_shared<virtio::VirtioVsock>(*config.vsock, p.loop);
+    } catch (const HostResourceError& e) {
+      throw ConfigError("vsock", e.what());  // the path is taken: the user's to change
+    }
     attach(p.vsock, "vsock0", "virtio-vsock");
   }
   if (config.console == ConsoleKind::kVirtio) {

@@ -9,6 +9,7 @@
 //     whole (sha256 compared);
 //   - guest -> host: a listener on PATH_5001 echoes what the guest sends; both sides compare;
 //   - "CONNECT 5999\n" (nobody listens) is closed without an OK;
+//   - a second vmm on the same PATH is refused (exit 2, one line naming --vsock and PATH);
 //   - vm.info shows {"vsock": {"cid": 42, "socket": PATH}} and vm.counters the device's
 //     counters; after `vmm ctl shutdown` the socket file is gone.
 // One boot for all of it (a boot costs 15-25 s in the sandbox). Console and vmm's log go to
@@ -154,6 +155,7 @@ struct VsockResult {
   // API
   json info;
   json counters;
+  ToolResult second_vmm;  // `vmm run` on the same socket while the first runs
   bool socket_gone_after_exit = false;
 
   [[nodiscard]] std::optional<std::string> mark(const std::string& key) const {
@@ -295,6 +297,11 @@ class VsockScenario {
       r.problem = "the guest never reported its vsock listener";
       return;
     }
+
+    // A second vmm on the same socket is refused, naming the flag and the path.
+    r.second_vmm = run_tool({env.vmm_bin, "run", "--kernel", env.kernel, "--initrd", initrd,
+                             "--memory", "128M", "--vsock", "cid=43,socket=" + r.socket.string()},
+                            std::min(deadline, Clock::now() + 60s));
 
     // Host -> guest through CONNECT, while the guest's own transfer runs.
     const fs::path sent = scratch_ / "to-guest.data";
@@ -442,6 +449,12 @@ TEST_F(Vsock, ApiInfoAndCountersShowTheDevice) {
   EXPECT_GE(c["rx_bytes"].get<uint64_t>(), kHostBytes + kGuestBytes) << c.dump();
   EXPECT_EQ(c["credit_violations"], 0) << c.dump();
   EXPECT_EQ(c["bad_src_cid"], 0) << c.dump();
+}
+
+TEST_F(Vsock, ASocketInUseIsRefusedInOneLine) {
+  const ToolResult& t = r().second_vmm;
+  EXPECT_TRUE(t.status.exited && t.status.code == 2) << t.status.describe() << " " << t.err;
+  EXPECT_EQ(t.err, "vmm: --vsock: " + r().socket.string() + " is in use by a running server\n");
 }
 
 TEST_F(Vsock, ShutdownEndsVmmAndRemovesTheSocket) {

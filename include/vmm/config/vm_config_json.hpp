@@ -15,8 +15,9 @@ namespace vmm {
 
 // `base` with every field present in `doc` replacing its value. A "drives" or
 // "network-interfaces" list replaces the whole list. Files named by the document (kernel,
-// initrd, drives) must exist. Firecracker keys vmm does not implement are accepted with a
-// warning, or refused when ignoring them would change what the guest sees.
+// initrd, drives) must exist, and so must the directory of the vsock socket. Firecracker keys
+// vmm does not implement are accepted with a warning, or refused when ignoring them would
+// change what the guest sees.
 [[nodiscard]] VmConfig vm_config_from_json(const nlohmann::json& doc, VmConfig base);
 
 // The whole configuration in the schema above: vm_config_from_json(vm_config_to_json(c), {})

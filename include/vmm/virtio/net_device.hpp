@@ -76,13 +76,6 @@ class VirtioNet final : public QueueDevice {
   [[nodiscard]] const MacAddress& mac() const noexcept { return mac_; }
 
  private:
-  // A receive chain popped from the ring and held until a packet fills it.
-  struct RxChain {
-    uint16_t head = 0;
-    uint32_t capacity = 0;
-    std::vector<Descriptor> buffers;  // the writable ones
-  };
-
   bool start_locked(const ActivateContext& context) override;
   void start_host(const ActivateContext& context) override;
   void on_notify_locked(uint16_t queue) override;
@@ -117,9 +110,9 @@ class VirtioNet final : public QueueDevice {
   // Under mutex():
   bool mergeable_ = false;
   size_t max_rx_packet_ = 0;
-  std::vector<uint8_t> rx_packet_;  // header + frame read from the backend, not yet delivered
-  size_t rx_pending_ = 0;           // its length, 0 when none
-  std::vector<RxChain> rx_chains_;
+  std::vector<uint8_t> rx_packet_;       // header + frame read from the backend, not yet delivered
+  size_t rx_pending_ = 0;                // its length, 0 when none
+  std::vector<ChainBuffers> rx_chains_;  // popped, held until a packet fills them
   std::vector<uint8_t> tx_packet_;
 };
 

@@ -8,6 +8,7 @@
 // comes from the transport before the queue is enabled; after that only the device touches it.
 #include <cstdint>
 #include <optional>
+#include <vector>
 
 #include "vmm/memory/guest_address.hpp"
 #include "vmm/memory/guest_memory.hpp"
@@ -72,6 +73,19 @@ class DescriptorChain final {
   bool seen_writable_ = false;
   ChainError error_ = ChainError::kNone;
 };
+
+// One direction of a descriptor chain, gathered by walking it once: for devices that hold a
+// chain for later, or read and write its buffers in pieces.
+struct ChainBuffers {
+  uint16_t head = 0;
+  uint32_t len = 0;                 // the buffers' total length
+  std::vector<Descriptor> buffers;  // in chain order, none of length 0
+};
+
+// Walks `chain` to its end and keeps its device-writable buffers (`writable`) or its
+// device-readable ones in `out` (whose vector is reused). False when the walk failed:
+// chain.error() says why.
+[[nodiscard]] bool collect_buffers(DescriptorChain& chain, bool writable, ChainBuffers& out);
 
 class Queue final {
  public:

@@ -57,13 +57,6 @@ class VirtioVsock final : public QueueDevice {
   [[nodiscard]] size_t connection_count();
 
  private:
-  // A receive chain popped from the ring and held until a packet fills it.
-  struct RxChain {
-    uint16_t head = 0;
-    uint32_t capacity = 0;
-    std::vector<Descriptor> buffers;  // the writable ones
-  };
-
   bool start_locked(const ActivateContext& context) override;
   void on_notify_locked(uint16_t queue) override;
   void quiesce() override;
@@ -72,8 +65,8 @@ class VirtioVsock final : public QueueDevice {
   Queue* tx() const noexcept { return queue(kTxQueue); }
 
   void drain_tx_locked();
-  // One transmitted packet, its readable buffers in tx_buffers_.
-  void handle_tx_packet_locked(uint32_t readable_len);
+  // One transmitted packet, its readable buffers in tx_chain_.
+  void handle_tx_packet_locked();
   void deliver_rx_locked();
   void warn_locked(const char* what);
   // Pops the next usable receive chain into held_rx_; false when there is none now.
@@ -87,8 +80,8 @@ class VirtioVsock final : public QueueDevice {
   // Under mutex():
   int tx_kick_fd_ = -1;  // the transport's transmit-queue eventfd while active
   uint64_t warnings_ = 0;
-  std::optional<RxChain> held_rx_;
-  std::vector<Descriptor> tx_buffers_;                // scratch: one chain's readable buffers
+  std::optional<ChainBuffers> held_rx_;  // popped, held until a packet fills it
+  ChainBuffers tx_chain_;                // scratch: one transmit chain's readable buffers
   std::vector<std::span<const uint8_t>> tx_payload_;  // scratch: its payload in guest RAM
   std::vector<std::span<uint8_t>> rx_payload_;        // scratch: a receive chain's payload
 };

@@ -117,11 +117,9 @@ class VsockUnixMuxer final {
   void drop_handshake(uint64_t id, bool bad_command);
   void start_host_connection(UniqueFd stream, uint32_t guest_port);
   void start_guest_connection(const VsockHeader& request);
-  [[nodiscard]] std::unique_ptr<VsockConnection> make_connection(VsockConnection::Origin origin,
-                                                                 UniqueFd stream,
-                                                                 uint32_t local_port,
-                                                                 uint32_t peer_port,
-                                                                 const VsockHeader* request);
+  // False (the stream closed) when the connection could not be set up.
+  bool add_connection(VsockConnection::Origin origin, UniqueFd stream, uint32_t local_port,
+                      uint32_t peer_port, const VsockHeader* request);
   [[nodiscard]] uint32_t allocate_host_port();
   void queue_rst(uint32_t local_port, uint32_t peer_port);
   // After a connection changed: forget it when finished, else re-arm it and queue its packets.
