@@ -91,18 +91,21 @@ Options parse_options(int argc, char** argv) {
   return options;
 }
 
+// Bound and listening under a temporary name, then renamed: whoever sees `path` can connect.
 UniqueFd listen_unix(const std::string& path) {
   UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
   if (!fd) throw system_error("socket", errno);
+  const std::string staging = path + ".new";
   sockaddr_un address{};
   address.sun_family = AF_UNIX;
-  if (path.size() >= sizeof address.sun_path) throw Error(path + ": socket path is too long");
-  std::memcpy(address.sun_path, path.c_str(), path.size() + 1);
-  ::unlink(path.c_str());
+  if (staging.size() >= sizeof address.sun_path) throw Error(path + ": socket path is too long");
+  std::memcpy(address.sun_path, staging.c_str(), staging.size() + 1);
+  ::unlink(staging.c_str());
   if (::bind(fd.get(), reinterpret_cast<const sockaddr*>(&address), sizeof address) != 0) {
-    throw system_error("bind " + path, errno);
+    throw system_error("bind " + staging, errno);
   }
-  if (::listen(fd.get(), 64) != 0) throw system_error("listen " + path, errno);
+  if (::listen(fd.get(), 64) != 0) throw system_error("listen " + staging, errno);
+  if (::rename(staging.c_str(), path.c_str()) != 0) throw system_error("rename to " + path, errno);
   return fd;
 }
 
