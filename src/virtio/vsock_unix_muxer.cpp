@@ -158,9 +158,11 @@ bool VsockUnixMuxer::accept_host_connections() {
 }
 
 void VsockUnixMuxer::drop_handshake(uint64_t id, bool bad_command) {
-  if (handshakes_.erase(id) > 0 && bad_command) {
-    counters_.bad_connect_commands.fetch_add(1, std::memory_order_relaxed);
-  }
+  const auto it = handshakes_.find(id);
+  if (it == handshakes_.end()) return;
+  // Counted before the erase closes the socket: whoever sees the close sees the count.
+  if (bad_command) counters_.bad_connect_commands.fetch_add(1, std::memory_order_relaxed);
+  handshakes_.erase(it);
 }
 
 void VsockUnixMuxer::on_handshake_ready(uint64_t id) {
