@@ -12,9 +12,13 @@
 
 #include <cerrno>
 #include <charconv>
+#include <chrono>
 #include <csignal>
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -36,13 +40,32 @@ constexpr uint32_t kHostCid = 2;
 // A proc mount of the agent's own, inside the initramfs: it stays visible to the agent after
 // init's switch_root has moved /proc into the final root.
 constexpr const char* kPrivateProc = "/vmm/proc";
+// Started from an initramfs that will switch_root: how long a request (and the readiness
+// announcement) waits for that, so that it sees the final root. Past it, the initramfs serves
+// (a boot that never finds its root can still be looked into).
+constexpr std::chrono::seconds kSwitchRootWait{120};
 
 struct Options {
   uint32_t port = kDefaultPort;
-  std::string unix_path;  // set: listen there instead of on vsock
+  std::string unix_path;                  // set: listen there instead of on vsock
+  std::chrono::milliseconds root_wait{};  // nonzero: wait up to this for init's switch_root
 };
 
 void log(const std::string& line) { std::fprintf(stderr, "vmm-agent: %s\n", line.c_str()); }
+
+// Moves into init's root, waiting for its switch_root when one is expected.
+void enter_init_root(const Options& options) {
+  const std::vector<std::filesystem::path> procs = {kPrivateProc, "/proc"};
+  try {
+    if (options.root_wait.count() > 0) {
+      (void)await_init_root(procs, options.root_wait);
+    } else {
+      (void)follow_init_root(procs);
+    }
+  } catch (const Error& e) {
+    log(e.what());
+  }
+}
 
 constexpr const char* kUsage =
     "usage: vmm-agent [--port N | --listen unix:PATH | --version]\n"
@@ -143,15 +166,16 @@ UniqueFd listen_vsock(uint32_t port) {
   }
 }
 
-// Tells whoever watches that the agent listens: a kernel log line, and a HELLO to the host's
-// port (vmm may listen there; nobody needs to). Both best-effort; the second in a child so a
-// slow connect never delays serving.
-void announce_ready(uint32_t port) {
-  const std::string line = "vmm-agent: ready on vsock port " + std::to_string(port) + "\n";
+// Tells whoever watches that the agent serves, once requests see the final root: a kernel log
+// line, and a HELLO to the host's port (vmm may listen there; nobody needs to). Both
+// best-effort, in a child so that neither delays serving.
+void announce_ready(const Options& options) {
+  if (::fork() != 0) return;
+  enter_init_root(options);
+  const std::string line = "vmm-agent: ready on vsock port " + std::to_string(options.port) + "\n";
   if (UniqueFd kmsg(::open("/dev/kmsg", O_WRONLY | O_CLOEXEC)); kmsg) {
     [[maybe_unused]] const ssize_t n = ::write(kmsg.get(), line.data(), line.size());
   }
-  if (::fork() != 0) return;
   UniqueFd fd(::socket(AF_VSOCK, SOCK_STREAM | SOCK_CLOEXEC, 0));
   sockaddr_vm address{};
   address.svm_family = AF_VSOCK;
@@ -175,13 +199,9 @@ void report_error(int socket, const std::string& message) {
   }
 }
 
-// One connection, in its own process: HELLO, then one request.
-void serve_connection(int socket) {
-  try {
-    follow_init_root({kPrivateProc, "/proc"});
-  } catch (const Error& e) {
-    log(e.what());
-  }
+// One connection, in its own process: HELLO (once in init's root), then one request.
+void serve_connection(int socket, const Options& options) {
+  enter_init_root(options);
   try {
     send_frame(socket, FrameType::kHello, encode_hello({kProtocolVersion, VMM_VERSION}));
     FrameDecoder decoder;
@@ -220,7 +240,7 @@ void serve_connection(int socket) {
     log(e.what());
     std::exit(1);
   }
-  if (options.unix_path.empty()) announce_ready(options.port);
+  if (options.unix_path.empty()) announce_ready(options);
   for (;;) {
     UniqueFd connection(::accept4(listener.get(), nullptr, nullptr, SOCK_CLOEXEC));
     if (!connection) {
@@ -238,7 +258,7 @@ void serve_connection(int socket) {
     if (pid == 0) {
       listener.reset();
       std::signal(SIGCHLD, SIG_DFL);
-      serve_connection(connection.get());
+      serve_connection(connection.get(), options);
       _exit(0);
     }
   }
@@ -256,7 +276,11 @@ void serve_connection(int socket) {
       log(std::string("mount proc on ") + kPrivateProc + ": " + std::strerror(errno) +
           " (the agent will not follow init's root)");
     }
-    serve(Options{});
+    Options options;
+    std::ifstream cmdline(std::string(kPrivateProc) + "/cmdline");
+    const std::string line{std::istreambuf_iterator<char>(cmdline), {}};
+    if (kernel_names_a_root(line)) options.root_wait = kSwitchRootWait;
+    serve(options);
   });
   hand_over_to_init(std::vector<std::string>(argv, argv + argc), kInitCandidates);
 }

@@ -2,7 +2,9 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <thread>
 
 #include "vmm/common/error.hpp"
 
@@ -28,6 +30,29 @@ RootChange follow_init_root(const std::vector<std::filesystem::path>& proc_dirs)
     return RootChange::kFollowed;
   }
   return RootChange::kUnavailable;
+}
+
+bool kernel_names_a_root(std::string_view cmdline) {
+  size_t at = 0;
+  while (at < cmdline.size()) {
+    const size_t end = std::min(cmdline.find_first_of(" \t\n", at), cmdline.size());
+    const std::string_view word = cmdline.substr(at, end - at);
+    if (word.starts_with("root=") && word.size() > 5) return true;
+    at = end + 1;
+  }
+  return false;
+}
+
+RootChange await_init_root(const std::vector<std::filesystem::path>& proc_dirs,
+                           std::chrono::milliseconds limit) {
+  const auto deadline = std::chrono::steady_clock::now() + limit;
+  for (;;) {
+    const RootChange change = follow_init_root(proc_dirs);
+    if (change == RootChange::kFollowed || std::chrono::steady_clock::now() >= deadline) {
+      return change;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
 }
 
 }  // namespace vmm::agent

@@ -6,8 +6,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <functional>
+#include <thread>
 
 #include "agent/agent_exec.hpp"
 #include "agent/agent_init.hpp"
@@ -153,6 +156,61 @@ TEST_F(InitWrapperTest, AgentRunsInItsOwnSession) {
   EXPECT_NE(ids[0], ::getpid());
   EXPECT_EQ(ids[1], ids[0]) << "not a session leader";
   EXPECT_EQ(::waitpid(ids[0], nullptr, 0), ids[0]);
+}
+
+}  // namespace
+}  // namespace vmm::agent
+
+namespace vmm::agent {
+namespace {
+
+TEST(KernelNamesARoot, OnlyANonEmptyRootParameterCounts) {
+  EXPECT_TRUE(kernel_names_a_root("console=ttyS0 root=/dev/vda rw\n"));
+  EXPECT_TRUE(kernel_names_a_root("root=UUID=1234"));
+  EXPECT_FALSE(kernel_names_a_root("console=ttyS0 rdinit=/vmm/vmm-agent\n"));
+  EXPECT_FALSE(kernel_names_a_root("root= quiet"));
+  EXPECT_FALSE(kernel_names_a_root("rootfstype=ext4 rootwait noroot=/dev/vda"));
+  EXPECT_FALSE(kernel_names_a_root(""));
+}
+
+class AwaitRootTest : public FollowRootTest {
+ protected:
+  // Runs await_init_root in a child (it may chroot); the child exits 0 when the answer is
+  // `expected` and, for a followed root, the marker of the new root is visible.
+  void expect_in_child(RootChange expected, std::chrono::milliseconds limit,
+                       const std::function<void()>& meanwhile) {
+    const pid_t pid = ::fork();
+    ASSERT_GE(pid, 0);
+    if (pid == 0) {
+      const auto change = await_init_root({dir_ / "proc"}, limit);
+      const bool marker = fs::exists("/marker-of-newroot");
+      _exit(change == expected && marker == (expected == RootChange::kFollowed) ? 0 : 1);
+    }
+    meanwhile();
+    int status = 0;
+    ASSERT_EQ(::waitpid(pid, &status, 0), pid);
+    EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  }
+};
+
+TEST_F(AwaitRootTest, WaitsForInitToSwitchRoot) {
+  { std::ofstream(dir_ / "newroot" / "marker-of-newroot") << "x"; }
+  const fs::path link = dir_ / "proc" / "1" / "root";
+  fs::create_directory_symlink("/", link);
+  // init is still in the initramfs (our root) for a while, then switches.
+  expect_in_child(RootChange::kFollowed, std::chrono::seconds(20), [&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    const fs::path staging = dir_ / "proc" / "1" / "root.new";
+    fs::create_directory_symlink(dir_ / "newroot", staging);
+    fs::rename(staging, link);
+  });
+}
+
+TEST_F(AwaitRootTest, GivesUpAfterTheLimitAndStaysInTheInitramfs) {
+  fs::create_directory_symlink("/", dir_ / "proc" / "1" / "root");
+  const auto started = std::chrono::steady_clock::now();
+  expect_in_child(RootChange::kSame, std::chrono::milliseconds(300), [] {});
+  EXPECT_GE(std::chrono::steady_clock::now() - started, std::chrono::milliseconds(300));
 }
 
 }  // namespace
