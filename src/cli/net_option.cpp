@@ -97,11 +97,18 @@ virtio::NetConfig parse_net_option(std::string_view spec) {
       bad("'" + std::string(part) + "' is not KEY=VALUE");
     } else if (key == "mac") {
       net.mac = parse_mac(value);
+    } else if (key == "bridge") {
+      if (net.kind != virtio::NetConfig::Kind::kTap) bad("bridge= needs tap=NAME");
+      if (value.empty() || value.size() >= IFNAMSIZ || value.find('/') != std::string_view::npos ||
+          value == "." || value == "..") {
+        bad("bridge=" + std::string(value) + " is not a valid interface name");
+      }
+      net.bridge = std::string(value);
     } else if (key == "hostfwd") {
       if (net.kind != virtio::NetConfig::Kind::kUser) bad("hostfwd= needs user mode networking");
       net.host_forwards.push_back(parse_hostfwd(value));
     } else {
-      bad("unknown option '" + std::string(key) + "' (mac, hostfwd)");
+      bad("unknown option '" + std::string(key) + "' (mac, bridge, hostfwd)");
     }
   }
   return net;

@@ -262,6 +262,7 @@ virtio::NetConfig parse_interface(const json& v, const std::string& path) {
   virtio::NetConfig net;
   std::optional<std::string> kind;
   std::optional<std::string> tap;
+  std::optional<std::string> bridge;
   bool have_forwards = false;
   for_each_member(v, path, [&](const std::string& key, const json& value, const std::string& f) {
     if (key == "iface_id") {
@@ -276,6 +277,12 @@ virtio::NetConfig parse_interface(const json& v, const std::string& path) {
       }
       if (tap->find('/') != std::string::npos || *tap == "." || *tap == "..") {
         fail(f, "'" + *tap + "' is not a valid interface name");
+      }
+    } else if (key == "bridge") {
+      bridge = get_string(value, f);
+      if (bridge->empty() || bridge->size() >= IFNAMSIZ || bridge->find('/') != std::string::npos ||
+          *bridge == "." || *bridge == "..") {
+        fail(f, "'" + *bridge + "' is not a valid interface name");
       }
     } else if (key == "guest_mac") {
       if (value.is_null()) {
@@ -306,8 +313,10 @@ virtio::NetConfig parse_interface(const json& v, const std::string& path) {
     if (have_forwards) fail(member_path(path, "host_forwards"), "needs \"kind\": \"user\"");
     net.kind = virtio::NetConfig::Kind::kTap;
     net.tap_name = *tap;
+    net.bridge = bridge.value_or("");
   } else {
     if (tap) fail(member_path(path, "host_dev_name"), "not used with \"kind\": \"user\"");
+    if (bridge) fail(member_path(path, "bridge"), "needs a tap interface");
     net.kind = virtio::NetConfig::Kind::kUser;
   }
   return net;
@@ -478,6 +487,7 @@ json vm_config_to_json(const VmConfig& config) {
     if (net.kind == virtio::NetConfig::Kind::kTap) {
       n["kind"] = "tap";
       n["host_dev_name"] = net.tap_name;
+      if (!net.bridge.empty()) n["bridge"] = net.bridge;
     } else {
       n["kind"] = "user";
       json fwds = json::array();

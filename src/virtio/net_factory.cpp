@@ -32,7 +32,7 @@ MacAddress default_mac(const NetConfig& config, size_t index) {
 std::shared_ptr<VirtioNet> make_net_device(const NetConfig& config, EventLoop& loop, size_t index) {
   std::unique_ptr<NetBackend> backend;
   if (config.kind == NetConfig::Kind::kTap) {
-    backend = std::make_unique<TapBackend>(config.tap_name);
+    backend = std::make_unique<TapBackend>(config.tap_name, config.bridge);
   } else {
     backend = std::make_unique<SlirpBackend>(config.host_forwards, loop);
   }

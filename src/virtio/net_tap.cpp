@@ -2,19 +2,55 @@
 
 #include <fcntl.h>
 #include <linux/if_tun.h>
+#include <linux/sockios.h>
 #include <net/if.h>
 #include <spdlog/spdlog.h>
 #include <sys/ioctl.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
+#include <filesystem>
 
 #include "vmm/common/error.hpp"
 
 namespace vmm::virtio {
 
-TapBackend::TapBackend(const std::string& name) : name_(name) {
+namespace {
+
+// Brings `tap` up and makes it a port of `bridge`, as `ip link set TAP master BRIDGE up` does.
+void join_bridge(const std::string& tap, const std::string& bridge) {
+  const std::string what = "--net tap=" + tap + ",bridge=" + bridge + ": ";
+  if (bridge.size() >= IFNAMSIZ) throw ConfigError(what + "not a valid bridge name");
+  const UniqueFd sock(::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+  if (!sock) throw ConfigError(what + "socket: " + std::strerror(errno));
+  ifreq ifr{};
+  std::memcpy(ifr.ifr_name, tap.data(), tap.size());
+  if (::ioctl(sock.get(), SIOCGIFFLAGS, &ifr) < 0 ||
+      (ifr.ifr_flags |= IFF_UP, ::ioctl(sock.get(), SIOCSIFFLAGS, &ifr) < 0)) {
+    throw ConfigError(what + "cannot bring the TAP up: " + std::strerror(errno));
+  }
+  const unsigned index = ::if_nametoindex(tap.c_str());
+  if (index == 0) throw ConfigError(what + "the TAP has no index: " + std::strerror(errno));
+  ifreq port{};
+  std::memcpy(port.ifr_name, bridge.data(), bridge.size());
+  port.ifr_ifindex = static_cast<int>(index);
+  if (::ioctl(sock.get(), SIOCBRADDIF, &port) < 0) {
+    const int error = errno;
+    // A port of some bridge already (a TAP made beforehand): fine when it is this one.
+    std::error_code ec;
+    const auto master =
+        std::filesystem::read_symlink("/sys/class/net/" + tap + "/master", ec).filename();
+    if (error == EBUSY && !ec && master == bridge) return;
+    throw ConfigError(what + "cannot add the TAP to the bridge: " + std::strerror(error) +
+                      (error == ENODEV || error == EOPNOTSUPP ? " (is it a bridge?)" : ""));
+  }
+}
+
+}  // namespace
+
+TapBackend::TapBackend(const std::string& name, const std::string& bridge) : name_(name) {
   if (name.empty() || name.size() >= IFNAMSIZ) {
     throw ConfigError("--net tap=" + name + ": not a valid interface name");
   }
@@ -34,7 +70,9 @@ TapBackend::TapBackend(const std::string& name) : name_(name) {
     throw ConfigError("--net tap=" + name + ": TUNSETVNETHDRSZ failed: " + std::strerror(errno));
   }
   set_offloads(NetOffloads{});
-  spdlog::debug("virtio-net: attached to TAP {}", name_);
+  if (!bridge.empty()) join_bridge(name, bridge);
+  spdlog::debug("virtio-net: attached to TAP {}{}", name_,
+                bridge.empty() ? std::string() : " on bridge " + bridge);
 }
 
 TapBackend::~TapBackend() { stop(); }

@@ -25,6 +25,15 @@ TEST(NetOption, TapWithMac) {
   EXPECT_EQ(*n.mac, (virtio::MacAddress{0x02, 0xab, 0x00, 0x11, 0x22, 0xff}));
 }
 
+TEST(NetOption, TapOnABridge) {
+  const NetConfig n = parse_net_option("tap=vmt1,bridge=br-test,mac=00:16:3e:00:00:01");
+  EXPECT_EQ(n.kind, NetConfig::Kind::kTap);
+  EXPECT_EQ(n.tap_name, "vmt1");
+  EXPECT_EQ(n.bridge, "br-test");
+  EXPECT_TRUE(n.mac.has_value());
+  EXPECT_TRUE(parse_net_option("tap=vmt1").bridge.empty());
+}
+
 TEST(NetOption, UserWithForwards) {
   const NetConfig n = parse_net_option("user,hostfwd=tcp::2222-:22,hostfwd=tcp:0.0.0.0:8080-:80");
   EXPECT_EQ(n.kind, NetConfig::Kind::kUser);
@@ -60,6 +69,10 @@ TEST(NetOption, Errors) {
   expect_error("user,hostfwd=tcp:host:22-:22", "not an IPv4 address");
   expect_error("user,hostfwd=tcp:22:22", "is not tcp:");
   expect_error("user,speed=10", "unknown option");
+  expect_error("user,bridge=br0", "needs tap=NAME");
+  expect_error("tap=t0,bridge=", "not a valid interface name");
+  expect_error("tap=t0,bridge=abcdefghijklmnopq", "not a valid interface name");
+  expect_error("tap=t0,bridge=a/b", "not a valid interface name");
   expect_error("user,novalue", "not KEY=VALUE");
 }
 

@@ -1,7 +1,16 @@
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <net/if.h>
+#include <sched.h>
+#include <sys/mount.h>
+#include <sys/wait.h>
 #include <unistd.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <string>
 
 #include "vmm/common/error.hpp"
 #include "vmm/virtio/net_tap.hpp"
@@ -25,6 +34,97 @@ TEST(TapBackend, CreatedTapDisappearsWithTheBackend) {
     EXPECT_EQ(tap.receive(buf), 0u);
   }
   EXPECT_EQ(::if_nametoindex(name), 0u);
+}
+
+// Runs `check` in a child in a network namespace of its own (so the host's interfaces are
+// untouched, and nothing is left behind if it fails); returns what it reported, "" for success.
+std::string in_own_network_namespace(const std::function<std::string()>& check) {
+  int pipe_fds[2];
+  if (::pipe(pipe_fds) != 0) return "pipe failed";
+  const pid_t pid = ::fork();
+  if (pid == 0) {
+    ::close(pipe_fds[0]);
+    std::string problem;
+    try {
+      // A sysfs of the new namespace's own, in a mount namespace of the child's own.
+      if (::unshare(CLONE_NEWNET | CLONE_NEWNS) != 0 ||
+          ::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0 ||
+          ::mount("sysfs", "/sys", "sysfs", 0, nullptr) != 0) {
+        problem = "cannot make a network namespace with its own sysfs";
+      } else {
+        problem = check();
+      }
+    } catch (const std::exception& e) {
+      problem = std::string("threw: ") + e.what();
+    }
+    [[maybe_unused]] const auto n = ::write(pipe_fds[1], problem.data(), problem.size());
+    ::_exit(0);
+  }
+  ::close(pipe_fds[1]);
+  std::string problem;
+  char buf[256];
+  for (ssize_t n = 0; (n = ::read(pipe_fds[0], buf, sizeof buf)) > 0;) {
+    problem.append(buf, static_cast<size_t>(n));
+  }
+  ::close(pipe_fds[0]);
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  if (!WIFEXITED(status)) return "the child died";
+  return problem;
+}
+
+std::string master_of(const std::string& name) {
+  std::error_code ec;
+  return std::filesystem::read_symlink("/sys/class/net/" + name + "/master", ec)
+      .filename()
+      .string();
+}
+
+TEST(TapBackend, BridgeOptionBringsTheTapUpAsAPortOfTheBridge) {
+  if (!can_create_taps()) GTEST_SKIP() << "needs root and /dev/net/tun";
+  const std::string problem = in_own_network_namespace([]() -> std::string {
+    if (std::system("ip link add vmmtestbr0 type bridge 2>/dev/null") != 0) {
+      return "cannot create a bridge (no bridge module?)";
+    }
+    {
+      TapBackend tap("vmmtesttap0", "vmmtestbr0");
+      if (master_of("vmmtesttap0") != "vmmtestbr0") return "the TAP is not a port of the bridge";
+      std::ifstream flags("/sys/class/net/vmmtesttap0/flags");
+      unsigned value = 0;
+      flags >> std::hex >> value;
+      if ((value & IFF_UP) == 0) return "the TAP is not up";
+      // A TAP made beforehand and a port of the bridge already: attaching to it is fine.
+      if (std::system("ip tuntap add dev vmmtestprst0 mode tap && "
+                      "ip link set vmmtestprst0 master vmmtestbr0") != 0) {
+        return "cannot make a persistent TAP";
+      }
+      TapBackend again("vmmtestprst0", "vmmtestbr0");
+      if (master_of("vmmtestprst0") != "vmmtestbr0") return "the second TAP is not a port";
+    }
+    if (::if_nametoindex("vmmtesttap0") != 0) return "the TAP outlived its backend";
+    try {
+      TapBackend lost("vmmtesttap1", "vmmnosuchbr");
+      return "a missing bridge was accepted";
+    } catch (const ConfigError& e) {
+      if (std::string(e.what()).find("vmmnosuchbr") == std::string::npos) {
+        return std::string("the error does not name the bridge: ") + e.what();
+      }
+    }
+    try {
+      TapBackend not_bridge("vmmtesttap2", "lo");
+      return "lo was accepted as a bridge";
+    } catch (const ConfigError& e) {
+      if (std::string(e.what()).find("cannot add the TAP") == std::string::npos) {
+        return std::string("unexpected error: ") + e.what();
+      }
+    }
+    // Nothing half-made: the TAPs of the refused attempts are gone.
+    if (::if_nametoindex("vmmtesttap1") != 0 || ::if_nametoindex("vmmtesttap2") != 0) {
+      return "a refused TAP was left behind";
+    }
+    return "";
+  });
+  EXPECT_EQ(problem, "");
 }
 
 TEST(TapBackend, BadNameIsAConfigError) {

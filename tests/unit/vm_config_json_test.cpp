@@ -212,6 +212,7 @@ TEST_F(VmConfigJson, RoundTrip) {
   virtio::NetConfig tap;
   tap.kind = virtio::NetConfig::Kind::kTap;
   tap.tap_name = "tap3";
+  tap.bridge = "br-test";
   tap.mac = virtio::MacAddress{0x02, 0x11, 0x22, 0x33, 0x44, 0x55};
   c.nets.push_back(tap);
   virtio::NetConfig user;
@@ -230,6 +231,8 @@ TEST_F(VmConfigJson, RoundTrip) {
   EXPECT_EQ(j["machine-config"]["mem_size_mib"], 1536);
   EXPECT_EQ(j["drives"][1]["path_on_host"], data_);
   EXPECT_EQ(j["network-interfaces"][0]["host_dev_name"], "tap3");
+  EXPECT_EQ(j["network-interfaces"][0]["bridge"], "br-test");
+  EXPECT_FALSE(j["network-interfaces"][1].contains("bridge"));
   EXPECT_EQ(j["network-interfaces"][0]["guest_mac"], "02:11:22:33:44:55");
   EXPECT_EQ(j["vmm"]["transport"], "mmio");
   EXPECT_EQ(j["vsock"], (json{{"cid", 42}, {"socket", (dir_ / "v.sock").string()}}));
@@ -341,6 +344,10 @@ TEST_F(VmConfigJson, ErrorsNameTheJsonPath) {
        "network-interfaces[0].host_forwards", "user"},
       {R"({"network-interfaces": [{"kind": "user", "host_dev_name": "tap0"}]})",
        "network-interfaces[0].host_dev_name", "not used"},
+      {R"({"network-interfaces": [{"kind": "user", "bridge": "br0"}]})",
+       "network-interfaces[0].bridge", "needs a tap"},
+      {R"({"network-interfaces": [{"host_dev_name": "tap0", "bridge": "a-very-long-bridge"}]})",
+       "network-interfaces[0].bridge", "not a valid interface name"},
       {R"({"network-interfaces": [{"kind": "bridge"}]})", "network-interfaces[0].kind",
        "tap, user"},
       {R"({"network-interfaces": [{"kind": "user",

@@ -24,6 +24,7 @@ struct NetConfig {
   enum class Kind { kTap, kUser };
   Kind kind = Kind::kUser;
   std::string tap_name;                    // kTap
+  std::string bridge;                      // kTap: a bridge the TAP joins, brought up
   std::vector<HostForward> host_forwards;  // kUser
   std::optional<MacAddress> mac;           // nullopt: derived by default_mac()
   friend bool operator==(const NetConfig&, const NetConfig&) = default;

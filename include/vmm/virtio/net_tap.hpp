@@ -13,8 +13,10 @@ namespace vmm::virtio {
 
 class TapBackend final : public NetBackend {
  public:
-  // Attaches to the TAP `name` or creates it. Throws vmm::ConfigError saying why it cannot.
-  explicit TapBackend(const std::string& name);
+  // Attaches to the TAP `name` or creates it; with a `bridge`, also brings it up and adds it
+  // to that bridge (unless it is a port of it already). Throws vmm::ConfigError saying why it
+  // cannot.
+  explicit TapBackend(const std::string& name, const std::string& bridge = {});
   ~TapBackend() override;
 
   [[nodiscard]] std::string describe() const override { return name_; }
