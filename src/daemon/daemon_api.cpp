@@ -170,14 +170,16 @@ json instance_json(const instance::InstanceView& v) {
 
 json state_json(const instance::InstanceView& v) {
   json network = json::object();
-  if (!v.host_veth.empty()) {
-    network["eth0"] = json{
-        {"addresses",
-         json::array({json{{"family", "inet"}, {"address", v.record.ipv4}, {"scope", "global"}}})},
-        {"hwaddr", v.record.mac},
-        {"host_name", v.host_veth},
-        {"state", "up"},
-        {"type", "broadcast"}};
+  if (!v.host_interface.empty()) {
+    json addresses = json::array();
+    if (!v.ipv4.empty()) {
+      addresses.push_back(json{{"family", "inet"}, {"address", v.ipv4}, {"scope", "global"}});
+    }
+    network["eth0"] = json{{"addresses", addresses},
+                           {"hwaddr", v.record.mac},
+                           {"host_name", v.host_interface},
+                           {"state", "up"},
+                           {"type", "broadcast"}};
   }
   return json{{"status", instance::status_name(v.status)},
               {"status_code", lxd_status_code(v.status)},

@@ -2,11 +2,13 @@
 
 #include <arpa/inet.h>
 #include <spdlog/spdlog.h>
+#include <strings.h>
 
 #include <chrono>
 #include <csignal>
 #include <fstream>
 #include <random>
+#include <sstream>
 
 #include "instance/child_process.hpp"
 #include "vmm/common/error.hpp"
@@ -109,6 +111,7 @@ BridgeNetwork::BridgeNetwork(BridgeConfig config, const fs::path& state_dir)
     nat_rule_.clear();
   }
   std::ofstream(dir_ / "hosts", std::ios::app).flush();
+  std::ofstream(dir_ / "dhcp-hosts", std::ios::app).flush();
   // A dnsmasq left by a manager that was killed holds the bridge's port 53: it goes first.
   if (const pid_t old = read_pid(dir_ / "dnsmasq.pid"); old != 0) {
     std::ifstream comm("/proc/" + std::to_string(old) + "/comm");
@@ -168,6 +171,7 @@ void BridgeNetwork::run_dnsmasq() {
       "--dhcp-authoritative",
       "--dhcp-leasefile=" + (dir_ / "dnsmasq.leases").string(),
       "--addn-hosts=" + (dir_ / "hosts").string(),
+      "--dhcp-hostsfile=" + (dir_ / "dhcp-hosts").string(),
       "--pid-file=" + (dir_ / "dnsmasq.pid").string(),
       "--user=nobody",
       "--group=nogroup"};
@@ -229,17 +233,39 @@ void BridgeNetwork::attach_container(pid_t pid, const std::string& host_end, con
   }
 }
 
-void BridgeNetwork::publish_hosts(const std::string& hosts) {
+void BridgeNetwork::publish_hosts(const std::string& hosts, const std::string& dhcp_hosts) {
   std::lock_guard lock(hosts_mutex_);
-  const fs::path tmp = dir_ / "hosts.tmp";
-  {
-    std::ofstream out(tmp, std::ios::trunc);
-    out << hosts;
+  for (const auto& [name, text] :
+       {std::pair{"hosts", &hosts}, std::pair{"dhcp-hosts", &dhcp_hosts}}) {
+    const fs::path tmp = dir_ / (std::string(name) + ".tmp");
+    {
+      std::ofstream out(tmp, std::ios::trunc);
+      out << *text;
+    }
+    fs::permissions(tmp, fs::perms::owner_read | fs::perms::owner_write | fs::perms::group_read |
+                             fs::perms::others_read);
+    fs::rename(tmp, dir_ / name);
   }
-  fs::permissions(tmp, fs::perms::owner_read | fs::perms::owner_write | fs::perms::group_read |
-                           fs::perms::others_read);
-  fs::rename(tmp, dir_ / "hosts");
+  // SIGHUP: dnsmasq reads both files again.
   if (const pid_t pid = read_pid(dir_ / "dnsmasq.pid"); pid != 0) ::kill(pid, SIGHUP);
+}
+
+std::string BridgeNetwork::leased_address(const std::string& mac) const {
+  if (mac.empty()) return {};
+  // dnsmasq's lease file: "EXPIRY MAC ADDRESS HOSTNAME CLIENT-ID" per line.
+  std::ifstream leases(dir_ / "dnsmasq.leases");
+  std::string line;
+  while (std::getline(leases, line)) {
+    std::istringstream fields(line);
+    std::string expiry;
+    std::string leased_mac;
+    std::string address;
+    if (fields >> expiry >> leased_mac >> address &&
+        strcasecmp(leased_mac.c_str(), mac.c_str()) == 0) {
+      return address;
+    }
+  }
+  return {};
 }
 
 }  // namespace vmm::instance

@@ -6,7 +6,8 @@
 // with the manager and come back with the next one.
 //
 // Containers get a veth pair: the host end on the bridge, the other end eth0 in the
-// container's network namespace, with the instance's own MAC and address.
+// container's network namespace, with the instance's own MAC and address. VMs get a TAP on the
+// bridge and ask by DHCP; dnsmasq reserves the instance's address for its MAC.
 #include <sys/types.h>
 
 #include <atomic>
@@ -55,8 +56,11 @@ class BridgeNetwork final {
   // the host's veth end (an old one of that name is replaced).
   void attach_container(pid_t pid, const std::string& host_end, const std::string& mac,
                         const std::string& address) const;
-  // Instance names dnsmasq answers for: "address name" lines.
-  void publish_hosts(const std::string& hosts);
+  // Instance names dnsmasq answers for ("address name" lines) and the DHCP reservations of
+  // instances that ask for their address ("mac,address" lines).
+  void publish_hosts(const std::string& hosts, const std::string& dhcp_hosts);
+  // The address dnsmasq has leased to `mac`, or "" when none.
+  [[nodiscard]] std::string leased_address(const std::string& mac) const;
 
  private:
   void run_dnsmasq();

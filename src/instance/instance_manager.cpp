@@ -37,18 +37,23 @@ InstanceManager::InstanceManager(fs::path state_dir, fs::path vmm_exe,
   }
 }
 
-std::string InstanceManager::host_veth(const std::string& name) const {
-  // Unique per state directory and instance, and within IFNAMSIZ.
+std::string InstanceManager::host_interface(const std::string& name) const {
+  // Unique per state directory and instance, and within IFNAMSIZ: a container's veth end, or
+  // a VM's TAP.
   return "vmm" + short_hash(instances_dir_.string() + "/" + name);
 }
 
 void InstanceManager::publish_hosts() {
   if (!bridge_) return;
   std::string hosts;
+  std::string dhcp_hosts;
   for (const auto& view : list()) {
-    if (!view.record.ipv4.empty()) hosts += view.record.ipv4 + " " + view.record.name + "\n";
+    if (view.record.ipv4.empty()) continue;
+    hosts += view.record.ipv4 + " " + view.record.name + "\n";
+    // A VM asks by DHCP: its MAC gets the address the manager gave the instance.
+    if (!view.record.mac.empty()) dhcp_hosts += view.record.mac + "," + view.record.ipv4 + "\n";
   }
-  bridge_->publish_hosts(hosts);
+  bridge_->publish_hosts(hosts, dhcp_hosts);
 }
 
 void InstanceManager::attach_network(const InstanceRecord& record) {
@@ -56,8 +61,8 @@ void InstanceManager::attach_network(const InstanceRecord& record) {
   if (!bridge_) {
     throw StateError("instance " + record.name + " is on a bridge, and the manager has none");
   }
-  bridge_->attach_container(containers_.init_pid(record.name), host_veth(record.name), record.mac,
-                            record.ipv4);
+  bridge_->attach_container(containers_.init_pid(record.name), host_interface(record.name),
+                            record.mac, record.ipv4);
 }
 
 fs::path InstanceManager::instance_dir(const std::string& name) const {
@@ -111,11 +116,16 @@ InstanceView InstanceManager::view_of(const InstanceRecord& record) const {
     if (record.vsock_cid != 0) {
       view.vsock_socket = VmBackend::vsock_socket(instance_dir(record.name)).string();
     }
+    if (view.status != InstanceStatus::kStopped && record.network == "bridge" && bridge_) {
+      view.host_interface = host_interface(record.name);
+      view.ipv4 = bridge_->leased_address(record.mac);
+    }
   } else if (record.type == InstanceType::kContainer && !record.creating) {
     view.status = containers_.status(record.name);
     view.pid = view.status == InstanceStatus::kStopped ? 0 : containers_.init_pid(record.name);
     if (view.status != InstanceStatus::kStopped && record.network == "bridge") {
-      view.host_veth = host_veth(record.name);
+      view.host_interface = host_interface(record.name);
+      view.ipv4 = record.ipv4;
     }
   }
   std::error_code ec;
@@ -130,9 +140,6 @@ void InstanceManager::validate_request(const CreateRequest& request) const {
   validate_config(request.config);
   if (request.type == InstanceType::kVirtualMachine) {
     vms_.require_kernel();
-    if (request.network == "bridge") {
-      throw ConfigError("network", "virtual machines have no bridge network yet: use none");
-    }
   } else if (request.config.contains("root.size")) {
     throw ConfigError("root.size", "only virtual machines have a root disk");
   }
@@ -167,7 +174,7 @@ InstanceView InstanceManager::create(const CreateRequest& request) {
   record.config = request.config;
   record.created_at = rfc3339_now();
   record.creating = true;
-  record.network = request.network.empty() ? (bridge_ && !vm ? "bridge" : "none") : request.network;
+  record.network = request.network.empty() ? (bridge_ ? "bridge" : "none") : request.network;
   if (record.network != "bridge" && record.network != "none") {
     throw ConfigError("network", "\"" + record.network + "\" is neither bridge nor none");
   }
@@ -243,7 +250,14 @@ void InstanceManager::start_locked(InstanceRecord& record) {
 
 void InstanceManager::start_backend(const InstanceRecord& record) {
   if (record.type == InstanceType::kVirtualMachine) {
-    vms_.start(record, instance_dir(record.name));
+    std::optional<VmNic> nic;
+    if (record.network == "bridge") {
+      if (!bridge_) {
+        throw StateError("instance " + record.name + " is on a bridge, and the manager has none");
+      }
+      nic = VmNic{host_interface(record.name), bridge_->name(), record.mac};
+    }
+    vms_.start(record, instance_dir(record.name), nic);
     return;
   }
   // The instance's name is its host name, also for an init that sets it from /etc/hostname.

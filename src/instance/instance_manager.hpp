@@ -43,7 +43,8 @@ struct InstanceView {
   InstanceStatus status = InstanceStatus::kStopped;
   pid_t pid = 0;
   std::vector<std::string> snapshots;
-  std::string host_veth;     // the host end of eth0 while it runs on the bridge
+  std::string host_interface;  // while it runs on the bridge: the host's veth end or TAP
+  std::string ipv4;          // while it runs on the bridge: a container's; the address a VM leased
   std::string vsock_socket;  // a VM's, where its guest agent is reached
 };
 
@@ -120,7 +121,7 @@ class InstanceManager final {
   auto with_root(const std::string& name, Action action);
   // eth0 on the bridge for a running container instance, and its name server.
   void attach_network(const InstanceRecord& record);
-  [[nodiscard]] std::string host_veth(const std::string& name) const;
+  [[nodiscard]] std::string host_interface(const std::string& name) const;
   // The instances' names and addresses, for the bridge's DNS.
   void publish_hosts();
   // The instance's state from its backend.

@@ -125,7 +125,8 @@ pid_t VmBackend::pid(const fs::path& dir) const {
   return identity ? identity->pid : 0;
 }
 
-void VmBackend::start(const InstanceRecord& record, const fs::path& dir) const {
+void VmBackend::start(const InstanceRecord& record, const fs::path& dir,
+                      const std::optional<VmNic>& nic) const {
   require_kernel();
   if (running(dir)) throw StateError("instance " + record.name + " is already running");
   remove_run_files(dir);
@@ -151,6 +152,10 @@ void VmBackend::start(const InstanceRecord& record, const fs::path& dir) const {
                cpus == record.config.end() ? "1" : cpus->second, "--memory",
                std::to_string(((memory == 0 ? kDefaultMemory : memory) + kMiB - 1) / kMiB) + "M",
                "--on-reboot", "restart", "--api-socket", socket_file(dir).string()});
+  if (nic) {
+    argv.insert(argv.end(),
+                {"--net", "tap=" + nic->tap + ",bridge=" + nic->bridge + ",mac=" + nic->mac});
+  }
   if (record.vsock_cid != 0) {
     argv.insert(argv.end(), {"--vsock", "cid=" + std::to_string(record.vsock_cid) +
                                             ",socket=" + vsock_socket(dir).string()});

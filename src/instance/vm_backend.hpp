@@ -36,6 +36,14 @@ inline constexpr const char* kVmCmdline = "console=ttyS0 root=/dev/vda rw reboot
 // emulated machine takes a minute to get there.
 inline constexpr std::chrono::seconds kDefaultAgentWait{300};
 
+// A VM's NIC on the managed bridge: a TAP that `vmm run` makes, brings up as a port of the
+// bridge, and that goes away with it.
+struct VmNic {
+  std::string tap;
+  std::string bridge;
+  std::string mac;
+};
+
 class VmBackend final {
  public:
   VmBackend(std::filesystem::path vmm_exe, VmBootConfig boot);
@@ -49,7 +57,8 @@ class VmBackend final {
                            const std::filesystem::path& image_rootfs);
   // Starts `vmm run` detached and returns once its API answers (or it has failed: vmm::Error
   // with the last console line).
-  void start(const InstanceRecord& record, const std::filesystem::path& dir) const;
+  void start(const InstanceRecord& record, const std::filesystem::path& dir,
+             const std::optional<VmNic>& nic = std::nullopt) const;
   // The power button, then SIGKILL after `timeout` (at once when force). A stopped VM is left
   // as is; either way its pid file and socket go.
   void stop(const std::filesystem::path& dir, std::chrono::milliseconds timeout, bool force) const;

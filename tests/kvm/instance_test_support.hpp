@@ -1,6 +1,7 @@
 #pragma once
 // Helpers of the KVM tests of VM instances: a private `vmm daemon --foreground` (its own socket
-// and state directory, no bridge), the lxc-like CLI against it, and the instance's console.log.
+// and state directory, no bridge unless a test names one), the lxc-like CLI against it, and the
+// instance's console.log.
 #include <gtest/gtest.h>
 #include <sys/types.h>
 #include <unistd.h>
@@ -89,7 +90,9 @@ class InstanceDaemonTest : public KvmTest {
   }
 
   // `cmdline_append`: guest kernel parameters for every VM instance, before the environment's.
-  void start_daemon(std::string cmdline_append = "") {
+  // `network`: the daemon's bridge options (none by default).
+  void start_daemon(std::string cmdline_append = "",
+                    const std::vector<std::string>& network = {"--bridge", ""}) {
     const std::string cache = cache_dir();
     std::vector<std::string> argv = {
         KvmTestEnv::get().vmm_bin,
@@ -101,8 +104,6 @@ class InstanceDaemonTest : public KvmTest {
         state_.string(),
         "--group",
         "",
-        "--bridge",
-        "",
         "--kernel",
         KvmTestEnv::get().kernel,
         "--initrd",
@@ -110,6 +111,7 @@ class InstanceDaemonTest : public KvmTest {
     const std::string& extra = KvmTestEnv::get().cmdline_extra;
     if (!extra.empty()) cmdline_append += (cmdline_append.empty() ? "" : " ") + extra;
     if (!cmdline_append.empty()) argv.insert(argv.end(), {"--vm-cmdline-append", cmdline_append});
+    argv.insert(argv.end(), network.begin(), network.end());
     daemon_.emplace(Subprocess::spawn(argv));
     const auto up_by = std::min(deadline_, Clock::now() + std::chrono::seconds(60));
     while (Clock::now() < up_by) {

@@ -17,6 +17,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -44,6 +45,14 @@ insmod /lib/vmm-test/button.ko
 echo boot >>/boots
 sync
 echo "VMMTEST: boots=$(wc -l </boots) root=$(awk '$2 == "/" { print $3 }' /proc/mounts | tail -1)"
+if [ -e /sys/class/net/eth0 ]; then
+  ip link set eth0 up
+  if udhcpc -i eth0 -s /etc/udhcpc/default.script -n -q -t 30 -T 1 >/dev/null 2>&1; then
+    echo "VMMTEST: dhcp $(ip -4 -o addr show dev eth0 | awk '{ print $4 }')"
+  else
+    echo "VMMTEST: dhcp failed"
+  fi
+fi
 event=""
 for try in $(seq 50); do
   for dev in /sys/class/input/event*; do
@@ -240,6 +249,105 @@ TEST_F(InstanceVmTest, LaunchStopStartAdoptSnapshotDelete) {
   const std::string stat = read_file("/proc/" + std::to_string(last) + "/stat");
   EXPECT_TRUE(stat.empty() || stat.find(") Z ") != std::string::npos) << stat;
   EXPECT_EQ(listed().rfind("not listed", 0), 0U);
+}
+
+// The IPV4 column of `vmm list --format csv` output for `name` ("" while it has none).
+std::string listed_ipv4(const std::string& csv, const std::string& name) {
+  std::istringstream lines(csv);
+  for (std::string line; std::getline(lines, line);) {
+    std::vector<std::string> fields;
+    std::istringstream split(line);
+    for (std::string field; std::getline(split, field, ',');) fields.push_back(field);
+    if (fields.size() >= 4 && fields[0] == name) return fields[3].substr(0, fields[3].find(' '));
+  }
+  return "";
+}
+
+// The interfaces whose master is `bridge`.
+std::vector<std::string> ports_of(const std::string& bridge) {
+  std::vector<std::string> ports;
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator("/sys/class/net/" + bridge + "/brif", ec)) {
+    ports.push_back(entry.path().filename().string());
+  }
+  std::sort(ports.begin(), ports.end());
+  return ports;
+}
+
+// Two images and two VM instances on a bridge of the test's own (its own name and subnet):
+// each VM asks by DHCP and gets the address the manager gave it, `vmm list` shows both, they
+// reach the bridge and each other, and delete leaves no TAP on the bridge.
+TEST_F(InstanceVmTest, TwoVmsOnABridgeLeaseTheirAddressesAndReachEachOther) {
+  const std::string bridge = "vmmtbr" + std::to_string(::getpid() % 100000);
+  struct RemoveBridge {
+    std::string name;
+    ~RemoveBridge() {
+      (void)run_tool({"ip", "link", "del", name}, Clock::now() + std::chrono::seconds(10));
+    }
+  } remove_bridge{bridge};
+  const fs::path tree = make_image_tree(work_);
+  ASSERT_FALSE(HasFailure());
+  const fs::path second_tree = work_ / "rootfs-second";
+  fs::copy(tree, second_tree, fs::copy_options::recursive | fs::copy_options::copy_symlinks);
+  std::ofstream(second_tree / "etc/image-name") << "second\n";
+  ASSERT_NO_FATAL_FAILURE(start_daemon("", {"--bridge", bridge, "--subnet", "10.213.7.1/24"}));
+  ASSERT_TRUE(vmm({"image", "import", tree.string(), "--alias", "first"}).ok());
+  ASSERT_TRUE(vmm({"image", "import", second_tree.string(), "--alias", "second"}).ok());
+
+  // Both at once, as a user would start two: the launches overlap.
+  const auto begin = Clock::now();
+  std::vector<Subprocess> launches;
+  for (const auto& [image, name] : {std::pair{"first", "net1"}, std::pair{"second", "net2"}}) {
+    launches.push_back(Subprocess::spawn(
+        {KvmTestEnv::get().vmm_bin, "launch", image, name, "--vm", "--memory", "192MiB"}));
+  }
+  for (auto& launch : launches) {
+    const auto status = launch.wait(deadline_);
+    EXPECT_TRUE(status && status->code == 0) << launch.stdout_text() << launch.stderr_text();
+  }
+  std::string first;
+  std::string second;
+  while (Clock::now() < deadline_ && (first.empty() || second.empty())) {
+    const std::string csv = vmm({"list", "--format", "csv"}).out;
+    first = listed_ipv4(csv, "net1");
+    second = listed_ipv4(csv, "net2");
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
+  std::printf("two VMs launched to both addresses listed: %lld ms\n%s",
+              millis(Clock::now() - begin), vmm({"list"}).out.c_str());
+  ASSERT_FALSE(first.empty()) << vmm({"list"}).out;
+  ASSERT_FALSE(second.empty()) << vmm({"list"}).out;
+  EXPECT_NE(first, second);
+  EXPECT_EQ(first.rfind("10.213.7.", 0), 0U) << first;
+  EXPECT_EQ(second.rfind("10.213.7.", 0), 0U) << second;
+  EXPECT_EQ(ports_of(bridge).size(), 2U);
+
+  // Each guest has the address it was listed with, from its own image.
+  const ToolResult addr = vmm({"exec", "net1", "--", "ip", "-4", "-o", "addr", "show", "eth0"});
+  EXPECT_NE(addr.out.find(first + "/24"), std::string::npos) << addr.out << addr.err;
+  EXPECT_EQ(vmm({"exec", "net2", "--", "cat", "/etc/image-name"}).out, "second\n");
+  EXPECT_EQ(vmm({"exec", "net1", "--", "test", "-e", "/etc/image-name"}).status.code, 1);
+  // The bridge's address (the host) and the other VM answer.
+  const ToolResult to_host =
+      vmm({"exec", "net1", "--", "ping", "-c", "1", "-W", "10", "10.213.7.1"});
+  EXPECT_TRUE(to_host.ok()) << to_host.out << to_host.err;
+  const ToolResult to_peer = vmm({"exec", "net1", "--", "ping", "-c", "1", "-W", "10", second});
+  EXPECT_TRUE(to_peer.ok()) << to_peer.out << to_peer.err;
+  // The instance's name resolves through the bridge's DNS.
+  const ToolResult named = vmm({"exec", "net2", "--", "nslookup", "net1", "10.213.7.1"});
+  EXPECT_NE(named.out.find(first), std::string::npos) << named.out << named.err;
+
+  for (const char* name : {"net1", "net2"}) {
+    const ToolResult deleted = vmm({"delete", "--force", name});
+    EXPECT_TRUE(deleted.ok()) << deleted.err;
+  }
+  // The TAPs went with their VMs.
+  std::vector<std::string> left = ports_of(bridge);
+  for (int i = 0; i < 50 && !left.empty(); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    left = ports_of(bridge);
+  }
+  EXPECT_TRUE(left.empty()) << left.front();
 }
 
 }  // namespace
