@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "cli/agent_exec.hpp"
+#include "cli/container_exec.hpp"
 #include "cli/daemon_client.hpp"
 #include "cli/file_commands.hpp"
 #include "daemon/daemon.hpp"
@@ -394,6 +395,27 @@ int instance_main(int argc, char** argv) {
       if (force_interactive) options.terminal = TerminalMode::kAlways;
       if (force_noninteractive) options.terminal = TerminalMode::kNever;
       return exec_through_agent(vsock_socket, options);
+    }
+    const std::string runtime_root = instance.value("runtime_root", "");
+    if (::geteuid() == 0 && !runtime_root.empty()) {
+      // Root on the daemon's host: the runtime's own exec, with this terminal and stdin.
+      instance::ExecOptions options;
+      options.command = command;
+      for (const auto& item : env) {
+        std::map<std::string, std::string> kv;
+        add_key_value(kv, item);  // checks KEY=VALUE
+        options.environment.push_back(item);
+      }
+      options.cwd = cwd;
+      if (!user.empty()) {
+        AgentExecOptions checked;
+        parse_exec_user(user, checked);  // UID or UID:GID, else a clear error
+        options.user = user;
+      }
+      TerminalMode mode = TerminalMode::kAuto;
+      if (force_interactive) mode = TerminalMode::kAlways;
+      if (force_noninteractive) mode = TerminalMode::kNever;
+      return exec_in_container(runtime_root, name, options, mode);
     }
     json body{{"command", command},
               {"record-output", true},

@@ -165,6 +165,8 @@ json instance_json(const instance::InstanceView& v) {
            {"snapshots", v.snapshots}};
   // Where the guest agent is reached (Firecracker's CONNECT convention), for interactive exec.
   if (!v.vsock_socket.empty()) out["vsock_socket"] = v.vsock_socket;
+  // Where a root caller on this host execs into a running container with its own terminal.
+  if (!v.runtime_root.empty()) out["runtime_root"] = v.runtime_root;
   return out;
 }
 

@@ -98,9 +98,9 @@ std::string tail_of(const fs::path& file) {
 constexpr int kCommandNotFound = 127;
 constexpr int kCommandNotExecutable = 126;
 
-// Whether `command` names an executable inside the root (resolved as the container would,
-// never outside it): 0, or the status a shell gives (127 missing, 126 not executable).
-int check_command(const fs::path& rootfs, const ExecOptions& options) {
+}  // namespace
+
+int ContainerBackend::command_status(const fs::path& rootfs, const ExecOptions& options) {
   UniqueFd root(::open(rootfs.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
   if (!root) return 0;  // the runtime reports it
   const std::string& command = options.command.front();
@@ -140,6 +140,29 @@ int check_command(const fs::path& rootfs, const ExecOptions& options) {
   }
   return best;
 }
+
+std::string ContainerBackend::command_status_message(const ExecOptions& options, int status) {
+  return options.command.front() +
+         (status == kCommandNotFound ? ": command not found\n" : ": permission denied\n");
+}
+
+std::vector<std::string> ContainerBackend::exec_argv(const fs::path& vmm_exe,
+                                                     const fs::path& runtime_root,
+                                                     const std::string& name,
+                                                     const ExecOptions& options, bool tty) {
+  std::vector<std::string> argv = {vmm_exe.string(), "oci", "--root", runtime_root.string(),
+                                   "exec"};
+  if (tty) argv.emplace_back("--tty");
+  for (const auto& env : options.environment) argv.insert(argv.end(), {"--env", env});
+  if (!options.cwd.empty()) argv.insert(argv.end(), {"--cwd", options.cwd});
+  if (!options.user.empty()) argv.insert(argv.end(), {"--user", options.user});
+  argv.push_back(name);
+  argv.emplace_back("--");
+  argv.insert(argv.end(), options.command.begin(), options.command.end());
+  return argv;
+}
+
+namespace {
 
 // Writes each file through the mounted root, never outside it (the image may hold symlinks
 // such as /etc/resolv.conf -> ../run/...). A file that cannot be written is logged and skipped.
@@ -372,21 +395,13 @@ void ContainerBackend::unfreeze(const std::string& name) { runtime_.resume(name)
 
 int ContainerBackend::exec(const std::string& name, const ExecOptions& options) {
   // A missing or non-executable command gets a shell's status and message, not the runtime's.
-  if (const int status = check_command(runtime_.state(name).record.rootfs, options); status != 0) {
-    const std::string message =
-        options.command.front() +
-        (status == kCommandNotFound ? ": command not found\n" : ": permission denied\n");
+  if (const int status = command_status(runtime_.state(name).record.rootfs, options);
+      status != 0) {
+    const std::string message = command_status_message(options, status);
     if (options.err_fd >= 0) (void)!::write(options.err_fd, message.data(), message.size());
     return status;
   }
-  std::vector<std::string> args = {"exec"};
-  for (const auto& env : options.environment) args.insert(args.end(), {"--env", env});
-  if (!options.cwd.empty()) args.insert(args.end(), {"--cwd", options.cwd});
-  if (!options.user.empty()) args.insert(args.end(), {"--user", options.user});
-  args.push_back(name);
-  args.emplace_back("--");
-  args.insert(args.end(), options.command.begin(), options.command.end());
-  return run_child(runtime_argv(std::move(args)),
+  return run_child(exec_argv(vmm_exe_, runtime_root_, name, options, false),
                    ChildIo{.in = -1, .out = options.out_fd, .err = options.err_fd});
 }
 

@@ -52,6 +52,22 @@ class ContainerBackend final {
   [[nodiscard]] pid_t init_pid(const std::string& name) const;
   // Runs a command in the running instance; its exit status (127: no such command).
   [[nodiscard]] int exec(const std::string& name, const ExecOptions& options);
+  // Where the runtime keeps its containers' state (`vmm oci --root`): a root caller on this
+  // host execs through it directly, with its own terminal and stdin.
+  [[nodiscard]] const std::filesystem::path& runtime_root() const noexcept {
+    return runtime_root_;
+  }
+  // Whether the command names an executable inside `rootfs` (resolved as the container would,
+  // never outside it): 0, or the status a shell gives (127 missing, 126 not executable).
+  [[nodiscard]] static int command_status(const std::filesystem::path& rootfs,
+                                          const ExecOptions& options);
+  // The line a shell prints for `command_status`'s 127 or 126.
+  [[nodiscard]] static std::string command_status_message(const ExecOptions& options, int status);
+  // `vmm_exe oci --root RUNTIME_ROOT exec [--tty] [--env ...] [--cwd] [--user] NAME -- CMD`.
+  [[nodiscard]] static std::vector<std::string> exec_argv(const std::filesystem::path& vmm_exe,
+                                                          const std::filesystem::path& runtime_root,
+                                                          const std::string& name,
+                                                          const ExecOptions& options, bool tty);
 
   // Whether the instance's root is mounted, and unmounting it (nothing when it is not).
   [[nodiscard]] static bool root_mounted(const std::filesystem::path& dir);

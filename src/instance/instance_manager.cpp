@@ -123,6 +123,9 @@ InstanceView InstanceManager::view_of(const InstanceRecord& record) const {
   } else if (record.type == InstanceType::kContainer && !record.creating) {
     view.status = containers_.status(record.name);
     view.pid = view.status == InstanceStatus::kStopped ? 0 : containers_.init_pid(record.name);
+    if (view.status != InstanceStatus::kStopped) {
+      view.runtime_root = containers_.runtime_root().string();
+    }
     if (view.status != InstanceStatus::kStopped && record.network == "bridge") {
       view.host_interface = host_interface(record.name);
       view.ipv4 = record.ipv4;

@@ -46,6 +46,7 @@ struct InstanceView {
   std::string host_interface;  // while it runs on the bridge: the host's veth end or TAP
   std::string ipv4;          // while it runs on the bridge: a container's; the address a VM leased
   std::string vsock_socket;  // a VM's, where its guest agent is reached
+  std::string runtime_root;  // a running container's: its runtime's state (direct exec)
 };
 
 class InstanceManager final {

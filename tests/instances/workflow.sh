@@ -174,6 +174,16 @@ expect_eq "exec --env and --cwd" "bar /tmp" \
   "$("$vmm" exec one --env FOO=bar --cwd /tmp -- sh -c 'echo $FOO $(pwd)')"
 expect_eq "stderr is kept apart" "to-stderr" \
   "$("$vmm" exec one -- sh -c 'echo to-stderr >&2' 2>&1 >/dev/null)"
+expect_eq "exec streams stdin" "piped through" "$(echo 'piped through' | "$vmm" exec one -- cat)"
+"$vmm" exec one -- /etc 2>/dev/null; expect_eq "a directory is 126" 126 "$?"
+"$vmm" exec -T one -- tty >/dev/null; expect_eq "-T: no pty" 1 "$?"
+# At a terminal (script(1) makes one): a pty in the instance, as lxc exec gives, and a shell
+# that reads what is typed; its exit status comes back.
+tty_out=$(script -qec "$vmm exec one -- sh -c 'tty; stty size'" /dev/null </dev/null | tr -d '\r')
+check "exec at a terminal gets a pty" grep -q '^/dev/pts/' <<<"$tty_out"
+shell_out=$(printf 'echo $((6*7))\nexit 3\n' | script -qec "$vmm exec one -- /bin/sh" /dev/null)
+expect_eq "an interactive shell's status" 3 "$?"
+check "the shell ran what was typed" grep -q '^42' <<<"$(tr -d '\r' <<<"$shell_out")"
 
 # --- file push and pull: bytes, owner and mode; symlinks stay inside the instance
 head -c 100000 /dev/urandom >"$work/blob"
