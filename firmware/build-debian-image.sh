@@ -2,7 +2,8 @@
 # Builds a Debian 12 (bookworm) guest image with systemd, as a distribution user would boot it
 # under vmm: mmdebstrap from the Debian registry, systemd as init with udev, dbus and logind (so
 # the ACPI power button shuts it down), a serial getty on ttyS0 that logs root in without a
-# password (for tests and headless use), root on /dev/vda, and the stock kernel's modules
+# password (for tests and headless use), DHCP on the NIC when it boots as a VM (systemd-networkd),
+# root on /dev/vda, and the stock kernel's modules
 # (firmware/fetch-debian-kernel.sh) so udev loads the drivers it finds (button, evdev, pvpanic,
 # virtio-vsock).
 #
@@ -64,6 +65,18 @@ cat >"$root/etc/systemd/system/serial-getty@ttyS0.service.d/autologin.conf" <<'E
 ExecStart=
 ExecStart=-/sbin/agetty --autologin root --noclear --keep-baud 115200,57600,38400,9600 %I $TERM
 EOF
+# In a VM, systemd-networkd asks for an address by DHCP on the NIC (the daemon's bridge answers,
+# as LXD's images do on lxdbr0). A system container's eth0 is set up by its manager from
+# outside, so networkd stays off there.
+mkdir -p "$root/etc/systemd/network" "$root/etc/systemd/system/multi-user.target.wants"
+printf '[Match]\nDriver=virtio_net\n\n[Network]\nDHCP=ipv4\n' \
+  >"$root/etc/systemd/network/80-vmm-dhcp.network"
+for unit in systemd-networkd.service systemd-networkd.socket; do
+  mkdir -p "$root/etc/systemd/system/$unit.d"
+  printf '[Unit]\nConditionVirtualization=vm\n' >"$root/etc/systemd/system/$unit.d/vmm-vm-only.conf"
+done
+ln -sf /lib/systemd/system/systemd-networkd.service \
+  "$root/etc/systemd/system/multi-user.target.wants/systemd-networkd.service"
 # The first boot makes the machine ID; an empty file says "not yet" without a first-boot
 # wizard on the console.
 : >"$root/etc/machine-id"

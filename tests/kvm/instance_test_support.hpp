@@ -87,6 +87,9 @@ class InstanceDaemonTest : public KvmTest {
     }
     std::filesystem::remove_all(work_, ec);
     ::unsetenv("VMM_SOCKET");
+    if (!bridge_.empty()) {
+      (void)run_tool({"ip", "link", "del", bridge_}, Clock::now() + std::chrono::seconds(10));
+    }
   }
 
   // `cmdline_append`: guest kernel parameters for every VM instance, before the environment's.
@@ -158,13 +161,41 @@ class InstanceDaemonTest : public KvmTest {
     return "not listed: " + r.out + r.err;
   }
 
+  // The IPV4 column of `vmm list --format csv` for instance `name` ("" while it has none).
+  std::string listed_ipv4(const std::string& name) const {
+    std::istringstream lines(vmm({"list", "--format", "csv"}).out);
+    for (std::string line; std::getline(lines, line);) {
+      std::vector<std::string> fields;
+      std::istringstream split(line);
+      for (std::string field; std::getline(split, field, ',');) fields.push_back(field);
+      if (fields.size() >= 4 && fields[0] == name) return fields[3].substr(0, fields[3].find(' '));
+    }
+    return "";
+  }
+
+  // Waits for `name` to be listed with an address; "" at the deadline.
+  std::string wait_ipv4(const std::string& name) const {
+    while (Clock::now() < deadline_) {
+      if (std::string address = listed_ipv4(name); !address.empty()) return address;
+      std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    }
+    return "";
+  }
+
   pid_t vm_pid() const {
     const ToolResult r = vmm({"info", name_});
     const auto at = r.out.find("PID: ");
     return at == std::string::npos ? 0 : std::stoi(r.out.substr(at + 5));
   }
 
+  // A bridge of the test's own name, for start_daemon's network; removed with the fixture.
+  std::string test_bridge() {
+    bridge_ = "vmmtbr" + std::to_string(::getpid() % 100000);
+    return bridge_;
+  }
+
   std::string name_ = "vm1";
+  std::string bridge_;
   std::filesystem::path work_;
   std::filesystem::path socket_;
   std::filesystem::path state_;

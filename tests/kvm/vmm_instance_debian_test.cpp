@@ -101,14 +101,15 @@ TEST_F(InstanceDebianTest, VmBootsToMultiUserWithNoFailedUnitAndStopsByThePowerB
   // The disk gets the guest agent (build/vmm-agent, beside vmm) and its systemd unit; the
   // image's tree does not. systemd's status lines on the console, for the log of a failure and
   // to show the shutdown.
-  ASSERT_NO_FATAL_FAILURE(start_daemon("systemd.show_status=1"));
+  ASSERT_NO_FATAL_FAILURE(start_daemon(
+      "systemd.show_status=1", {"--bridge", test_bridge(), "--subnet", "10.213.8.1/24"}));
   const ToolResult imported = vmm({"image", "import", tree.string(), "--alias", "debian/12"});
   ASSERT_TRUE(imported.ok()) << imported.err;
   fs::remove_all(tree);  // the store has its copy; /tmp is memory in the sandbox
 
-  // The instance's defaults (one vCPU, 512 MiB), no network: the daemon has no bridge here.
+  // The instance's defaults: one vCPU, 512 MiB, a NIC on the daemon's bridge.
   const auto launch_begin = Clock::now();
-  const ToolResult launched = vmm({"launch", "debian/12", name_, "--vm", "--network", "none"});
+  const ToolResult launched = vmm({"launch", "debian/12", name_, "--vm"});
   ASSERT_TRUE(launched.ok()) << launched.out << launched.err;
   const auto launched_at = Clock::now();
   EXPECT_EQ(listed(), "RUNNING,VIRTUAL-MACHINE");
@@ -129,6 +130,12 @@ TEST_F(InstanceDebianTest, VmBootsToMultiUserWithNoFailedUnitAndStopsByThePowerB
   EXPECT_EQ(unit.out, "active\n") << unit.err;
   const ToolResult hostname = vmm({"exec", name_, "--", "cat", "/etc/os-release"});
   EXPECT_NE(hostname.out.find("Debian GNU/Linux 12"), std::string::npos) << hostname.err;
+  // The image's own DHCP client (systemd-networkd) leased the address the daemon gave it.
+  const std::string address = wait_ipv4(name_);
+  std::printf("launch to the address listed: %lld ms\n", millis(Clock::now() - launch_begin));
+  EXPECT_EQ(address.rfind("10.213.8.", 0), 0U) << vmm({"list"}).out;
+  const ToolResult ip = vmm({"exec", name_, "--", "ip", "-4", "-o", "addr", "show"});
+  EXPECT_NE(ip.out.find(address + "/24"), std::string::npos) << ip.out << ip.err;
 
   // The power button: logind powers the system off, long before the stop's timeout.
   const pid_t pid = vm_pid();

@@ -251,18 +251,6 @@ TEST_F(InstanceVmTest, LaunchStopStartAdoptSnapshotDelete) {
   EXPECT_EQ(listed().rfind("not listed", 0), 0U);
 }
 
-// The IPV4 column of `vmm list --format csv` output for `name` ("" while it has none).
-std::string listed_ipv4(const std::string& csv, const std::string& name) {
-  std::istringstream lines(csv);
-  for (std::string line; std::getline(lines, line);) {
-    std::vector<std::string> fields;
-    std::istringstream split(line);
-    for (std::string field; std::getline(split, field, ',');) fields.push_back(field);
-    if (fields.size() >= 4 && fields[0] == name) return fields[3].substr(0, fields[3].find(' '));
-  }
-  return "";
-}
-
 // The interfaces whose master is `bridge`.
 std::vector<std::string> ports_of(const std::string& bridge) {
   std::vector<std::string> ports;
@@ -278,13 +266,7 @@ std::vector<std::string> ports_of(const std::string& bridge) {
 // each VM asks by DHCP and gets the address the manager gave it, `vmm list` shows both, they
 // reach the bridge and each other, and delete leaves no TAP on the bridge.
 TEST_F(InstanceVmTest, TwoVmsOnABridgeLeaseTheirAddressesAndReachEachOther) {
-  const std::string bridge = "vmmtbr" + std::to_string(::getpid() % 100000);
-  struct RemoveBridge {
-    std::string name;
-    ~RemoveBridge() {
-      (void)run_tool({"ip", "link", "del", name}, Clock::now() + std::chrono::seconds(10));
-    }
-  } remove_bridge{bridge};
+  const std::string bridge = test_bridge();
   const fs::path tree = make_image_tree(work_);
   ASSERT_FALSE(HasFailure());
   const fs::path second_tree = work_ / "rootfs-second";
@@ -305,14 +287,8 @@ TEST_F(InstanceVmTest, TwoVmsOnABridgeLeaseTheirAddressesAndReachEachOther) {
     const auto status = launch.wait(deadline_);
     EXPECT_TRUE(status && status->code == 0) << launch.stdout_text() << launch.stderr_text();
   }
-  std::string first;
-  std::string second;
-  while (Clock::now() < deadline_ && (first.empty() || second.empty())) {
-    const std::string csv = vmm({"list", "--format", "csv"}).out;
-    first = listed_ipv4(csv, "net1");
-    second = listed_ipv4(csv, "net2");
-    std::this_thread::sleep_for(std::chrono::milliseconds(200));
-  }
+  const std::string first = wait_ipv4("net1");
+  const std::string second = wait_ipv4("net2");
   std::printf("two VMs launched to both addresses listed: %lld ms\n%s",
               millis(Clock::now() - begin), vmm({"list"}).out.c_str());
   ASSERT_FALSE(first.empty()) << vmm({"list"}).out;
