@@ -19,7 +19,8 @@ bool wants_terminal(TerminalMode mode) {
 
 int exec_in_container(const std::filesystem::path& runtime_root, const std::string& name,
                       const instance::ExecOptions& options, TerminalMode mode) {
-  const container::ContainerInfo info = container::ContainerRuntime(runtime_root.string()).state(name);
+  const container::ContainerInfo info =
+      container::ContainerRuntime(runtime_root.string()).state(name);
   if (info.status != container::Status::kRunning) {
     throw StateError("instance " + name + " is not running");
   }

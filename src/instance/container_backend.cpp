@@ -395,8 +395,7 @@ void ContainerBackend::unfreeze(const std::string& name) { runtime_.resume(name)
 
 int ContainerBackend::exec(const std::string& name, const ExecOptions& options) {
   // A missing or non-executable command gets a shell's status and message, not the runtime's.
-  if (const int status = command_status(runtime_.state(name).record.rootfs, options);
-      status != 0) {
+  if (const int status = command_status(runtime_.state(name).record.rootfs, options); status != 0) {
     const std::string message = command_status_message(options, status);
     if (options.err_fd >= 0) (void)!::write(options.err_fd, message.data(), message.size());
     return status;

@@ -54,9 +54,7 @@ class ContainerBackend final {
   [[nodiscard]] int exec(const std::string& name, const ExecOptions& options);
   // Where the runtime keeps its containers' state (`vmm oci --root`): a root caller on this
   // host execs through it directly, with its own terminal and stdin.
-  [[nodiscard]] const std::filesystem::path& runtime_root() const noexcept {
-    return runtime_root_;
-  }
+  [[nodiscard]] const std::filesystem::path& runtime_root() const noexcept { return runtime_root_; }
   // Whether the command names an executable inside `rootfs` (resolved as the container would,
   // never outside it): 0, or the status a shell gives (127 missing, 126 not executable).
   [[nodiscard]] static int command_status(const std::filesystem::path& rootfs,

@@ -192,9 +192,9 @@ TEST_F(AgentRunTest, ExitStatusesComeBackExactly) {
   EXPECT_NE(missing.err.find("/no/such/command"), std::string::npos) << missing.err;
   // Found, but not something to run: a directory, and a file without the x bit.
   EXPECT_EQ(ctl_exec({}, {"/etc"}, deadline_).status.code, 126);
-  ASSERT_TRUE(ctl_exec({}, {"sh", "-c", "echo echo no > /root/plain; chmod 644 /root/plain"},
-                       deadline_)
-                  .ok());
+  ASSERT_TRUE(
+      ctl_exec({}, {"sh", "-c", "echo echo no > /root/plain; chmod 644 /root/plain"}, deadline_)
+          .ok());
   EXPECT_EQ(ctl_exec({}, {"/root/plain"}, deadline_).status.code, 126);
   // A signal: 128 + its number, as a shell reports it.
   EXPECT_EQ(ctl_exec({}, {"sh", "-c", "kill -TERM $$"}, deadline_).status.code, 128 + SIGTERM);

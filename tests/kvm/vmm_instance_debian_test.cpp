@@ -101,8 +101,8 @@ TEST_F(InstanceDebianTest, VmBootsToMultiUserWithNoFailedUnitAndStopsByThePowerB
   // The disk gets the guest agent (build/vmm-agent, beside vmm) and its systemd unit; the
   // image's tree does not. systemd's status lines on the console, for the log of a failure and
   // to show the shutdown.
-  ASSERT_NO_FATAL_FAILURE(start_daemon(
-      "systemd.show_status=1", {"--bridge", test_bridge(), "--subnet", "10.213.8.1/24"}));
+  ASSERT_NO_FATAL_FAILURE(start_daemon("systemd.show_status=1",
+                                       {"--bridge", test_bridge(), "--subnet", "10.213.8.1/24"}));
   const ToolResult imported = vmm({"image", "import", tree.string(), "--alias", "debian/12"});
   ASSERT_TRUE(imported.ok()) << imported.err;
   fs::remove_all(tree);  // the store has its copy; /tmp is memory in the sandbox
