@@ -1,6 +1,7 @@
 #include "instance/vm_backend.hpp"
 
 #include <spdlog/spdlog.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <csignal>
@@ -12,7 +13,9 @@
 
 #include "agent/agent_binary.hpp"
 #include "agent/agent_client.hpp"
+#include "container/cgroup.hpp"
 #include "instance/child_process.hpp"
+#include "instance/names.hpp"
 #include "instance/vm_disk.hpp"
 #include "vmm/common/error.hpp"
 
@@ -35,6 +38,48 @@ fs::path frozen_mark(const fs::path& dir) { return dir / "vm.frozen"; }
 fs::path console_file(const fs::path& dir) { return dir / "console.log"; }
 // How long one connection to the agent may take to answer its hello.
 constexpr auto kAgentHello = std::chrono::seconds(10);
+
+// The VM's cgroup, relative to the hierarchy roots: "vmm.vms-HASH/NAME", the hash of the state
+// directory keeping two managers' VMs of one name apart.
+std::string vm_cgroup(const fs::path& dir) {
+  return "vmm.vms-" + short_hash(fs::weakly_canonical(dir.parent_path()).string()) + "/" +
+         dir.filename().string();
+}
+
+// Moves the VM's process into a cgroup of its own: its memory and CPU are accounted apart from
+// the daemon's and other instances', and what it leaves is found by the cgroup. Best effort:
+// a host without cgroups still runs the VM.
+void join_vm_cgroup(const fs::path& dir, pid_t pid) {
+  try {
+    const container::CgroupLayout layout = container::detect_cgroup_layout();
+    container::Cgroup cgroup =
+        container::Cgroup::create(layout, vm_cgroup(dir), container::Resources{});
+    cgroup.add_process(pid);
+    cgroup.release();  // it lives as long as the VM, past this daemon
+  } catch (const Error& e) {
+    spdlog::warn("{}: the VM runs without a cgroup of its own: {}", dir.filename().string(),
+                 e.what());
+  }
+}
+
+// Removes the stopped VM's cgroup, and the manager's parent when no VM is left in it.
+void remove_vm_cgroup(const fs::path& dir) {
+  try {
+    const container::CgroupLayout layout = container::detect_cgroup_layout();
+    const std::string relative = vm_cgroup(dir);
+    const auto leaf_dirs = container::cgroup_directories(layout, relative);
+    if (std::none_of(leaf_dirs.begin(), leaf_dirs.end(),
+                     [](const auto& entry) { return fs::exists(entry.second); })) {
+      return;
+    }
+    container::Cgroup::attach(layout, relative).destroy();
+    for (const auto& [controller, leaf] : leaf_dirs) {
+      ::rmdir(fs::path(leaf).parent_path().c_str());  // fails while other VMs are in it
+    }
+  } catch (const Error& e) {
+    spdlog::warn("{}: cannot remove the VM's cgroup: {}", dir.filename().string(), e.what());
+  }
+}
 
 std::string read_text(const fs::path& file) {
   std::ifstream in(file);
@@ -175,6 +220,7 @@ void VmBackend::start(const InstanceRecord& record, const fs::path& dir,
   };
   if (!identity) throw failed();
   write_atomically(pid_file(dir), pid_file_text(*identity));
+  join_vm_cgroup(dir, pid);
   // Up once its API tells of a VM (it answers 503 before that); a missing /dev/kvm, a bad
   // kernel or disk end the process first.
   const auto deadline = std::chrono::steady_clock::now() + kStartWait;
@@ -229,6 +275,7 @@ void VmBackend::stop(const fs::path& dir, std::chrono::milliseconds timeout, boo
     }
   }
   remove_run_files(dir);
+  remove_vm_cgroup(dir);
 }
 
 void VmBackend::freeze(const fs::path& dir) const {

@@ -101,6 +101,26 @@ fs::path make_image_tree(const fs::path& work) {
   return tree;
 }
 
+// The cgroup of process `pid` that an instance manager made ("vmm.vms-HASH/NAME"), or "".
+std::string vm_cgroup_of(pid_t pid) {
+  std::istringstream lines(read_file("/proc/" + std::to_string(pid) + "/cgroup"));
+  for (std::string line; std::getline(lines, line);) {
+    const auto at = line.find("/vmm.vms-");
+    if (at != std::string::npos) return line.substr(at + 1);
+  }
+  return "";
+}
+
+// Whether a cgroup directory `relative` exists in any hierarchy under /sys/fs/cgroup.
+bool cgroup_exists(const std::string& relative) {
+  if (fs::exists(fs::path("/sys/fs/cgroup") / relative)) return true;
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator("/sys/fs/cgroup", ec)) {
+    if (entry.is_directory(ec) && fs::exists(entry.path() / relative)) return true;
+  }
+  return false;
+}
+
 // Median and minimum of ten `vmm exec NAME -- true`, printed for the closing figures.
 template <typename Exec>
 void print_exec_latency(const char* kind, Exec exec) {
@@ -140,6 +160,17 @@ TEST_F(InstanceVmTest, LaunchStopStartAdoptSnapshotDelete) {
               static_cast<long long>(ms(booted_at - launch_begin)));
   const pid_t pid = vm_pid();
   ASSERT_GT(pid, 0);
+  // The VM's process is in a cgroup of its own (where the host has cgroups: the sandbox mounts
+  // cgroup2, as a systemd host does).
+  const bool host_has_cgroups =
+      fs::exists("/sys/fs/cgroup/cgroup.controllers") || fs::exists("/sys/fs/cgroup/memory");
+  const std::string cgroup = vm_cgroup_of(pid);
+  if (host_has_cgroups) {
+    EXPECT_TRUE(cgroup.ends_with("/vm1")) << read_file("/proc/" + std::to_string(pid) + "/cgroup");
+    EXPECT_TRUE(cgroup_exists(cgroup)) << cgroup;
+  } else {
+    std::printf("SKIPPED: the VM's own cgroup (no cgroup file system here)\n");
+  }
   // What an idle VM instance costs the host.
   const std::string rollup = read_file("/proc/" + std::to_string(pid) + "/smaps_rollup");
   for (const char* field : {"Rss:", "Pss:"}) {
@@ -249,6 +280,9 @@ TEST_F(InstanceVmTest, LaunchStopStartAdoptSnapshotDelete) {
   const std::string stat = read_file("/proc/" + std::to_string(last) + "/stat");
   EXPECT_TRUE(stat.empty() || stat.find(") Z ") != std::string::npos) << stat;
   EXPECT_EQ(listed().rfind("not listed", 0), 0U);
+  if (!cgroup.empty()) {
+    EXPECT_FALSE(cgroup_exists(cgroup)) << "the VM's cgroup outlived it";
+  }
 }
 
 // The interfaces whose master is `bridge`.
