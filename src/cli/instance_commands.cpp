@@ -374,6 +374,15 @@ int instance_main(int argc, char** argv) {
       throw ConfigError("exec",
                         "--force-interactive and --force-noninteractive exclude each other");
     }
+    std::vector<std::string> environment;
+    for (const auto& item : env) {
+      std::map<std::string, std::string> kv;
+      add_key_value(kv, item);  // checks KEY=VALUE
+      environment.push_back(item);
+    }
+    TerminalMode terminal = TerminalMode::kAuto;
+    if (force_interactive) terminal = TerminalMode::kAlways;
+    if (force_noninteractive) terminal = TerminalMode::kNever;
     const json instance = client.call("GET", instance_url(name));
     if (instance.value("type", "") == "virtual-machine") {
       // Streams and a pty: straight to the guest agent through the VM's vsock socket.
@@ -385,15 +394,10 @@ int instance_main(int argc, char** argv) {
         throw StateError("instance " + name + " has no guest agent channel");
       AgentExecOptions options;
       options.command = command;
-      for (const auto& item : env) {
-        std::map<std::string, std::string> kv;
-        add_key_value(kv, item);  // checks KEY=VALUE
-        options.environment.push_back(item);
-      }
+      options.environment = environment;
       options.cwd = cwd;
       if (!user.empty()) parse_exec_user(user, options);
-      if (force_interactive) options.terminal = TerminalMode::kAlways;
-      if (force_noninteractive) options.terminal = TerminalMode::kNever;
+      options.terminal = terminal;
       return exec_through_agent(vsock_socket, options);
     }
     const std::string runtime_root = instance.value("runtime_root", "");
@@ -401,33 +405,25 @@ int instance_main(int argc, char** argv) {
       // Root on the daemon's host: the runtime's own exec, with this terminal and stdin.
       instance::ExecOptions options;
       options.command = command;
-      for (const auto& item : env) {
-        std::map<std::string, std::string> kv;
-        add_key_value(kv, item);  // checks KEY=VALUE
-        options.environment.push_back(item);
-      }
+      options.environment = environment;
       options.cwd = cwd;
       if (!user.empty()) {
         AgentExecOptions checked;
         parse_exec_user(user, checked);  // UID or UID:GID, else a clear error
         options.user = user;
       }
-      TerminalMode mode = TerminalMode::kAuto;
-      if (force_interactive) mode = TerminalMode::kAlways;
-      if (force_noninteractive) mode = TerminalMode::kNever;
-      return exec_in_container(runtime_root, name, options, mode);
+      return exec_in_container(runtime_root, name, options, terminal);
     }
     json body{{"command", command},
               {"record-output", true},
               {"interactive", false},
               {"wait-for-websocket", false}};
-    json environment = json::object();
-    for (const auto& item : env) {
-      std::map<std::string, std::string> kv;
-      add_key_value(kv, item);
-      environment[kv.begin()->first] = kv.begin()->second;
+    json environment_json = json::object();
+    for (const auto& item : environment) {
+      const auto eq = item.find('=');
+      environment_json[item.substr(0, eq)] = item.substr(eq + 1);
     }
-    body["environment"] = environment;
+    body["environment"] = environment_json;
     if (!cwd.empty()) body["cwd"] = cwd;
     if (!user.empty()) {
       try {
