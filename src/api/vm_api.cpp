@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <array>
+#include <cstdio>
 #include <exception>
 #include <string_view>
 
@@ -66,6 +67,18 @@ ApiResponse counters(VmControl& vm) {
     for (const auto& [name, value] : d.counters) c[name] = value;
     out[d.id] = std::move(c);
   }
+  // Not a device id: what the guest's exits to the VMM were, for finding what a boot costs.
+  const ExitSummary exits = vm.exits();
+  json by_kind = json::object();
+  for (const auto& e : exits.by_kind) by_kind[e.kind] = e.count;
+  json top = json::array();
+  for (const auto& e : exits.by_address) {
+    std::array<char, 24> hex{};
+    std::snprintf(hex.data(), hex.size(), "0x%llx", static_cast<unsigned long long>(e.address));
+    top.push_back({{"kind", e.kind}, {"address", hex.data()}, {"count", e.count}});
+  }
+  out["vcpu_exits"] = {
+      {"total", exits.total}, {"by_kind", by_kind}, {"top", top}, {"untracked", exits.untracked}};
   return json_response(out);
 }
 
@@ -188,6 +201,7 @@ class RealVmControl final : public VmControl {
   [[nodiscard]] std::vector<VmDeviceInfo> devices() const override { return vm_.devices(); }
   [[nodiscard]] uint64_t memory_bytes() const override { return vm_.config().memory_bytes; }
   [[nodiscard]] std::optional<VsockConfig> vsock() const override { return vm_.vsock(); }
+  [[nodiscard]] ExitSummary exits() const override { return vm_.exits(); }
 
  private:
   Vm& vm_;

@@ -38,6 +38,8 @@ class VmControl {
   [[nodiscard]] virtual uint64_t memory_bytes() const = 0;
   // The vsock device's CID and socket (absolute), when the VM has one.
   [[nodiscard]] virtual std::optional<VsockConfig> vsock() const { return std::nullopt; }
+  // The vCPUs' exits by kind and the most frequent ports and addresses.
+  [[nodiscard]] virtual ExitSummary exits() const { return {}; }
 };
 
 // Cloud Hypervisor's names for the VM states: Created, Running, Paused, Shutdown.

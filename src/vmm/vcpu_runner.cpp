@@ -120,6 +120,7 @@ void VcpuRunner::loop() noexcept {
   try {
     while (!stopping_.load(std::memory_order_acquire)) {
       const kvm::VcpuExit exit = vcpu_.run();
+      exit_stats_.count(exit.kind, exit.address);
       switch (exit.kind) {
         case Kind::kIoIn:
         case Kind::kIoOut:

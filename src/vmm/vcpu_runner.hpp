@@ -11,6 +11,7 @@
 
 #include "vmm/bus/bus.hpp"
 #include "vmm/devices/vm_stopper.hpp"
+#include "vmm/exit_stats.hpp"
 #include "vmm/kvm/vcpu_fd.hpp"
 
 namespace vmm {
@@ -36,6 +37,8 @@ class VcpuRunner final {
   void resume() noexcept;
 
   [[nodiscard]] kvm::VcpuFd& vcpu() noexcept { return vcpu_; }
+  // What this vCPU's exits were; any thread.
+  [[nodiscard]] const ExitStats& exit_stats() const noexcept { return exit_stats_; }
 
   // Installs the no-op handler of the signal that kicks vCPU threads out of KVM_RUN.
   // Called once, before any vCPU thread starts.
@@ -52,6 +55,7 @@ class VcpuRunner final {
   const Bus& pio_;
   const Bus& mmio_;
   VmStopper& stopper_;
+  ExitStats exit_stats_;
   // Parks the thread while a pause is asked; false when it should end instead.
   bool park_if_paused();
 

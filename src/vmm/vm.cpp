@@ -451,6 +451,13 @@ std::vector<VmDeviceInfo> Vm::devices() const {
   return out;
 }
 
+ExitSummary Vm::exits(std::size_t top) const {
+  ExitSummary summary;
+  for (const auto& vcpu : parts_->vcpus) vcpu->exit_stats().add_to(summary);
+  finish_summary(summary, top);
+  return summary;
+}
+
 VmOutcome Vm::wait() {
   Parts& p = *parts_;
   std::lock_guard lock(p.wait_mutex);
@@ -475,6 +482,15 @@ VmOutcome Vm::wait() {
   p.outcome = p.stopper.outcome();
   p.state.store(VmState::kShutdown);
   spdlog::info("VM stopped: {}", to_string(p.outcome->reason));
+  if (spdlog::should_log(spdlog::level::info)) {
+    const ExitSummary exits = this->exits(8);
+    std::string text;
+    for (const auto& e : exits.by_kind) text += fmt::format(" {} {}", e.kind, e.count);
+    spdlog::info("vCPU exits: {} in all:{}", exits.total, text);
+    for (const auto& e : exits.by_address) {
+      spdlog::info("vCPU exits: {} {:#x}: {}", e.kind, e.address, e.count);
+    }
+  }
   return *p.outcome;
 }
 

@@ -13,6 +13,7 @@
 
 #include "vmm/config/vm_config.hpp"
 #include "vmm/devices/vm_stopper.hpp"
+#include "vmm/exit_stats.hpp"
 #include "vmm/virtio/virtio_device.hpp"
 
 namespace vmm {
@@ -74,6 +75,8 @@ class Vm final {
   [[nodiscard]] std::optional<VsockConfig> vsock() const;
   // The virtio devices with a snapshot of their counters; any thread.
   [[nodiscard]] std::vector<VmDeviceInfo> devices() const;
+  // Every vCPU's exits so far by kind, and the `top` most frequent ports and addresses.
+  [[nodiscard]] ExitSummary exits(std::size_t top = 16) const;
 
  private:
   struct Parts;

@@ -86,6 +86,9 @@ TEST(ApiDispatch, CountersPerDevice) {
   const json c = json::parse(call(vm, "GET", "/api/v1/vm.counters").body);
   EXPECT_EQ(c["disk0"]["read_ops"], 7);
   EXPECT_EQ(c["disk0"]["write_ops"], 3);
+  // Beside the devices, the vCPUs' exits (none in this fake).
+  EXPECT_EQ(c["vcpu_exits"]["total"], 0);
+  EXPECT_TRUE(c["vcpu_exits"]["top"].is_array());
 }
 
 TEST(ApiDispatch, UnknownPathWrongMethodAndBadBody) {
