@@ -14,4 +14,4 @@ tests/sandbox/vmm-sandbox prepare >/dev/null
 echo "demo: booting Debian's kernel under vmm (the sandbox is used when the host lacks KVM)" >&2
 exec tests/sandbox/vmm-sandbox run --timeout 600 -- build/vmm run \
   --kernel "$CACHE/kernel/bzImage" --initrd "$CACHE/test-initramfs.cpio.gz" \
-  --cmdline "console=ttyS0 reboot=k panic=-1 quiet vmmtest=default" --cpus 2 --memory 512M "$@"
+  --cmdline "console=ttyS0 reboot=k panic=-1 quiet pci=noearly vmmtest=default" --cpus 2 --memory 512M "$@"

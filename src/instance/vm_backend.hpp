@@ -30,7 +30,8 @@ struct VmBootConfig {
 };
 
 // The kernel command line of every VM instance, before VmBootConfig::cmdline_append.
-inline constexpr const char* kVmCmdline = "console=ttyS0 root=/dev/vda rw reboot=k panic=-1 quiet";
+inline constexpr const char* kVmCmdline =
+    "console=ttyS0 root=/dev/vda rw reboot=k panic=-1 quiet pci=noearly";
 
 // How long a start waits for the guest agent by default: a systemd guest in a nested,
 // emulated machine takes a minute to get there.

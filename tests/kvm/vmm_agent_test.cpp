@@ -126,7 +126,8 @@ class AgentRunTest : public KvmTest {
     api_ = (sockets_ / "api.sock").string();
     vsock_ = (sockets_ / "vsock.sock").string();
     std::string cmdline =
-        "console=ttyS0 reboot=k panic=-1 quiet root=/dev/vda rootfstype=ext4 rw rootwait "
+        "console=ttyS0 reboot=k panic=-1 quiet pci=noearly root=/dev/vda rootfstype=ext4 rw "
+        "rootwait "
         "vmmtest=sleep";
     if (!env.cmdline_extra.empty()) cmdline += " " + env.cmdline_extra;
     const auto started = Clock::now();

@@ -242,7 +242,8 @@ class ScenarioRunner {
               std::to_string(std::chrono::system_clock::now().time_since_epoch().count());
 
     std::string cmdline =
-        "console=ttyS0 reboot=k panic=-1 quiet root=/dev/vda rootfstype=ext4 rw rootwait "
+        "console=ttyS0 reboot=k panic=-1 quiet pci=noearly root=/dev/vda rootfstype=ext4 rw "
+        "rootwait "
         "rd.emergency=reboot vmmtest=info,blkwrite:vdb,ro:vdc,discard:vde,fsync:vdd,hvc,reboot "
         "vmmtoken=" +
         r.token;

@@ -124,7 +124,7 @@ class VmmBootTest : public KvmTest {
     return std::filesystem::absolute(path);
   }
 
-  static constexpr const char* kBaseCmdline = "console=ttyS0 reboot=k panic=-1 quiet";
+  static constexpr const char* kBaseCmdline = "console=ttyS0 reboot=k panic=-1 quiet pci=noearly";
 
   std::optional<Subprocess> vm_;
   std::string command_line_;

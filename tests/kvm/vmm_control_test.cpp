@@ -36,8 +36,8 @@ using namespace std::chrono_literals;
 
 // Boot messages are wanted here (no `quiet`): they are the first console output, early enough
 // to signal a VM that is still booting.
-constexpr const char* kVerboseCmdline = "console=ttyS0 reboot=k panic=-1";
-constexpr const char* kQuietCmdline = "console=ttyS0 reboot=k panic=-1 quiet";
+constexpr const char* kVerboseCmdline = "console=ttyS0 reboot=k panic=-1 pci=noearly";
+constexpr const char* kQuietCmdline = "console=ttyS0 reboot=k panic=-1 quiet pci=noearly";
 
 std::string with_extra(std::string cmdline) {
   const auto& extra = KvmTestEnv::get().cmdline_extra;

@@ -388,7 +388,8 @@ class NetScenario {
   std::vector<std::string> vmm_argv(const std::string& actions, const std::string& extra) const {
     const KvmTestEnv& env = KvmTestEnv::get();
     std::string cmdline =
-        "console=ttyS0 reboot=k panic=-1 quiet root=/dev/vda rootfstype=ext4 rw rootwait "
+        "console=ttyS0 reboot=k panic=-1 quiet pci=noearly root=/dev/vda rootfstype=ext4 rw "
+        "rootwait "
         "rd.emergency=reboot vmmtest=" +
         actions;
     if (!extra.empty()) cmdline += " " + extra;

@@ -284,7 +284,8 @@ class VsockScenario {
     HostEcho host_echo(r.socket.string() + "_" + std::to_string(kHostPort), host_copy);
 
     std::string cmdline =
-        "console=ttyS0 reboot=k panic=-1 quiet root=/dev/vda rootfstype=ext4 rw rootwait "
+        "console=ttyS0 reboot=k panic=-1 quiet pci=noearly root=/dev/vda rootfstype=ext4 rw "
+        "rootwait "
         "rd.emergency=reboot vmmtest=vsockinfo,vsocklisten:" +
         std::to_string(kGuestPort) + ",vsocksend:" + std::to_string(kHostPort) + ",sleep";
     if (!env.cmdline_extra.empty()) cmdline += " " + env.cmdline_extra;

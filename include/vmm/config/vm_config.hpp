@@ -13,7 +13,12 @@
 
 namespace vmm {
 
-inline constexpr const char* kDefaultCmdline = "console=ttyS0 reboot=k panic=1";
+// The kernel command line when the user gives none. pci=noearly: no PCI scans before the PCI
+// subsystem is up. Those are chipset quirks and, on CPUs that look like an AMD K8/family 10h-15h
+// (as QEMU's emulated ones do), a search for an AGP bridge over all 256 buses, twice: 32,768
+// port exits to the VMM, half of a stock kernel's boot in a nested setup. A VM has no chipset
+// that needs them.
+inline constexpr const char* kDefaultCmdline = "console=ttyS0 reboot=k panic=1 pci=noearly";
 // xAPIC IDs are 8 bits and 0xff is the broadcast ID.
 inline constexpr uint32_t kMaxCpus = 254;
 
