@@ -19,6 +19,8 @@ PACKAGES=(
   linux-source-6.1 make bc flex bison libelf-dev libssl-dev
   # peers used by the container and network tests, and the OCI clients that drive vmm's runtime
   runc iperf3 curl podman containerd
+  # `vmm bench`: crun beside runc, and librsvg's rsvg-convert, which renders its chart in tests
+  crun librsvg2-bin
   # the instance manager's bridge: DHCP and DNS (dnsmasq), NAT (iptables)
   dnsmasq-base iptables
 )

@@ -15,6 +15,7 @@
 #include <string_view>
 
 #include "cli/agent_exec.hpp"
+#include "cli/bench_command.hpp"
 #include "cli/ctl_command.hpp"
 #include "cli/disk_option.hpp"
 #include "cli/exit_status.hpp"
@@ -100,6 +101,9 @@ int run_cli(int argc, char** argv, vmm::cli::TerminationSignals& signals) {
   // Parsed by their own command lines (dispatched before this one); listed here for --help.
   app.add_subcommand("container", "Run a workload in a container on the host kernel");
   app.add_subcommand("oci", "A runc-compatible OCI runtime (also invoked as vmm-runc or runc)");
+  app.add_subcommand("bench",
+                     "Benchmarks: VM and container startup and density, beside QEMU, runc, "
+                     "crun and podman");
   app.add_subcommand("daemon", "The instance manager: a REST API over containers and VMs");
   app.add_subcommand("launch", "Create and start an instance from an image (via the daemon)");
   app.add_subcommand("list",
@@ -336,6 +340,7 @@ std::optional<int> run_container_modes(int argc, char** argv) {
   if (argc >= 2 && std::string_view(argv[1]) == "oci") {
     return vmm::container::oci_main(argc - 1, argv + 1);
   }
+  if (argc >= 2 && std::string_view(argv[1]) == "bench") return vmm::cli::bench_main(argc, argv);
   // Started by the instance manager for each system container; not a user's command.
   if (argc >= 2 && std::string_view(argv[1]) == "console-keeper") {
     return vmm::instance::console_keeper_main(argc - 1, argv + 1);

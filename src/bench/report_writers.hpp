@@ -1,0 +1,18 @@
+#pragma once
+// The outputs of a benchmark report: a table for a terminal, JSON, CSV and an SVG chart. Every
+// number goes through format_number(), so the four agree to the digit.
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "bench/scenario.hpp"
+
+namespace vmm::bench {
+
+[[nodiscard]] std::string report_table(const Report& report);
+[[nodiscard]] nlohmann::json report_json(const Report& report);
+[[nodiscard]] std::string report_csv(const Report& report);
+// Time on a log axis, one row per scenario: min-max whiskers, the p95 and median marked, the
+// median written beside it; skipped and failed scenarios say why.
+[[nodiscard]] std::string report_svg(const Report& report);
+
+}  // namespace vmm::bench

@@ -1,0 +1,49 @@
+#include "bench/scenario.hpp"
+
+#include <cstdio>
+#include <string>
+
+namespace vmm::bench {
+
+std::string ScenarioResult::status() const {
+  if (scenario.skipped) return "skipped";
+  return samples.empty() ? "failed" : "measured";
+}
+
+std::optional<Summary> ScenarioResult::summary(const std::string& metric) const {
+  std::vector<double> values;
+  values.reserve(samples.size());
+  for (const auto& sample : samples) {
+    if (auto it = sample.find(metric); it != sample.end()) values.push_back(it->second);
+  }
+  return summarize(std::move(values));
+}
+
+const ScenarioResult* Report::find(const std::string& name) const {
+  for (const auto& result : results) {
+    if (result.scenario.name == name) return &result;
+  }
+  return nullptr;
+}
+
+std::optional<double> Report::median_ratio(const std::string& name, const std::string& against,
+                                           const std::string& metric) const {
+  const auto* a = find(name);
+  const auto* b = find(against);
+  if (a == nullptr || b == nullptr) return std::nullopt;
+  auto sa = a->summary(metric);
+  auto sb = b->summary(metric);
+  if (!sa || !sb) return std::nullopt;
+  // The ratio of the medians as every output prints them.
+  return ratio(rounded(sa->median), rounded(sb->median));
+}
+
+std::string format_number(double value) {
+  char text[64];
+  std::snprintf(text, sizeof text, "%.3f", value);
+  return text;
+}
+
+double rounded(double value) { return std::stod(format_number(value)); }
+
+}  // namespace vmm::bench

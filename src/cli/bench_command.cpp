@@ -1,0 +1,207 @@
+#include "cli/bench_command.hpp"
+
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+
+#include "bench/report_writers.hpp"
+#include "bench/startup.hpp"
+#include "cli/exit_status.hpp"
+#include "instance/image_store.hpp"
+#include "vmm/common/error.hpp"
+#include "vmm/common/size.hpp"
+
+namespace fs = std::filesystem;
+
+namespace vmm::cli {
+namespace {
+
+struct Outputs {
+  std::string format = "table";
+  fs::path out_dir;
+  bool strict = false;
+};
+
+// A progress bar on stderr when it is a terminal.
+void show_progress(unsigned done, unsigned total, const std::string& scenario) {
+  constexpr unsigned kWidth = 30;
+  const unsigned filled = total == 0 ? kWidth : done * kWidth / total;
+  std::string bar(filled, '#');
+  bar.resize(kWidth, '.');
+  if (done >= total) {
+    std::fprintf(stderr, "\r\033[K");
+  } else {
+    std::fprintf(stderr, "\r\033[K[%s] %u/%u %s", bar.c_str(), done, total, scenario.c_str());
+  }
+  std::fflush(stderr);
+}
+
+void write_file(const fs::path& path, const std::string& text) {
+  std::ofstream out(path, std::ios::trunc);
+  out << text;
+  out.close();
+  if (!out) throw HostResourceError("cannot write " + path.string());
+}
+
+int emit(const bench::Report& report, const Outputs& outputs) {
+  if (!outputs.out_dir.empty()) {
+    std::error_code ec;
+    fs::create_directories(outputs.out_dir, ec);
+    if (ec) {
+      throw HostResourceError("cannot create " + outputs.out_dir.string() + ": " + ec.message());
+    }
+    const std::string stem = report.benchmark;
+    write_file(outputs.out_dir / (stem + ".json"), bench::report_json(report).dump(2) + "\n");
+    write_file(outputs.out_dir / (stem + ".csv"), bench::report_csv(report));
+    write_file(outputs.out_dir / (stem + ".svg"), bench::report_svg(report));
+  }
+  if (outputs.format == "json") {
+    std::cout << bench::report_json(report).dump(2) << '\n';
+  } else if (outputs.format == "csv") {
+    std::cout << bench::report_csv(report);
+  } else {
+    std::cout << bench::report_table(report);
+    if (!outputs.out_dir.empty()) {
+      std::cout << "Wrote " << (outputs.out_dir / report.benchmark).string() << ".{json,csv,svg}\n";
+    }
+  }
+  std::cout.flush();
+  if (outputs.strict) {
+    for (const auto& r : report.results) {
+      if (r.status() == "failed") return static_cast<int>(ExitStatus::kRuntimeError);
+    }
+  }
+  return 0;
+}
+
+fs::path self_binary() {
+  std::error_code ec;
+  auto self = fs::read_symlink("/proc/self/exe", ec);
+  if (ec) throw HostResourceError("cannot find the vmm binary: " + ec.message());
+  return self;
+}
+
+}  // namespace
+
+int bench_main(int argc, char** argv) {
+  CLI::App app{
+      "vmm bench: VM against container startup and density, beside QEMU, runc, crun "
+      "and podman",
+      "vmm bench"};
+  app.require_subcommand(1);
+  bench::BenchOptions options;
+  Outputs outputs;
+  std::string memory = "256M";
+  std::string image;
+  fs::path state_dir = "/var/lib/vmm";
+  unsigned timeout = 300;
+  unsigned density_rounds = 1;
+  auto common = [&](CLI::App* cmd, unsigned& runs, const char* what) {
+    cmd->add_option("--runs", runs, what)->check(CLI::Range(1U, 100000U))->capture_default_str();
+    cmd->add_option("--rootfs", options.rootfs,
+                    "Root file system of the container scenarios (default: a busybox root "
+                    "made for the run)");
+    cmd->add_option("--image", image,
+                    "An image of the instance manager (`vmm image list`) as the containers' "
+                    "root");
+    cmd->add_option("--state-dir", state_dir, "The instance manager's state (for --image)")
+        ->capture_default_str();
+    cmd->add_option("--kernel", options.kernel,
+                    "Stock kernel of the VM scenarios (default $VMM_CACHE_DIR/kernel/bzImage)");
+    cmd->add_option("--minimal-kernel", options.minimal_kernel,
+                    "Minimal kernel (default $VMM_CACHE_DIR/minimal-kernel/bzImage)");
+    cmd->add_option("--initrd", options.initrd,
+                    "The guest workload: an initramfs whose init prints \"VMMTEST: init "
+                    "started\" and then writes 16 to port 0xf4 (vmmbench=exit) (default "
+                    "$VMM_CACHE_DIR/test-initramfs.cpio.gz, firmware/build-test-initramfs.sh)");
+    cmd->add_option("--cpus", options.cpus, "vCPUs of each VM")->capture_default_str();
+    cmd->add_option("--memory", memory, "Guest RAM of each VM")->capture_default_str();
+    cmd->add_option("--timeout", timeout, "Seconds one run may take before it counts as failed")
+        ->check(CLI::Range(1U, 86400U))
+        ->capture_default_str();
+    cmd->add_option("--out", outputs.out_dir,
+                    "Directory for BENCH.json, BENCH.csv and BENCH.svg (the chart)");
+    cmd->add_option("--format", outputs.format, "What stdout shows")
+        ->check(CLI::IsMember({"table", "json", "csv"}))
+        ->capture_default_str();
+    cmd->add_flag("--strict", outputs.strict,
+                  "Exit 1 when a scenario that could run failed in every run");
+  };
+  auto* startup = app.add_subcommand(
+      "startup",
+      "Spawn to the workload's first output and to the process's exit, for every scenario this "
+      "machine has: vmm VMs (minimal and stock kernel), QEMU -M microvm and -M pc on the same "
+      "kernels, vmm container run, vmm oci run, runc, crun, podman with each runtime, and the "
+      "unshare+chroot floor; run i of every scenario before run i+1 of any");
+  common(startup, options.runs, "Runs of each scenario");
+  startup->add_option("--baseline", options.baseline, "The scenario the ratio columns divide by")
+      ->capture_default_str();
+  std::vector<std::string> only;
+  startup->add_option("--scenarios", only, "Only these scenarios (comma-separated names)")
+      ->delimiter(',');
+  auto* density = app.add_subcommand(
+      "density",
+      "Start --count instances at once; the time until all are ready and until all have exited "
+      "after being released, and each one's memory (PSS; guest touched and VMM overhead for "
+      "VMs; cgroup memory for containers)");
+  common(density, density_rounds, "Rounds (each starts --count instances)");
+  unsigned count = 4;
+  density->add_option("--count", count, "Instances started at once")
+      ->check(CLI::Range(1U, 10000U))
+      ->capture_default_str();
+  std::string kind = "both";
+  density->add_option("--kind", kind, "vm, container or both")
+      ->check(CLI::IsMember({"vm", "container", "both"}))
+      ->capture_default_str();
+  startup->footer(
+      "Outputs: a table (or --format json|csv) on stdout; with --out, JSON, CSV and an SVG "
+      "chart. Set VMM_BENCH_PLACE to say where it ran (it appears in the chart's title). "
+      "Scenarios that cannot run here are listed as skipped, with the reason.");
+
+  try {
+    app.parse(argc - 1, argv + 1);
+  } catch (const CLI::ParseError& e) {
+    if (e.get_exit_code() == 0) return app.exit(e);
+    std::fprintf(stderr, "vmm bench: %s (see vmm bench --help)\n", e.what());
+    return static_cast<int>(ExitStatus::kUsageError);
+  }
+  try {
+    auto bytes = parse_size(memory);
+    if (!bytes || *bytes < (16ULL << 20)) {
+      throw ConfigError("memory", "cannot use '" + memory + "' (at least 16M)");
+    }
+    options.memory_mib = *bytes >> 20;
+    options.timeout = std::chrono::seconds(timeout);
+    options.only = only;
+    options.vmm = self_binary();
+    if (!image.empty()) {
+      if (!options.rootfs.empty())
+        throw ConfigError("image", "--image and --rootfs exclude each other");
+      if (!fs::is_directory(state_dir / "images")) {
+        throw ConfigError("image", "no images in " + (state_dir / "images").string());
+      }
+      instance::ImageStore store(state_dir / "images");
+      options.rootfs = store.rootfs(store.get(image).fingerprint);
+    }
+    bench::default_guest_assets(options);
+    if (::isatty(STDERR_FILENO) == 1) options.progress = show_progress;
+    if (startup->parsed()) return emit(bench::run_startup(options), outputs);
+    options.runs = density_rounds;
+    const auto k = kind == "vm"          ? bench::DensityKind::kVm
+                   : kind == "container" ? bench::DensityKind::kContainer
+                                         : bench::DensityKind::kBoth;
+    return emit(bench::run_density(options, count, k), outputs);
+  } catch (const ConfigError& e) {
+    std::fprintf(stderr, "vmm bench: %s\n", e.what());
+    return static_cast<int>(ExitStatus::kUsageError);
+  } catch (const Error& e) {
+    std::fprintf(stderr, "vmm bench: %s\n", e.what());
+    return exit_status(e.kind());
+  }
+}
+
+}  // namespace vmm::cli

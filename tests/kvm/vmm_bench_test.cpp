@@ -1,0 +1,81 @@
+// `vmm bench` where VMs run: vmm on the minimal and the stock kernel beside QEMU -M microvm and
+// -M pc on the same kernels and initramfs, and the containers of this place, all measured; the
+// outputs agree and the chart renders (tests/bench/bench_output_check.hpp).
+#include <unistd.h>
+
+#include <filesystem>
+
+#include "bench_output_check.hpp"
+#include "kvm_test_support.hpp"
+
+namespace vmm::test {
+namespace {
+
+namespace fs = std::filesystem;
+
+class VmmBenchTest : public KvmTest {
+ protected:
+  void SetUp() override {
+    KvmTest::SetUp();
+    const char* scratch = std::getenv("VMM_TEST_SCRATCH_DIR");
+    dir_ = fs::path(scratch != nullptr ? scratch : "/tmp") /
+           ("bench-" + std::to_string(::getpid()) + "-" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    fs::remove_all(dir_);
+    fs::create_directories(dir_);
+    minimal_ = env_or("VMM_TEST_MINIMAL_KERNEL", cache_dir() + "/minimal-kernel/bzImage");
+  }
+  void TearDown() override {
+    std::error_code ec;
+    fs::remove_all(dir_, ec);
+  }
+  std::vector<std::string> bench(const std::string& what) const {
+    const auto& env = KvmTestEnv::get();
+    return {
+        env.vmm_bin,        "bench",  what,       "--kernel", env.kernel, "--initrd",   env.initrd,
+        "--minimal-kernel", minimal_, "--format", "json",     "--out",    dir_.string()};
+  }
+  fs::path dir_;
+  std::string minimal_;
+};
+
+TEST_F(VmmBenchTest, StartupMeasuresVmsBesideQemuAndTheOutputsAgree) {
+  auto argv = bench("startup");
+  argv.insert(argv.end(), {"--runs", "2", "--timeout", "240"});
+  const auto r = run_tool(argv, Clock::now() + std::chrono::minutes(30));
+  ASSERT_TRUE(r.ok()) << r.status.describe() << "\n" << r.err << r.out;
+  bench::check_startup_outputs(
+      dir_, 2,
+      {"vmm-vm-minimal", "vmm-vm-stock", "qemu-microvm-minimal", "qemu-microvm-stock",
+       "qemu-pc-stock", "vmm-container-run", "vmm-oci-run", "floor"});
+  // The ratio to the peer on the same kernel is there for vmm's VMs.
+  const auto j = nlohmann::json::parse(r.out);
+  for (const auto& s : j["scenarios"]) {
+    if (s["name"] == "vmm-vm-minimal" || s["name"] == "vmm-vm-stock") {
+      EXPECT_TRUE(s["ratio_to_peer"]["ready_ms"].is_number()) << s.dump();
+    }
+  }
+}
+
+TEST_F(VmmBenchTest, DensityOfVmsReportsGuestAndVmmMemory) {
+  auto argv = bench("density");
+  argv.insert(argv.end(), {"--count", "2", "--kind", "vm", "--timeout", "240"});
+  const auto r = run_tool(argv, Clock::now() + std::chrono::minutes(10));
+  ASSERT_TRUE(r.ok()) << r.status.describe() << "\n" << r.err << r.out;
+  const auto j = nlohmann::json::parse(r.out);
+  ASSERT_EQ(j["scenarios"].size(), 1U);
+  const auto& s = j["scenarios"][0];
+  ASSERT_EQ(s["status"], "measured") << s.dump();
+  ASSERT_EQ(s["samples"].size(), 2U);
+  for (const auto& sample : s["samples"]) {
+    EXPECT_GT(sample["guest_touched_mib"].get<double>(), 1) << sample.dump();
+    EXPECT_GT(sample["vmm_overhead_mib"].get<double>(), 0) << sample.dump();
+    EXPECT_GE(sample["pss_mib"].get<double>(), sample["vmm_overhead_mib"].get<double>());
+  }
+  EXPECT_EQ(bench::run_command("rsvg-convert '" + (dir_ / "density.svg").string() + "' >/dev/null")
+                .status,
+            0);
+}
+
+}  // namespace
+}  // namespace vmm::test

@@ -1,0 +1,197 @@
+// vmm bench: percentiles and ratios on known samples, and the outputs agreeing to the digit.
+#include <gtest/gtest.h>
+
+#include <sstream>
+
+#include "bench/process_memory.hpp"
+#include "bench/report_writers.hpp"
+#include "bench/scenario.hpp"
+#include "bench/scenario_set.hpp"
+#include "bench/stats.hpp"
+
+namespace vmm::bench {
+namespace {
+
+TEST(BenchStats, NearestRankPercentiles) {
+  const std::vector<double> ten = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10};
+  EXPECT_EQ(nearest_rank(ten, 95), 10);
+  EXPECT_EQ(nearest_rank(ten, 90), 9);
+  EXPECT_EQ(nearest_rank(ten, 50), 5);
+  EXPECT_EQ(nearest_rank(ten, 10), 1);
+  EXPECT_EQ(nearest_rank(ten, 1), 1);
+  std::vector<double> twenty;
+  for (int i = 1; i <= 20; ++i) twenty.push_back(i * 10);
+  EXPECT_EQ(nearest_rank(twenty, 95), 190);  // ceil(0.95 * 20) = 19th
+  EXPECT_EQ(nearest_rank({}, 50), std::nullopt);
+  EXPECT_EQ(nearest_rank(ten, 0), std::nullopt);
+  EXPECT_EQ(nearest_rank(ten, 101), std::nullopt);
+}
+
+TEST(BenchStats, SummaryOfUnsortedSamples) {
+  auto odd = summarize({30, 10, 50, 20, 40});
+  ASSERT_TRUE(odd);
+  EXPECT_EQ(odd->count, 5U);
+  EXPECT_EQ(odd->min, 10);
+  EXPECT_EQ(odd->median, 30);
+  EXPECT_EQ(odd->p95, 50);
+  EXPECT_EQ(odd->max, 50);
+  auto even = summarize({4, 1, 3, 2});
+  ASSERT_TRUE(even);
+  EXPECT_DOUBLE_EQ(even->median, 2.5);  // the mean of the middle two
+  EXPECT_EQ(even->p95, 4);
+  auto one = summarize({7.25});
+  ASSERT_TRUE(one);
+  EXPECT_EQ(one->min, 7.25);
+  EXPECT_EQ(one->median, 7.25);
+  EXPECT_EQ(one->p95, 7.25);
+  EXPECT_FALSE(summarize({}));
+}
+
+TEST(BenchStats, Ratios) {
+  EXPECT_DOUBLE_EQ(*ratio(15.0, 20.0), 0.75);
+  EXPECT_DOUBLE_EQ(*ratio(30.0, 20.0), 1.5);
+  EXPECT_FALSE(ratio(std::nullopt, 20.0));
+  EXPECT_FALSE(ratio(1.0, std::nullopt));
+  EXPECT_FALSE(ratio(1.0, 0.0));
+}
+
+TEST(BenchStats, NumbersAreRoundedOnceForEveryOutput) {
+  EXPECT_EQ(format_number(12.3456), "12.346");
+  EXPECT_EQ(format_number(0.0004), "0.000");
+  EXPECT_DOUBLE_EQ(rounded(12.3456), 12.346);
+}
+
+Report sample_report() {
+  Report report;
+  report.benchmark = "startup";
+  report.runs = 4;
+  report.baseline = "runc-run";
+  report.metrics = {{"ready_ms", "ms", "ready"}, {"exit_ms", "ms", "exit"}};
+  report.ratio_metrics = {"ready_ms"};
+  report.chart_metrics = {"ready_ms", "exit_ms"};
+  auto add = [&](const std::string& name, const std::string& peer,
+                 const std::vector<double>& ready) {
+    ScenarioResult r;
+    r.scenario.name = name;
+    r.scenario.kind = "container";
+    r.scenario.peer = peer;
+    for (double v : ready) r.samples.push_back({{"ready_ms", v}, {"exit_ms", v + 1.5}});
+    report.results.push_back(std::move(r));
+  };
+  add("vmm-container-run", "runc-run", {20, 10, 40, 30});  // median 25
+  add("runc-run", "", {50, 60, 40, 70});                   // median 55
+  ScenarioResult skipped;
+  skipped.scenario.name = "crun-run";
+  skipped.scenario.kind = "container";
+  skipped.scenario.skipped = "crun is not installed, \"quoted\"";
+  report.results.push_back(std::move(skipped));
+  return report;
+}
+
+// A CSV line split into fields (quotes as RFC 4180 has them).
+std::vector<std::string> csv_fields(const std::string& line) {
+  std::vector<std::string> fields(1);
+  bool quoted = false;
+  for (std::size_t i = 0; i < line.size(); ++i) {
+    const char c = line[i];
+    if (quoted && c == '"' && i + 1 < line.size() && line[i + 1] == '"') {
+      fields.back() += '"';
+      ++i;
+    } else if (c == '"') {
+      quoted = !quoted;
+    } else if (c == ',' && !quoted) {
+      fields.emplace_back();
+    } else {
+      fields.back() += c;
+    }
+  }
+  return fields;
+}
+
+TEST(BenchReport, RatiosOfMediansToBaselineAndPeer) {
+  const auto report = sample_report();
+  EXPECT_DOUBLE_EQ(*report.median_ratio("vmm-container-run", "runc-run", "ready_ms"), 25.0 / 55.0);
+  EXPECT_DOUBLE_EQ(*report.median_ratio("runc-run", "runc-run", "ready_ms"), 1.0);
+  EXPECT_FALSE(report.median_ratio("crun-run", "runc-run", "ready_ms"));
+  EXPECT_FALSE(report.median_ratio("vmm-container-run", "", "ready_ms"));
+  const auto j = report_json(report);
+  const auto& vmm = j["scenarios"][0];
+  EXPECT_EQ(vmm["summary"]["ready_ms"]["median"], 25.0);
+  EXPECT_EQ(vmm["summary"]["ready_ms"]["p95"], 40.0);
+  EXPECT_EQ(vmm["ratio_to_baseline"]["ready_ms"], rounded(25.0 / 55.0));
+  EXPECT_EQ(vmm["ratio_to_peer"]["ready_ms"], rounded(25.0 / 55.0));
+  EXPECT_TRUE(j["scenarios"][1]["ratio_to_peer"]["ready_ms"].is_null());
+}
+
+TEST(BenchReport, JsonCsvAndSvgAgree) {
+  const auto report = sample_report();
+  const auto j = report_json(report);
+  const auto csv = report_csv(report);
+  const auto svg = report_svg(report);
+  std::istringstream lines(csv);
+  std::string line;
+  ASSERT_TRUE(std::getline(lines, line));
+  const auto header = csv_fields(line);
+  auto column = [&](const std::string& name) {
+    for (std::size_t i = 0; i < header.size(); ++i) {
+      if (header[i] == name) return i;
+    }
+    ADD_FAILURE() << "no column " << name;
+    return std::size_t{0};
+  };
+  std::size_t row = 0;
+  while (std::getline(lines, line)) {
+    const auto f = csv_fields(line);
+    ASSERT_EQ(f.size(), header.size()) << line;
+    const auto& s = j["scenarios"][row++];
+    EXPECT_EQ(f[column("scenario")], s["name"]);
+    EXPECT_EQ(f[column("status")], s["status"]);
+    if (s["status"] == "skipped") {
+      EXPECT_EQ(f[column("reason")], s["reason"]);
+      EXPECT_NE(svg.find("skipped: crun is not installed, &quot;quoted&quot;"), std::string::npos);
+      continue;
+    }
+    for (const char* metric : {"ready_ms", "exit_ms"}) {
+      for (const char* stat : {"min", "median", "p95", "max"}) {
+        EXPECT_EQ(std::stod(f[column(std::string(metric) + "_" + stat)]),
+                  s["summary"][metric][stat].get<double>())
+            << metric << " " << stat;
+      }
+      // The chart writes each median as the CSV does.
+      const std::string median = f[column(std::string(metric) + "_median")];
+      EXPECT_NE(svg.find(">" + median + " ms<"), std::string::npos) << median;
+    }
+    const auto ratio_text = f[column("ready_ms_ratio_to_baseline")];
+    EXPECT_EQ(std::stod(ratio_text), s["ratio_to_baseline"]["ready_ms"].get<double>());
+  }
+  EXPECT_EQ(row, 3U);
+  EXPECT_EQ(svg.rfind("</svg>\n"), svg.size() - 7);
+}
+
+TEST(BenchScenarios, IdIsSubstitutedEverywhere) {
+  EXPECT_EQ(with_id({"runc", "--root", "/s/{id}", "run", "{id}", "x{id}y{id}"}, "b-1"),
+            (std::vector<std::string>{"runc", "--root", "/s/b-1", "run", "b-1", "xb-1yb-1"}));
+}
+
+TEST(BenchMemory, GuestRamIsTheMappingOfItsSize) {
+  const std::string smaps =
+      "7f0000000000-7f0010000000 rw-s 00000000 00:01 1 /memfd:guest-ram (deleted)\n"
+      "Size:             262144 kB\n"
+      "Rss:               40960 kB\n"
+      "Pss:               40960 kB\n"
+      "55d000000000-55d000100000 r-xp 00000000 08:01 2 /usr/bin/vmm\n"
+      "Size:               1024 kB\n"
+      "Rss:                 900 kB\n"
+      "Pss:                 300 kB\n"
+      "7f1000000000-7f1000200000 rw-p 00000000 00:00 0\n"
+      "Size:               2048 kB\n"
+      "Rss:                2048 kB\n"
+      "Pss:                2048 kB\n";
+  const auto m = parse_vm_smaps(smaps, 256 * 1024);
+  EXPECT_DOUBLE_EQ(m.guest_touched_mib, 40.0);
+  EXPECT_DOUBLE_EQ(m.pss_mib, (40960.0 + 300 + 2048) / 1024);
+  EXPECT_DOUBLE_EQ(m.overhead_mib, (300.0 + 2048) / 1024);
+}
+
+}  // namespace
+}  // namespace vmm::bench
