@@ -10,6 +10,7 @@
 #include <deque>
 #include <list>
 
+#include "slirp_library.hpp"
 #include "vmm/common/error.hpp"
 
 namespace vmm::virtio {
@@ -27,6 +28,8 @@ struct SlirpBackend::Impl : std::enable_shared_from_this<Impl> {
 
   EventLoop& loop;
   Slirp* slirp = nullptr;
+  // Loaded when the first backend is made (slirp_library.hpp); constant after that.
+  const SlirpLibrary& lib = slirp_library();
   bool closed = false;
   std::list<Timer> timers;
   // One polling round: slirp's descriptors as slirp_pollfds_fill gave them.
@@ -53,7 +56,7 @@ struct SlirpBackend::Impl : std::enable_shared_from_this<Impl> {
     end_waits();
     pollfds.clear();
     uint32_t timeout = 1000;
-    slirp_pollfds_fill(
+    lib.pollfds_fill(
         slirp, &timeout,
         [](int fd, int events, void* opaque) {
           auto& s = self(opaque);
@@ -88,7 +91,7 @@ struct SlirpBackend::Impl : std::enable_shared_from_this<Impl> {
     ++round;  // ignore the rest of this round's completions
     end_waits();
     ::poll(pollfds.data(), pollfds.size(), 0);
-    slirp_pollfds_poll(
+    lib.pollfds_poll(
         slirp, 0,
         [](int idx, void* opaque) {
           auto& s = self(opaque);
@@ -205,15 +208,15 @@ SlirpBackend::SlirpBackend(const std::vector<HostForward>& forwards, EventLoop& 
     cfg.vnameserver = ipv4("10.0.2.3");
     cfg.if_mtu = 1500;
     cfg.if_mru = 1500;
-    impl_->slirp = slirp_new(&cfg, &kCallbacks, impl_.get());
+    impl_->slirp = impl_->lib.new_instance(&cfg, &kCallbacks, impl_.get());
     if (impl_->slirp == nullptr) throw Error("cannot start user-mode networking (slirp_new)");
     for (const HostForward& f : forwards) {
       in_addr host{};
       if (::inet_pton(AF_INET, f.host_addr.c_str(), &host) != 1) {
         throw ConfigError("--net hostfwd: '" + f.host_addr + "' is not an IPv4 address");
       }
-      if (slirp_add_hostfwd(impl_->slirp, 0, host, f.host_port, ipv4("10.0.2.15"), f.guest_port) <
-          0) {
+      if (impl_->lib.add_hostfwd(impl_->slirp, 0, host, f.host_port, ipv4("10.0.2.15"),
+                                 f.guest_port) < 0) {
         throw ConfigError("--net hostfwd=tcp:" + f.host_addr + ":" + std::to_string(f.host_port) +
                           "-:" + std::to_string(f.guest_port) +
                           ": cannot listen on the host port (in use?)");
@@ -229,7 +232,7 @@ SlirpBackend::~SlirpBackend() {
       impl_->closed = true;
       impl_->on_readable = nullptr;
       impl_->end_waits();
-      if (impl_->slirp != nullptr) slirp_cleanup(impl_->slirp);
+      if (impl_->slirp != nullptr) impl_->lib.cleanup(impl_->slirp);
       impl_->slirp = nullptr;
       impl_->timers.clear();
     });
@@ -275,7 +278,7 @@ size_t SlirpBackend::receive(std::span<uint8_t> buffer) {
 bool SlirpBackend::send(std::span<const uint8_t> packet) {
   if (impl_->slirp == nullptr || packet.size() <= kVirtioNetHdrSize) return false;
   const std::span<const uint8_t> frame = packet.subspan(kVirtioNetHdrSize);
-  slirp_input(impl_->slirp, frame.data(), static_cast<int>(frame.size()));
+  impl_->lib.input(impl_->slirp, frame.data(), static_cast<int>(frame.size()));
   impl_->schedule_round();
   return true;
 }
