@@ -46,12 +46,15 @@ results=$(
   measure vmm-container-run "$vmm" container run --rootfs "$work/bundle/rootfs" -- /bin/true
   measure vmm-oci-run "$vmm" oci --root "$work/vmm-state" run --bundle "$work/bundle" {}
   measure runc-run runc --root "$work/runc-state" run --bundle "$work/bundle" {}
+  # The floor: the same namespaces and root, with nothing else (no cgroup, seccomp, mounts).
+  measure floor unshare -fpmuin chroot "$work/bundle/rootfs" /bin/true
 )
 runc_median=$(awk '$1 == "runc-run" {print $2}' <<<"$results")
 runc_p95=$(awk '$1 == "runc-run" {print $3}' <<<"$results")
-printf '%-20s %12s %12s %14s\n' runtime "median(ms)" "p95(ms)" "median/runc"
+floor_median=$(awk '$1 == "floor" {print $2}' <<<"$results")
+printf '%-20s %12s %12s %14s %14s\n' runtime "median(ms)" "p95(ms)" "median/runc" "median/floor"
 while read -r name median p95; do
-  awk -v n="$name" -v m="$median" -v p="$p95" -v r="$runc_median" \
-    'BEGIN { printf "%-20s %12.2f %12.2f %14.2f\n", n, m / 1000, p / 1000, m / r }'
+  awk -v n="$name" -v m="$median" -v p="$p95" -v r="$runc_median" -v f="$floor_median" \
+    'BEGIN { printf "%-20s %12.2f %12.2f %14.2f %14.2f\n", n, m / 1000, p / 1000, m / r, m / f }'
 done <<<"$results"
 echo "($runs runs each, $(nproc) CPUs, kernel $(uname -r); runc p95 $((runc_p95 / 1000)) ms)"
