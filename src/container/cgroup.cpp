@@ -493,6 +493,16 @@ void Cgroup::update(const Resources& resources) const {
 
 void Cgroup::destroy() noexcept {
   if (dirs_.empty()) return;
+  // Usually nothing is left (init's exit ended its PID namespace) and one rmdir per hierarchy
+  // does it; anything still running, frozen or below takes the long way.
+  bool busy = false;
+  for (const auto& [controller, dir] : dirs_) {
+    if (::rmdir(dir.c_str()) != 0 && errno != ENOENT) busy = true;
+  }
+  if (!busy) {
+    dirs_.clear();
+    return;
+  }
   try {
     if (frozen()) set_frozen(false);  // a frozen task cannot die
   } catch (...) {

@@ -286,14 +286,13 @@ LaunchedContainer launch(const Spec& spec, const LaunchOptions& o) {
     throw ConfigError("--net veth needs a new network namespace");
 
   LaunchedContainer c;
-  if (!o.cgroup_path.empty()) {
-    Resources resources = spec.linux_config.resources;
-    if (!resources.devices.empty()) {
-      for (const auto& rule : default_device_allow_rules(spec.linux_config.devices))
-        resources.devices.push_back(rule);
-    }
-    c.cgroup = Cgroup::create(detect_cgroup_layout(), o.cgroup_path, resources);
+  Resources resources = spec.linux_config.resources;
+  if (!resources.devices.empty()) {
+    for (const auto& rule : default_device_allow_rules(spec.linux_config.devices))
+      resources.devices.push_back(rule);
   }
+  const CgroupLayout cgroup_layout =
+      o.cgroup_path.empty() ? CgroupLayout{} : detect_cgroup_layout();
   UniqueFd exec_fifo;  // inherited by init through the clone
   if (o.wait_for_start) {
     const std::string fifo = o.state_dir + "/exec.fifo";
@@ -342,6 +341,9 @@ LaunchedContainer launch(const Spec& spec, const LaunchOptions& o) {
     write_proc_file(c.pid, "gid_map", format_id_map(spec.linux_config.gid_mappings));
   }
   c.channel.send(SyncMessage::kGo);
+  // Made while init unshares its namespaces (on another CPU); init joins it before it does
+  // anything else, and a failure here kills it with the rest of `c`.
+  if (!o.cgroup_path.empty()) c.cgroup = Cgroup::create(cgroup_layout, o.cgroup_path, resources);
   c.channel.expect(SyncMessage::kNamespacesReady);
   if (!c.cgroup.empty()) c.cgroup.add_process(c.pid);
   std::string go = std::to_string(c.pid);

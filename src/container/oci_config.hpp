@@ -139,6 +139,7 @@ struct SeccompArg {
   uint64_t value = 0;
   uint64_t value_two = 0;
   std::string op;  // SCMP_CMP_*
+  bool operator==(const SeccompArg&) const = default;
 };
 
 struct SeccompRule {
@@ -146,6 +147,7 @@ struct SeccompRule {
   std::string action;
   std::optional<uint32_t> errno_ret;
   std::vector<SeccompArg> args;
+  bool operator==(const SeccompRule&) const = default;
 };
 
 struct Seccomp {
@@ -153,6 +155,7 @@ struct Seccomp {
   std::optional<uint32_t> default_errno_ret;
   std::vector<std::string> architectures;
   std::vector<SeccompRule> syscalls;
+  bool operator==(const Seccomp&) const = default;
 };
 
 struct LinuxConfig {

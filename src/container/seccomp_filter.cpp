@@ -1,11 +1,16 @@
 #include "container/seccomp_filter.hpp"
 
 #include <errno.h>
+#include <linux/seccomp.h>
 #include <seccomp.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include <memory>
 
 #include "vmm/common/error.hpp"
+#include "vmm/common/unique_fd.hpp"
 
 namespace vmm::container {
 namespace {
@@ -120,7 +125,7 @@ Seccomp default_seccomp_profile() {
   return p;
 }
 
-void load_seccomp(const Seccomp& profile) {
+std::vector<sock_filter> compile_seccomp(const Seccomp& profile) {
   Ctx ctx(seccomp_init(to_action(profile.default_action, profile.default_errno_ret)));
   if (!ctx) throw Error("seccomp_init failed");
   // libseccomp would set no_new_privs itself; whether it is set is process.noNewPrivileges's
@@ -153,8 +158,34 @@ void load_seccomp(const Seccomp& profile) {
       }
     }
   }
-  const int rc = seccomp_load(ctx.get());
-  if (rc != 0) throw system_error("cannot load the seccomp filter", -rc);
+  // libseccomp 2.5 exports only to a descriptor.
+  UniqueFd out(::memfd_create("vmm-seccomp", MFD_CLOEXEC));
+  if (!out) throw system_error("memfd_create", errno);
+  if (const int rc = seccomp_export_bpf(ctx.get(), out.get()); rc != 0) {
+    throw system_error("cannot export the seccomp filter", -rc);
+  }
+  const off_t size = ::lseek(out.get(), 0, SEEK_END);
+  if (size < 0 || size % static_cast<off_t>(sizeof(sock_filter)) != 0) {
+    throw Error("libseccomp exported a malformed filter");
+  }
+  std::vector<sock_filter> program(static_cast<size_t>(size) / sizeof(sock_filter));
+  for (size_t done = 0; done < static_cast<size_t>(size);) {
+    const ssize_t n = ::pread(out.get(), reinterpret_cast<char*>(program.data()) + done,
+                              static_cast<size_t>(size) - done, static_cast<off_t>(done));
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) throw system_error("cannot read the exported seccomp filter", errno);
+    done += static_cast<size_t>(n);
+  }
+  return program;
+}
+
+void load_seccomp_program(std::span<const sock_filter> program) {
+  if (program.empty() || program.size() > BPF_MAXINSNS) throw Error("seccomp program size");
+  sock_fprog prog{static_cast<unsigned short>(program.size()),
+                  const_cast<sock_filter*>(program.data())};
+  if (::syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog) != 0) {
+    throw system_error("cannot load the seccomp filter", errno);
+  }
 }
 
 }  // namespace vmm::container

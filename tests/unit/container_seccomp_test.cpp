@@ -48,6 +48,35 @@ TEST(ContainerSeccomp, DefaultProfileRefusesDangerousSyscallsWithEperm) {
   EXPECT_EQ(in_filtered_child(p, [] { return ::getpid() > 0 ? 0 : 1; }), 0);
 }
 
+TEST(ContainerSeccomp, PrecompiledDefaultEqualsAFreshCompilation) {
+  const auto fresh = compile_seccomp(default_seccomp_profile());
+  const auto cached = precompiled_default_seccomp();
+  ASSERT_EQ(fresh.size(), cached.size());
+  for (size_t i = 0; i < fresh.size(); ++i) {
+    EXPECT_EQ(fresh[i].code, cached[i].code) << i;
+    EXPECT_EQ(fresh[i].jt, cached[i].jt) << i;
+    EXPECT_EQ(fresh[i].jf, cached[i].jf) << i;
+    EXPECT_EQ(fresh[i].k, cached[i].k) << i;
+  }
+}
+
+TEST(ContainerSeccomp, AChangedDefaultProfileIsCompiledNotTakenFromTheCache) {
+  Seccomp p = default_seccomp_profile();
+  p.syscalls.front().names.erase(p.syscalls.front().names.begin() + 1);  // allow add_key
+  ASSERT_NE(p, default_seccomp_profile());
+  EXPECT_NE(compile_seccomp(p).size(), precompiled_default_seccomp().size());
+  // add_key is no longer refused with EPERM (it fails otherwise, on its bad arguments).
+  EXPECT_EQ(in_filtered_child(p,
+                              [] {
+                                return ::syscall(SYS_add_key, nullptr, nullptr, nullptr, 0, 0) ==
+                                                   -1 &&
+                                               errno == EPERM
+                                           ? 1
+                                           : 0;
+                              }),
+            0);
+}
+
 TEST(ContainerSeccomp, OciProfileWithArgumentsAndErrno) {
   Seccomp p;
   p.default_action = "SCMP_ACT_ALLOW";
