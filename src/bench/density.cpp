@@ -68,6 +68,7 @@ void run_round(const Scenario& s, unsigned count, const BenchOptions& o, unsigne
         sample["pss_mib"] = m->pss_mib;
         sample["guest_touched_mib"] = m->guest_touched_mib;
         sample["vmm_overhead_mib"] = m->overhead_mib;
+        sample["vmm_overhead_rss_mib"] = m->overhead_rss_mib;
         pss_total += m->pss_mib;
       }
     } else {
@@ -121,7 +122,8 @@ Report run_density(const BenchOptions& options, unsigned count, DensityKind kind
                     {"exit_ms", "ms", "release to this instance's exit"},
                     {"pss_mib", "MiB", "proportional set size of the instance's processes"},
                     {"guest_touched_mib", "MiB", "guest RAM the guest has touched (VM)"},
-                    {"vmm_overhead_mib", "MiB", "VMM memory outside guest RAM (VM)"},
+                    {"vmm_overhead_mib", "MiB", "VMM memory outside guest RAM, PSS (VM)"},
+                    {"vmm_overhead_rss_mib", "MiB", "VMM memory outside guest RAM, RSS (VM)"},
                     {"cgroup_mib", "MiB", "memory charged to the container's cgroup"},
                     {"cpu_ms", "ms", "CPU time (user + system, with reaped children)"}};
   report.ratio_metrics = {"ready_ms", "pss_mib"};

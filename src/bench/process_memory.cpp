@@ -58,11 +58,13 @@ VmMemory parse_vm_smaps(const std::string& smaps, uint64_t guest_kib) {
   uint64_t pss = 0;
   uint64_t guest_pss = 0;
   uint64_t guest_rss = 0;
+  uint64_t rss = 0;
   while (std::getline(in, line)) {
     if (auto size = kb_field(line, "Size:")) {
       guest = *size == guest_kib;
-    } else if (auto rss = kb_field(line, "Rss:")) {
-      if (guest) guest_rss += *rss;
+    } else if (auto r = kb_field(line, "Rss:")) {
+      rss += *r;
+      if (guest) guest_rss += *r;
     } else if (auto p = kb_field(line, "Pss:")) {
       pss += *p;
       if (guest) guest_pss += *p;
@@ -71,6 +73,7 @@ VmMemory parse_vm_smaps(const std::string& smaps, uint64_t guest_kib) {
   m.pss_mib = static_cast<double>(pss) / 1024.0;
   m.guest_touched_mib = static_cast<double>(guest_rss) / 1024.0;
   m.overhead_mib = static_cast<double>(pss - guest_pss) / 1024.0;
+  m.overhead_rss_mib = static_cast<double>(rss - guest_rss) / 1024.0;
   return m;
 }
 

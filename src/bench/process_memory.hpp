@@ -13,6 +13,7 @@ struct VmMemory {
   double pss_mib = 0;            // the whole VMM process
   double guest_touched_mib = 0;  // resident pages of the guest RAM mapping
   double overhead_mib = 0;       // PSS outside the guest RAM mapping: what the VMM adds
+  double overhead_rss_mib = 0;   // the same as resident memory (shared pages counted whole)
 };
 
 // From /proc/PID/smaps text: the guest RAM is the mapping of exactly `guest_kib` KiB.

@@ -191,6 +191,7 @@ TEST(BenchMemory, GuestRamIsTheMappingOfItsSize) {
   EXPECT_DOUBLE_EQ(m.guest_touched_mib, 40.0);
   EXPECT_DOUBLE_EQ(m.pss_mib, (40960.0 + 300 + 2048) / 1024);
   EXPECT_DOUBLE_EQ(m.overhead_mib, (300.0 + 2048) / 1024);
+  EXPECT_DOUBLE_EQ(m.overhead_rss_mib, (900.0 + 2048) / 1024);
 }
 
 }  // namespace
