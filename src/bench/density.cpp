@@ -15,10 +15,6 @@
 namespace vmm::bench {
 namespace {
 
-double ms_between(Clock::time_point a, Clock::time_point b) {
-  return std::chrono::duration<double, std::milli>(b - a).count();
-}
-
 // One round: `count` instances of `s`, their samples into `r`, the round's totals returned.
 void run_round(const Scenario& s, unsigned count, const BenchOptions& o, unsigned round,
                ScenarioResult& r, std::vector<double>& all_ready, std::vector<double>& all_exited,
@@ -99,11 +95,9 @@ void run_round(const Scenario& s, unsigned count, const BenchOptions& o, unsigne
     }
     samples[i]["exit_ms"] = ms_between(released, *procs[i].exited_at());
     last_exit = std::max(last_exit, samples[i]["exit_ms"]);
-    const auto& u = procs[i].usage();
-    samples[i]["cpu_ms"] = static_cast<double>(u.ru_utime.tv_sec + u.ru_stime.tv_sec) * 1000.0 +
-                           static_cast<double>(u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1000.0;
+    samples[i]["cpu_ms"] = cpu_ms(procs[i].usage());
   }
-  for (auto& sample : samples) r.samples.push_back(std::move(sample));
+  for (const auto& sample : samples) r.record(sample);
   all_ready.push_back(ms_between(t0, *all_ready_at));
   all_exited.push_back(last_exit);
   total_pss.push_back(pss_total);
@@ -130,13 +124,8 @@ Report run_density(const BenchOptions& options, unsigned count, DensityKind kind
   report.chart_metrics = {"ready_ms", "exit_ms"};
   report.host = host_facts();
   report.host["instances"] = std::to_string(count);
-  for (auto& s : density_scenarios(options, ws, kind)) {
-    ScenarioResult r;
-    r.scenario = std::move(s);
-    report.results.push_back(std::move(r));
-  }
-  unsigned total = 0;
-  for (const auto& r : report.results) total += r.scenario.skipped ? 0 : options.runs;
+  report.add(density_scenarios(options, ws, kind));
+  const unsigned total = report.planned_runs();
   unsigned done = 0;
   for (auto& r : report.results) {
     if (r.scenario.skipped) continue;

@@ -202,6 +202,13 @@ void service_once(const std::vector<MeasuredProcess*>& processes, std::chrono::m
   for (auto* p : processes) p->service(now);
 }
 
+double cpu_ms(const struct rusage& usage) {
+  auto ms = [](const timeval& tv) {
+    return static_cast<double>(tv.tv_sec) * 1000.0 + static_cast<double>(tv.tv_usec) / 1000.0;
+  };
+  return ms(usage.ru_utime) + ms(usage.ru_stime);
+}
+
 std::string describe_wait_status(int status) {
   if (WIFEXITED(status)) return "exit status " + std::to_string(WEXITSTATUS(status));
   if (WIFSIGNALED(status)) return "killed by signal " + std::to_string(WTERMSIG(status));

@@ -85,6 +85,12 @@ bool service_until(const std::vector<MeasuredProcess*>& processes, Clock::time_p
   return true;
 }
 
+[[nodiscard]] inline double ms_between(Clock::time_point a, Clock::time_point b) {
+  return std::chrono::duration<double, std::milli>(b - a).count();
+}
+// User plus system time, in milliseconds.
+[[nodiscard]] double cpu_ms(const struct rusage& usage);
+
 // "exit status 3", "killed by signal 9".
 [[nodiscard]] std::string describe_wait_status(int status);
 

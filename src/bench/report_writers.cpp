@@ -5,6 +5,8 @@
 #include <set>
 #include <sstream>
 
+#include "vmm/common/error.hpp"
+
 namespace vmm::bench {
 namespace {
 
@@ -45,6 +47,38 @@ nlohmann::json optional_json(const std::optional<double>& value) {
 
 }  // namespace
 
+Report report_from_json(const nlohmann::json& j) {
+  try {
+    Report report;
+    report.benchmark = j.at("benchmark").get<std::string>();
+    report.runs = j.at("runs").get<unsigned>();
+    report.baseline = j.at("baseline").get<std::string>();
+    report.host = j.at("host").get<std::map<std::string, std::string>>();
+    for (const auto& m : j.at("metrics")) {
+      report.metrics.push_back({m.at("name").get<std::string>(), m.at("unit").get<std::string>(),
+                                m.at("label").get<std::string>()});
+    }
+    report.ratio_metrics = j.at("ratio_metrics").get<std::vector<std::string>>();
+    report.chart_metrics = j.at("chart_metrics").get<std::vector<std::string>>();
+    for (const auto& s : j.at("scenarios")) {
+      ScenarioResult r;
+      r.scenario.name = s.at("name").get<std::string>();
+      r.scenario.kind = s.at("kind").get<std::string>();
+      r.scenario.description = s.value("description", "");
+      r.scenario.argv = s.value("command", std::vector<std::string>{});
+      if (s.contains("peer") && s["peer"].is_string()) r.scenario.peer = s["peer"];
+      if (s.at("status") == "skipped") r.scenario.skipped = s.value("reason", "");
+      r.failures = s.value("failures", std::vector<std::string>{});
+      r.figures = s.value("figures", std::map<std::string, double>{});
+      for (const auto& sample : s.at("samples")) r.samples.push_back(sample.get<Sample>());
+      report.results.push_back(std::move(r));
+    }
+    return report;
+  } catch (const nlohmann::json::exception& e) {
+    throw ConfigError("report", std::string("not a vmm bench report: ") + e.what());
+  }
+}
+
 nlohmann::json report_json(const Report& report) {
   nlohmann::json j;
   j["benchmark"] = report.benchmark;
@@ -55,6 +89,8 @@ nlohmann::json report_json(const Report& report) {
   for (const auto& m : report.metrics) {
     metrics.push_back({{"name", m.name}, {"unit", m.unit}, {"label", m.label}});
   }
+  j["ratio_metrics"] = report.ratio_metrics;
+  j["chart_metrics"] = report.chart_metrics;
   auto& scenarios = j["scenarios"] = nlohmann::json::array();
   for (const auto& r : report.results) {
     nlohmann::json s;

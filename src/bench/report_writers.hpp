@@ -14,5 +14,8 @@ namespace vmm::bench {
 // Time on a log axis, one row per scenario: min-max whiskers, the p95 and median marked, the
 // median written beside it; skipped and failed scenarios say why.
 [[nodiscard]] std::string report_svg(const Report& report);
+// A report back from report_json()'s output, to write its table, CSV or chart again. Throws
+// vmm::ConfigError when the document is not such a report.
+[[nodiscard]] Report report_from_json(const nlohmann::json& j);
 
 }  // namespace vmm::bench

@@ -5,6 +5,12 @@
 
 namespace vmm::bench {
 
+void ScenarioResult::record(const Sample& sample) {
+  Sample kept;
+  for (const auto& [metric, value] : sample) kept[metric] = rounded(value);
+  samples.push_back(std::move(kept));
+}
+
 std::string ScenarioResult::status() const {
   if (scenario.skipped) return "skipped";
   return samples.empty() ? "failed" : "measured";
@@ -17,6 +23,20 @@ std::optional<Summary> ScenarioResult::summary(const std::string& metric) const 
     if (auto it = sample.find(metric); it != sample.end()) values.push_back(it->second);
   }
   return summarize(std::move(values));
+}
+
+void Report::add(std::vector<Scenario> scenarios) {
+  for (auto& s : scenarios) {
+    ScenarioResult r;
+    r.scenario = std::move(s);
+    results.push_back(std::move(r));
+  }
+}
+
+unsigned Report::planned_runs() const {
+  unsigned total = 0;
+  for (const auto& r : results) total += r.scenario.skipped ? 0 : runs;
+  return total;
 }
 
 const ScenarioResult* Report::find(const std::string& name) const {

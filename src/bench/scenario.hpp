@@ -40,6 +40,9 @@ struct ScenarioResult {
   // Scalars of the whole scenario (density: time until all were ready, memory per instance).
   std::map<std::string, double> figures;
 
+  // Keeps a measurement with its values as every output writes them (three decimals), so that
+  // the summaries of a report and of its JSON read back are the same numbers.
+  void record(const Sample& sample);
   // "measured", "skipped" or "failed" (no run succeeded).
   [[nodiscard]] std::string status() const;
   [[nodiscard]] std::optional<Summary> summary(const std::string& metric) const;
@@ -61,6 +64,10 @@ struct Report {
   std::map<std::string, std::string> host;
   std::vector<ScenarioResult> results;
 
+  // Each scenario as a result without samples yet.
+  void add(std::vector<Scenario> scenarios);
+  // Runs the benchmark will make: `runs` of every scenario that is not skipped.
+  [[nodiscard]] unsigned planned_runs() const;
   [[nodiscard]] const ScenarioResult* find(const std::string& name) const;
   // median(metric of `name`) / median(metric of `against`).
   [[nodiscard]] std::optional<double> median_ratio(const std::string& name,

@@ -20,14 +20,6 @@ namespace fs = std::filesystem;
 namespace vmm::bench {
 namespace {
 
-double ms_between(Clock::time_point a, Clock::time_point b) {
-  return std::chrono::duration<double, std::milli>(b - a).count();
-}
-
-double timeval_ms(const timeval& tv) {
-  return static_cast<double>(tv.tv_sec) * 1000.0 + static_cast<double>(tv.tv_usec) / 1000.0;
-}
-
 std::string last_line(std::string text) {
   while (!text.empty() && (text.back() == '\n' || text.back() == '\r')) text.pop_back();
   if (auto nl = text.rfind('\n'); nl != std::string::npos) text.erase(0, nl + 1);
@@ -66,7 +58,7 @@ std::optional<Sample> run_once(const Scenario& s, const std::string& id,
   Sample sample;
   sample["ready_ms"] = ms_between(p->started(), *p->ready_at());
   sample["exit_ms"] = ms_between(p->started(), *p->exited_at());
-  sample["cpu_ms"] = timeval_ms(p->usage().ru_utime) + timeval_ms(p->usage().ru_stime);
+  sample["cpu_ms"] = cpu_ms(p->usage());
   sample["peak_rss_mib"] = static_cast<double>(p->usage().ru_maxrss) / 1024.0;
   return sample;
 }
@@ -127,14 +119,8 @@ Report run_startup(const BenchOptions& options) {
   report.ratio_metrics = {"ready_ms", "exit_ms"};
   report.chart_metrics = {"ready_ms", "exit_ms"};
   report.host = host_facts();
-  for (auto& s : startup_scenarios(options, ws)) {
-    ScenarioResult r;
-    r.scenario = std::move(s);
-    report.results.push_back(std::move(r));
-  }
-
-  unsigned total = 0;
-  for (const auto& r : report.results) total += r.scenario.skipped ? 0 : options.runs;
+  report.add(startup_scenarios(options, ws));
+  const unsigned total = report.planned_runs();
   unsigned done = 0;
   for (unsigned run = 0; run < options.runs; ++run) {
     for (auto& r : report.results) {
@@ -149,7 +135,7 @@ Report run_startup(const BenchOptions& options) {
                              "-" + std::to_string(run);
       std::string failure;
       if (auto sample = run_once(r.scenario, id, options.timeout, failure)) {
-        r.samples.push_back(std::move(*sample));
+        r.record(*sample);
       } else if (run == 0 && !r.scenario.ours) {
         r.scenario.skipped = "does not run on this host: " + failure;
       } else {

@@ -14,7 +14,7 @@ constexpr double kValueWidth = 150;
 constexpr double kPlotLeft = kLabelWidth;
 constexpr double kPlotRight = kWidth - kValueWidth;
 constexpr double kRowHeight = 18;
-constexpr double kTop = 70;
+constexpr double kTop = 84;
 constexpr const char* kColors[] = {"#1f77b4", "#e6731a", "#2ca02c", "#9467bd"};
 
 std::string escape(const std::string& text) {
@@ -123,7 +123,8 @@ std::string report_svg(const Report& report) {
         << R"(<text x=")" << fmt(lx + 16) << R"(" y="45">)" << escape(label) << "</text>\n";
     lx += 260;
   }
-  svg << R"(<text x="10" y="45" fill="#555">min-max whiskers, p95 bar, median dot</text>)" << '\n';
+  svg << R"(<text x=")" << fmt(kPlotLeft) << R"(" y="64" fill="#555">)"
+      << R"(min-max whiskers, p95 bar, median dot (its value on the right)</text>)" << '\n';
 
   // Grid: 1, 2 and 5 of each decade.
   const auto decades = static_cast<int>(axis.hi_decade - axis.lo_decade);

@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <nlohmann/json.hpp>
 
 #include "bench/report_writers.hpp"
 #include "bench/startup.hpp"
@@ -157,6 +158,15 @@ int bench_main(int argc, char** argv) {
   density->add_option("--kind", kind, "vm, container or both")
       ->check(CLI::IsMember({"vm", "container", "both"}))
       ->capture_default_str();
+  auto* again = app.add_subcommand(
+      "report",
+      "Write the table, CSV or chart of a saved run again from its JSON (--out, --format)");
+  fs::path saved;
+  again->add_option("json", saved, "A BENCH.json that --out wrote")->required();
+  again->add_option("--out", outputs.out_dir, "Directory for BENCH.json, BENCH.csv and BENCH.svg");
+  again->add_option("--format", outputs.format, "What stdout shows")
+      ->check(CLI::IsMember({"table", "json", "csv"}))
+      ->capture_default_str();
   startup->footer(
       "Outputs: a table (or --format json|csv) on stdout; with --out, JSON, CSV and an SVG "
       "chart. Set VMM_BENCH_PLACE to say where it ran (it appears in the chart's title). "
@@ -170,6 +180,17 @@ int bench_main(int argc, char** argv) {
     return static_cast<int>(ExitStatus::kUsageError);
   }
   try {
+    if (again->parsed()) {
+      std::ifstream in(saved);
+      if (!in) throw ConfigError("report", "cannot read " + saved.string());
+      nlohmann::json j;
+      try {
+        j = nlohmann::json::parse(in);
+      } catch (const nlohmann::json::exception& e) {
+        throw ConfigError("report", saved.string() + " is not JSON: " + e.what());
+      }
+      return emit(bench::report_from_json(j), outputs);
+    }
     auto bytes = parse_size(memory);
     if (!bytes || *bytes < (16ULL << 20)) {
       throw ConfigError("memory", "cannot use '" + memory + "' (at least 16M)");

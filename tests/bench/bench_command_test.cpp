@@ -40,6 +40,11 @@ TEST(BenchCommand, StartupOutputsAgreeAndTheChartRenders) {
             nlohmann::json::parse(vmm::test::bench::read_text(out.path / "startup.json")));
   vmm::test::bench::check_startup_outputs(
       out.path, 2, {"vmm-container-run", "vmm-oci-run", "runc-run", "floor", "podman-vmm"});
+  // A saved run gives the same CSV back.
+  const auto again = run_command(vmm() + " bench report --format csv '" +
+                                 (out.path / "startup.json").string() + "'");
+  EXPECT_EQ(again.status, 0);
+  EXPECT_EQ(again.output, vmm::test::bench::read_text(out.path / "startup.csv"));
   // With no usable KVM, the VM scenarios say why.
   const auto j = nlohmann::json::parse(r.output);
   for (const auto& s : j["scenarios"]) {

@@ -8,6 +8,8 @@
 #include "bench/scenario.hpp"
 #include "bench/scenario_set.hpp"
 #include "bench/stats.hpp"
+#include "bench_output_check.hpp"
+#include "vmm/common/error.hpp"
 
 namespace vmm::bench {
 namespace {
@@ -88,26 +90,6 @@ Report sample_report() {
   return report;
 }
 
-// A CSV line split into fields (quotes as RFC 4180 has them).
-std::vector<std::string> csv_fields(const std::string& line) {
-  std::vector<std::string> fields(1);
-  bool quoted = false;
-  for (std::size_t i = 0; i < line.size(); ++i) {
-    const char c = line[i];
-    if (quoted && c == '"' && i + 1 < line.size() && line[i + 1] == '"') {
-      fields.back() += '"';
-      ++i;
-    } else if (c == '"') {
-      quoted = !quoted;
-    } else if (c == ',' && !quoted) {
-      fields.emplace_back();
-    } else {
-      fields.back() += c;
-    }
-  }
-  return fields;
-}
-
 TEST(BenchReport, RatiosOfMediansToBaselineAndPeer) {
   const auto report = sample_report();
   EXPECT_DOUBLE_EQ(*report.median_ratio("vmm-container-run", "runc-run", "ready_ms"), 25.0 / 55.0);
@@ -131,7 +113,7 @@ TEST(BenchReport, JsonCsvAndSvgAgree) {
   std::istringstream lines(csv);
   std::string line;
   ASSERT_TRUE(std::getline(lines, line));
-  const auto header = csv_fields(line);
+  const auto header = vmm::test::bench::csv_fields(line);
   auto column = [&](const std::string& name) {
     for (std::size_t i = 0; i < header.size(); ++i) {
       if (header[i] == name) return i;
@@ -141,7 +123,7 @@ TEST(BenchReport, JsonCsvAndSvgAgree) {
   };
   std::size_t row = 0;
   while (std::getline(lines, line)) {
-    const auto f = csv_fields(line);
+    const auto f = vmm::test::bench::csv_fields(line);
     ASSERT_EQ(f.size(), header.size()) << line;
     const auto& s = j["scenarios"][row++];
     EXPECT_EQ(f[column("scenario")], s["name"]);
@@ -166,6 +148,15 @@ TEST(BenchReport, JsonCsvAndSvgAgree) {
   }
   EXPECT_EQ(row, 3U);
   EXPECT_EQ(svg.rfind("</svg>\n"), svg.size() - 7);
+}
+
+TEST(BenchReport, SavedJsonGivesTheSameOutputsBack) {
+  const auto report = sample_report();
+  const auto again = report_from_json(report_json(report));
+  EXPECT_EQ(report_json(again), report_json(report));
+  EXPECT_EQ(report_csv(again), report_csv(report));
+  EXPECT_EQ(report_svg(again), report_svg(report));
+  EXPECT_THROW((void)report_from_json(nlohmann::json{{"benchmark", "startup"}}), ConfigError);
 }
 
 TEST(BenchScenarios, IdIsSubstitutedEverywhere) {
