@@ -4,8 +4,11 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
+#include <fstream>
 #include <string>
 
 #include "kvm_test_env.hpp"
@@ -50,6 +53,41 @@ KvmTestEnv resolve() {
   return env;
 }
 
+// Appends each test's start and end to $VMM_KVM_LOG_DIR/timeline.tsv as they happen, so that
+// when the sandbox's time runs out tests/kvm/run-suite.sh can still say which tests took it.
+class Timeline : public ::testing::EmptyTestEventListener {
+ public:
+  explicit Timeline(const std::string& path) : out_(path, std::ios::trunc) {}
+  void OnTestStart(const ::testing::TestInfo& t) override { line("start", t, ""); }
+  void OnTestEnd(const ::testing::TestInfo& t) override {
+    const auto* r = t.result();
+    line("end", t,
+         std::to_string(r->elapsed_time()) + "\t" +
+             (r->Skipped()  ? "skipped"
+              : r->Failed() ? "failed"
+                            : "passed"));
+  }
+
+ private:
+  void line(const char* what, const ::testing::TestInfo& t, const std::string& rest) {
+    const auto now = std::chrono::duration_cast<std::chrono::seconds>(
+                         std::chrono::system_clock::now().time_since_epoch())
+                         .count();
+    out_ << what << '\t' << now << '\t' << t.test_suite_name() << '.' << t.name();
+    if (!rest.empty()) out_ << '\t' << rest;
+    out_ << std::endl;  // flushed: the sandbox may be killed at any moment
+  }
+  std::ofstream out_;
+};
+
+void add_timeline(const std::string& log_dir) {
+  std::error_code ec;
+  std::filesystem::create_directories(log_dir, ec);
+  // gtest owns its listeners and deletes them.
+  ::testing::UnitTest::GetInstance()->listeners().Append(
+      new Timeline(log_dir + "/timeline.tsv"));  // NOLINT(cppcoreguidelines-owning-memory)
+}
+
 }  // namespace
 
 const KvmTestEnv& KvmTestEnv::get() {
@@ -75,5 +113,6 @@ int main(int argc, char** argv) {
                  env.vmm_bin.c_str(), env.kernel.c_str(), env.initrd.c_str(),
                  static_cast<long long>(env.test_limit.count()), env.log_dir.c_str());
   }
+  vmm::test::add_timeline(env.log_dir);
   return RUN_ALL_TESTS();
 }
