@@ -76,9 +76,12 @@ uint64_t SnapshotOverlay::cluster_size_for(uint64_t disk_size) noexcept {
 std::string SnapshotOverlay::default_directory() {
   const char* tmpdir = std::getenv("TMPDIR");  // NOLINT(concurrency-mt-unsafe): read at start-up
   if (tmpdir != nullptr && *tmpdir != '\0') return tmpdir;
+  // Minimal or read-only systems (initramfs, containers, a read-only root) may lack it.
   struct stat st {};
-  if (::stat("/var/tmp", &st) == 0 && S_ISDIR(st.st_mode)) return "/var/tmp";
-  return "/tmp";  // minimal systems (initramfs, containers) may have no /var/tmp
+  if (::stat("/var/tmp", &st) == 0 && S_ISDIR(st.st_mode) && ::access("/var/tmp", W_OK) == 0) {
+    return "/var/tmp";
+  }
+  return "/tmp";
 }
 
 SnapshotOverlay::SnapshotOverlay(int base_fd, uint64_t size, const std::string& dir)

@@ -32,7 +32,8 @@ class SnapshotOverlay final {
   static constexpr uint64_t kMaxClusters = uint64_t{64} << 20;
   [[nodiscard]] static uint64_t cluster_size_for(uint64_t disk_size) noexcept;
 
-  // Where overlays go: $TMPDIR, else /var/tmp (a disk, where /tmp is often RAM), else /tmp.
+  // Where overlays go: $TMPDIR, else /var/tmp (a disk, where /tmp is often RAM) when it is a
+  // writable directory, else /tmp.
   [[nodiscard]] static std::string default_directory();
 
   // `base_fd` (read access suffices) must stay open while the overlay lives; `size` is the
