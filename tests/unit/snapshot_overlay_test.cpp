@@ -10,7 +10,9 @@
 #include <array>
 #include <cerrno>
 #include <cstdio>
+#include <latch>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "vmm/common/error.hpp"
@@ -177,6 +179,34 @@ TEST_F(SnapshotOverlayTest, TwoOverlaysOnOneBaseAreIndependent) {
   expect(model_second, 200, y);
   EXPECT_EQ(read(first, 0, kBaseSize), model_first);
   EXPECT_EQ(read(second, 0, kBaseSize), model_second);
+  EXPECT_EQ(base_on_disk(), base_bytes_);
+}
+
+// Several threads write different sectors of the same unwritten clusters at once, as an
+// engine's workers do: each copy-up must happen once, before any of them, or it would put the
+// base back over a sector another thread already wrote.
+TEST_F(SnapshotOverlayTest, ConcurrentPartialWritesToOneClusterAreAllKept) {
+  constexpr unsigned kThreads = 8;  // one 512-byte sector of each cluster per thread
+  for (int round = 0; round < 200; ++round) {
+    SnapshotOverlay o(base_.get(), kBaseSize, "/tmp");
+    std::vector<uint8_t> model = base_bytes_;
+    std::vector<std::thread> threads;
+    std::latch start(kThreads);
+    for (unsigned t = 0; t < kThreads; ++t) {
+      const auto data = pattern(512, static_cast<uint8_t>(0x80 + t));
+      for (uint64_t c = 0; c < 16; ++c) expect(model, c * kCluster + t * 512, data);
+      threads.emplace_back([&o, &start, t, data] {
+        start.arrive_and_wait();
+        for (uint64_t c = 0; c < 16; ++c) {
+          std::vector<uint8_t> copy = data;
+          const iovec v{copy.data(), copy.size()};
+          EXPECT_EQ(o.write(std::span<const iovec>(&v, 1), c * kCluster + t * 512), 0);
+        }
+      });
+    }
+    for (auto& t : threads) t.join();
+    ASSERT_EQ(read(o, 0, kBaseSize), model) << "round " << round;
+  }
   EXPECT_EQ(base_on_disk(), base_bytes_);
 }
 
