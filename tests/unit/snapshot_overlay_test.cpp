@@ -187,7 +187,7 @@ TEST_F(SnapshotOverlayTest, TwoOverlaysOnOneBaseAreIndependent) {
 // base back over a sector another thread already wrote.
 TEST_F(SnapshotOverlayTest, ConcurrentPartialWritesToOneClusterAreAllKept) {
   constexpr unsigned kThreads = 8;  // one 512-byte sector of each cluster per thread
-  for (int round = 0; round < 200; ++round) {
+  for (int round = 0; round < 100; ++round) {
     SnapshotOverlay o(base_.get(), kBaseSize, "/tmp");
     std::vector<uint8_t> model = base_bytes_;
     std::vector<std::thread> threads;
