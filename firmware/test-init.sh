@@ -89,6 +89,24 @@ case $action in
     echo "VMMTEST: sleeping"
     while :; do sleep 3600; done
     ;;
+  overwrite=*)
+    # Pseudo-random data over the whole disk, synced, then read back past the page cache; the
+    # host compares its image before and after (snapshot disks must keep it). The guest then
+    # holds until a line arrives on the console, so several VMs can be checked while all run.
+    dev=/dev/${action#overwrite=}
+    bytes=$(($(cat "/sys/block/${dev#/dev/}/size") * 512))
+    head -c "$bytes" /dev/urandom >/tmp/overwrite.data
+    echo "VMMTEST: overwrite_bytes=$bytes"
+    echo "VMMTEST: overwrite_written_sha256=$(sha256sum </tmp/overwrite.data | cut -d' ' -f1)"
+    dd if=/tmp/overwrite.data of="$dev" bs=64k conv=fsync 2>/dev/null ||
+      echo "VMMTEST: overwrite_error=dd failed"
+    rm -f /tmp/overwrite.data
+    sync
+    echo 3 >/proc/sys/vm/drop_caches
+    echo "VMMTEST: overwrite_readback_sha256=$(sha256sum <"$dev" | cut -d' ' -f1)"
+    echo "VMMTEST: overwrite done"
+    read -r _
+    ;;
   reboot | default) ;;
   *) echo "VMMTEST: unknown action $action" ;;
 esac

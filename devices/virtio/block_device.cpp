@@ -40,7 +40,7 @@ VirtioBlock::VirtioBlock(const BlockDeviceConfig& config, EventLoop& loop)
   if (serial_.size() > kBlkIdBytes) {
     throw ConfigError("disk serial '" + serial_ + "' is longer than 20 characters");
   }
-  image_ = DiskImage::open(config.path, config.read_only, config.cache);
+  image_ = DiskImage::open(config.path, config.read_only, config.cache, config.snapshot);
   limits_.capacity_sectors = image_.size_bytes() >> kSectorShift;
   limits_.read_only = config.read_only;
   limits_.discard = !config.read_only;
@@ -60,7 +60,8 @@ VirtioBlock::VirtioBlock(const BlockDeviceConfig& config, EventLoop& loop)
   engine_ = make_block_io_engine(
       image_, [this](uint64_t slot, int result) { on_io_complete(slot, result); }, config.engine);
   spdlog::debug("virtio-blk {}: {} sectors{}, I/O via {}", image_.path(), limits_.capacity_sectors,
-                config.read_only ? ", read-only" : "", engine_->name());
+                config.read_only ? ", read-only" : (image_.snapshot() ? ", snapshot" : ""),
+                engine_->name());
 }
 
 VirtioBlock::~VirtioBlock() {

@@ -33,6 +33,8 @@ virtio::BlockDeviceConfig parse_disk_option(std::string_view spec) {
       const std::string_view value = part.substr(eq + 1);
       if (key == "readonly" || key == "ro") {
         disk.read_only = parse_bool(key, value);
+      } else if (key == "snapshot") {
+        disk.snapshot = parse_bool(key, value);
       } else if (key == "serial") {
         if (value.size() > 20) {
           throw ConfigError("--disk: serial '" + std::string(value) +
@@ -49,7 +51,7 @@ virtio::BlockDeviceConfig parse_disk_option(std::string_view spec) {
         }
       } else {
         throw ConfigError("--disk: unknown option '" + std::string(key) +
-                          "' (readonly, serial, cache)");
+                          "' (readonly, snapshot, serial, cache)");
       }
     }
   }

@@ -1,5 +1,6 @@
 #pragma once
-// Parses the value of `--disk PATH[,readonly=on|off][,serial=ID][,cache=writeback|none]`.
+// Parses the value of
+// `--disk PATH[,readonly=on|off][,snapshot=on|off][,serial=ID][,cache=writeback|none]`.
 // Throws vmm::ConfigError naming the bad part.
 #include <string_view>
 

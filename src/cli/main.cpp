@@ -146,7 +146,10 @@ int run_cli(int argc, char** argv, vmm::cli::TerminationSignals& signals) {
   std::vector<std::string> disks;
   auto* disk_opt =
       run->add_option("--disk", disks,
-                      "virtio-blk disk: PATH[,readonly=on][,serial=ID][,cache=writeback|none]; "
+                      "virtio-blk disk: "
+                      "PATH[,readonly=on][,snapshot=on][,serial=ID][,cache=writeback|none] "
+                      "(snapshot=on: writes go to a temporary overlay dropped at exit, the image "
+                      "is only read and may be shared); "
                       "repeat for vda, vdb, ... (replaces the drives of --config)");
   std::vector<std::string> nets;
   auto* net_opt = run->add_option(

@@ -175,6 +175,8 @@ ParsedDrive parse_drive(const json& v, const std::string& path) {
       d.root = get_bool(value, f);
     } else if (key == "is_read_only") {
       d.disk.read_only = !value.is_null() && get_bool(value, f);
+    } else if (key == "snapshot") {
+      d.disk.snapshot = !value.is_null() && get_bool(value, f);
     } else if (key == "partuuid") {
       if (!value.is_null()) d.partuuid = get_string(value, f);
     } else if (key == "serial") {
@@ -473,6 +475,7 @@ json vm_config_to_json(const VmConfig& config) {
     d["path_on_host"] = disk.path;
     d["is_root_device"] = false;  // a root= is already part of boot_args
     d["is_read_only"] = disk.read_only;
+    if (disk.snapshot) d["snapshot"] = true;
     if (!disk.serial.empty()) d["serial"] = disk.serial;
     d["cache"] = disk.cache == virtio::DiskCache::kNone ? "none" : "writeback";
     drives.push_back(d);

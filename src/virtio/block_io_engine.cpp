@@ -109,7 +109,8 @@ class ThreadPoolEngine final : public BlockIoEngine {
 };
 
 // Reads, writes and flushes through io_uring; one thread reaps completions. Discard and
-// write-zeroes (rare, several ranges each) and short transfers run on a one-thread pool.
+// write-zeroes (rare, several ranges each), short transfers and the snapshot transfers that
+// need the overlay's bookkeeping run on a small thread pool.
 class IoUringEngine final : public BlockIoEngine {
  public:
   static constexpr unsigned kDepth = 256;
@@ -148,6 +149,20 @@ class IoUringEngine final : public BlockIoEngine {
       slow_.submit(io);
       return;
     }
+    // A snapshot range that spans the image and the overlay, or a write that adds clusters to
+    // the overlay, takes the blocking path; everything else goes straight to one file.
+    int fd = -1;
+    if (io.op == BlockIo::Op::kFlush) {
+      fd = image_.buffered_fd();
+    } else if (io.op == BlockIo::Op::kRead) {
+      fd = image_.async_read_fd(io.iov, io.offset);
+    } else {
+      fd = image_.async_write_fd(io.iov, io.offset);
+    }
+    if (fd < 0) {
+      slow_.submit(io);
+      return;
+    }
     std::unique_lock lock(mutex_);
     io_uring_sqe* sqe = slots_free_.empty() ? nullptr : get_sqe_locked();
     if (sqe == nullptr) {
@@ -158,8 +173,6 @@ class IoUringEngine final : public BlockIoEngine {
     const uint32_t slot = slots_free_.back();
     slots_free_.pop_back();
     slots_[slot] = io;
-    const int fd =
-        io.op == BlockIo::Op::kFlush ? image_.buffered_fd() : image_.fd_for(io.iov, io.offset);
     switch (io.op) {
       case BlockIo::Op::kRead:
         io_uring_prep_readv(sqe, fd, io.iov.data(), static_cast<unsigned>(io.iov.size()),
@@ -170,7 +183,11 @@ class IoUringEngine final : public BlockIoEngine {
                              io.offset);
         break;
       default:
-        io_uring_prep_fsync(sqe, fd, IORING_FSYNC_DATASYNC);
+        if (image_.snapshot()) {
+          io_uring_prep_nop(sqe);  // nothing to persist
+        } else {
+          io_uring_prep_fsync(sqe, fd, IORING_FSYNC_DATASYNC);
+        }
         break;
     }
     io_uring_sqe_set_data64(sqe, slot);
@@ -197,7 +214,11 @@ class IoUringEngine final : public BlockIoEngine {
   static constexpr uint64_t kStopToken = ~uint64_t{0};
 
   IoUringEngine(const DiskImage& image, const Completion& completion)
-      : image_(image), completion_(completion), slow_(image, completion, 1), slots_(kDepth) {
+      : image_(image),
+        completion_(completion),
+        // A snapshot disk's first write to each cluster runs here: more than one thread.
+        slow_(image, completion, image.snapshot() ? 4 : 1),
+        slots_(kDepth) {
     slots_free_.reserve(kDepth);
     for (uint32_t i = kDepth; i > 0; --i) slots_free_.push_back(i - 1);
   }

@@ -12,6 +12,7 @@
 #include <cstring>
 #include <vector>
 
+#include "full_transfer.hpp"
 #include "vmm/common/error.hpp"
 
 namespace vmm::virtio {
@@ -37,45 +38,22 @@ void lock_image(int fd, const std::string& path, bool read_only) {
 
 bool aligned(uint64_t v) noexcept { return v % DiskImage::kDirectAlignment == 0; }
 
-// Runs preadv/pwritev-like `op` until all of `iov` is transferred, resuming after short
-// transfers and EINTR.
-template <typename Op>
-int transfer(std::span<const iovec> iov, uint64_t offset, Op&& op) noexcept {
-  // Small local copy so partial transfers can be resumed without touching the caller's array.
-  std::array<iovec, 256> local{};
-  if (iov.size() > local.size()) return -EINVAL;
-  std::copy(iov.begin(), iov.end(), local.begin());
-  size_t first = 0;
-  const size_t count = iov.size();
-  while (first < count) {
-    const ssize_t n =
-        op(local.data() + first, static_cast<int>(count - first), static_cast<off_t>(offset));
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return -errno;
-    }
-    if (n == 0) return -EIO;  // end of file inside the disk: the image shrank
-    auto done = static_cast<uint64_t>(n);
-    offset += done;
-    while (first < count && done >= local[first].iov_len) {
-      done -= local[first].iov_len;
-      ++first;
-    }
-    if (first < count && done > 0) {
-      local[first].iov_base = static_cast<uint8_t*>(local[first].iov_base) + done;
-      local[first].iov_len -= done;
-    }
-  }
-  return 0;
+uint64_t iov_length(std::span<const iovec> iov) noexcept {
+  uint64_t n = 0;
+  for (const auto& v : iov) n += v.iov_len;
+  return n;
 }
 
 }  // namespace
 
-DiskImage DiskImage::open(const std::string& path, bool read_only, DiskCache cache) {
+DiskImage DiskImage::open(const std::string& path, bool read_only, DiskCache cache, bool snapshot,
+                          const std::string& overlay_dir) {
   DiskImage image;
   image.path_ = path;
   image.read_only_ = read_only;
-  const int mode = (read_only ? O_RDONLY : O_RDWR) | O_CLOEXEC;
+  // A snapshot disk only reads the image, so it shares it as a read-only disk does.
+  const bool image_read_only = read_only || snapshot;
+  const int mode = (image_read_only ? O_RDONLY : O_RDWR) | O_CLOEXEC;
   image.fd_.reset(::open(path.c_str(), mode));
   if (!image.fd_) {
     throw ConfigError(path + ": cannot open disk image: " + errno_text(errno));
@@ -87,13 +65,22 @@ DiskImage DiskImage::open(const std::string& path, bool read_only, DiskCache cac
   if (!S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode)) {
     throw ConfigError(path + ": disk image is not a regular file or block device");
   }
-  lock_image(image.fd_.get(), path, read_only);
+  lock_image(image.fd_.get(), path, image_read_only);
   const off_t end = ::lseek(image.fd_.get(), 0, SEEK_END);
   if (end < 0) throw ConfigError(path + ": cannot size disk image: " + errno_text(errno));
   image.size_ = static_cast<uint64_t>(end);
   if (image.size_ % 512 != 0) {
     spdlog::warn("{}: size is not a multiple of 512 bytes; the tail is not visible to the guest",
                  path);
+  }
+  if (snapshot && !read_only) {
+    try {
+      image.overlay_ = std::make_unique<SnapshotOverlay>(
+          image.fd_.get(), image.size_,
+          overlay_dir.empty() ? SnapshotOverlay::default_directory() : overlay_dir);
+    } catch (const ConfigError& e) {
+      throw ConfigError(path, e.what());
+    }
   }
   if (cache == DiskCache::kNone) {
     image.direct_fd_.reset(::open(path.c_str(), mode | O_DIRECT));
@@ -117,26 +104,45 @@ int DiskImage::fd_for(std::span<const iovec> iov, uint64_t offset) const noexcep
   return direct_fd_.get();
 }
 
+int DiskImage::async_read_fd(std::span<const iovec> iov, uint64_t offset) const noexcept {
+  if (!overlay_) return fd_for(iov, offset);
+  switch (overlay_->placement(offset, iov_length(iov))) {
+    case SnapshotOverlay::Placement::kBase:
+      return fd_for(iov, offset);
+    case SnapshotOverlay::Placement::kOverlay:
+      return overlay_->overlay_fd();
+    case SnapshotOverlay::Placement::kMixed:
+      break;
+  }
+  return -1;
+}
+
+int DiskImage::async_write_fd(std::span<const iovec> iov, uint64_t offset) const noexcept {
+  if (!overlay_) return fd_for(iov, offset);
+  const bool in_overlay =
+      overlay_->placement(offset, iov_length(iov)) == SnapshotOverlay::Placement::kOverlay;
+  return in_overlay ? overlay_->overlay_fd() : -1;
+}
+
 int DiskImage::read(std::span<const iovec> iov, uint64_t offset) const noexcept {
-  const int fd = fd_for(iov, offset);
-  return transfer(iov, offset,
-                  [fd](const iovec* v, int n, off_t off) { return ::preadv(fd, v, n, off); });
+  if (overlay_) return overlay_->read(iov, offset);
+  return read_fully(fd_for(iov, offset), iov, offset);
 }
 
 int DiskImage::write(std::span<const iovec> iov, uint64_t offset) const noexcept {
   if (read_only_) return -EROFS;
-  const int fd = fd_for(iov, offset);
-  return transfer(iov, offset,
-                  [fd](const iovec* v, int n, off_t off) { return ::pwritev(fd, v, n, off); });
+  if (overlay_) return overlay_->write(iov, offset);
+  return write_fully(fd_for(iov, offset), iov, offset);
 }
 
 int DiskImage::flush() const noexcept {
-  if (read_only_) return 0;
+  if (read_only_ || overlay_) return 0;  // an overlay has nothing to keep
   return ::fdatasync(fd_.get()) == 0 ? 0 : -errno;
 }
 
 int DiskImage::discard(uint64_t offset, uint64_t len) const noexcept {
   if (read_only_) return -EROFS;
+  if (overlay_) return overlay_->discard(offset, len);
   if (len == 0) return 0;
   if (::fallocate(fd_.get(), FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, static_cast<off_t>(offset),
                   static_cast<off_t>(len)) == 0) {
@@ -149,6 +155,7 @@ int DiskImage::discard(uint64_t offset, uint64_t len) const noexcept {
 
 int DiskImage::write_zeroes(uint64_t offset, uint64_t len, bool may_unmap) const noexcept {
   if (read_only_) return -EROFS;
+  if (overlay_) return overlay_->write_zeroes(offset, len);
   if (len == 0) return 0;
   const int mode = may_unmap ? FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE
                              : FALLOC_FL_ZERO_RANGE | FALLOC_FL_KEEP_SIZE;
@@ -161,9 +168,7 @@ int DiskImage::write_zeroes(uint64_t offset, uint64_t len, bool may_unmap) const
   while (len > 0) {
     const uint64_t n = std::min<uint64_t>(len, zeroes.size());
     iovec v{const_cast<uint8_t*>(zeroes.data()), n};
-    const int r = transfer(
-        std::span<const iovec>(&v, 1), offset,
-        [fd = fd_.get()](const iovec* iv, int c, off_t off) { return ::pwritev(fd, iv, c, off); });
+    const int r = write_fully(fd_.get(), std::span<const iovec>(&v, 1), offset);
     if (r != 0) return r;
     offset += n;
     len -= n;

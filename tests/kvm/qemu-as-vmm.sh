@@ -10,11 +10,12 @@ set -euo pipefail
 shift
 kernel="" initrd="" cmdline="" cpus=1 memory=512M timeout=0
 devices=()
-# --disk PATH[,readonly=on][,...] (other disk options are ignored)
+# --disk PATH[,readonly=on][,snapshot=on][,...] (other disk options are ignored)
 add_disk() {
-  local path=${1%%,*} ro=""
-  [[ $1 == *readonly=on* ]] && ro=",readonly=on"
-  devices+=(-drive "file=$path,format=raw,if=none,id=disk${#devices[@]}$ro"
+  local path=${1%%,*} opts=""
+  [[ $1 == *readonly=on* ]] && opts=",readonly=on"
+  [[ $1 == *snapshot=on* ]] && opts+=",snapshot=on"
+  devices+=(-drive "file=$path,format=raw,if=none,id=disk${#devices[@]}$opts"
             -device "virtio-blk-pci,drive=disk${#devices[@]}")
 }
 # --net tap=NAME[,mac=MAC] | user[,hostfwd=tcp:[ADDR]:PORT-:GUESTPORT]...

@@ -13,6 +13,29 @@ TEST(DiskOption, PathOnly) {
   EXPECT_FALSE(d.read_only);
   EXPECT_TRUE(d.serial.empty());
   EXPECT_EQ(d.cache, virtio::DiskCache::kWriteback);
+  EXPECT_FALSE(d.snapshot);
+}
+
+TEST(DiskOption, Snapshot) {
+  EXPECT_TRUE(parse_disk_option("base.img,snapshot=on").snapshot);
+  EXPECT_TRUE(parse_disk_option("base.img,cache=none,snapshot=true").snapshot);
+  EXPECT_FALSE(parse_disk_option("base.img,snapshot=off").snapshot);
+  const auto d = parse_disk_option("base.img,snapshot=on,readonly=off,serial=S1");
+  EXPECT_EQ(d.path, "base.img");
+  EXPECT_TRUE(d.snapshot);
+  EXPECT_FALSE(d.read_only);
+  EXPECT_EQ(d.serial, "S1");
+}
+
+TEST(DiskOption, BadSnapshotValueIsOneLineNamingIt) {
+  try {
+    (void)parse_disk_option("base.img,snapshot=maybe");
+    FAIL() << "snapshot=maybe was accepted";
+  } catch (const ConfigError& e) {
+    EXPECT_STREQ(e.what(), "--disk: snapshot=maybe is not on or off");
+  }
+  EXPECT_THROW((void)parse_disk_option("base.img,snapshot"), ConfigError);
+  EXPECT_THROW((void)parse_disk_option("base.img,snapshot="), ConfigError);
 }
 
 TEST(DiskOption, AllOptions) {

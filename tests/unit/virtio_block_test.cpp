@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <chrono>
 #include <cstring>
@@ -360,6 +361,89 @@ TEST_P(VirtioBlockTest, SecondWriterIsRefused) {
   }
   c.read_only = true;
   EXPECT_THROW(VirtioBlock(c, loop), HostResourceError);  // a reader conflicts with the writer too
+}
+
+// snapshot=on: the guest reads its own writes, in every mix of overlay and image, and the
+// image keeps every byte, whichever engine runs the I/O.
+TEST_P(VirtioBlockTest, SnapshotDiskKeepsWritesOutOfTheImage) {
+  const auto original = pattern(kImageSize, 0x5a);
+  image_.write(0, original);
+  BlockDeviceConfig c = config();
+  c.snapshot = true;
+  BlockHarness h(image_, c);
+  EXPECT_EQ(h.device_->features() & feature_bit(kBlkFeatureRo), 0u);
+  std::vector<uint8_t> model = original;
+  const auto put = [&](uint64_t sector, const std::vector<uint8_t>& data) {
+    ASSERT_TRUE(h.mem_.write(GuestAddress(kData), data));
+    EXPECT_EQ(h.request(kBlkTypeOut, sector, kData, static_cast<uint32_t>(data.size()), false),
+              kBlkStatusOk);
+    std::copy(data.begin(), data.end(), model.begin() + static_cast<ptrdiff_t>(sector * 512));
+  };
+  const auto check = [&](uint64_t sector, uint32_t len) {
+    EXPECT_EQ(h.request(kBlkTypeIn, sector, kData + 0x40000, len, true), kBlkStatusOk);
+    std::vector<uint8_t> back(len);
+    EXPECT_TRUE(h.mem_.read(GuestAddress(kData + 0x40000), back));
+    EXPECT_TRUE(std::equal(back.begin(), back.end(), model.begin() + sector * 512))
+        << "sector " << sector << ", " << len << " bytes";
+  };
+  put(1, pattern(512, 1));    // part of a cluster: copied up first
+  put(2, pattern(1024, 2));   // the same cluster again: straight to the overlay
+  put(16, pattern(8192, 3));  // whole clusters
+  put(31, pattern(1024, 4));  // across a cluster boundary
+  check(0, 8 * 512);          // overlay only
+  check(0, 64 * 1024);        // overlay and image mixed
+  check(200, 4096);           // image only
+  EXPECT_EQ(h.request(kBlkTypeFlush, 0, 0, 0, false), kBlkStatusOk);
+  // WRITE_ZEROES over sectors 20-27 (written) and 40-47 (not).
+  for (const uint64_t first : {uint64_t{20}, uint64_t{40}}) {
+    const GuestAddress seg(kData);
+    ASSERT_TRUE(h.mem_.write_obj(seg, first));
+    ASSERT_TRUE(h.mem_.write_obj(seg + 8, uint32_t{8}));
+    ASSERT_TRUE(h.mem_.write_obj(seg + 12, uint32_t{0}));
+    h.write_header(0, kBlkTypeWriteZeroes, 0);
+    h.submit({{kHeader, 16, false}, {kData, 16, false}, {kStatus, 1, true}});
+    EXPECT_EQ(*h.mem_.read_obj<uint8_t>(GuestAddress(kStatus)), kBlkStatusOk);
+    std::fill_n(model.begin() + static_cast<ptrdiff_t>(first * 512), 4096, 0);
+  }
+  check(0, 64 * 1024);
+  // DISCARD of the whole disk succeeds and leaves the image alone.
+  ASSERT_TRUE(h.mem_.write_obj(GuestAddress(kData), uint64_t{0}));
+  ASSERT_TRUE(h.mem_.write_obj(GuestAddress(kData + 8), static_cast<uint32_t>(kImageSize / 512)));
+  ASSERT_TRUE(h.mem_.write_obj(GuestAddress(kData + 12), uint32_t{0}));
+  h.write_header(0, kBlkTypeDiscard, 0);
+  h.submit({{kHeader, 16, false}, {kData, 16, false}, {kStatus, 1, true}});
+  EXPECT_EQ(*h.mem_.read_obj<uint8_t>(GuestAddress(kStatus)), kBlkStatusOk);
+  EXPECT_EQ(h.request(kBlkTypeOut, kImageSize / 512, kData, 512, false), kBlkStatusIoErr);
+  EXPECT_EQ(image_.read(0, kImageSize), original);
+}
+
+TEST_P(VirtioBlockTest, SnapshotDisksShareTheImageAndKeepWritersOff) {
+  BlockDeviceConfig c = config();
+  c.path = image_.path();
+  c.snapshot = true;
+  EventLoop loop;
+  VirtioBlock first(c, loop);
+  EXPECT_NO_THROW(VirtioBlock(c, loop));  // another snapshot disk on the same image
+  BlockDeviceConfig reader = config(true);
+  reader.path = image_.path();
+  EXPECT_NO_THROW(VirtioBlock(reader, loop));
+  BlockDeviceConfig writer = config();
+  writer.path = image_.path();
+  try {
+    VirtioBlock refused(writer, loop);
+    FAIL() << "a writable open beside a snapshot disk succeeded";
+  } catch (const HostResourceError& e) {
+    EXPECT_EQ(std::string(e.what()), image_.path() + " is in use by another process");
+  }
+}
+
+TEST_P(VirtioBlockTest, SnapshotDiskIsRefusedWhileAWriterHoldsTheImage) {
+  BlockHarness h(image_, config());
+  BlockDeviceConfig c = config();
+  c.path = image_.path();
+  c.snapshot = true;
+  EventLoop loop;
+  EXPECT_THROW(VirtioBlock(c, loop), HostResourceError);
 }
 
 INSTANTIATE_TEST_SUITE_P(Engines, VirtioBlockTest,

@@ -79,7 +79,7 @@ TEST_F(VmConfigJson, VmmSchema) {
                     "boot_args": "console=hvc0"},
     "machine-config": {"vcpu_count": 3, "mem_size_mib": 768},
     "drives": [
-      {"path_on_host": "@ROOT@"},
+      {"path_on_host": "@ROOT@", "snapshot": true},
       {"drive_id": "data", "path_on_host": "@DATA@", "is_read_only": true, "serial": "DATA-1",
        "cache": "none"}
     ],
@@ -101,7 +101,9 @@ TEST_F(VmConfigJson, VmmSchema) {
   EXPECT_EQ(c.disks[0].path, root_);
   EXPECT_FALSE(c.disks[0].read_only);
   EXPECT_EQ(c.disks[0].cache, virtio::DiskCache::kWriteback);
+  EXPECT_TRUE(c.disks[0].snapshot);
   EXPECT_EQ(c.disks[1].path, data_);
+  EXPECT_FALSE(c.disks[1].snapshot);
   EXPECT_TRUE(c.disks[1].read_only);
   EXPECT_EQ(c.disks[1].serial, "DATA-1");
   EXPECT_EQ(c.disks[1].cache, virtio::DiskCache::kNone);
@@ -203,7 +205,9 @@ TEST_F(VmConfigJson, RoundTrip) {
   c.cpus = 4;
   c.memory_bytes = 1536ULL << 20;
   c.kvm_device = "/dev/kvm-other";
-  c.disks.push_back(disk(root_));
+  virtio::BlockDeviceConfig root = disk(root_);
+  root.snapshot = true;
+  c.disks.push_back(root);
   virtio::BlockDeviceConfig data = disk(data_);
   data.read_only = true;
   data.serial = "SERIAL-2";
@@ -230,6 +234,8 @@ TEST_F(VmConfigJson, RoundTrip) {
   EXPECT_EQ(j["machine-config"]["vcpu_count"], 4);
   EXPECT_EQ(j["machine-config"]["mem_size_mib"], 1536);
   EXPECT_EQ(j["drives"][1]["path_on_host"], data_);
+  EXPECT_EQ(j["drives"][0]["snapshot"], true);
+  EXPECT_FALSE(j["drives"][1].contains("snapshot"));
   EXPECT_EQ(j["network-interfaces"][0]["host_dev_name"], "tap3");
   EXPECT_EQ(j["network-interfaces"][0]["bridge"], "br-test");
   EXPECT_FALSE(j["network-interfaces"][1].contains("bridge"));
@@ -323,6 +329,8 @@ TEST_F(VmConfigJson, ErrorsNameTheJsonPath) {
       {R"({"drives": {"path_on_host": "@ROOT@"}})", "drives", "expected an array"},
       {R"({"drives": [{"path_on_host": "@ROOT@", "is_read_only": "no"}]})",
        "drives[0].is_read_only", "true or false"},
+      {R"({"drives": [{"path_on_host": "@ROOT@", "snapshot": "on"}]})", "drives[0].snapshot",
+       "true or false"},
       {R"({"drives": [{"path_on_host": "@ROOT@", "cache": "unsafe"}]})", "drives[0].cache",
        "writeback, none"},
       {R"({"drives": [{"path_on_host": "@ROOT@", "serial": "123456789012345678901"}]})",

@@ -18,6 +18,9 @@ struct BlockDeviceConfig {
   bool read_only = false;
   std::string serial;  // GET_ID; at most 20 bytes
   DiskCache cache = DiskCache::kWriteback;
+  // Guest writes go to a throwaway overlay that vanishes with the process; the image is only
+  // read (and shared, so several VMs can boot one image at once).
+  bool snapshot = false;
   BlockIoEngineKind engine = BlockIoEngineKind::kAuto;
   friend bool operator==(const BlockDeviceConfig&, const BlockDeviceConfig&) = default;
 };
