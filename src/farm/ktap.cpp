@@ -110,7 +110,10 @@ std::optional<Node> result_of(std::string_view body) {
   if (node.name.empty()) node.name = number ? "test " + std::to_string(*number) : "test";
   const bool skip = iequals_prefix(directive, "SKIP");
   const bool todo = iequals_prefix(directive, "TODO");
-  if (skip || (todo && !ok)) {
+  if (skip) {
+    node.status = KtapStatus::kSkip;
+    node.detail = std::string(trim(directive.substr(4)));  // the reason
+  } else if (todo && !ok) {
     node.status = KtapStatus::kSkip;
     node.detail = std::string(directive);
   } else if (!ok) {

@@ -51,7 +51,9 @@ std::string tap_text(const FarmReport& report) {
     const bool ok = c.status == CaseStatus::kPassed || c.status == CaseStatus::kSkipped;
     const std::string name = c.is_job ? c.name : job->spec.name + ": " + c.name;
     out << (ok ? "ok " : "not ok ") << n << " - " << description(name);
-    if (c.status == CaseStatus::kSkipped) out << " # SKIP " << description(c.message);
+    if (c.status == CaseStatus::kSkipped) {
+      out << " # SKIP" << (c.message.empty() ? "" : " ") << description(c.message);
+    }
     out << '\n';
     if (c.status == CaseStatus::kFailed || c.status == CaseStatus::kError) {
       out << "  ---\n  message: " << quoted(c.message)

@@ -38,7 +38,7 @@ TEST(FarmKtap, NestedKunitSuitesWithPrintkTimestamps) {
   EXPECT_EQ(r.cases[1].detail, "not ok 2 example_failing_test");
   EXPECT_EQ(r.cases[2].name, "example.example_skip_test");
   EXPECT_EQ(r.cases[2].status, KtapStatus::kSkip);
-  EXPECT_EQ(r.cases[2].detail, "SKIP this test should be skipped");
+  EXPECT_EQ(r.cases[2].detail, "this test should be skipped");
   EXPECT_EQ(r.cases[3].name, "other.other_test");
   EXPECT_EQ(r.count(KtapStatus::kPass), 2U);
   EXPECT_EQ(r.count(KtapStatus::kFail), 1U);
@@ -53,8 +53,10 @@ TEST(FarmKtap, PlainTapWithDashesTodoAndDirectivesInAnyCase) {
   ASSERT_EQ(r.cases.size(), 4U);
   EXPECT_EQ(r.cases[0].name, "first");
   EXPECT_EQ(r.cases[1].status, KtapStatus::kSkip);  // TODO: not a failure
+  EXPECT_EQ(r.cases[1].detail, "todo not yet");
   EXPECT_EQ(r.cases[2].name, "test 3");
   EXPECT_EQ(r.cases[2].status, KtapStatus::kSkip);
+  EXPECT_EQ(r.cases[2].detail, "no device");
   EXPECT_EQ(r.cases[3].status, KtapStatus::kFail);
   EXPECT_TRUE(r.problems.empty());
 }
