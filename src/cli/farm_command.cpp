@@ -114,8 +114,9 @@ int farm_main(int argc, char** argv) {
   double timeout = 600;
   run->add_option("file", file, "The farm file")->required();
   run->add_option("--jobs,-j", jobs,
-                  "At most N jobs at once (default: the CPU count; CPUs and MemAvailable are "
-                  "never overcommitted by the jobs' cpus and memory)")
+                  "At most N jobs at once, whatever their cpus (default: as many as the CPU "
+                  "count and the jobs' cpus allow); the jobs' memory never exceeds "
+                  "MemAvailable")
       ->check(CLI::Range(1U, 4096U));
   run->add_option("--junit", junit, "Write a JUnit XML report (Jenkins, GitLab)");
   run->add_option("--tap", tap, "Write a TAP version 13 report");

@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <climits>
 #include <fstream>
 #include <string>
 
@@ -43,13 +44,14 @@ Capacity host_capacity(unsigned jobs) {
   c.cpus = online > 0 ? static_cast<unsigned>(online) : 1;
   c.memory_bytes = mem_available();
   c.max_jobs = jobs > 0 ? jobs : c.cpus;
+  if (jobs > 0) c.cpus = UINT_MAX;
   return c;
 }
 
 bool Usage::fits(const Demand& d) const noexcept {
   if (running_ == 0) return true;
   if (running_ >= capacity_.max_jobs) return false;
-  if (cpus_ + d.cpus > capacity_.cpus) return false;
+  if (cpus_ > capacity_.cpus || d.cpus > capacity_.cpus - cpus_) return false;
   return memory_ <= capacity_.memory_bytes && d.memory_bytes <= capacity_.memory_bytes - memory_;
 }
 

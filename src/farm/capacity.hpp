@@ -23,8 +23,9 @@ struct Demand {
 // container's CPU quota (1 when unset) and memory limit (64 MiB when unset).
 [[nodiscard]] Demand demand_of(const JobSpec& spec) noexcept;
 
-// This machine's online CPUs and MemAvailable; `max_jobs` is `jobs` when given (> 0), else the
-// CPU count.
+// This machine's MemAvailable, and either `jobs` (> 0: the user's choice, CPUs are not
+// counted, since jobs that mostly wait need few) or the online CPUs as the limit of jobs and of
+// their CPUs together.
 [[nodiscard]] Capacity host_capacity(unsigned jobs);
 
 class Usage {

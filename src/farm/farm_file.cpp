@@ -21,7 +21,7 @@ constexpr std::size_t kMaxNameLength = 128;
 // Where a key sits, for messages: "farm.toml: job 'boot'" or "farm.toml: defaults".
 class Place {
  public:
-  Place(std::string source, std::string table) : prefix_(source + ": " + std::move(table)) {}
+  Place(const std::string& source, const std::string& table) : prefix_(source + ": " + table) {}
   [[noreturn]] void fail(const std::string& key, const std::string& problem) const {
     throw ConfigError(prefix_ + ": " + key + ": " + problem);
   }
@@ -196,8 +196,9 @@ std::vector<JobSpec> parse_farm_file(std::string_view text, const std::string& s
         throw ConfigError(source + ": job: expected [[job]] tables");
       }
     } else {
-      throw ConfigError(source + ": " + key + ": unknown key (a farm file has [defaults] and " +
-                        "[[job]] tables)");
+      std::string message = source;
+      message += ": " + key + ": unknown key (a farm file has [defaults] and [[job]] tables)";
+      throw ConfigError(message);
     }
   }
   if (jobs == nullptr || jobs->empty()) throw ConfigError(source + ": no [[job]] tables");
