@@ -3,7 +3,8 @@
 # busybox-static, the static tools in firmware/guest-tools/, and an /init that prints
 # `VMMTEST: ...` markers on the console and then acts on the kernel parameter vmmtest=ACTION:
 #   reboot (default) | poweroff | debugexit=V (write V to port 0xf4) | shell | sleep |
-#   ticker | powerbutton (power off when the ACPI power button is pressed) | panic
+#   ticker | powerbutton (power off when the ACPI power button is pressed) | panic |
+#   ktap (KTAP output with a failing case, then reboot)
 # It carries the stock kernel's modules for the ACPI power button, evdev and pvpanic (built
 # into the minimal kernel), when firmware/fetch-debian-kernel.sh has unpacked them.
 #
