@@ -6,6 +6,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -223,6 +224,42 @@ TEST_F(FarmRun, FilterSelectsJobsAndUsageErrorsExitTwo) {
   EXPECT_EQ(r.status, 2) << r.output;
   EXPECT_EQ(r.output,
             "vmm farm: " + bad.string() + ": job 'x': cpus: expected an integer from 1 to 254\n");
+}
+
+TEST_F(FarmRun, InterruptStopsTheJobsAndStillReports) {
+  const fs::path farm = dir_ / "long.toml";
+  std::ofstream(farm) << "[defaults]\nkind = 'container'\nrootfs = 'root'\n"
+                         "[[job]]\nname = 'long'\ncommand = 'sleep 61'\n"
+                         "[[job]]\nname = 'queued'\ncommand = 'true'\n";
+  const fs::path json = dir_ / "interrupted.json";
+  const auto start = std::chrono::steady_clock::now();
+  // SIGINT after a second, as Ctrl-C would: 128 + 2, the reports written all the same.
+  const auto r = run("timeout --preserve-status -s INT 1 " + std::string(VMM_BIN) + " farm run '" +
+                     farm.string() + "' --jobs 1 --json '" + json.string() + "'");
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  EXPECT_EQ(r.status, 130) << r.output;
+  EXPECT_LT(seconds, 20) << r.output;
+  const auto j = nlohmann::json::parse(read_text(json));
+  ASSERT_EQ(j["jobs"].size(), 2U);
+  for (const auto& job : j["jobs"]) {
+    EXPECT_EQ(job["outcome"], "error") << job.dump();
+    EXPECT_EQ(job["reason"], "interrupted") << job.dump();
+  }
+  // (The pattern cannot match the shell or grep running it.)
+  EXPECT_EQ(run("ps -eo args | grep -E '^(/bin/sh -c )?sleep 61$'").status, 1)
+      << "a job outlived the farm";
+}
+
+TEST_F(FarmRun, AReportThatCannotBeWrittenExitsThree) {
+  const fs::path farm = dir_ / "one.toml";
+  std::ofstream(farm) << "[[job]]\nname = 'one'\nkind = 'container'\nrootfs = 'root'\n"
+                         "command = 'true'\n";
+  const auto r = run(std::string(VMM_BIN) + " farm run '" + farm.string() +
+                     "' --junit /nonexistent-dir/out.xml");
+  EXPECT_EQ(r.status, 3) << r.output;
+  EXPECT_NE(r.output.find("vmm farm: cannot write /nonexistent-dir/out.xml"), std::string::npos)
+      << r.output;
 }
 
 }  // namespace
