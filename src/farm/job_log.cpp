@@ -45,6 +45,16 @@ std::string JobLog::read_since(uint64_t offset) const {
   return text;
 }
 
+std::string JobLog::read_tail(uint64_t offset) const {
+  const off_t end = ::lseek(fd_.get(), 0, SEEK_END);
+  if (end < 0 || static_cast<uint64_t>(end) <= offset) return {};
+  // A little more than the tail, so that it can start at a whole line.
+  const uint64_t size = static_cast<uint64_t>(end) - offset;
+  const uint64_t from =
+      size > 2 * kLogTailBytes ? static_cast<uint64_t>(end) - 2 * kLogTailBytes : offset;
+  return log_tail(read_since(from));
+}
+
 std::string log_tail(std::string_view text, std::size_t bytes) {
   if (text.size() <= bytes) return std::string(text);
   std::string_view tail = text.substr(text.size() - bytes);

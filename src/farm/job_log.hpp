@@ -24,6 +24,8 @@ class JobLog {
   uint64_t begin_attempt(unsigned attempt, unsigned of);
   // The console written since `offset` (at most kMaxConsoleRead bytes).
   [[nodiscard]] std::string read_since(uint64_t offset) const;
+  // Its last kLogTailBytes, however long it is.
+  [[nodiscard]] std::string read_tail(uint64_t offset) const;
   [[nodiscard]] int fd() const noexcept { return fd_.get(); }
   [[nodiscard]] const std::filesystem::path& path() const noexcept { return path_; }
 

@@ -141,10 +141,11 @@ class Scheduler {
     facts.exit_status = status;
     facts.timed_out = r.kill_at.has_value();
     facts.console = console;
-    record(r.job, judge(result.spec, facts), console, seconds_between(r.started, now));
+    record(r.job, judge(result.spec, facts), logs_[r.job]->read_tail(r.log_offset),
+           seconds_between(r.started, now));
   }
 
-  void record(std::size_t job, Verdict verdict, const std::string& console, double seconds) {
+  void record(std::size_t job, Verdict verdict, std::string tail, double seconds) {
     JobResult& result = results_[job];
     const bool failed = !passed(verdict.outcome);
     const bool retry = failed && result.attempts <= options_.retries;
@@ -152,7 +153,7 @@ class Scheduler {
     result.verdict = std::move(verdict);
     result.seconds = seconds;
     result.total_seconds += seconds;
-    result.log_tail = log_tail(console);
+    result.log_tail = std::move(tail);
     if (!retry) {
       ++done_;
       final_[job] = true;

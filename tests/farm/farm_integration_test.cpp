@@ -80,17 +80,23 @@ kind = "container"
 rootfs = "root"
 timeout = 30
 
+# First: with its retry, the longest chain.
+[[job]]
+name = "hang"
+command = "sleep 60"
+timeout = 1
+
 [[job]]
 name = "pass-a"
-command = "sleep 1.5; echo output-of-a"
+command = "sleep 3; echo output-of-a"
 
 [[job]]
 name = "pass-b"
-command = "sleep 1.5; echo output-of-b"
+command = "sleep 3; echo output-of-b"
 
 [[job]]
 name = "pass-c"
-command = ["/bin/sh", "-c", "sleep 1.5; echo output-of-c"]
+command = ["/bin/sh", "-c", "sleep 3; echo output-of-c"]
 
 [[job]]
 name = "exit-3"
@@ -100,11 +106,6 @@ command = "sleep 0.5; exit 3"
 name = "expected-5"
 command = "exit 5"
 expect_exit = 5
-
-[[job]]
-name = "hang"
-command = "sleep 60"
-timeout = 1
 
 [[job]]
 name = "kunit"
