@@ -210,7 +210,8 @@ TEST_F(FarmRun, FilterSelectsJobsAndUsageErrorsExitTwo) {
   std::ofstream(farm) << "[defaults]\nkind = 'container'\nrootfs = 'root'\n"
                          "[[job]]\nname = 'one'\ncommand = 'true'\n"
                          "[[job]]\nname = 'two'\ncommand = 'exit 1'\n";
-  auto r = run(std::string(VMM_BIN) + " farm run '" + farm.string() + "' --filter 'o*'");
+  auto r = run(std::string(VMM_BIN) + " farm run '" + farm.string() + "' --filter 'o*' --logs '" +
+               (dir_ / "small-logs").string() + "'");
   EXPECT_EQ(r.status, 0) << r.output;
   EXPECT_NE(r.output.find("1 jobs: 1 passed"), std::string::npos) << r.output;
   r = run(std::string(VMM_BIN) + " farm run '" + farm.string() + "' --filter 'nothing*'");
@@ -236,7 +237,8 @@ TEST_F(FarmRun, InterruptStopsTheJobsAndStillReports) {
   const auto start = std::chrono::steady_clock::now();
   // SIGINT after a second, as Ctrl-C would: 128 + 2, the reports written all the same.
   const auto r = run("timeout --preserve-status -s INT 1 " + std::string(VMM_BIN) + " farm run '" +
-                     farm.string() + "' --jobs 1 --json '" + json.string() + "'");
+                     farm.string() + "' --jobs 1 --json '" + json.string() + "' --logs '" +
+                     (dir_ / "long-logs").string() + "'");
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   EXPECT_EQ(r.status, 130) << r.output;
@@ -256,8 +258,9 @@ TEST_F(FarmRun, AReportThatCannotBeWrittenExitsThree) {
   const fs::path farm = dir_ / "one.toml";
   std::ofstream(farm) << "[[job]]\nname = 'one'\nkind = 'container'\nrootfs = 'root'\n"
                          "command = 'true'\n";
-  const auto r = run(std::string(VMM_BIN) + " farm run '" + farm.string() +
-                     "' --junit /nonexistent-dir/out.xml");
+  const auto r =
+      run(std::string(VMM_BIN) + " farm run '" + farm.string() +
+          "' --junit /nonexistent-dir/out.xml --logs '" + (dir_ / "one-logs").string() + "'");
   EXPECT_EQ(r.status, 3) << r.output;
   EXPECT_NE(r.output.find("vmm farm: cannot write /nonexistent-dir/out.xml"), std::string::npos)
       << r.output;
