@@ -5,6 +5,7 @@
 #   reboot (default) | poweroff | debugexit=V (write V to port 0xf4) | shell | sleep |
 #   ticker | powerbutton (power off when the ACPI power button is pressed) | panic |
 #   overwrite=DEV (random data over all of /dev/DEV, synced and read back; then wait for a line)
+#   ktap (KTAP output with a failing case, then reboot)
 # It carries the stock kernel's modules for the ACPI power button, evdev and pvpanic (built
 # into the minimal kernel), when firmware/fetch-debian-kernel.sh has unpacked them.
 #

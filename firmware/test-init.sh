@@ -107,6 +107,18 @@ case $action in
     echo "VMMTEST: overwrite done"
     read -r _
     ;;
+  ktap)
+    # KTAP as KUnit prints it, one case failing on purpose (`vmm farm` reads it off the console).
+    echo "KTAP version 1"
+    echo "1..1"
+    echo "    KTAP version 1"
+    echo "    # Subtest: vmmtest"
+    echo "    1..3"
+    echo "    ok 1 boots"
+    echo "    not ok 2 fails_on_purpose"
+    echo "    ok 3 nothing_to_do # SKIP no device"
+    echo "not ok 1 vmmtest"
+    ;;
   reboot | default) ;;
   *) echo "VMMTEST: unknown action $action" ;;
 esac

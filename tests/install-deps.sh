@@ -23,6 +23,8 @@ PACKAGES=(
   crun librsvg2-bin
   # the instance manager's bridge: DHCP and DNS (dnsmasq), NAT (iptables)
   dnsmasq-base iptables
+  # `vmm farm`: TOML farm files, JUnit XML reports, and xmllint validating them in the tests
+  libtomlplusplus-dev libpugixml-dev libxml2-utils
 )
 
 [[ $(id -u) == 0 ]] || { echo "install-deps: run as root" >&2; exit 1; }

@@ -19,6 +19,7 @@
 #include "cli/ctl_command.hpp"
 #include "cli/disk_option.hpp"
 #include "cli/exit_status.hpp"
+#include "cli/farm_command.hpp"
 #include "cli/instance_commands.hpp"
 #include "cli/net_option.hpp"
 #include "cli/run_command.hpp"
@@ -105,6 +106,9 @@ int run_cli(int argc, char** argv, vmm::cli::TerminationSignals& signals) {
   app.add_subcommand("bench",
                      "Benchmarks: VM and container startup and density, beside QEMU, runc, "
                      "crun and podman");
+  app.add_subcommand("farm",
+                     "A test farm: run a TOML file's VM and container jobs in parallel; JUnit, "
+                     "TAP and JSON reports");
   app.add_subcommand("daemon", "The instance manager: a REST API over containers and VMs");
   app.add_subcommand("launch", "Create and start an instance from an image (via the daemon)");
   app.add_subcommand("list",
@@ -345,6 +349,7 @@ std::optional<int> run_container_modes(int argc, char** argv) {
     return vmm::container::oci_main(argc - 1, argv + 1);
   }
   if (argc >= 2 && std::string_view(argv[1]) == "bench") return vmm::cli::bench_main(argc, argv);
+  if (argc >= 2 && std::string_view(argv[1]) == "farm") return vmm::cli::farm_main(argc, argv);
   // Started by the instance manager for each system container; not a user's command.
   if (argc >= 2 && std::string_view(argv[1]) == "console-keeper") {
     return vmm::instance::console_keeper_main(argc - 1, argv + 1);
