@@ -71,7 +71,7 @@ class P9ServerTest : public ::testing::Test {
     return P9Reply(reply);
   }
 
-  P9Reply walk(uint32_t fid, uint32_t newfid, std::vector<std::string> names) {
+  P9Reply walk(uint32_t fid, uint32_t newfid, const std::vector<std::string>& names) {
     P9Message m(kTwalk, 2);
     m.u32(fid).u32(newfid).u16(static_cast<uint16_t>(names.size()));
     for (const auto& n : names) m.str(n);
