@@ -59,6 +59,8 @@ void VirtioP9::on_notify_locked(uint16_t /*queue*/) {
   do {
     requests->disable_notification();
     for (;;) {
+      // At the cap a completion drives the queue again.
+      if (in_flight_ >= kMaxInFlight) return;
       auto chain = requests->pop();
       if (!chain) {
         if (requests->broken()) {
@@ -97,6 +99,7 @@ void VirtioP9::on_notify_locked(uint16_t /*queue*/) {
         job.generation = generation_;
         jobs_.push_back(std::move(job));
       }
+      ++in_flight_;
       jobs_cv_.notify_one();
     }
   } while (requests->enable_notification());
@@ -113,6 +116,7 @@ void VirtioP9::stop_locked() {
   // The worker is idle and no request will come before the next activation: a new driver
   // starts a new 9P session.
   server_.reset();
+  in_flight_ = 0;
 }
 
 void VirtioP9::worker_main() {
@@ -162,6 +166,9 @@ void VirtioP9::complete(const Job& job, const std::vector<uint8_t>& reply) {
   }
   requests->add_used(job.head, static_cast<uint32_t>(done));
   notify_used_locked(0);
+  const bool was_full = in_flight_ >= kMaxInFlight;
+  if (in_flight_ > 0) --in_flight_;
+  if (was_full) on_notify_locked(0);
 }
 
 }  // namespace vmm::virtio

@@ -97,7 +97,7 @@ class VirtioP9Test : public ::testing::Test {
 
   fs::path dir_;
   GuestMemory mem_ = GuestMemory::create_regions({{GuestAddress(0), 4 * kMiB}});
-  MockVirtqueue driver_{mem_, GuestAddress(0x1000), 16};
+  MockVirtqueue driver_{mem_, GuestAddress(0x1000), 64};
   std::array<Queue, 1> queues_{Queue(VirtioP9::kQueueSize)};
   UniqueFd kick_{::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)};
   testing::FakeVirtioInterrupt irq_;
@@ -162,6 +162,25 @@ TEST_F(VirtioP9Test, GarbageGetsRlerrorAndTheQueueGoesOn) {
   EXPECT_EQ(bad.tag, 9);
   P9Reply v = exchange(P9Message(p9::kTversion, p9::kNoTag).u32(65536).str("9P2000.L"));
   EXPECT_EQ(v.type, p9::kRversion);
+}
+
+TEST_F(VirtioP9Test, MoreRequestsThanTheInFlightCapAreAllAnswered) {
+  start();
+  const std::vector<uint8_t> bytes =
+      P9Message(p9::kTversion, p9::kNoTag).u32(65536).str("9P2000.L").done();
+  ASSERT_TRUE(mem_.write(GuestAddress(kRequestArea), bytes));
+  constexpr uint16_t kRequests = VirtioP9::kMaxInFlight + 8;
+  for (uint16_t i = 0; i < kRequests; ++i) {
+    driver_.add_chain({{kRequestArea, static_cast<uint32_t>(bytes.size()), false},
+                       {kReplyArea + i * 256ULL, 256, true}});
+  }
+  kick();
+  ASSERT_TRUE(eventually([&] { return driver_.used_idx() == kRequests; }));
+  for (uint16_t i = 0; i < kRequests; ++i) {
+    std::vector<uint8_t> reply(32);
+    ASSERT_TRUE(mem_.read(GuestAddress(kReplyArea + i * 256ULL), reply));
+    EXPECT_EQ(P9Reply(reply).type, p9::kRversion) << i;
+  }
 }
 
 TEST_F(VirtioP9Test, WritableBeforeReadableNeedsReset) {

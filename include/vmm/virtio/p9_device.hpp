@@ -32,6 +32,9 @@ inline constexpr unsigned k9pFeatureMountTag = 0;
 class VirtioP9 final : public QueueDevice {
  public:
   static constexpr uint16_t kQueueSize = 128;
+  // Requests copied out of the queue and not yet answered: each holds up to kMaxMsize bytes
+  // of host memory, so a guest filling the queue cannot make the host hold 128 of them.
+  static constexpr size_t kMaxInFlight = 16;
 
   // Opens the share. Throws vmm::ConfigError for a bad path or tag. `loop` must outlive the
   // device.
@@ -74,6 +77,8 @@ class VirtioP9 final : public QueueDevice {
 
   // Used only by the worker thread (and by stop_locked once the worker is idle).
   p9::Server server_;
+
+  size_t in_flight_ = 0;  // under mutex(): jobs queued or being served
 
   std::atomic<uint64_t> requests_{0}, errors_{0}, request_bytes_{0}, reply_bytes_{0};
 
