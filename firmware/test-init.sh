@@ -119,7 +119,7 @@ case $action in
     echo "VMMTEST: 9p ro_read=$(cat /mnt/ro/keep)"
     for f in /mnt/rw/../rw/../../secret /mnt/rw/outside-abs /mnt/rw/outside-rel \
              /mnt/rw/outside-dir/secret /mnt/rw/passwd; do
-      echo "VMMTEST: 9p escape $f: $(cat "$f" 2>&1 | head -c 80)"
+      echo "VMMTEST: 9p escape $f: $(head -c 80 "$f" 2>&1)"
     done
     umount /mnt/rw /mnt/ro
     echo "VMMTEST: 9p done"
