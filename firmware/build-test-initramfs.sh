@@ -6,8 +6,10 @@
 #   ticker | powerbutton (power off when the ACPI power button is pressed) | panic |
 #   overwrite=DEV (random data over all of /dev/DEV, synced and read back; then wait for a line)
 #   ktap (KTAP output with a failing case, then reboot)
+#   9p (mount the virtio-9p shares "rw" and "ro", move data both ways, try to leave them)
 # It carries the stock kernel's modules for the ACPI power button, evdev and pvpanic (built
-# into the minimal kernel), when firmware/fetch-debian-kernel.sh has unpacked them.
+# into the minimal kernel), and those of virtio-pci and 9p (loaded by the 9p action only), when
+# firmware/fetch-debian-kernel.sh has unpacked them.
 #
 # Output: $CACHE/test-initramfs.cpio.gz (printed on stdout). Environment: VMM_CACHE_DIR
 # (default ~/.cache/vmm), CC (default gcc). Rebuilt on every run; it takes about a second.
@@ -44,6 +46,16 @@ if [[ -f $CACHE/kernel/kernel.env ]]; then
     if [[ -f $modules_dir/kernel/$m ]]; then
       cp "$modules_dir/kernel/$m" "$root/lib/modules/"
       basename "$m" >>"$root/lib/modules/load-order"
+    fi
+  done
+  mkdir -p "$root/lib/modules/9p"
+  for m in drivers/virtio/virtio_ring.ko drivers/virtio/virtio.ko \
+           drivers/virtio/virtio_pci_legacy_dev.ko drivers/virtio/virtio_pci_modern_dev.ko \
+           drivers/virtio/virtio_pci.ko fs/netfs/netfs.ko fs/fscache/fscache.ko \
+           net/9p/9pnet.ko net/9p/9pnet_virtio.ko fs/9p/9p.ko; do
+    if [[ -f $modules_dir/kernel/$m ]]; then
+      cp "$modules_dir/kernel/$m" "$root/lib/modules/9p/"
+      basename "$m" >>"$root/lib/modules/9p/load-order"
     fi
   done
 fi

@@ -119,6 +119,42 @@ case $action in
     echo "    ok 3 nothing_to_do # SKIP no device"
     echo "not ok 1 vmmtest"
     ;;
+  9p)
+    # virtio-9p shares "rw" and "ro" (vmm --share DIR,tag=rw --share DIR,tag=ro,readonly=on):
+    # checksums of what the host put there and of what the guest writes, a write to the
+    # read-only share, and reads through symlinks and `..` that would leave the share.
+    if [ -f /lib/modules/9p/load-order ]; then
+      while read -r module; do insmod "/lib/modules/9p/$module" 2>/dev/null; done \
+        </lib/modules/9p/load-order
+    fi
+    mkdir -p /mnt/rw /mnt/ro
+    opts=trans=virtio,version=9p2000.L,msize=524288
+    if mount -t 9p -o "$opts" rw /mnt/rw && mount -t 9p -o "$opts" ro /mnt/ro; then
+      echo "VMMTEST: 9p mounted"
+    else
+      lsmod
+      dmesg | grep -i -E '9p|virtio' | tail -20
+    fi
+    # Large blocks: without a cache every read() and write() is one 9P request.
+    sum=$(dd if=/mnt/rw/from-host.bin bs=512k 2>/dev/null | sha256sum | cut -d' ' -f1)
+    echo "VMMTEST: 9p host_sha=$sum"
+    head -c 67108864 /dev/urandom >/tmp/from-guest.bin
+    echo "VMMTEST: 9p guest_sha=$(sha256sum /tmp/from-guest.bin | cut -d' ' -f1)"
+    dd if=/tmp/from-guest.bin of=/mnt/rw/from-guest.bin bs=512k 2>/dev/null && sync
+    rm /tmp/from-guest.bin
+    if echo x >/mnt/ro/new 2>/dev/null; then echo "VMMTEST: 9p ro_write=allowed"; else
+      echo "VMMTEST: 9p ro_write=refused"; fi
+    if rm /mnt/ro/keep 2>/dev/null; then echo "VMMTEST: 9p ro_remove=allowed"; else
+      echo "VMMTEST: 9p ro_remove=refused"; fi
+    echo "VMMTEST: 9p ro_read=$(cat /mnt/ro/keep)"
+    for f in /mnt/rw/../rw/../../secret /mnt/rw/outside-abs /mnt/rw/outside-rel \
+             /mnt/rw/outside-dir/secret /mnt/rw/passwd; do
+      echo "VMMTEST: 9p escape $f: $(head -c 80 "$f" 2>&1)"
+    done
+    umount /mnt/rw /mnt/ro
+    echo "VMMTEST: 9p done"
+    poweroff -f
+    ;;
   reboot | default) ;;
   *) echo "VMMTEST: unknown action $action" ;;
 esac

@@ -37,6 +37,10 @@ pci::PciId pci_id(DeviceType type) {
       cls = 0x02;
       sub = 0x00;
       break;  // ethernet
+    case DeviceType::k9p:
+      cls = 0x01;
+      sub = 0x80;
+      break;  // other mass storage, as QEMU's virtio-9p-pci
     case DeviceType::kConsole:
     case DeviceType::kVsock:
       cls = 0x07;

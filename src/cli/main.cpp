@@ -23,6 +23,7 @@
 #include "cli/instance_commands.hpp"
 #include "cli/net_option.hpp"
 #include "cli/run_command.hpp"
+#include "cli/share_option.hpp"
 #include "cli/termination_signals.hpp"
 #include "cli/vsock_option.hpp"
 #include "container/cli.hpp"
@@ -63,9 +64,9 @@ void setup_logging(const std::string& level) {
 std::string flag_for_field(const std::string& field) {
   if (field.starts_with("disks")) return "--disk";
   if (field.starts_with("nets")) return "--net";
-  static constexpr std::array<std::string_view, 14> kFlags = {
-      "kernel",    "initrd",     "cmdline", "cpus",         "memory", "timeout", "console",
-      "transport", "kvm-device", "config",  "print-config", "uuid",   "agent",   "vsock"};
+  static constexpr std::array<std::string_view, 15> kFlags = {
+      "kernel",     "initrd", "cmdline",      "cpus", "memory", "timeout", "console", "transport",
+      "kvm-device", "config", "print-config", "uuid", "agent",  "vsock",   "share"};
   for (const auto flag : kFlags) {
     if (field == flag) return "--" + field;
   }
@@ -169,6 +170,11 @@ int run_cli(int argc, char** argv, vmm::cli::TerminationSignals& signals) {
       "the Unix socket PATH and send \"CONNECT <port>\\n\" to reach a guest port (answered "
       "\"OK <hostport>\\n\", Firecracker's convention); guest connections to CID 2 port P go "
       "to a listener on PATH_P. Replaces the vsock of --config");
+  std::vector<std::string> shares;
+  auto* share_opt = run->add_option(
+      "--share", shares,
+      "host directory over virtio-9p: PATH,tag=NAME[,readonly=on]; the guest mounts it with "
+      "mount -t 9p -o trans=virtio,version=9p2000.L NAME /mnt. Repeat for more shares");
   std::string console = "serial";
   auto* console_opt = run->add_option("--console", console,
                                       "Interactive console: serial (ttyS0) or virtio (hvc0; "
@@ -270,6 +276,10 @@ int run_cli(int argc, char** argv, vmm::cli::TerminationSignals& signals) {
         for (const auto& n : nets) config.nets.push_back(vmm::cli::parse_net_option(n));
       }
       if (given(vsock_opt)) config.vsock = vmm::cli::parse_vsock_option(vsock);
+      if (given(share_opt)) {
+        config.shares.clear();
+        for (const auto& s : shares) config.shares.push_back(vmm::cli::parse_share_option(s));
+      }
       if (given(console_opt)) {
         config.console =
             console == "virtio" ? vmm::ConsoleKind::kVirtio : vmm::ConsoleKind::kSerial;

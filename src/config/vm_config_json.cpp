@@ -360,6 +360,36 @@ VsockConfig parse_vsock(const json& v, const std::string& path) {
   return vsock;
 }
 
+// vmm's {"path", "tag", "read_only"}: a host directory over virtio-9p.
+ShareConfig parse_share(const json& v, const std::string& path) {
+  ShareConfig share;
+  bool have_path = false;
+  bool have_tag = false;
+  for_each_member(v, path, [&](const std::string& key, const json& value, const std::string& f) {
+    if (key == "path") {
+      share.path = get_string(value, f);
+      if (const std::string problem = share_path_problem(share.path); !problem.empty()) {
+        fail(f, problem);
+      }
+      have_path = true;
+    } else if (key == "tag") {
+      share.tag = get_string(value, f);
+      if (const std::string problem = share_tag_problem(share.tag); !problem.empty()) {
+        fail(f, problem);
+      }
+      have_tag = true;
+    } else if (key == "read_only") {
+      share.read_only = get_bool(value, f);
+    } else {
+      return false;
+    }
+    return true;
+  });
+  if (!have_path) fail(member_path(path, "path"), "required");
+  if (!have_tag) fail(member_path(path, "tag"), "required");
+  return share;
+}
+
 void parse_vmm_section(const json& v, const std::string& path, VmConfig& config) {
   for_each_member(v, path, [&](const std::string& key, const json& value, const std::string& f) {
     if (key == "console") {
@@ -427,6 +457,11 @@ VmConfig vm_config_from_json(const json& doc, VmConfig base) {
       } else {
         config.vsock = parse_vsock(value, f);
       }
+    } else if (key == "shares") {
+      config.shares.clear();
+      for_each_element(value, f, [&](const json& share, const std::string& ff) {
+        config.shares.push_back(parse_share(share, ff));
+      });
     } else if (key == "logger" || key == "metrics" || key == "balloon" || key == "mmds-config" ||
                key == "entropy") {
       ignore(value, f);
@@ -440,7 +475,8 @@ VmConfig vm_config_from_json(const json& doc, VmConfig base) {
     return true;
   });
   const bool virtio_devices = !config.disks.empty() || !config.nets.empty() ||
-                              config.vsock.has_value() || config.console == ConsoleKind::kVirtio;
+                              config.vsock.has_value() || !config.shares.empty() ||
+                              config.console == ConsoleKind::kVirtio;
   if (have_boot_args && virtio_devices && config.transport == TransportKind::kPci &&
       has_cmdline_word(config.cmdline, "pci=off")) {
     spdlog::warn("{}",
@@ -507,6 +543,14 @@ json vm_config_to_json(const VmConfig& config) {
   doc["network-interfaces"] = ifaces;
   if (config.vsock) {
     doc["vsock"] = {{"cid", config.vsock->cid}, {"socket", config.vsock->socket.string()}};
+  }
+  if (!config.shares.empty()) {
+    json shares = json::array();
+    for (const auto& share : config.shares) {
+      shares.push_back(
+          {{"path", share.path.string()}, {"tag", share.tag}, {"read_only", share.read_only}});
+    }
+    doc["shares"] = shares;
   }
 
   doc["vmm"] = {

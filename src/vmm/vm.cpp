@@ -50,6 +50,7 @@
 #include "vmm/virtio/console_device.hpp"
 #include "vmm/virtio/mmio_transport.hpp"
 #include "vmm/virtio/net_factory.hpp"
+#include "vmm/virtio/p9_device.hpp"
 #include "vmm/virtio/vsock_device.hpp"
 
 namespace vmm {
@@ -81,6 +82,13 @@ void validate(const VmConfig& config) {
     throw ConfigError("memory", format_size(config.memory_bytes) + " is more than the host has (" +
                                     std::to_string(host >> 20) + " MiB)");
   }
+  for (size_t i = 0; i < config.shares.size(); ++i) {
+    for (size_t j = 0; j < i; ++j) {
+      if (config.shares[i].tag == config.shares[j].tag) {
+        throw ConfigError("share", "tag '" + config.shares[i].tag + "' is used by two shares");
+      }
+    }
+  }
   if (config.agent && !config.initrd) {
     throw ConfigError("agent", "needs an initrd: the agent starts from the initramfs");
   }
@@ -92,7 +100,7 @@ void validate(const VmConfig& config) {
 }
 
 size_t virtio_device_count(const VmConfig& config) {
-  return config.disks.size() + config.nets.size() + (config.vsock ? 1 : 0) +
+  return config.disks.size() + config.nets.size() + (config.vsock ? 1 : 0) + config.shares.size() +
          (config.console == ConsoleKind::kVirtio ? 1 : 0);
 }
 
@@ -272,7 +280,8 @@ Vm::Vm(const VmConfig& config, ConsoleIo console) {
                      pci::kConfigAddressPort, 4);
   dm.add_port_device("pci-config-data", Kind::kPciHost, p.pci.data_port(), pci::kConfigDataPort, 4);
 
-  // virtio devices: disks first (vda, vdb, ...), then NICs, then vsock, then the console.
+  // virtio devices: disks first (vda, vdb, ...), then NICs, then vsock, then shares, then the
+  // console.
   auto attach = [&](const std::shared_ptr<virtio::VirtioDevice>& device, std::string id,
                     const char* kind) {
     p.attach(id, device);
@@ -298,6 +307,10 @@ Vm::Vm(const VmConfig& config, ConsoleIo console) {
       throw ConfigError("vsock", e.what());  // the path is taken: the user's to change
     }
     attach(p.vsock, "vsock0", "virtio-vsock");
+  }
+  for (size_t i = 0; i < config.shares.size(); ++i) {
+    attach(std::make_shared<virtio::VirtioP9>(config.shares[i], p.loop),
+           "share" + std::to_string(i), "virtio-9p");
   }
   if (config.console == ConsoleKind::kVirtio) {
     p.virtio_console_output = std::make_unique<virtio::FdConsoleOutput>(console.output_fd);

@@ -29,8 +29,8 @@ enum class VmState { kCreated, kRunning, kPaused, kShutdown };
 
 // One device of the VM's inventory.
 struct VmDeviceInfo {
-  std::string id;         // disk0, disk1, net0, vsock0, console0: stable for the VM's life
-  std::string kind;       // virtio-blk, virtio-net, virtio-vsock, virtio-console
+  std::string id;         // disk0, disk1, net0, vsock0, share0, console0: stable for the VM's life
+  std::string kind;       // virtio-blk, virtio-net, virtio-vsock, virtio-9p, virtio-console
   std::string transport;  // pci or mmio
   virtio::DeviceCounters counters;
 };

@@ -244,6 +244,29 @@ TEST_F(Cli, AgentNeedsAnInitrd) {
   expect_usage_error(vmm("run --config " + file.string()), "--agent needs --initrd");
 }
 
+TEST_F(Cli, ShareFlag) {
+  const auto kernel = write_file("vmlinux", "not a kernel");
+  const fs::path share = dir_ / "share";
+  fs::create_directories(share);
+  const std::string run = "run --kernel " + kernel.string();
+  auto r = vmm(run + " --share " + share.string() + ",tag=data,readonly=on --share " +
+               share.string() + ",tag=rw --print-config");
+  ASSERT_EQ(r.status, 0) << r.err;
+  const auto shares = nlohmann::json::parse(r.out)["shares"];
+  ASSERT_EQ(shares.size(), 2U);
+  EXPECT_EQ(shares[0],
+            (nlohmann::json{{"path", share.string()}, {"tag", "data"}, {"read_only", true}}));
+  EXPECT_EQ(shares[1]["read_only"], false);
+  expect_usage_error(vmm(run + " --share " + share.string()), "--share: tag=NAME is required");
+  expect_usage_error(vmm(run + " --share " + (dir_ / "none").string() + ",tag=x"),
+                     "--share: " + (dir_ / "none").string() + ": no such directory");
+  expect_usage_error(vmm(run + " --share " + share.string() + ",tag=" + std::string(65, 't')),
+                     "the tag is longer than 64 characters");
+  expect_usage_error(
+      vmm(run + " --share " + share.string() + ",tag=a --share " + share.string() + ",tag=a"),
+      "--share: tag 'a' is used by two shares");
+}
+
 TEST_F(Cli, VsockFlag) {
   const auto kernel = write_file("vmlinux", "not a kernel");
   const std::string sock = (dir_ / "v.sock").string();

@@ -228,6 +228,7 @@ TEST_F(VmConfigJson, RoundTrip) {
   c.console = ConsoleKind::kVirtio;
   c.transport = TransportKind::kMmio;
   c.vsock = VsockConfig{.cid = 42, .socket = (dir_ / "v.sock").string()};
+  c.shares.push_back(ShareConfig{.path = dir_, .tag = "hostdir", .read_only = true});
 
   const json j = vm_config_to_json(c);
   EXPECT_EQ(vm_config_from_json(j, {}), c) << j.dump(2);
@@ -250,6 +251,28 @@ TEST_F(VmConfigJson, RoundTrip) {
   EXPECT_EQ(vm_config_from_json(vm_config_to_json(c), {}), c);
   EXPECT_EQ(vm_config_from_json(vm_config_to_json(VmConfig{}), {}), VmConfig{});
   EXPECT_FALSE(vm_config_to_json(VmConfig{}).contains("vsock")) << "no device, no key";
+  EXPECT_FALSE(vm_config_to_json(VmConfig{}).contains("shares")) << "no share, no key";
+}
+
+TEST_F(VmConfigJson, SharesNeedAnExistingDirectoryAndATag) {
+  const VmConfig c =
+      vm_config_from_json(json{{"shares", json::array({{{"path", dir_}, {"tag", "t"}}})}}, {});
+  ASSERT_EQ(c.shares.size(), 1U);
+  EXPECT_EQ(c.shares[0].tag, "t");
+  EXPECT_FALSE(c.shares[0].read_only);
+  const auto field_of = [](const json& doc) {
+    try {
+      (void)vm_config_from_json(doc, {});
+    } catch (const ConfigError& e) {
+      return e.field();
+    }
+    return std::string("accepted");
+  };
+  EXPECT_EQ(field_of({{"shares", json::array({{{"path", dir_}}})}}), "shares[0].tag");
+  EXPECT_EQ(field_of({{"shares", json::array({{{"path", dir_ / "none"}, {"tag", "t"}}})}}),
+            "shares[0].path");
+  EXPECT_EQ(field_of({{"shares", json::array({{{"path", dir_}, {"tag", "a b"}}})}}),
+            "shares[0].tag");
 }
 
 TEST_F(VmConfigJson, Vsock) {

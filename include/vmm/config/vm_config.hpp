@@ -9,6 +9,7 @@
 
 #include "vmm/config/block_config.hpp"
 #include "vmm/config/net_config.hpp"
+#include "vmm/config/share_config.hpp"
 #include "vmm/config/vsock_config.hpp"
 
 namespace vmm {
@@ -38,6 +39,7 @@ struct VmConfig {
   std::vector<virtio::BlockDeviceConfig> disks;  // vda, vdb, ...
   std::vector<virtio::NetConfig> nets;           // eth0, eth1, ...
   std::optional<VsockConfig> vsock;              // a virtio-vsock device, when set
+  std::vector<ShareConfig> shares;               // virtio-9p host directories
   ConsoleKind console = ConsoleKind::kSerial;
   TransportKind transport = TransportKind::kPci;
   // The machine's SMBIOS UUID (canonical lowercase text); empty: a random one per VM.

@@ -25,6 +25,7 @@ enum class DeviceType : uint32_t {
   kNet = 1,
   kBlock = 2,
   kConsole = 3,
+  k9p = 9,
   kVsock = 19,
 };
 
