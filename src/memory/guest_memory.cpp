@@ -61,14 +61,15 @@ std::optional<std::span<uint8_t>> GuestMemory::span(GuestAddress addr,
 bool GuestMemory::read(GuestAddress addr, std::span<uint8_t> out) const noexcept {
   auto s = span(addr, out.size());
   if (!s) return false;
-  std::memcpy(out.data(), s->data(), out.size());
+  // An empty span may have no storage at all: memcpy must not see its null pointer.
+  if (!out.empty()) std::memcpy(out.data(), s->data(), out.size());
   return true;
 }
 
 bool GuestMemory::write(GuestAddress addr, std::span<const uint8_t> in) const noexcept {
   auto s = span(addr, in.size());
   if (!s) return false;
-  std::memcpy(s->data(), in.data(), in.size());
+  if (!in.empty()) std::memcpy(s->data(), in.data(), in.size());
   return true;
 }
 

@@ -63,6 +63,16 @@ TEST(GuestMemory, BoundsAndOverflowAreRefused) {
   EXPECT_FALSE(GuestAddress(~0ULL).checked_add(1).has_value());
 }
 
+// An empty buffer (no storage, a null data pointer) only has its address checked; under UBSan a
+// memcpy of it would be an error.
+TEST(GuestMemory, EmptyReadsAndWritesCheckOnlyTheAddress) {
+  auto mem = GuestMemory::create(1 * kMiB, 3 * kGiB, 4 * kGiB);
+  EXPECT_TRUE(mem.read(GuestAddress{0x1000}, std::span<uint8_t>{}));
+  EXPECT_TRUE(mem.write(GuestAddress{0x1000}, std::span<const uint8_t>{}));
+  EXPECT_FALSE(mem.read(GuestAddress{2 * kMiB}, std::span<uint8_t>{}));
+  EXPECT_FALSE(mem.write(GuestAddress{2 * kMiB}, std::span<const uint8_t>{}));
+}
+
 TEST(GuestMemory, ZeroSizeIsAConfigError) {
   EXPECT_THROW(GuestMemory::create(0, 3 * kGiB, 4 * kGiB), ConfigError);
 }
