@@ -160,6 +160,9 @@ struct Vm::Parts {
   DeviceManager devices{pio, mmio};
   StopController stopper;
   EventLoop loop;  // device I/O runs here, off the vCPU threads
+  // Outlives the virtio console, which the transports below keep and which flushes into it
+  // when it is destroyed.
+  std::unique_ptr<virtio::FdConsoleOutput> virtio_console_output;
   KvmMsiRouter msi{vm, layout::kIoapicPins};
   KvmIoEventRegistrar ioevents{vm};
   pci::PciRoot pci{mmio, layout::kPciMmioStart, layout::kPciMmioEnd, stopper};
@@ -167,7 +170,6 @@ struct Vm::Parts {
   std::vector<std::shared_ptr<virtio::VirtioPciDevice>> pci_devices;
   std::vector<std::shared_ptr<virtio::VirtioMmioTransport>> mmio_devices;
   std::vector<std::pair<VmDeviceInfo, std::shared_ptr<virtio::VirtioDevice>>> inventory;
-  std::unique_ptr<virtio::FdConsoleOutput> virtio_console_output;
   std::shared_ptr<virtio::VirtioConsole> virtio_console;
   std::shared_ptr<virtio::VirtioVsock> vsock;
   std::shared_ptr<devices::Serial> serial;
