@@ -1,6 +1,7 @@
 #include "agent/host_exec_init.hpp"
 
 #include <fcntl.h>
+#include <poll.h>
 #include <sys/io.h>
 #include <sys/mount.h>
 #include <sys/reboot.h>
@@ -10,8 +11,10 @@
 #include <termios.h>
 #include <unistd.h>
 
+#include <array>
 #include <cerrno>
 #include <chrono>
+#include <cstdint>
 #include <cstdio>
 #include <cstring>
 #include <fstream>
@@ -152,6 +155,63 @@ void enter_overlay_root() {
   }
 }
 
+bool write_all(int fd, const char* data, size_t size) {
+  while (size > 0) {
+    const ssize_t n = ::write(fd, data, size);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return false;
+    data += n;
+    size -= static_cast<size_t>(n);
+  }
+  return true;
+}
+
+// Moves what `from` holds now to `to`, at most kReadsPerTurn reads of 64 KiB, so that a
+// process that never stops writing cannot keep the relay from noticing the command's end.
+// False at end of file (or an error: nothing more comes).
+constexpr size_t kReadsPerTurn = 16;
+bool relay_available(int from, int to) {
+  std::array<char, 64 * 1024> buffer{};
+  for (size_t reads = 0; reads < kReadsPerTurn; ++reads) {
+    const ssize_t n = ::read(from, buffer.data(), buffer.size());
+    if (n > 0) {
+      (void)write_all(to, buffer.data(), static_cast<size_t>(n));
+      continue;
+    }
+    if (n < 0 && errno == EINTR) continue;
+    return n < 0 && errno == EAGAIN;
+  }
+  return true;
+}
+
+// Relays the command's stdout and stderr pipes to fds 1 and 2 until the command ends, reaping
+// every orphan on the way; then what the pipes still hold. A background process that keeps
+// a pipe open does not hold up the end. Returns the command's shell status.
+int relay_until_exit(pid_t child, int out, int err) {
+  for (const int fd : {out, err}) ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) | O_NONBLOCK);
+  // Readable when the command ends; without it (Linux before 5.3) poll wakes up every 50 ms.
+  const int pidfd = static_cast<int>(::syscall(SYS_pidfd_open, child, 0));
+  std::array<pollfd, 3> fds{{{out, POLLIN, 0}, {err, POLLIN, 0}, {pidfd, POLLIN, 0}}};
+  for (;;) {
+    (void)::poll(fds.data(), fds.size(), pidfd >= 0 ? -1 : 50);
+    for (size_t i = 0; i < 2; ++i) {
+      if (fds[i].fd >= 0 && fds[i].revents != 0 &&
+          !relay_available(fds[i].fd, static_cast<int>(i) + 1)) {
+        fds[i].fd = -1;  // end of file: poll ignores it from now on
+      }
+    }
+    int status = 0;
+    pid_t pid = 0;
+    while ((pid = ::waitpid(-1, &status, WNOHANG)) > 0) {
+      if (pid != child) continue;
+      (void)relay_available(out, STDOUT_FILENO);
+      (void)relay_available(err, STDERR_FILENO);
+      return shell_status(status);
+    }
+    if (pid < 0 && errno == ECHILD) fail("lost the command's process");
+  }
+}
+
 }  // namespace
 
 bool is_host_exec_initramfs() {
@@ -191,10 +251,19 @@ void run_host_exec_init() {
     say("cannot enter " + cwd + " in the guest (" + errno_text() + "); running in /");
     (void)::chdir("/");
   }
+  // The command writes into pipes that PID 1 relays to hvc0 and ttyS0 in large writes: on a
+  // tty most programs would write (and cost a round trip to the host) line by line.
+  std::array<int, 2> out{-1, -1};
+  std::array<int, 2> err{-1, -1};
+  if (::pipe2(out.data(), O_CLOEXEC) != 0 || ::pipe2(err.data(), O_CLOEXEC) != 0) {
+    fail("pipe: " + errno_text());
+  }
   const pid_t child = ::fork();
   if (child < 0) fail("fork: " + errno_text());
   if (child == 0) {
     ::setsid();
+    ::dup2(out[1], STDOUT_FILENO);
+    ::dup2(err[1], STDERR_FILENO);
     const char* env[] = {"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
                          "HOME=/root",
                          "USER=root",
@@ -206,13 +275,9 @@ void run_host_exec_init() {
     say("cannot run /bin/sh in the shared root: " + errno_text());
     _exit(127);
   }
-  // PID 1 reaps every orphan; the command's own status is the one that counts.
-  for (;;) {
-    int status = 0;
-    const pid_t pid = ::waitpid(-1, &status, 0);
-    if (pid == child) report_and_power_off(static_cast<uint32_t>(shell_status(status)));
-    if (pid < 0 && errno == ECHILD) fail("lost the command's process");
-  }
+  ::close(out[1]);
+  ::close(err[1]);
+  report_and_power_off(static_cast<uint32_t>(relay_until_exit(child, out[0], err[0])));
 }
 
 }  // namespace vmm::agent
