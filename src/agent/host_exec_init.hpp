@@ -2,7 +2,8 @@
 // `vmm run --exec`: vmm-agent as PID 1 of the initramfs vmm made (vmm/common/
 // host_exec_layout.hpp). It loads the modules, mounts the share tagged root read-only under a
 // tmpfs overlay, moves into it, runs the command with /bin/sh -c (stdout and stderr through
-// pipes it relays to hvc0 and ttyS0, stdin /dev/null), reports its status on the debug-exit port and powers off.
+// pipes it relays to hvc0 and ttyS0, stdin /dev/null), reports its status on the debug-exit
+// port and powers off.
 #include <string>
 #include <string_view>
 
