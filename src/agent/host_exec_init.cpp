@@ -171,7 +171,7 @@ bool write_all(int fd, const char* data, size_t size) {
 // False at end of file (or an error: nothing more comes).
 constexpr size_t kReadsPerTurn = 16;
 bool relay_available(int from, int to) {
-  std::array<char, 64 * 1024> buffer{};
+  std::array<char, size_t{64} * 1024> buffer{};
   for (size_t reads = 0; reads < kReadsPerTurn; ++reads) {
     const ssize_t n = ::read(from, buffer.data(), buffer.size());
     if (n > 0) {
