@@ -127,7 +127,8 @@ void mount_root_share() {
   }
 }
 
-// The overlay root with the guest's own /proc, /sys, /dev, /tmp and /run, made the root.
+// The overlay root with the guest's own /proc, /sys, /dev and /run, made the root. /tmp stays
+// the host's (under the overlay, so writes stay in the guest): vmm may be running in it.
 void enter_overlay_root() {
   mount_or_fail("tmpfs", kScratch, "tmpfs", 0, "mode=0755");
   const std::string upper = std::string(kScratch) + "/upper";
@@ -143,7 +144,6 @@ void enter_overlay_root() {
     }
   }
   const std::string root(kRoot);
-  mount_or_fail("tmpfs", (root + "/tmp").c_str(), "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777");
   mount_or_fail("tmpfs", (root + "/run").c_str(), "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755");
   mount_or_fail("devpts", (root + "/dev/pts").c_str(), "devpts", MS_NOSUID | MS_NOEXEC,
                 "mode=0620,ptmxmode=0666");
