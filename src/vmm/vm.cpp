@@ -178,6 +178,9 @@ struct Vm::Parts {
   // end first, then the console thread, then devices, then KVM objects and memory.
   VmConfig config;
   ConsoleIo console_io;
+  // Outlives the virtio console, which the buses and transports below keep and which flushes
+  // into it when it is destroyed.
+  std::unique_ptr<virtio::FdConsoleOutput> virtio_console_output;
   std::atomic<VmState> state{VmState::kCreated};
   std::mutex control_mutex;  // orders start, pause, resume and the end of wait()
   std::mutex wait_mutex;     // one wait() tears down; the others get its outcome
@@ -191,9 +194,6 @@ struct Vm::Parts {
   DeviceManager devices{pio, mmio};
   StopController stopper;
   EventLoop loop;  // device I/O runs here, off the vCPU threads
-  // Outlives the virtio console, which the transports below keep and which flushes into it
-  // when it is destroyed.
-  std::unique_ptr<virtio::FdConsoleOutput> virtio_console_output;
   KvmMsiRouter msi{vm, layout::kIoapicPins};
   KvmIoEventRegistrar ioevents{vm};
   pci::PciRoot pci{mmio, layout::kPciMmioStart, layout::kPciMmioEnd, stopper};
@@ -247,6 +247,8 @@ struct Vm::Parts {
 
   void shutdown_devices() {
     for (auto& d : pci_devices) d->shutdown();
+    // The bus keeps the transports until after the event loop is gone: stop them now.
+    for (auto& d : mmio_devices) d->shutdown();
     mmio_devices.clear();
   }
 };
