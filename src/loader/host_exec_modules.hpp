@@ -18,12 +18,14 @@ struct GuestModule {
 };
 
 // Paths under the release's kernel/ directory, dependencies first (the load order).
-inline constexpr std::array<std::string_view, 12> kHostExecModules = {
+// virtio_mmio serves --transport mmio.
+inline constexpr std::array<std::string_view, 13> kHostExecModules = {
     "drivers/virtio/virtio_ring.ko",
     "drivers/virtio/virtio.ko",
     "drivers/virtio/virtio_pci_legacy_dev.ko",
     "drivers/virtio/virtio_pci_modern_dev.ko",
     "drivers/virtio/virtio_pci.ko",
+    "drivers/virtio/virtio_mmio.ko",
     "drivers/char/virtio_console.ko",
     "fs/netfs/netfs.ko",
     "fs/fscache/fscache.ko",
