@@ -1,5 +1,6 @@
 #include "loader/host_exec_modules.hpp"
 
+#include <cstdlib>
 #include <fstream>
 #include <iterator>
 #include <set>
@@ -52,9 +53,13 @@ std::vector<uint8_t> read_bounded(const fs::path& path) {
 
 }  // namespace
 
-std::vector<fs::path> modules_dir_candidates(const fs::path& kernel, std::string_view release) {
-  return {fs::path("/lib/modules") / release, fs::path("/usr/lib/modules") / release,
-          kernel.parent_path() / "modules" / release};
+std::vector<fs::path> modules_dir_candidates(const fs::path& kernel, std::string_view release,
+                                             const fs::path& cache_dir) {
+  std::vector<fs::path> dirs = {fs::path("/lib/modules") / release,
+                                fs::path("/usr/lib/modules") / release,
+                                kernel.parent_path() / "modules" / release};
+  if (!cache_dir.empty()) dirs.push_back(cache_dir / "kernel" / "modules" / release);
+  return dirs;
 }
 
 std::vector<fs::path> kernel_config_candidates(const fs::path& kernel, std::string_view release) {
@@ -117,7 +122,13 @@ std::vector<GuestModule> host_exec_modules_for(const fs::path& kernel) {
     }
     break;
   }
-  for (const auto& dir : modules_dir_candidates(kernel, *release)) {
+  fs::path cache_dir;
+  if (const char* dir = std::getenv("VMM_CACHE_DIR"); dir != nullptr && *dir != '\0') {
+    cache_dir = dir;
+  } else if (const char* home = std::getenv("HOME"); home != nullptr && *home != '\0') {
+    cache_dir = fs::path(home) / ".cache" / "vmm";
+  }
+  for (const auto& dir : modules_dir_candidates(kernel, *release, cache_dir)) {
     std::error_code ec;
     if (fs::is_directory(dir / "kernel", ec)) return collect_host_exec_modules(dir);
   }

@@ -40,9 +40,12 @@ inline constexpr std::array<std::string_view, 5> kHostExecKernelOptions = {
     "CONFIG_OVERLAY_FS"};
 
 // Where a kernel's modules may be, in order: /lib/modules/RELEASE, /usr/lib/modules/RELEASE,
-// and modules/RELEASE beside the kernel file (firmware/fetch-debian-kernel.sh's layout). Pure.
+// modules/RELEASE beside the kernel file, and `cache_dir`/kernel/modules/RELEASE (where
+// firmware/fetch-debian-kernel.sh unpacks them; the kernel may be a copy elsewhere), unless
+// cache_dir is empty. Pure.
 [[nodiscard]] std::vector<std::filesystem::path> modules_dir_candidates(
-    const std::filesystem::path& kernel, std::string_view release);
+    const std::filesystem::path& kernel, std::string_view release,
+    const std::filesystem::path& cache_dir);
 
 // Where a kernel's build configuration may be: config-RELEASE and config beside the kernel,
 // /boot/config-RELEASE. Pure.
@@ -62,7 +65,8 @@ inline constexpr std::array<std::string_view, 5> kHostExecKernelOptions = {
 
 // Everything above for `kernel`: its release from the bzImage header, a config that lacks an
 // option (ConfigError naming the option and the file), and the modules of the first modules
-// directory that exists (none when there is none: the kernel must have them built in).
+// directory that exists (none when there is none: the kernel must have them built in). The
+// cache directory is $VMM_CACHE_DIR, else ~/.cache/vmm.
 [[nodiscard]] std::vector<GuestModule> host_exec_modules_for(const std::filesystem::path& kernel);
 
 }  // namespace vmm::loader

@@ -81,10 +81,12 @@ TEST_F(ModulesDir, AMissingHelperModuleIsLeftToTheKernel) {
 }
 
 TEST(HostExecModules, CandidatesForARelease) {
-  const auto dirs = modules_dir_candidates("/cache/kernel/bzImage", "6.1.0-57-amd64");
-  ASSERT_EQ(dirs.size(), 3U);
+  const auto dirs = modules_dir_candidates("/k/bzImage", "6.1.0-57-amd64", "/root/.cache/vmm");
+  ASSERT_EQ(dirs.size(), 4U);
   EXPECT_EQ(dirs[0], "/lib/modules/6.1.0-57-amd64");
-  EXPECT_EQ(dirs[2], "/cache/kernel/modules/6.1.0-57-amd64");
+  EXPECT_EQ(dirs[2], "/k/modules/6.1.0-57-amd64");
+  EXPECT_EQ(dirs[3], "/root/.cache/vmm/kernel/modules/6.1.0-57-amd64");
+  EXPECT_EQ(modules_dir_candidates("/k/bzImage", "6.1.0", "").size(), 3U);
   const auto configs = kernel_config_candidates("/cache/kernel/bzImage", "6.1.0");
   EXPECT_EQ(configs.front(), "/cache/kernel/config-6.1.0");
   EXPECT_EQ(configs.back(), "/boot/config-6.1.0");
