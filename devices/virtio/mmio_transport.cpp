@@ -72,6 +72,14 @@ VirtioMmioTransport::~VirtioMmioTransport() {
   if (active_) device_->reset();
 }
 
+void VirtioMmioTransport::shutdown() {
+  std::lock_guard lock(mutex_);
+  if (active_) {
+    device_->reset();
+    active_ = false;
+  }
+}
+
 int VirtioMmioTransport::queue_eventfd(uint16_t queue) const noexcept {
   return queue < eventfds_.size() ? eventfds_[queue].get() : -1;
 }

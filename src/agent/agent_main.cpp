@@ -29,6 +29,7 @@
 #include "agent/agent_init.hpp"
 #include "agent/agent_root.hpp"
 #include "agent/frame_io.hpp"
+#include "agent/host_exec_init.hpp"
 #include "agent/messages.hpp"
 #include "vmm/common/unique_fd.hpp"
 
@@ -289,6 +290,7 @@ void serve_connection(int socket, const Options& options) {
 }  // namespace vmm::agent
 
 int main(int argc, char** argv) {
+  if (::getpid() == 1 && vmm::agent::is_host_exec_initramfs()) vmm::agent::run_host_exec_init();
   if (::getpid() == 1) vmm::agent::run_as_init_wrapper(argc, argv);
   vmm::agent::serve(vmm::agent::parse_options(argc, argv));
 }

@@ -22,6 +22,17 @@ struct OwnerStop {
 
 [[nodiscard]] int exit_status(const VmOutcome& outcome, const OwnerStop& owner) noexcept;
 
+// `vmm run --exec`: the command's own status (0 to 255) as the guest init reported it on the
+// debug-exit port; kExecNoStatus when the guest ended any other way (its init failed, it
+// panicked, powered off or reset before reporting). A timeout and signals are as above.
+inline constexpr int kExecNoStatus = 125;
+[[nodiscard]] int exec_exit_status(const VmOutcome& outcome, const OwnerStop& owner) noexcept;
+
+// Why an --exec guest ended without a status, for the line vmm prints; empty when it reported
+// one or the owner stopped it.
+[[nodiscard]] const char* exec_failure_reason(const VmOutcome& outcome,
+                                              const OwnerStop& owner) noexcept;
+
 // Invalid configuration and a missing host resource are the user's to fix (2); runtime
 // failures are 1.
 [[nodiscard]] int exit_status(ErrorKind kind) noexcept;

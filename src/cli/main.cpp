@@ -20,6 +20,7 @@
 #include "cli/disk_option.hpp"
 #include "cli/exit_status.hpp"
 #include "cli/farm_command.hpp"
+#include "cli/host_exec_option.hpp"
 #include "cli/instance_commands.hpp"
 #include "cli/net_option.hpp"
 #include "cli/run_command.hpp"
@@ -43,6 +44,7 @@ constexpr const char* kExitStatusHelp =
 Exit status of `vmm run`:
   0     the guest rebooted, reset itself (triple fault) or powered off
   N     the guest wrote v to the debug-exit port 0xf4: N = ((v << 1) | 1) & 0xff
+        (with --exec: the command's status; 125 when the guest ended without reporting it)
   1     vmm failed while running the VM
   2     usage or configuration error (bad flag, file, size, missing /dev/kvm)
   4     the guest kernel panicked (pvpanic), whatever its panic= says
@@ -64,9 +66,9 @@ void setup_logging(const std::string& level) {
 std::string flag_for_field(const std::string& field) {
   if (field.starts_with("disks")) return "--disk";
   if (field.starts_with("nets")) return "--net";
-  static constexpr std::array<std::string_view, 15> kFlags = {
+  static constexpr std::array<std::string_view, 16> kFlags = {
       "kernel",     "initrd", "cmdline",      "cpus", "memory", "timeout", "console", "transport",
-      "kvm-device", "config", "print-config", "uuid", "agent",  "vsock",   "share"};
+      "kvm-device", "config", "print-config", "uuid", "agent",  "vsock",   "share",   "exec"};
   for (const auto flag : kFlags) {
     if (field == flag) return "--" + field;
   }
@@ -175,6 +177,13 @@ int run_cli(int argc, char** argv, vmm::cli::TerminationSignals& signals) {
       "--share", shares,
       "host directory over virtio-9p: PATH,tag=NAME[,readonly=on]; the guest mounts it with "
       "mount -t 9p -o trans=virtio,version=9p2000.L NAME /mnt. Repeat for more shares");
+  std::string exec_command;
+  auto* exec_opt = run->add_option(
+      "--exec", exec_command,
+      "Run CMD with /bin/sh -c in the guest and exit with its status: the guest boots from the "
+      "share tagged root (--share /,tag=root,readonly=on) under a tmpfs overlay, in vmm's "
+      "directory when that is inside the share; CMD's stdout and stderr are vmm's. vmm makes "
+      "the initramfs itself (no --initrd)");
   std::string console = "serial";
   auto* console_opt = run->add_option("--console", console,
                                       "Interactive console: serial (ttyS0) or virtio (hvc0; "
@@ -290,6 +299,15 @@ int run_cli(int argc, char** argv, vmm::cli::TerminationSignals& signals) {
       }
       if (given(kvm_device_opt)) config.kvm_device = flags.kvm_device;
       if (given(uuid_opt)) config.uuid = vmm::to_string(vmm::parse_uuid(uuid));
+      if (given(exec_opt)) {
+        config.host_exec = vmm::cli::host_exec_config(exec_command, config.shares);
+        config.console = vmm::ConsoleKind::kVirtio;
+        if (!given(cmdline_opt)) config.cmdline = vmm::cli::kHostExecCmdline;
+        if (print_config) throw vmm::ConfigError("exec", "has no place in a config file");
+        if (on_reboot == "restart") {
+          throw vmm::ConfigError("exec", "ends with the command; --on-reboot restart cannot apply");
+        }
+      }
       for (const auto& words : cmdline_append) {
         config.cmdline = vmm::append_cmdline(std::move(config.cmdline), words);
       }

@@ -8,6 +8,7 @@
 #include <array>
 #include <cerrno>
 #include <chrono>
+#include <cstdio>
 #include <cstring>
 #include <memory>
 #include <mutex>
@@ -60,14 +61,25 @@ struct Deadline {
   std::chrono::steady_clock::time_point at{};
 };
 
+// The console's fds: the terminal in both directions, or with --exec the command's stdout
+// (hvc0) on stdout, its stderr (ttyS0) on stderr and no input (the terminal keeps its Ctrl-C).
+ConsoleIo console_io(const VmConfig& config, bool tty) {
+  if (config.host_exec) {
+    return ConsoleIo{.output_fd = STDOUT_FILENO,
+                     .input_fd = -1,
+                     .serial_output_fd = STDERR_FILENO,
+                     .escape_sequences = false};
+  }
+  return ConsoleIo{.output_fd = STDOUT_FILENO, .input_fd = STDIN_FILENO, .escape_sequences = tty};
+}
+
 VmOutcome run_once(const VmConfig& config, bool tty, Deadline deadline, VmControlSlot& slot,
                    TerminationSignals& signals, OwnerStop& owner) {
   using Clock = std::chrono::steady_clock;
-  Vm vm(config,
-        ConsoleIo{.output_fd = STDOUT_FILENO, .input_fd = STDIN_FILENO, .escape_sequences = tty});
+  Vm vm(config, console_io(config, tty));
   const std::unique_ptr<api::VmControl> control = api::make_vm_control(vm);
   const VmControlSlot::Binding binding(slot, *control);  // unbinds before control and vm go
-  TerminalRawMode raw_terminal(STDIN_FILENO);
+  TerminalRawMode raw_terminal(config.host_exec ? -1 : STDIN_FILENO);
   vm.start();
 
   std::array<pollfd, 2> fds{{{vm.stop_event_fd(), POLLIN, 0}, {signals.fd(), POLLIN, 0}}};
@@ -133,6 +145,11 @@ int run_in_foreground(const VmConfig& config, const RunOptions& options,
     if (outcome.reason == StopReason::kGuestReset && options.restart_on_reboot) {
       spdlog::info("the guest rebooted; booting it again (boot {})", boot + 1);
       continue;
+    }
+    if (config.host_exec) {
+      const char* reason = exec_failure_reason(outcome, owner);
+      if (*reason != '\0') std::fprintf(stderr, "vmm: --exec: %s\n", reason);
+      return exec_exit_status(outcome, owner);
     }
     return exit_status(outcome, owner);
   }

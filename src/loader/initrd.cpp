@@ -77,4 +77,18 @@ InitrdPlacement load_initrd(const GuestMemory& mem, const std::filesystem::path&
   return InitrdPlacement{*start, layout->total_size};
 }
 
+InitrdPlacement load_initrd_bytes(const GuestMemory& mem, std::span<const uint8_t> archive,
+                                  uint64_t addr_max, const LoadedKernel& kernel) {
+  if (archive.empty()) throw ConfigError("the generated initramfs is empty");
+  const auto start = place_initrd(mem, archive.size(), addr_max, kernel);
+  if (!start) {
+    throw ConfigError(fmt::format("initramfs ({} MiB) does not fit in guest memory below {:#x}",
+                                  archive.size() / x86_64::kMiB + 1, initrd_limit(mem, addr_max)));
+  }
+  const auto target = mem.span(*start, archive.size());
+  if (!target) throw Error("initrd placement left guest memory");
+  std::copy(archive.begin(), archive.end(), target->begin());
+  return InitrdPlacement{*start, archive.size()};
+}
+
 }  // namespace vmm::loader

@@ -39,4 +39,10 @@ struct InitrdLayout {
                                           uint64_t addr_max, const LoadedKernel& kernel,
                                           std::span<const uint8_t> appendix = {});
 
+// An initrd made in memory (vmm's own archive, no file): placed as place_initrd() says. Throws
+// ConfigError when it is empty or does not fit, as load_initrd() does.
+[[nodiscard]] InitrdPlacement load_initrd_bytes(const GuestMemory& mem,
+                                                std::span<const uint8_t> archive, uint64_t addr_max,
+                                                const LoadedKernel& kernel);
+
 }  // namespace vmm::loader

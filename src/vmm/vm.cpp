@@ -4,6 +4,7 @@
 #include <spdlog/spdlog.h>
 #include <sys/sysinfo.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <mutex>
@@ -29,9 +30,12 @@
 #include "devices/pci/pci_root.hpp"
 #include "devices/virtio/virtio_pci.hpp"
 #include "loader/agent_initramfs.hpp"
+#include "loader/host_exec_initramfs.hpp"
+#include "loader/host_exec_modules.hpp"
 #include "loader/input_file.hpp"
 #include "vmm/bus/bus.hpp"
 #include "vmm/common/error.hpp"
+#include "vmm/common/host_exec_layout.hpp"
 #include "vmm/common/size.hpp"
 #include "vmm/common/uuid.hpp"
 #include "vmm/config/kernel_cmdline.hpp"
@@ -92,6 +96,24 @@ void validate(const VmConfig& config) {
   if (config.agent && !config.initrd) {
     throw ConfigError("agent", "needs an initrd: the agent starts from the initramfs");
   }
+  if (config.host_exec) {
+    if (config.initrd) throw ConfigError("exec", "makes its own initramfs; leave out --initrd");
+    if (config.agent) throw ConfigError("exec", "cannot be combined with --agent");
+    if (config.console != ConsoleKind::kVirtio) {
+      throw ConfigError("exec", "needs the virtio console (the command's stdout)");
+    }
+    const bool has_root =
+        std::any_of(config.shares.begin(), config.shares.end(),
+                    [](const ShareConfig& share) { return share.tag == host_exec::kRootTag; });
+    if (!has_root) {
+      throw ConfigError("exec",
+                        "needs the guest's root as a share tagged root (--share "
+                        "/,tag=root,readonly=on)");
+    }
+    if (has_cmdline_word(config.cmdline, "rdinit=", true)) {
+      throw ConfigError("exec", "starts its own init; remove rdinit= from the command line");
+    }
+  }
   if (config.agent && has_cmdline_word(config.cmdline, "rdinit=", true)) {
     throw ConfigError("agent",
                       "starts as rdinit= itself and then runs the initramfs's /init; remove "
@@ -137,6 +159,15 @@ x86_64::LinuxBootConfig linux_boot_config(const VmConfig& config) {
     boot.initrd_appendix = loader::agent_initramfs(file.read_all());
     boot.cmdline = append_cmdline(std::move(boot.cmdline), loader::kAgentRdinit);
   }
+  if (config.host_exec) {
+    const auto init = loader::InputFile::open(agent::find_agent_binary());
+    if (init.size() == 0) throw ConfigError(init.path().string() + ": the guest agent is empty");
+    const auto modules = loader::host_exec_modules_for(config.kernel);
+    boot.initrd_appendix = loader::host_exec_initramfs(
+        init.read_all(), modules, config.host_exec->command, config.host_exec->cwd);
+    boot.cmdline =
+        append_cmdline(std::move(boot.cmdline), "rdinit=" + std::string(host_exec::kInitPath));
+  }
   return boot;
 }
 
@@ -147,6 +178,9 @@ struct Vm::Parts {
   // end first, then the console thread, then devices, then KVM objects and memory.
   VmConfig config;
   ConsoleIo console_io;
+  // Outlives the virtio console, which the buses and transports below keep and which flushes
+  // into it when it is destroyed.
+  std::unique_ptr<virtio::FdConsoleOutput> virtio_console_output;
   std::atomic<VmState> state{VmState::kCreated};
   std::mutex control_mutex;  // orders start, pause, resume and the end of wait()
   std::mutex wait_mutex;     // one wait() tears down; the others get its outcome
@@ -167,7 +201,6 @@ struct Vm::Parts {
   std::vector<std::shared_ptr<virtio::VirtioPciDevice>> pci_devices;
   std::vector<std::shared_ptr<virtio::VirtioMmioTransport>> mmio_devices;
   std::vector<std::pair<VmDeviceInfo, std::shared_ptr<virtio::VirtioDevice>>> inventory;
-  std::unique_ptr<virtio::FdConsoleOutput> virtio_console_output;
   std::shared_ptr<virtio::VirtioConsole> virtio_console;
   std::shared_ptr<virtio::VirtioVsock> vsock;
   std::shared_ptr<devices::Serial> serial;
@@ -214,6 +247,8 @@ struct Vm::Parts {
 
   void shutdown_devices() {
     for (auto& d : pci_devices) d->shutdown();
+    // The bus keeps the transports until after the event loop is gone: stop them now.
+    for (auto& d : mmio_devices) d->shutdown();
     mmio_devices.clear();
   }
 };
@@ -256,9 +291,10 @@ Vm::Vm(const VmConfig& config, ConsoleIo console) {
   // Legacy platform devices, at the ports every PC has them.
   DeviceManager& dm = p.devices;
   using Kind = PlatformDeviceKind;
-  p.serial =
-      std::make_shared<devices::Serial>(std::make_shared<KvmIrqLine>(p.vm, layout::kSerialCom1Irq),
-                                        std::make_shared<FdOutput>(console.output_fd));
+  p.serial = std::make_shared<devices::Serial>(
+      std::make_shared<KvmIrqLine>(p.vm, layout::kSerialCom1Irq),
+      std::make_shared<FdOutput>(console.serial_output_fd >= 0 ? console.serial_output_fd
+                                                               : console.output_fd));
   dm.add_port_device("com1", Kind::kSerial, p.serial, 0x3f8, devices::Serial::kPortCount,
                      layout::kSerialCom1Irq);
   auto i8042 = std::make_shared<devices::I8042>(p.stopper);

@@ -22,6 +22,7 @@ namespace vmm {
 struct ConsoleIo {
   int output_fd = 1;              // the guest's console output (serial, or hvc0 with virtio)
   int input_fd = 0;               // bytes for the guest's console; -1 for none
+  int serial_output_fd = -1;      // ttyS0's output when it differs from output_fd (else -1)
   bool escape_sequences = false;  // Ctrl-a x on the input ends the VM (for a terminal)
 };
 

@@ -343,3 +343,44 @@ TEST_F(Cli, ConfigFileErrorsNameTheJsonPath) {
 }
 
 }  // namespace
+
+TEST_F(Cli, ExecMistakesAreOneLineUserErrors) {
+  const auto kernel = write_file("vmlinux", "not a kernel");
+  const fs::path root = dir_ / "root";
+  fs::create_directories(root);
+  const std::string run = "run --kernel " + kernel.string();
+  expect_usage_error(vmm(run + " --exec true"),
+                     "--exec: needs the guest's root as a share tagged root");
+  expect_usage_error(vmm(run + " --share " + root.string() + ",tag=data --exec true"),
+                     "share tagged root");
+  const std::string with_root = run + " --share " + root.string() + ",tag=root,readonly=on";
+  expect_usage_error(vmm(with_root + " --exec ''"), "--exec: the command is empty");
+  expect_usage_error(vmm(with_root + " --exec true --print-config"), "--exec:");
+  expect_usage_error(vmm(with_root + " --exec true --on-reboot restart"), "--exec:");
+  const auto initrd = write_file("initrd", "cpio");
+  expect_usage_error(vmm(with_root + " --initrd " + initrd.string() + " --exec true"),
+                     "--exec: makes its own initramfs");
+  expect_usage_error(vmm(with_root + " --cmdline 'rdinit=/x' --exec true"), "rdinit=");
+}
+
+// A bzImage header that names its release, beside a kernel config without 9p: refused before
+// anything boots, naming the missing option.
+TEST_F(Cli, ExecWithAKernelWithout9pIsRefused) {
+  const fs::path dir = dir_ / "kernel";
+  fs::create_directories(dir);
+  std::string image(0x1000, '\0');
+  image.replace(0x202, 4, "HdrS");
+  image[0x206] = 0x0f;
+  image[0x207] = 0x02;
+  image[0x20e] = 0x00;
+  image[0x20f] = 0x01;  // the version string at 0x300
+  image.replace(0x300, 20, "6.1.999-test (x) #1");
+  std::ofstream(dir / "bzImage", std::ios::binary) << image;
+  std::ofstream(dir / "config") << "CONFIG_VIRTIO_PCI=y\nCONFIG_VIRTIO_CONSOLE=y\n"
+                                   "# CONFIG_NET_9P is not set\n";
+  const fs::path root = dir_ / "root";
+  fs::create_directories(root);
+  const auto r = vmm("run --kernel " + (dir / "bzImage").string() + " --share " + root.string() +
+                     ",tag=root --exec true");
+  expect_usage_error(r, "the kernel 6.1.999-test lacks CONFIG_NET_9P_VIRTIO");
+}

@@ -8,6 +8,7 @@
 #include "loader/bzimage.hpp"
 #include "loader/elf_loader.hpp"
 #include "loader/kernel_image.hpp"
+#include "loader/kernel_release.hpp"
 #include "vmm/common/error.hpp"
 #include "vmm/memory/guest_memory.hpp"
 #include "vmm/memory/x86_64_layout.hpp"
@@ -26,6 +27,7 @@ const vmm::GuestMemory& guest_memory() {
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::span<const uint8_t> image(data, size);
   (void)vmm::loader::detect_kernel_format(image);
+  (void)vmm::loader::bzimage_kernel_release(image);  // never throws
   try {
     const auto info = vmm::loader::parse_bzimage(image);
     (void)info.setup_header(image);

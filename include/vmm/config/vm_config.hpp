@@ -29,6 +29,15 @@ enum class ConsoleKind { kSerial, kVirtio };
 // (announced on the kernel command line; needs VIRTIO_MMIO_CMDLINE_DEVICES).
 enum class TransportKind { kPci, kMmio };
 
+// `vmm run --exec`: boot into the share tagged "root" (read-only, under a tmpfs overlay), run
+// `command` with /bin/sh -c in `cwd`, and end with its exit status. vmm makes the whole
+// initramfs; the command's stdout is hvc0, its stderr ttyS0.
+struct HostExecConfig {
+  std::string command;
+  std::string cwd = "/";  // inside the guest's root
+  friend bool operator==(const HostExecConfig&, const HostExecConfig&) = default;
+};
+
 struct VmConfig {
   std::filesystem::path kernel;
   std::optional<std::filesystem::path> initrd;
@@ -47,6 +56,7 @@ struct VmConfig {
   // Put the guest agent into the guest: appended to the initrd (required) and started first
   // with rdinit=, it runs the initramfs's /init and serves the host over virtio-vsock.
   bool agent = false;
+  std::optional<HostExecConfig> host_exec;
   friend bool operator==(const VmConfig&, const VmConfig&) = default;
 };
 

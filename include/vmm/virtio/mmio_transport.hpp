@@ -32,6 +32,10 @@ class VirtioMmioTransport final : public BusDevice, private VirtioInterrupt {
                       IrqLine& irq);
   ~VirtioMmioTransport() override;
 
+  // Stops the device model (VM shutdown) while the event loop it uses still runs: it no longer
+  // touches guest memory afterwards, and its destruction has nothing left to stop.
+  void shutdown();
+
   // One eventfd per queue. The VMM registers each with KVM as an ioeventfd on
   // base + kQueueNotifyOffset, 4 bytes, datamatch = queue index, so kicks skip user space;
   // without that, writes to QueueNotify reach write() and are forwarded to the same eventfd.

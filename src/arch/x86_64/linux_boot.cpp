@@ -73,6 +73,12 @@ LinuxBootInfo load_linux(const GuestMemory& mem, const LinuxBootConfig& cfg) {
     info.initrd_size = initrd.size;
     SPDLOG_DEBUG("initrd {} loaded at {:#x} (+{:#x})", cfg.initrd->string(), initrd.start.raw,
                  initrd.size);
+  } else if (!cfg.initrd_appendix.empty()) {
+    // No file: vmm's own archive is the whole initramfs.
+    const auto initrd =
+        loader::load_initrd_bytes(mem, cfg.initrd_appendix, kernel.initrd_addr_max, kernel.loaded);
+    info.initrd = initrd.start;
+    info.initrd_size = initrd.size;
   }
 
   const auto e820 = build_e820_map(mem);

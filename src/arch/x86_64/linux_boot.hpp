@@ -17,7 +17,7 @@ struct LinuxBootConfig {
   std::string cmdline;
   std::optional<GuestAddress> acpi_rsdp;  // handed over in the zero page
   // Bytes appended to the initrd in guest memory, 4-byte aligned (vmm's own cpio archive, such
-  // as the guest agent's). Only used with an initrd.
+  // as the guest agent's). Without an initrd it is the whole initramfs.
   std::vector<uint8_t> initrd_appendix{};  // {}: positional initialisers may leave it out
 };
 
