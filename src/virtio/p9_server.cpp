@@ -59,6 +59,14 @@ Qid qid_of(const struct stat& st) noexcept {
   return q;
 }
 
+// The reply of the requests that make a name (mkdir, mknod, symlink): the new entry's qid.
+int reply_qid_of(int dir, const std::string& name, ReplyWriter& w) {
+  struct stat st {};
+  if (::fstatat(dir, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) return errno_or(EIO);
+  w.qid(qid_of(st));
+  return 0;
+}
+
 bool writes(int flags) noexcept { return (flags & O_ACCMODE) != O_RDONLY || (flags & O_TRUNC); }
 
 std::string proc_fd_path(int fd) { return "/proc/self/fd/" + std::to_string(fd); }
@@ -386,10 +394,7 @@ int Server::on(const Tsymlink& t, ReplyWriter& w) {
   const std::string name(t.name);
   const std::string target(t.target);
   if (::symlinkat(target.c_str(), dir.get(), name.c_str()) != 0) return errno_or(EIO);
-  struct stat st {};
-  if (::fstatat(dir.get(), name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) return errno_or(EIO);
-  w.qid(qid_of(st));
-  return 0;
+  return reply_qid_of(dir.get(), name, w);
 }
 
 int Server::on(const Tmknod& t, ReplyWriter& w) {
@@ -406,10 +411,7 @@ int Server::on(const Tmknod& t, ReplyWriter& w) {
   if (::mknodat(dir.get(), name.c_str(), type | (static_cast<mode_t>(t.mode) & 0777), 0) != 0) {
     return errno_or(EIO);
   }
-  struct stat st {};
-  if (::fstatat(dir.get(), name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) return errno_or(EIO);
-  w.qid(qid_of(st));
-  return 0;
+  return reply_qid_of(dir.get(), name, w);
 }
 
 int Server::on(const Trename& t, ReplyWriter& /*w*/) {
@@ -657,10 +659,7 @@ int Server::on(const Tmkdir& t, ReplyWriter& w) {
   if (::mkdirat(dir.get(), name.c_str(), static_cast<mode_t>(t.mode) & kGuestModeMask) != 0) {
     return errno_or(EIO);
   }
-  struct stat st {};
-  if (::fstatat(dir.get(), name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) return errno_or(EIO);
-  w.qid(qid_of(st));
-  return 0;
+  return reply_qid_of(dir.get(), name, w);
 }
 
 int Server::on(const Trenameat& t, ReplyWriter& /*w*/) {
