@@ -55,6 +55,7 @@ Console: COM1 is connected to stdin/stdout. On a terminal, Ctrl-a x ends the VM 
 Ctrl-a Ctrl-a sends a Ctrl-a; with pipes or files, bytes pass through unchanged.)";
 
 void setup_logging(const std::string& level) {
+  spdlog::drop("vmm");  // set up again by a command that picks its own level
   auto logger = spdlog::stderr_color_mt("vmm");
   logger->set_pattern("vmm: %^%l%$: %v");
   spdlog::set_default_logger(logger);
@@ -365,6 +366,9 @@ int run_cli(int argc, char** argv, vmm::cli::TerminationSignals& signals) {
 // as a runc-compatible OCI runtime when invoked under such a name (a vmm-runc symlink), since
 // container tools call `<runtime> <command> ...`.
 std::optional<int> run_container_modes(int argc, char** argv) {
+  // spdlog's own default logger writes to stdout, which belongs to the container (and to the
+  // JSON that `vmm oci state` prints): every log line goes to stderr instead.
+  setup_logging("info");
   std::string_view self = argc > 0 ? argv[0] : "vmm";
   if (const auto slash = self.rfind('/'); slash != std::string_view::npos) {
     self = self.substr(slash + 1);

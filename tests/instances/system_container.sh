@@ -27,7 +27,12 @@ failures=0
 # Other managers' instances on this host, to tell ours apart.
 cgroups_before=$(find /sys/fs/cgroup -maxdepth 3 -type d -path '*vmm.instances-*/half-*' 2>/dev/null | sort)
 
-fail() { echo "FAIL: $*" >&2; failures=$((failures + 1)); }
+failed_checks=()
+fail() {
+  echo "FAIL: $*" >&2
+  failures=$((failures + 1))
+  failed_checks+=("$*")
+}
 pass() { echo "ok: $*"; }
 expect_eq() { # expect_eq DESCRIPTION EXPECTED ACTUAL
   if [ "$2" = "$3" ]; then pass "$1"; else fail "$1: expected [$2], got [$3]"; fi
@@ -232,6 +237,8 @@ cat "$work/daemon.log"
 if ((failures > 0)); then
   echo "--- console of deb"
   cat "$state/instances/deb/console.log" 2>/dev/null
+  echo "--- failed checks (repeated here, where a shortened log still shows them)"
+  printf 'FAIL: %s\n' "${failed_checks[@]}"
   echo "$failures check(s) failed"
   exit 1
 fi

@@ -28,7 +28,12 @@ failures=0
 # The instances' parent cgroups of other managers on this host, to tell ours apart.
 parents_before=$(ls -d /sys/fs/cgroup/*/vmm.instances-* 2>/dev/null | sort)
 
-fail() { echo "FAIL: $*" >&2; failures=$((failures + 1)); }
+failed_checks=()
+fail() {
+  echo "FAIL: $*" >&2
+  failures=$((failures + 1))
+  failed_checks+=("$*")
+}
 pass() { echo "ok: $*"; }
 check() { # check DESCRIPTION COMMAND...: the command must succeed
   local what=$1; shift
@@ -369,5 +374,10 @@ stop_daemon
 check "dnsmasq stopped with the daemon" bash -c "! pgrep -a -x dnsmasq | grep -q -- '--interface=$bridge '"
 
 echo "daemon log:"; sed 's/^/  /' "$work/daemon.log"
-if ((failures)); then echo "$failures check(s) failed"; exit 1; fi
+if ((failures)); then
+  echo "--- failed checks (repeated here, where a shortened log still shows them)"
+  printf 'FAIL: %s\n' "${failed_checks[@]}"
+  echo "$failures check(s) failed"
+  exit 1
+fi
 echo "all checks passed"
