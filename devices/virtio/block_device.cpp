@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -33,10 +34,21 @@ void put(std::span<uint8_t> config, size_t offset, T value) {
   std::memcpy(config.data() + offset, &value, sizeof value);
 }
 
+unsigned checked_queue_count(const BlockDeviceConfig& config) {
+  if (config.queues == 0 || config.queues > kMaxBlockQueues) {
+    throw ConfigError(config.path + ": " + std::to_string(config.queues) +
+                      " request queues; a disk has 1 to " + std::to_string(kMaxBlockQueues));
+  }
+  return config.queues;
+}
+
 }  // namespace
 
 VirtioBlock::VirtioBlock(const BlockDeviceConfig& config, EventLoop& loop)
-    : QueueDevice(loop, "virtio-blk " + config.path, 1), serial_(config.serial) {
+    : QueueDevice(loop, "virtio-blk " + config.path,
+                  static_cast<uint16_t>(checked_queue_count(config))),
+      serial_(config.serial),
+      queue_sizes_(config.queues, kQueueSize) {
   if (serial_.size() > kBlkIdBytes) {
     throw ConfigError("disk serial '" + serial_ + "' is longer than 20 characters");
   }
@@ -51,29 +63,45 @@ VirtioBlock::VirtioBlock(const BlockDeviceConfig& config, EventLoop& loop)
   features_ = feature_bit(kFeatureVersion1) | feature_bit(kFeatureRingIndirectDesc) |
               feature_bit(kFeatureRingEventIdx) | feature_bit(kBlkFeatureSegMax) |
               feature_bit(kBlkFeatureBlkSize) | feature_bit(kBlkFeatureFlush);
+  if (config.queues > 1) features_ |= feature_bit(kBlkFeatureMq);
   if (config.read_only) {
     features_ |= feature_bit(kBlkFeatureRo);
   } else {
     features_ |= feature_bit(kBlkFeatureDiscard) | feature_bit(kBlkFeatureWriteZeroes);
   }
-  build_config();
-  engine_ = make_block_io_engine(
-      image_, [this](uint64_t slot, int result) { on_io_complete(slot, result); }, config.engine);
-  spdlog::debug("virtio-blk {}: {} sectors{}, I/O via {}", image_.path(), limits_.capacity_sectors,
+  build_config(config.queues);
+  // An engine per queue: its own ring and completion thread, no submission lock shared
+  // between queues (one ring with a shared lock would serialize every vCPU's submissions).
+  request_queues_.reserve(config.queues);
+  for (unsigned q = 0; q < config.queues; ++q) {
+    auto rq = std::make_unique<RequestQueue>();
+    rq->index = static_cast<uint16_t>(q);
+    RequestQueue* owner = rq.get();
+    rq->engine = make_block_io_engine(
+        image_, [this, owner](uint64_t slot, int result) { on_io_complete(*owner, slot, result); },
+        config.engine);
+    request_queues_.push_back(std::move(rq));
+  }
+  spdlog::debug("virtio-blk {}: {} sectors{}, {} queue(s), I/O via {}", image_.path(),
+                limits_.capacity_sectors,
                 config.read_only ? ", read-only" : (image_.snapshot() ? ", snapshot" : ""),
-                engine_->name());
+                config.queues, io_engine_name());
 }
 
 VirtioBlock::~VirtioBlock() {
   reset();
-  engine_.reset();  // joins its threads while `this` is still whole
+  // Joins the engines' threads while `this` is still whole.
+  for (auto& rq : request_queues_) rq->engine.reset();
 }
 
-void VirtioBlock::build_config() {
+void VirtioBlock::build_config(unsigned queue_count) {
   put<uint64_t>(config_, kCfgCapacity, limits_.capacity_sectors);
   put<uint32_t>(config_, kCfgSegMax, static_cast<uint32_t>(kBlkMaxSegments));
-  put<uint32_t>(config_, kCfgBlkSize, static_cast<uint32_t>(kSectorSize));
-  put<uint16_t>(config_, kCfgNumQueues, 1);
+  // With O_DIRECT, the host's alignment, so the guest's own I/O is direct-capable (requests
+  // that still miss it take the buffered path); capped at a page, Linux's usual limit.
+  const uint64_t block_size = std::clamp<uint64_t>(image_.direct_alignment(), kSectorSize, 4096);
+  put<uint32_t>(config_, kCfgBlkSize, static_cast<uint32_t>(block_size));
+  put<uint16_t>(config_, kCfgNumQueues, static_cast<uint16_t>(queue_count));
   if (limits_.discard) {
     put<uint32_t>(config_, kCfgMaxDiscardSectors, limits_.max_discard_sectors);
     put<uint32_t>(config_, kCfgMaxDiscardSeg, static_cast<uint32_t>(kBlkMaxDiscardSegments));
@@ -96,24 +124,61 @@ void VirtioBlock::write_config(uint64_t offset, std::span<const uint8_t> data) {
 }
 
 bool VirtioBlock::start_locked(const ActivateContext& /*context*/) {
-  Queue* requests = queue(0);
-  if (requests == nullptr) {
-    spdlog::warn("{}: driver started the device without its request queue", log_name());
-    return false;
+  for (const auto& rq : request_queues_) {
+    if (queue(rq->index) == nullptr) {
+      spdlog::warn("{}: driver started the device without request queue {}", log_name(), rq->index);
+      return false;
+    }
   }
-  slots_.resize(requests->size());
-  free_slots_.clear();
-  free_slots_.reserve(slots_.size());
-  for (size_t i = slots_.size(); i > 0; --i) free_slots_.push_back(static_cast<uint16_t>(i - 1));
+  for (auto& rq : request_queues_) {
+    std::lock_guard lock(rq->mutex);
+    rq->ring = queue(rq->index);
+    rq->interrupt = interrupt();
+    rq->running = true;
+    rq->slots.resize(rq->ring->size());
+    rq->free_slots.clear();
+    rq->free_slots.reserve(rq->slots.size());
+    for (size_t i = rq->slots.size(); i > 0; --i) {
+      rq->free_slots.push_back(static_cast<uint16_t>(i - 1));
+    }
+  }
   return true;
 }
 
-void VirtioBlock::process_queue_locked() {
-  Queue* requests = queue(0);
+void VirtioBlock::on_notify_locked(uint16_t queue) {
+  // QueueDevice only reports the queues it was built with; the index is ours, not the guest's.
+  if (queue >= request_queues_.size()) return;
+  RequestQueue& rq = *request_queues_[queue];
+  std::lock_guard lock(rq.mutex);
+  if (rq.running) process_queue_locked(rq);
+}
+
+void VirtioBlock::quiesce() {
+  for (auto& rq : request_queues_) {
+    {
+      std::lock_guard lock(rq->mutex);
+      rq->running = false;
+    }
+    rq->engine->drain();
+  }
+}
+
+void VirtioBlock::stop_locked() {
+  for (auto& rq : request_queues_) {
+    std::lock_guard lock(rq->mutex);
+    rq->running = false;
+    rq->ring = nullptr;
+    rq->interrupt = nullptr;
+    rq->free_slots.clear();
+  }
+}
+
+void VirtioBlock::process_queue_locked(RequestQueue& rq) {
+  Queue* requests = rq.ring;
   if (requests == nullptr) return;
   do {
     requests->disable_notification();
-    while (!free_slots_.empty()) {
+    while (!rq.free_slots.empty()) {
       auto chain = requests->pop();
       if (!chain) {
         if (requests->broken()) {
@@ -122,22 +187,23 @@ void VirtioBlock::process_queue_locked() {
         }
         break;
       }
-      const uint16_t index = free_slots_.back();
-      Slot& slot = slots_[index];
+      const uint16_t index = rq.free_slots.back();
+      Slot& slot = rq.slots[index];
       BlkRequest& req = slot.request;
       switch (parse_block_request(*chain, limits_, req)) {
         case BlkParseResult::kMalformed:
-          fail_locked(*requests, fmt::format("malformed request (head {}: {})", chain->head_index(),
+          fail_locked(*requests, fmt::format("malformed request on queue {} (head {}: {})",
+                                             rq.index, chain->head_index(),
                                              chain->error() != ChainError::kNone
                                                  ? to_string(chain->error())
                                                  : "no device-writable status byte"));
           return;
         case BlkParseResult::kIoError:
           SPDLOG_DEBUG("virtio-blk: request type {} sector {} refused", req.type, req.sector);
-          complete_locked(req, kBlkStatusIoErr);
+          complete_queue_locked(rq, req, kBlkStatusIoErr);
           continue;
         case BlkParseResult::kUnsupported:
-          complete_locked(req, kBlkStatusUnsupp);
+          complete_queue_locked(rq, req, kBlkStatusUnsupp);
           continue;
         case BlkParseResult::kOk:
           break;
@@ -151,7 +217,7 @@ void VirtioBlock::process_queue_locked() {
           std::memcpy(req.data[i].iov_base, id.data() + done, req.data[i].iov_len);
           done += req.data[i].iov_len;
         }
-        complete_locked(req, kBlkStatusOk);
+        complete_queue_locked(rq, req, kBlkStatusOk);
         continue;
       }
       BlockIo& io = slot.io;
@@ -164,7 +230,7 @@ void VirtioBlock::process_queue_locked() {
           io.offset = req.sector << kSectorShift;
           io.iov = std::span<const iovec>(req.data.data(), req.data_count);
           if (req.data_len == 0) {  // nothing to transfer
-            complete_locked(req, kBlkStatusOk);
+            complete_queue_locked(rq, req, kBlkStatusOk);
             continue;
           }
           break;
@@ -177,13 +243,13 @@ void VirtioBlock::process_queue_locked() {
           io.ranges = std::span<const BlkDiscardRange>(req.ranges.data(), req.range_count);
           break;
         default:
-          complete_locked(req, kBlkStatusUnsupp);
+          complete_queue_locked(rq, req, kBlkStatusUnsupp);
           continue;
       }
-      free_slots_.pop_back();
-      engine_->submit(io);
+      rq.free_slots.pop_back();
+      rq.engine->submit(io);
     }
-    if (free_slots_.empty()) return;  // a completion frees a slot and drains again
+    if (rq.free_slots.empty()) return;  // a completion frees a slot and drains again
   } while (requests->enable_notification());
 }
 
@@ -194,7 +260,7 @@ DeviceCounters VirtioBlock::named_counters() const {
           {"errors", errors_.load()}};
 }
 
-void VirtioBlock::complete_locked(BlkRequest& request, uint8_t status) {
+void VirtioBlock::complete_queue_locked(RequestQueue& rq, BlkRequest& request, uint8_t status) {
   constexpr auto relaxed = std::memory_order_relaxed;
   if (status != kBlkStatusOk) {
     errors_.fetch_add(1, relaxed);
@@ -210,24 +276,25 @@ void VirtioBlock::complete_locked(BlkRequest& request, uint8_t status) {
     discard_ops_.fetch_add(1, relaxed);
   }
   *request.status = status;
-  Queue* requests = queue(0);
-  if (requests == nullptr) return;
-  requests->add_used(request.head, block_request_used_len(request, status == kBlkStatusOk));
-  notify_used_locked(0);
+  if (rq.ring == nullptr) return;
+  rq.ring->add_used(request.head, block_request_used_len(request, status == kBlkStatusOk));
+  if (rq.interrupt != nullptr && rq.ring->needs_notification()) {
+    rq.interrupt->signal_used_queue(rq.index);
+  }
 }
 
-void VirtioBlock::on_io_complete(uint64_t slot_index, int result) {
-  std::lock_guard lock(mutex());
-  if (!active_locked() || slot_index >= slots_.size()) return;
-  BlkRequest& req = slots_[slot_index].request;
+void VirtioBlock::on_io_complete(RequestQueue& rq, uint64_t slot_index, int result) {
+  std::lock_guard lock(rq.mutex);
+  if (!rq.running || slot_index >= rq.slots.size()) return;
+  BlkRequest& req = rq.slots[slot_index].request;
   if (result != 0) {
     spdlog::error("virtio-blk {}: host I/O error on request type {} sector {}: {}", image_.path(),
                   req.type, req.sector, std::strerror(-result));
   }
-  complete_locked(req, result == 0 ? kBlkStatusOk : kBlkStatusIoErr);
-  const bool was_full = free_slots_.empty();
-  free_slots_.push_back(static_cast<uint16_t>(slot_index));
-  if (was_full) process_queue_locked();
+  complete_queue_locked(rq, req, result == 0 ? kBlkStatusOk : kBlkStatusIoErr);
+  const bool was_full = rq.free_slots.empty();
+  rq.free_slots.push_back(static_cast<uint16_t>(slot_index));
+  if (was_full) process_queue_locked(rq);
 }
 
 }  // namespace vmm::virtio

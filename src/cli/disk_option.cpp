@@ -1,5 +1,6 @@
 #include "cli/disk_option.hpp"
 
+#include <charconv>
 #include <string>
 
 #include "cli/option_list.hpp"
@@ -12,6 +13,17 @@ bool parse_bool(std::string_view key, std::string_view value) {
   if (value == "on" || value == "true" || value == "yes" || value == "1") return true;
   if (value == "off" || value == "false" || value == "no" || value == "0") return false;
   throw ConfigError("--disk: " + std::string(key) + "=" + std::string(value) + " is not on or off");
+}
+
+unsigned parse_queue_count(std::string_view value) {
+  unsigned n = 0;
+  const auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), n);
+  if (ec != std::errc() || end != value.data() + value.size() || n == 0 ||
+      n > virtio::kMaxBlockQueues) {
+    throw ConfigError("--disk: queues=" + std::string(value) + " is not a number from 1 to " +
+                      std::to_string(virtio::kMaxBlockQueues));
+  }
+  return n;
 }
 
 }  // namespace
@@ -49,9 +61,11 @@ virtio::BlockDeviceConfig parse_disk_option(std::string_view spec) {
         } else {
           throw ConfigError("--disk: cache=" + std::string(value) + " is not writeback or none");
         }
+      } else if (key == "queues") {
+        disk.queues = parse_queue_count(value);
       } else {
         throw ConfigError("--disk: unknown option '" + std::string(key) +
-                          "' (readonly, snapshot, serial, cache)");
+                          "' (readonly, snapshot, serial, cache, queues)");
       }
     }
   }

@@ -186,6 +186,8 @@ ParsedDrive parse_drive(const json& v, const std::string& path) {
       d.disk.cache = get_choice(value, f, {"writeback", "none"}) == "none"
                          ? virtio::DiskCache::kNone
                          : virtio::DiskCache::kWriteback;
+    } else if (key == "queues") {
+      d.disk.queues = static_cast<unsigned>(get_uint(value, f, 1, virtio::kMaxBlockQueues));
     } else if (key == "cache_type") {
       // Firecracker's "Unsafe" drops guest flushes; vmm always honours them.
       if (!value.is_null() && get_choice(value, f, {"Unsafe", "Writeback"}) == "Unsafe") {
@@ -514,6 +516,7 @@ json vm_config_to_json(const VmConfig& config) {
     if (disk.snapshot) d["snapshot"] = true;
     if (!disk.serial.empty()) d["serial"] = disk.serial;
     d["cache"] = disk.cache == virtio::DiskCache::kNone ? "none" : "writeback";
+    if (disk.queues != 1) d["queues"] = disk.queues;
     drives.push_back(d);
   }
   doc["drives"] = drives;

@@ -7,8 +7,11 @@ namespace vmm::virtio {
 
 enum class DiskCache {
   kWriteback,  // host page cache; guest FLUSH -> fdatasync
-  kNone,       // O_DIRECT where the host file system allows it
+  kNone,       // O_DIRECT; a host file system that refuses it is an error
 };
+
+// Request queues a disk may offer (VIRTIO_BLK_F_MQ); each has its own host I/O engine.
+inline constexpr unsigned kMaxBlockQueues = 16;
 
 // Host I/O for a disk: kAuto probes io_uring and falls back to a thread pool.
 enum class BlockIoEngineKind { kAuto, kIoUring, kThreadPool };
@@ -22,6 +25,9 @@ struct BlockDeviceConfig {
   // read (and shared, so several VMs can boot one image at once).
   bool snapshot = false;
   BlockIoEngineKind engine = BlockIoEngineKind::kAuto;
+  // 1..kMaxBlockQueues request queues; more than one lets the guest's blk-mq submit from
+  // several vCPUs without sharing a ring.
+  unsigned queues = 1;
   friend bool operator==(const BlockDeviceConfig&, const BlockDeviceConfig&) = default;
 };
 

@@ -1,11 +1,19 @@
 #pragma once
-// virtio-blk (virtio 1.2, 5.2) over a raw image file: one request queue, several requests in
-// flight, host I/O through a BlockIoEngine, queue work on the EventLoop.
+// virtio-blk (virtio 1.2, 5.2) over a raw image file: 1..16 request queues (VIRTIO_BLK_F_MQ),
+// several requests in flight on each, host I/O through a BlockIoEngine per queue.
+//
+// Locking: each request queue has its own mutex and its own engine (an io_uring ring with its
+// own completion thread), so queues submit and complete in parallel and a completion never
+// takes the device-wide mutex(). The loop thread takes mutex() (QueueDevice) and then the
+// queue's mutex; completions take only the queue's mutex. A queue's ring pointer and
+// `running` flag are set under both locks and stay valid until quiesce() has drained the
+// queue's engine, so a completion never outlives the activation it belongs to.
 #include <array>
 #include <atomic>
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -37,7 +45,10 @@ class VirtioBlock final : public QueueDevice {
   [[nodiscard]] DeviceCounters named_counters() const override;
 
   [[nodiscard]] uint64_t capacity_sectors() const noexcept { return limits_.capacity_sectors; }
-  [[nodiscard]] const char* io_engine_name() const noexcept { return engine_->name(); }
+  [[nodiscard]] const char* io_engine_name() const noexcept {
+    return request_queues_.front()->engine->name();
+  }
+  [[nodiscard]] size_t request_queue_count() const noexcept { return request_queues_.size(); }
 
  private:
   // One request between submission and completion.
@@ -45,35 +56,44 @@ class VirtioBlock final : public QueueDevice {
     BlkRequest request;
     BlockIo io;
   };
+  // One virtqueue's requests; everything but `engine` under `mutex`.
+  struct RequestQueue {
+    uint16_t index = 0;
+    std::mutex mutex;
+    Queue* ring = nullptr;                 // set while running
+    VirtioInterrupt* interrupt = nullptr;  // set while running
+    bool running = false;
+    std::vector<Slot> slots;
+    std::vector<uint16_t> free_slots;
+    std::unique_ptr<BlockIoEngine> engine;
+  };
 
   bool start_locked(const ActivateContext& context) override;
-  // Drains the request queue (loop thread).
-  void on_notify_locked(uint16_t /*queue*/) override { process_queue_locked(); }
-  // Lets in-flight I/O finish: completions see the device inactive and leave the rings alone.
-  void quiesce() override { engine_->drain(); }
-  void stop_locked() override { free_slots_.clear(); }
+  // Drains request queue `queue` (loop thread).
+  void on_notify_locked(uint16_t queue) override;
+  // Stops each queue (completions leave its ring alone from now on) and lets its I/O finish.
+  void quiesce() override;
+  void stop_locked() override;
 
-  void build_config();
-  void process_queue_locked();
-  // Finishes a request: status byte, used ring, interrupt. Caller holds mutex().
-  void complete_locked(BlkRequest& request, uint8_t status);
-  void on_io_complete(uint64_t slot, int result);
+  void build_config(unsigned queue_count);
+  // The *_queue_locked functions need the queue's mutex.
+  void process_queue_locked(RequestQueue& rq);
+  // Finishes a request: status byte, used ring, interrupt.
+  void complete_queue_locked(RequestQueue& rq, BlkRequest& request, uint8_t status);
+  void on_io_complete(RequestQueue& rq, uint64_t slot, int result);
 
   std::string serial_;
   DiskImage image_;
   BlkDiskLimits limits_;
   uint64_t features_ = 0;
-  std::array<uint16_t, 1> queue_sizes_{kQueueSize};
+  std::vector<uint16_t> queue_sizes_;
   std::array<uint8_t, 60> config_{};
-  std::unique_ptr<BlockIoEngine> engine_;
 
   // Completed requests, counted as they complete; read without the lock.
   std::atomic<uint64_t> read_ops_{0}, read_bytes_{0}, write_ops_{0}, write_bytes_{0};
   std::atomic<uint64_t> flush_ops_{0}, discard_ops_{0}, errors_{0};
 
-  // Under mutex(), which the loop and I/O completions hold.
-  std::vector<Slot> slots_;
-  std::vector<uint16_t> free_slots_;
+  std::vector<std::unique_ptr<RequestQueue>> request_queues_;  // fixed after construction
 };
 
 }  // namespace vmm::virtio

@@ -21,6 +21,7 @@ inline constexpr unsigned kBlkFeatureSegMax = 2;
 inline constexpr unsigned kBlkFeatureRo = 5;
 inline constexpr unsigned kBlkFeatureBlkSize = 6;
 inline constexpr unsigned kBlkFeatureFlush = 9;
+inline constexpr unsigned kBlkFeatureMq = 12;
 inline constexpr unsigned kBlkFeatureDiscard = 13;
 inline constexpr unsigned kBlkFeatureWriteZeroes = 14;
 

@@ -58,16 +58,28 @@ class DiskImage final {
   // Zeroes the range, deallocating it when `may_unmap`.
   [[nodiscard]] int write_zeroes(uint64_t offset, uint64_t len, bool may_unmap) const noexcept;
 
-  // O_DIRECT alignment for buffers, lengths and offsets. 4 KiB covers every host disk.
+  // O_DIRECT alignment for buffers, lengths and offsets when the file system does not say.
+  // 4 KiB covers every host disk.
   static constexpr uint64_t kDirectAlignment = 4096;
+  // With DiskCache::kNone, the offset and length alignment O_DIRECT needs here (the block
+  // size the guest should use); 0 without O_DIRECT.
+  [[nodiscard]] uint64_t direct_alignment() const noexcept {
+    return direct_fd_ ? direct_offset_align_ : 0;
+  }
 
  private:
+  // Opens the O_DIRECT descriptor and learns its alignment; throws ConfigError when the file
+  // system refuses O_DIRECT.
+  void open_direct(int mode);
+
   std::string path_;
   UniqueFd fd_;                               // buffered; holds the lock
   UniqueFd direct_fd_;                        // O_DIRECT, only with DiskCache::kNone
   std::unique_ptr<SnapshotOverlay> overlay_;  // only for a writable snapshot disk
   uint64_t size_ = 0;
   bool read_only_ = false;
+  uint64_t direct_offset_align_ = kDirectAlignment;
+  uint64_t direct_memory_align_ = kDirectAlignment;
 };
 
 }  // namespace vmm::virtio
