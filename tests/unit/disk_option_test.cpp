@@ -47,6 +47,23 @@ TEST(DiskOption, AllOptions) {
   EXPECT_FALSE(parse_disk_option("x,readonly=off").read_only);
 }
 
+TEST(DiskOption, Queues) {
+  EXPECT_EQ(parse_disk_option("x").queues, 1u);
+  EXPECT_EQ(parse_disk_option("x,queues=1").queues, 1u);
+  EXPECT_EQ(parse_disk_option("x,queues=4,cache=none").queues, 4u);
+  EXPECT_EQ(parse_disk_option("x,queues=16").queues, 16u);
+  for (const char* bad : {"x,queues=0", "x,queues=17", "x,queues=", "x,queues=-1", "x,queues=2x",
+                          "x,queues=99999999999999999999"}) {
+    try {
+      (void)parse_disk_option(bad);
+      FAIL() << bad << " was accepted";
+    } catch (const ConfigError& e) {
+      EXPECT_NE(std::string(e.what()).find("is not a number from 1 to 16"), std::string::npos)
+          << e.what();
+    }
+  }
+}
+
 TEST(DiskOption, BadInputIsAConfigError) {
   EXPECT_THROW((void)parse_disk_option(""), ConfigError);
   EXPECT_THROW((void)parse_disk_option(",readonly=on"), ConfigError);

@@ -81,7 +81,7 @@ TEST_F(VmConfigJson, VmmSchema) {
     "drives": [
       {"path_on_host": "@ROOT@", "snapshot": true},
       {"drive_id": "data", "path_on_host": "@DATA@", "is_read_only": true, "serial": "DATA-1",
-       "cache": "none"}
+       "cache": "none", "queues": 4}
     ],
     "network-interfaces": [
       {"iface_id": "eth0", "host_dev_name": "tap7", "guest_mac": "02:00:00:00:00:07"},
@@ -107,6 +107,8 @@ TEST_F(VmConfigJson, VmmSchema) {
   EXPECT_TRUE(c.disks[1].read_only);
   EXPECT_EQ(c.disks[1].serial, "DATA-1");
   EXPECT_EQ(c.disks[1].cache, virtio::DiskCache::kNone);
+  EXPECT_EQ(c.disks[0].queues, 1u);
+  EXPECT_EQ(c.disks[1].queues, 4u);
   ASSERT_EQ(c.nets.size(), 2u);
   EXPECT_EQ(c.nets[0].kind, virtio::NetConfig::Kind::kTap);
   EXPECT_EQ(c.nets[0].tap_name, "tap7");
@@ -212,6 +214,7 @@ TEST_F(VmConfigJson, RoundTrip) {
   data.read_only = true;
   data.serial = "SERIAL-2";
   data.cache = virtio::DiskCache::kNone;
+  data.queues = 16;
   c.disks.push_back(data);
   virtio::NetConfig tap;
   tap.kind = virtio::NetConfig::Kind::kTap;
@@ -237,6 +240,8 @@ TEST_F(VmConfigJson, RoundTrip) {
   EXPECT_EQ(j["drives"][1]["path_on_host"], data_);
   EXPECT_EQ(j["drives"][0]["snapshot"], true);
   EXPECT_FALSE(j["drives"][1].contains("snapshot"));
+  EXPECT_EQ(j["drives"][1]["queues"], 16);
+  EXPECT_FALSE(j["drives"][0].contains("queues"));
   EXPECT_EQ(j["network-interfaces"][0]["host_dev_name"], "tap3");
   EXPECT_EQ(j["network-interfaces"][0]["bridge"], "br-test");
   EXPECT_FALSE(j["network-interfaces"][1].contains("bridge"));
