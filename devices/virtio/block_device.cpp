@@ -124,19 +124,20 @@ void VirtioBlock::write_config(uint64_t offset, std::span<const uint8_t> data) {
 }
 
 bool VirtioBlock::start_locked(const ActivateContext& /*context*/) {
-  for (const auto& rq : request_queues_) {
-    if (queue(rq->index) == nullptr) {
-      spdlog::warn("{}: driver started the device without request queue {}", log_name(), rq->index);
-      return false;
-    }
+  // A driver may use fewer queues than offered (Linux uses at most one per vCPU); the first
+  // is the one every driver needs.
+  if (queue(0) == nullptr) {
+    spdlog::warn("{}: driver started the device without its first request queue", log_name());
+    return false;
   }
   for (auto& rq : request_queues_) {
     std::lock_guard lock(rq->mutex);
     rq->ring = queue(rq->index);
-    rq->interrupt = interrupt();
-    rq->running = true;
-    rq->slots.resize(rq->ring->size());
+    rq->running = rq->ring != nullptr;
+    rq->interrupt = rq->running ? interrupt() : nullptr;
     rq->free_slots.clear();
+    if (!rq->running) continue;
+    rq->slots.resize(rq->ring->size());
     rq->free_slots.reserve(rq->slots.size());
     for (size_t i = rq->slots.size(); i > 0; --i) {
       rq->free_slots.push_back(static_cast<uint16_t>(i - 1));

@@ -9,7 +9,8 @@
 //         from the command line), no initramfs
 // The scenario runs once when the first test of its transport asks for it; each test then checks
 // one property of the recorded result. Disks of one boot:
-//   vda root.ext4 (root, rw)  vdb data.img (64 MiB, serial vmm-data)  vdc ro.img (readonly=on)
+//   vda root.ext4 (root, rw)  vdb data.img (64 MiB, serial vmm-data, queues=2)
+//   vdc ro.img (readonly=on)
 //   vdd durable.img (cache=none)  vde discard.img (on a file system that can punch holes)
 // They are made under VMM_TEST_SCRATCH_DIR and removed afterwards (VMM_TEST_KEEP_IMAGES=1 keeps
 // them); the boot's console and vmm's log go to VMM_KVM_LOG_DIR/BlockScenario_<transport>.log.
@@ -116,6 +117,9 @@ bool can_punch_holes(const fs::path& dir) {
   return ok;
 }
 
+// /sys/block/vdb/mq of a boot, as `echo $(ls)` prints it: the 2-vCPU boot uses both queues.
+std::string expected_hw_queues(Transport t) { return t == Transport::kMmio ? "0 1" : "0"; }
+
 // Everything one boot produced, for the tests to check.
 struct ScenarioResult {
   std::string problem;  // set when the scenario could not run to the end
@@ -133,6 +137,7 @@ struct ScenarioResult {
   bool hvc_answered = false;
   bool hvc_tty = false;
   bool hvc_root_ext4 = false;
+  std::string hvc_hw_queues;  // what /sys/block/vdb/mq holds: "0 1" with 2 vCPUs, "0" with 1
   // Host side, after SIGKILL.
   std::string data_sha256;
   uint64_t data_size = 0;
@@ -251,12 +256,12 @@ class ScenarioRunner {
     std::vector<std::string> argv = {env.vmm_bin, "run", "--kernel", kernel};
     if (pci) argv.insert(argv.end(), {"--initrd", initrd});
     argv.insert(argv.end(), {"--cmdline",   cmdline,
-                             "--cpus",      "1",
+                             "--cpus",      std::to_string(vcpus()),
                              "--memory",    "512M",
                              "--console",   "virtio",
                              "--transport", transport_name(transport_),
                              "--disk",      root_img.string(),
-                             "--disk",      data_img.string() + ",serial=vmm-data",
+                             "--disk",      data_img.string() + ",serial=vmm-data,queues=2",
                              "--disk",      ro_img.string() + ",readonly=on,serial=vmm-ro",
                              "--disk",      durable_img.string() + ",cache=none",
                              "--disk",      discard_img.string()});
@@ -286,11 +291,19 @@ class ScenarioRunner {
     const auto ready = vm_->wait_for_stdout("VMMTEST: hvc shell ready", deadline);
     r.hvc_ready = ready.has_value();
     if (r.hvc_ready &&
-        vm_->write_stdin("tty; echo $((6*7)); grep ' / ' /proc/mounts\n", deadline)) {
+        vm_->write_stdin(
+            "tty; echo $((6*7)); grep ' / ' /proc/mounts; echo mq:$(ls /sys/block/vdb/mq)\n",
+            deadline)) {
       // The tty echoes the command line, which contains neither answer.
       r.hvc_answered = vm_->wait_for_stdout("42\r\n", deadline, *ready).has_value();
       r.hvc_tty = vm_->wait_for_stdout("/dev/hvc0\r\n", deadline, *ready).has_value();
       r.hvc_root_ext4 = vm_->wait_for_stdout(" / ext4 rw", deadline, *ready).has_value();
+      // The echoed command line holds "mq:$(ls", never the expanded answer.
+      const std::string expected = expected_hw_queues(transport_);
+      if (vm_->wait_for_stdout("mq:" + expected + "\r\n", std::min(deadline, Clock::now() + 30s),
+                               *ready)) {
+        r.hvc_hw_queues = expected;
+      }
     }
 
     // No shutdown: whatever the guest fsynced must already be in the images.
@@ -331,6 +344,11 @@ class ScenarioRunner {
                         << r.root_fsck << "\n";
     r.log_path = path.string();
   }
+
+  // Linux uses one request queue per vCPU at most: the minimal kernel's boot gets 2 vCPUs and
+  // uses both of vdb's queues; the stock kernel's boot keeps 1 (a driver using fewer queues
+  // than offered) and its shorter boot.
+  [[nodiscard]] unsigned vcpus() const { return transport_ == Transport::kMmio ? 2 : 1; }
 
   Transport transport_;
   std::optional<Subprocess> vm_;
@@ -441,6 +459,13 @@ TEST_P(BlockScenarioTest, Hvc0CarriesAnInteractiveShell) {
   EXPECT_TRUE(r.hvc_answered) << "no '42' line after the shell command" << where();
   EXPECT_TRUE(r.hvc_tty) << "the shell's tty is not /dev/hvc0" << where();
   EXPECT_TRUE(r.hvc_root_ext4) << "the shell does not see the ext4 root" << where();
+}
+
+TEST_P(BlockScenarioTest, MultiQueueDiskGivesTheGuestAQueuePerVcpu) {
+  const ScenarioResult& r = result();
+  ASSERT_TRUE(r.hvc_ready) << "no 'VMMTEST: hvc shell ready' on hvc0" << where();
+  EXPECT_EQ(r.hvc_hw_queues, expected_hw_queues(GetParam()))
+      << "the guest's blk-mq queues for vdb (queues=2) are not the expected ones" << where();
 }
 
 INSTANTIATE_TEST_SUITE_P(Transports, BlockScenarioTest,
