@@ -155,9 +155,11 @@ int run_cli(int argc, char** argv, vmm::cli::TerminationSignals& signals) {
   auto* disk_opt =
       run->add_option("--disk", disks,
                       "virtio-blk disk: "
-                      "PATH[,readonly=on][,snapshot=on][,serial=ID][,cache=writeback|none] "
+                      "PATH[,readonly=on][,snapshot=on][,serial=ID][,cache=writeback|none]"
+                      "[,queues=N] "
                       "(snapshot=on: writes go to a temporary overlay dropped at exit, the image "
-                      "is only read and may be shared); "
+                      "is only read and may be shared; cache=none: O_DIRECT, an error where the "
+                      "file system has none; queues: 1 to 16 request queues); "
                       "repeat for vda, vdb, ... (replaces the drives of --config)");
   std::vector<std::string> nets;
   auto* net_opt = run->add_option(
