@@ -16,7 +16,8 @@
 #   fsync:DEV        write vmmtoken, padded to 4 KiB, at offset 0 of DEV and fsync the device;
 #                    write it to /durable-token on the root file system and fsync that file;
 #                    then print "VMMTEST: synced" (the test then kills the VMM)
-#   bench:DEV        sequential write/read MB/s and 4 KiB random-read IOPS with blkbench
+#   bench:DEV        sequential write/read MB/s and 4 KiB random-read IOPS with blkbench, the
+#                    random reads at queue depth 1 and 32
 #   netinfo          network interfaces: nic_count, nic_NAME=mac:MAC mtu:MTU driver:DRIVER
 #   ipaddr:MAC=A/P   bring up the interface with that MAC and give it address A/P:
 #                    ipaddr_A=NAME|no interface|failed
@@ -156,6 +157,7 @@ bench() {
   for mode in seqwrite seqread randread; do
     mark "bench_$mode=$(blkbench "$mode" "$dev" "$bench_seconds")"
   done
+  mark "bench_randread_qd32=$(blkbench randread "$dev" "$bench_seconds" 4096 32)"
 }
 
 # The interface with a MAC address (no MAC: the first one besides lo), waiting up to 10 s for

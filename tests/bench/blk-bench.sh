@@ -2,18 +2,21 @@
 # virtio-blk benchmark: vmm against QEMU's virtio-blk-pci, same kernel, initramfs, root image and
 # data disk, in the same nested-KVM sandbox (or directly on a host with /dev/kvm). The guest runs
 # firmware/guest-tools/blkbench on its data disk (/dev/vdb): sequential O_DIRECT write and read
-# in 1 MiB blocks (MB/s) and 4 KiB random reads at queue depth 1 (IOPS). Not part of ctest.
+# in 1 MiB blocks (MB/s) and 4 KiB random reads at queue depth 1 and 32 (IOPS; depth 32 from
+# 32 guest threads). Not part of ctest.
 #
 #   tests/bench/blk-bench.sh [--seconds N] [--cache writeback|none] [--disk-mib N]
-#                            [--vmm PATH] [--kernel stock|minimal]
+#                            [--vmm PATH] [--kernel stock|minimal] [--queues N]
 #
+# --queues N (default 1) gives the data disk N request queues in both VMMs (vmm: queues=N,
+# QEMU: num-queues=N) and the guest N vCPUs, so that its blk-mq uses them all.
 # Defaults: 5 s per measurement, cache=writeback (host page cache in both VMMs), a 256 MiB data
 # disk in the sandbox's /tmp (RAM: this measures the virtualization path, not a host disk),
 # ./build/vmm, the stock kernel with the root-on-disk initramfs. Inside the sandbox every
 # instruction is emulated (QEMU TCG), so absolute numbers are far below a real host's; the
-# vmm/QEMU ratio is what to read. --cache none needs O_DIRECT on the disk's file system; the
-# sandbox's /tmp is a tmpfs on Linux 6.1, which has none, so QEMU refuses to open it there
-# (vmm falls back to buffered I/O); use it on a host with /dev/kvm.
+# vmm/QEMU ratio is what to read. --cache none needs O_DIRECT on the disk's file system: where
+# the sandbox's /tmp is a tmpfs without it (Linux before 6.6), both vmm and QEMU refuse to
+# open the disk; use it on a host with /dev/kvm.
 set -euo pipefail
 
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
@@ -22,7 +25,7 @@ export VMM_CACHE_DIR=$CACHE
 
 die() { echo "blk-bench: $*" >&2; exit 1; }
 
-seconds=5 cache=writeback disk_mib=256 vmm=$REPO/build/vmm kernel_kind=stock inside=0
+seconds=5 cache=writeback disk_mib=256 vmm=$REPO/build/vmm kernel_kind=stock inside=0 queues=1
 while (($#)); do
   case $1 in
     --seconds) seconds=${2:?}; shift 2 ;;
@@ -30,6 +33,7 @@ while (($#)); do
     --disk-mib) disk_mib=${2:?}; shift 2 ;;
     --vmm) vmm=$(realpath "${2:?}"); shift 2 ;;
     --kernel) kernel_kind=${2:?}; shift 2 ;;
+    --queues) queues=${2:?}; shift 2 ;;
     --inside) inside=1; shift ;;
     *) die "unknown option $1 (see the header of $0)" ;;
   esac
@@ -38,6 +42,7 @@ done
 [[ $disk_mib =~ ^[1-9][0-9]*$ ]] || die "bad --disk-mib $disk_mib"
 [[ $cache == writeback || $cache == none ]] || die "bad --cache $cache"
 [[ $kernel_kind == stock || $kernel_kind == minimal ]] || die "bad --kernel $kernel_kind"
+[[ $queues =~ ^([1-9]|1[0-6])$ ]] || die "bad --queues $queues (1 to 16)"
 
 if ((inside == 0)); then
   [[ -x $vmm ]] || die "$vmm not found; build first (cmake -B build -G Ninja && ninja -C build)"
@@ -48,7 +53,7 @@ if ((inside == 0)); then
   # More memory than the default: two 512 MiB guests one after the other plus the disks in /tmp.
   exec "$REPO/tests/sandbox/vmm-sandbox" run --timeout $((600 + 12 * seconds)) --memory 3072 \
     -- "$0" --inside --seconds "$seconds" --cache "$cache" --disk-mib "$disk_mib" --vmm "$vmm" \
-    --kernel "$kernel_kind"
+    --kernel "$kernel_kind" --queues "$queues"
 fi
 
 # --- inside the sandbox (or on a host with /dev/kvm) ---
@@ -77,7 +82,7 @@ declare -A result
 # parse NAME LOG: bench_MODE lines -> result[NAME,MODE] = MB/s (seq) or IOPS (randread).
 parse() {
   local name=$1 log=$2 mode line
-  for mode in seqwrite seqread randread; do
+  for mode in seqwrite seqread randread randread_qd32; do
     line=$(grep -a "VMMTEST: bench_$mode=blkbench" "$log" | tail -1 || true)
     if [[ -z $line ]]; then
       echo "blk-bench: $name gave no $mode result; its console:" >&2
@@ -85,7 +90,7 @@ parse() {
       result[$name,$mode]=
       continue
     fi
-    if [[ $mode == randread ]]; then
+    if [[ $mode == randread* ]]; then
       result[$name,$mode]=$(sed -n 's/.* IOPS=\([0-9.]*\).*/\1/p' <<<"$line")
     else
       result[$name,$mode]=$(sed -n 's/.* MBps=\([0-9.]*\).*/\1/p' <<<"$line")
@@ -93,10 +98,12 @@ parse() {
   done
 }
 
-echo "blk-bench: vmm ($vmm), cache=$cache, ${seconds}s per measurement, ${disk_mib} MiB disk" >&2
+echo "blk-bench: vmm ($vmm), cache=$cache, ${seconds}s per measurement, ${disk_mib} MiB disk," \
+  "$queues queue(s)" >&2
 fresh_disk
-timeout "$limit" "$vmm" run --kernel "$kernel" "${initrd[@]}" --cmdline "$cmdline" --cpus 1 \
-  --memory 512M --disk "$work/root.ext4" --disk "$work/data.img,cache=$cache" \
+timeout "$limit" "$vmm" run --kernel "$kernel" "${initrd[@]}" --cmdline "$cmdline" \
+  --cpus "$queues" --memory 512M --disk "$work/root.ext4" \
+  --disk "$work/data.img,cache=$cache,queues=$queues" \
   >"$work/vmm.log" 2>"$work/vmm.err" </dev/null || echo "blk-bench: vmm exited with $?" >&2
 parse vmm "$work/vmm.log"
 
@@ -104,11 +111,11 @@ echo "blk-bench: QEMU, cache=$cache" >&2
 fresh_disk
 qemu_cache=writeback
 [[ $cache == none ]] && qemu_cache=none
-timeout "$limit" qemu-system-x86_64 -enable-kvm -cpu host -smp 1 -m 512M -nodefaults -no-reboot \
+timeout "$limit" qemu-system-x86_64 -enable-kvm -cpu host -smp "$queues" -m 512M -nodefaults -no-reboot \
   -display none -serial stdio -kernel "$kernel" "${qemu_initrd[@]}" -append "$cmdline" \
   -drive "file=$work/root.ext4,format=raw,if=none,id=root" -device virtio-blk-pci,drive=root \
   -drive "file=$work/data.img,format=raw,if=none,id=data,cache=$qemu_cache" \
-  -device virtio-blk-pci,drive=data >"$work/qemu.log" 2>&1 </dev/null ||
+  -device "virtio-blk-pci,drive=data,num-queues=$queues" >"$work/qemu.log" 2>&1 </dev/null ||
   echo "blk-bench: QEMU exited with $?" >&2
 parse qemu "$work/qemu.log"
 
@@ -116,15 +123,18 @@ ratio() {
   [[ -n $1 && -n $2 ]] || { echo "-"; return; }
   awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }'
 }
-printf '%-28s %12s %12s %10s\n' "virtio-blk, cache=$cache" vmm QEMU vmm/QEMU
+printf '%-28s %12s %12s %10s\n' "virtio-blk, cache=$cache, queues=$queues" vmm QEMU vmm/QEMU
 printf '%-28s %12s %12s %10s\n' "sequential write (MB/s)" "${result[vmm,seqwrite]:--}" \
   "${result[qemu,seqwrite]:--}" "$(ratio "${result[vmm,seqwrite]}" "${result[qemu,seqwrite]}")"
 printf '%-28s %12s %12s %10s\n' "sequential read (MB/s)" "${result[vmm,seqread]:--}" \
   "${result[qemu,seqread]:--}" "$(ratio "${result[vmm,seqread]}" "${result[qemu,seqread]}")"
 printf '%-28s %12s %12s %10s\n' "4 KiB random read (IOPS)" "${result[vmm,randread]:--}" \
   "${result[qemu,randread]:--}" "$(ratio "${result[vmm,randread]}" "${result[qemu,randread]}")"
+printf '%-28s %12s %12s %10s\n' "4 KiB random read QD32 (IOPS)" "${result[vmm,randread_qd32]:--}" \
+  "${result[qemu,randread_qd32]:--}" \
+  "$(ratio "${result[vmm,randread_qd32]}" "${result[qemu,randread_qd32]}")"
 for name in vmm qemu; do
-  for mode in seqwrite seqread randread; do
+  for mode in seqwrite seqread randread randread_qd32; do
     [[ -n ${result[$name,$mode]} ]] || exit 1
   done
 done

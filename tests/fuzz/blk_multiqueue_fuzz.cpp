@@ -27,7 +27,7 @@ namespace {
 
 using namespace vmm::virtio;
 
-constexpr uint64_t kRamSize = 64 * 1024;
+constexpr uint64_t kRamSize = uint64_t{64} * 1024;
 constexpr unsigned kMaxQueues = 4;
 constexpr uint16_t kQueueSize = 8;
 constexpr uint64_t kQueueStride = 0x1000;  // queue q's rings from q * kQueueStride

@@ -84,14 +84,21 @@ class TempImagePath {
   std::string path_;
 };
 
-// Page-aligned host memory, as guest RAM is.
-struct FreeDeleter {
-  void operator()(uint8_t* p) const noexcept { std::free(p); }
-};
-struct AlignedBuffer {
-  explicit AlignedBuffer(size_t size)
-      : bytes(static_cast<uint8_t*>(std::aligned_alloc(4096, size))) {}
-  std::unique_ptr<uint8_t, FreeDeleter> bytes;
+constexpr size_t kPage = 4096;
+
+// Page-aligned host memory, as guest RAM is: the first page boundary inside a larger vector.
+class AlignedBuffer {
+ public:
+  explicit AlignedBuffer(size_t size) : storage_(size + kPage) {
+    void* p = storage_.data();
+    size_t space = storage_.size();
+    data_ = static_cast<uint8_t*>(std::align(kPage, size, p, space));
+  }
+  [[nodiscard]] uint8_t* get() const noexcept { return data_; }
+
+ private:
+  std::vector<uint8_t> storage_;
+  uint8_t* data_ = nullptr;
 };
 
 TEST(DiskCacheNone, RefusedWhereTheFileSystemHasNoODirect) {
@@ -126,9 +133,9 @@ TEST(DiskCacheNone, AlignedTransfersGoDirectMisalignedOnesStillWork) {
   ASSERT_GE(align, 512u);
   ASSERT_LE(align, 4096u);
 
-  AlignedBuffer buffer(3 * 4096);
-  uint8_t* base = buffer.bytes.get();
-  for (size_t i = 0; i < 3 * 4096; ++i) base[i] = static_cast<uint8_t>(i * 13 + 1);
+  AlignedBuffer buffer(3 * kPage);
+  uint8_t* base = buffer.get();
+  for (size_t i = 0; i < 3 * kPage; ++i) base[i] = static_cast<uint8_t>(i * 13 + 1);
 
   const iovec aligned{base, 4096};
   EXPECT_NE(image.fd_for({&aligned, 1}, 8192), image.buffered_fd());
@@ -144,13 +151,13 @@ TEST(DiskCacheNone, AlignedTransfersGoDirectMisalignedOnesStillWork) {
   EXPECT_EQ(image.write({&odd_address, 1}, 3 * 4096 + 100), 0);
 
   // Read both back through O_DIRECT-aligned and misaligned buffers.
-  AlignedBuffer back(3 * 4096);
-  const iovec whole{back.bytes.get(), 4096};
+  AlignedBuffer back(3 * kPage);
+  const iovec whole{back.get(), 4096};
   ASSERT_EQ(image.read({&whole, 1}, 8192), 0);
-  EXPECT_EQ(std::memcmp(back.bytes.get(), base, 4096), 0);
-  const iovec odd_back{back.bytes.get() + 3, 4096};
+  EXPECT_EQ(std::memcmp(back.get(), base, 4096), 0);
+  const iovec odd_back{back.get() + 3, 4096};
   ASSERT_EQ(image.read({&odd_back, 1}, 3 * 4096 + 100), 0);
-  EXPECT_EQ(std::memcmp(back.bytes.get() + 3, base + 4096 + 1, 4096), 0);
+  EXPECT_EQ(std::memcmp(back.get() + 3, base + 4096 + 1, 4096), 0);
 }
 
 TEST(DiskCacheNone, DeviceAdvertisesTheDirectAlignmentAsBlockSize) {

@@ -57,7 +57,8 @@ class TempImage {
 
 std::vector<uint8_t> pattern(size_t len, uint32_t seed) {
   std::vector<uint8_t> v(len);
-  for (size_t i = 0; i < len; ++i) v[i] = static_cast<uint8_t>(seed * 31 + i * 7 + (i >> 9));
+  for (size_t i = 0; i < len; ++i)
+    v[i] = static_cast<uint8_t>(size_t{seed} * 31 + i * 7 + (i >> 9));
   return v;
 }
 

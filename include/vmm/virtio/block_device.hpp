@@ -76,7 +76,8 @@ class VirtioBlock final : public QueueDevice {
   void stop_locked() override;
 
   void build_config(unsigned queue_count);
-  // The *_queue_locked functions need the queue's mutex.
+  // The *_queue_locked functions need the queue's mutex (not mutex(): a completion refills its
+  // queue with only that; fail_locked() reads nothing that changes while the queue runs).
   void process_queue_locked(RequestQueue& rq);
   // Finishes a request: status byte, used ring, interrupt.
   void complete_queue_locked(RequestQueue& rq, BlkRequest& request, uint8_t status);
