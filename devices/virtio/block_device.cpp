@@ -79,7 +79,7 @@ VirtioBlock::VirtioBlock(const BlockDeviceConfig& config, EventLoop& loop)
     RequestQueue* owner = rq.get();
     rq->engine = make_block_io_engine(
         image_, [this, owner](uint64_t slot, int result) { on_io_complete(*owner, slot, result); },
-        config.engine);
+        config.engine, [this, owner] { on_io_batch_done(*owner); });
     request_queues_.push_back(std::move(rq));
   }
   spdlog::debug("virtio-blk {}: {} sectors{}, {} queue(s), I/O via {}", image_.path(),
@@ -168,6 +168,7 @@ void VirtioBlock::stop_locked() {
   for (auto& rq : request_queues_) {
     std::lock_guard lock(rq->mutex);
     rq->running = false;
+    rq->signal_pending = false;
     rq->ring = nullptr;
     rq->interrupt = nullptr;
     rq->free_slots.clear();
@@ -261,7 +262,8 @@ DeviceCounters VirtioBlock::named_counters() const {
           {"errors", errors_.load()}};
 }
 
-void VirtioBlock::complete_queue_locked(RequestQueue& rq, BlkRequest& request, uint8_t status) {
+void VirtioBlock::complete_queue_locked(RequestQueue& rq, BlkRequest& request, uint8_t status,
+                                        bool defer_signal) {
   constexpr auto relaxed = std::memory_order_relaxed;
   if (status != kBlkStatusOk) {
     errors_.fetch_add(1, relaxed);
@@ -279,9 +281,22 @@ void VirtioBlock::complete_queue_locked(RequestQueue& rq, BlkRequest& request, u
   *request.status = status;
   if (rq.ring == nullptr) return;
   rq.ring->add_used(request.head, block_request_used_len(request, status == kBlkStatusOk));
+  rq.signal_pending = true;
+  if (!defer_signal) signal_queue_locked(rq);
+}
+
+void VirtioBlock::signal_queue_locked(RequestQueue& rq) {
+  if (!rq.signal_pending || rq.ring == nullptr) return;
+  rq.signal_pending = false;
+  // With EVENT_IDX this looks at every used buffer added since the last signal at once.
   if (rq.interrupt != nullptr && rq.ring->needs_notification()) {
     rq.interrupt->signal_used_queue(rq.index);
   }
+}
+
+void VirtioBlock::on_io_batch_done(RequestQueue& rq) {
+  std::lock_guard lock(rq.mutex);
+  if (rq.running) signal_queue_locked(rq);
 }
 
 void VirtioBlock::on_io_complete(RequestQueue& rq, uint64_t slot_index, int result) {
@@ -292,7 +307,8 @@ void VirtioBlock::on_io_complete(RequestQueue& rq, uint64_t slot_index, int resu
     spdlog::error("virtio-blk {}: host I/O error on request type {} sector {}: {}", image_.path(),
                   req.type, req.sector, std::strerror(-result));
   }
-  complete_queue_locked(rq, req, result == 0 ? kBlkStatusOk : kBlkStatusIoErr);
+  complete_queue_locked(rq, req, result == 0 ? kBlkStatusOk : kBlkStatusIoErr,
+                        /*defer_signal=*/true);
   const bool was_full = rq.free_slots.empty();
   rq.free_slots.push_back(static_cast<uint16_t>(slot_index));
   if (was_full) process_queue_locked(rq);

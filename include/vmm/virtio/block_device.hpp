@@ -63,6 +63,7 @@ class VirtioBlock final : public QueueDevice {
     Queue* ring = nullptr;                 // set while running
     VirtioInterrupt* interrupt = nullptr;  // set while running
     bool running = false;
+    bool signal_pending = false;  // used buffers added by completions, not yet signalled
     std::vector<Slot> slots;
     std::vector<uint16_t> free_slots;
     std::unique_ptr<BlockIoEngine> engine;
@@ -79,9 +80,13 @@ class VirtioBlock final : public QueueDevice {
   // The *_queue_locked functions need the queue's mutex (not mutex(): a completion refills its
   // queue with only that; fail_locked() reads nothing that changes while the queue runs).
   void process_queue_locked(RequestQueue& rq);
-  // Finishes a request: status byte, used ring, interrupt.
-  void complete_queue_locked(RequestQueue& rq, BlkRequest& request, uint8_t status);
+  // Finishes a request: status byte, used ring, and the interrupt unless `defer_signal` (the
+  // engine's batch end sends one for the whole batch).
+  void complete_queue_locked(RequestQueue& rq, BlkRequest& request, uint8_t status,
+                             bool defer_signal = false);
+  void signal_queue_locked(RequestQueue& rq);
   void on_io_complete(RequestQueue& rq, uint64_t slot, int result);
+  void on_io_batch_done(RequestQueue& rq);
 
   std::string serial_;
   DiskImage image_;

@@ -31,6 +31,10 @@ class BlockIoEngine {
  public:
   // Called once per submitted operation, on an engine thread, with 0 or a negative errno.
   using Completion = std::function<void(uint64_t cookie, int result)>;
+  // Called on an engine thread after a run of completions that finished together (io_uring
+  // reaps every ready one), so the device can interrupt the guest once for all of them. It
+  // may run just after drain() returned for the last of them.
+  using BatchDone = std::function<void()>;
 
   BlockIoEngine() = default;
   BlockIoEngine(const BlockIoEngine&) = delete;
@@ -46,9 +50,9 @@ class BlockIoEngine {
 };
 
 // kAuto probes io_uring and falls back to the thread pool. Throws vmm::Error when the
-// requested kind cannot be created. `image` must outlive the engine.
+// requested kind cannot be created. `image` must outlive the engine. `batch_done` may be empty.
 [[nodiscard]] std::unique_ptr<BlockIoEngine> make_block_io_engine(
     const DiskImage& image, BlockIoEngine::Completion completion,
-    BlockIoEngineKind kind = BlockIoEngineKind::kAuto);
+    BlockIoEngineKind kind = BlockIoEngineKind::kAuto, BlockIoEngine::BatchDone batch_done = {});
 
 }  // namespace vmm::virtio
