@@ -45,12 +45,12 @@ VhostNetDevice::VhostNetDevice(std::unique_ptr<TapBackend> tap, std::unique_ptr<
 
 VhostNetDevice::~VhostNetDevice() {
   reset();
-  spdlog::info("virtio-net {}: vhost-net served the queues ({} starts, {} interrupts)",
+  spdlog::info("virtio-net {}: vhost-net served the queues ({} starts, {} forwarded interrupts)",
                tap_->describe(), starts_.load(), interrupts_.load());
 }
 
 DeviceCounters VhostNetDevice::named_counters() const {
-  return {{"vhost_starts", starts_.load()}, {"interrupts", interrupts_.load()}};
+  return {{"vhost_starts", starts_.load()}, {"forwarded_interrupts", interrupts_.load()}};
 }
 
 void VhostNetDevice::read_config(uint64_t offset, std::span<uint8_t> data) {
@@ -90,26 +90,43 @@ void VhostNetDevice::activate(const ActivateContext& context) {
       interrupt.signal_used_queue(queue);
     });
   }
+  interrupt_ = &context.interrupt;
   const std::array<VhostNet::QueueWiring, 2> wiring{
-      VhostNet::QueueWiring{.queue = &context.queues[0],
-                            .kick = context.queue_eventfds[0],
-                            .call = call_fds_[0].get()},
-      VhostNet::QueueWiring{.queue = &context.queues[1],
-                            .kick = context.queue_eventfds[1],
-                            .call = call_fds_[1].get()}};
+      VhostNet::QueueWiring{
+          .queue = &context.queues[0], .kick = context.queue_eventfds[0], .call = call_eventfd(0)},
+      VhostNet::QueueWiring{
+          .queue = &context.queues[1], .kick = context.queue_eventfds[1], .call = call_eventfd(1)}};
   try {
     vhost_->start(context.memory, f, wiring, tap_->fd());
   } catch (const Error&) {
-    for (auto& w : call_watches_) w.stop();
+    reset();
     throw;
   }
   starts_.fetch_add(1, std::memory_order_relaxed);
-  spdlog::info("virtio-net {}: vhost-net serves the queues", tap_->describe());
+  const bool irqfd = wiring[0].call != call_fds_[0].get() && wiring[1].call != call_fds_[1].get();
+  spdlog::info("virtio-net {}: vhost-net serves the queues (interrupts {})", tap_->describe(),
+               irqfd ? "through KVM irqfds" : "through the event loop");
+}
+
+int VhostNetDevice::call_eventfd(uint16_t queue) const {
+  const int irqfd = interrupt_ != nullptr ? interrupt_->queue_interrupt_eventfd(queue) : -1;
+  return irqfd >= 0 ? irqfd : call_fds_[queue].get();
+}
+
+void VhostNetDevice::interrupt_changed(uint16_t queue) {
+  if (interrupt_ == nullptr || queue >= call_fds_.size()) return;
+  try {
+    vhost_->set_call(queue, call_eventfd(queue));
+  } catch (const Error& e) {
+    spdlog::warn("virtio-net {}: {}", tap_->describe(), e.what());
+    interrupt_->set_device_needs_reset();
+  }
 }
 
 void VhostNetDevice::reset() {
   vhost_->stop();
   for (auto& w : call_watches_) w.stop();
+  interrupt_ = nullptr;
 }
 
 }  // namespace vmm::virtio

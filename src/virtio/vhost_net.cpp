@@ -146,6 +146,11 @@ void VhostNet::start(const GuestMemory& memory, uint64_t driver_features,
   }
 }
 
+void VhostNet::set_call(unsigned index, int call_fd) {
+  vhost_vring_file irq{.index = index, .fd = call_fd};
+  call(VHOST_SET_VRING_CALL, &irq, "VHOST_SET_VRING_CALL");
+}
+
 void VhostNet::stop() noexcept {
   for (unsigned i = 0; i < started_queues_; ++i) {
     vhost_vring_file backend{.index = i, .fd = -1};

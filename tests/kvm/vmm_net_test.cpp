@@ -624,14 +624,14 @@ TEST_F(TapNet, GuestRebootEndsVmmCleanlyAndTheTapsAreGone) {
 
 TEST_F(TapNet, VhostNetServesTheSecondNic) {
   EXPECT_TRUE(r().vhost_worker_seen) << "no vhost-PID worker while the guest ran" << where();
-  EXPECT_NE(r().vmm_log.find("virtio-net vmmtap1: vhost-net serves the queues"), std::string::npos)
+  // Both directions bypass vmm: kicks through ioeventfds, interrupts through irqfds.
+  EXPECT_NE(r().vmm_log.find(
+                "virtio-net vmmtap1: vhost-net serves the queues (interrupts through KVM irqfds)"),
+            std::string::npos)
       << where();
-  // At exit: vhost started once and asked for interrupts (the transfers below needed them).
-  const std::regex served(
-      R"(virtio-net vmmtap1: vhost-net served the queues \(1 starts, ([0-9]+) interrupts\))");
-  std::smatch m;
-  ASSERT_TRUE(std::regex_search(r().vmm_log, m, served)) << where();
-  EXPECT_GT(std::stoull(m[1].str()), 1000U) << where();
+  EXPECT_NE(r().vmm_log.find("virtio-net vmmtap1: vhost-net served the queues (1 starts,"),
+            std::string::npos)
+      << where();
   EXPECT_EQ(r().vmm_log.find("vhost-net unavailable (/dev/vhost-net"), std::string::npos)
       << where();
 }

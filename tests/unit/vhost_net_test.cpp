@@ -5,8 +5,11 @@
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
+#include <array>
+#include <chrono>
 #include <cstring>
 #include <sstream>
+#include <thread>
 #include <vector>
 
 // virtio_ring.h (included by vhost.h) has C-only legacy helpers.
@@ -17,6 +20,7 @@
 #include "vmm/event_loop/event_loop.hpp"
 #include "vmm/virtio/net_device.hpp"
 #include "vmm/virtio/net_factory.hpp"
+#include "vmm/virtio/net_tap.hpp"
 #include "vmm/virtio/vhost_net.hpp"
 #include "vmm/virtio/vhost_net_device.hpp"
 #include "vmm/virtio/virtio_spec.hpp"
@@ -217,6 +221,74 @@ TEST_F(VhostNetSetup, AFailedBackendAttachDetachesTheQueuesAttachedSoFar) {
   log_.clear();
   vhost->stop();
   EXPECT_TRUE(log_.empty()) << "nothing was attached";
+}
+
+// A transport that has an irqfd for some queues, and records forwarded interrupts.
+class IrqfdInterrupt final : public VirtioInterrupt {
+ public:
+  void signal_used_queue(uint16_t queue) override { signalled.push_back(queue); }
+  void signal_config_change() override {}
+  void set_device_needs_reset() override {}
+  int queue_interrupt_eventfd(uint16_t queue) override { return irqfds.at(queue); }
+  std::array<int, 2> irqfds{-1, -1};
+  std::vector<uint16_t> signalled;  // loop thread; read after run_sync
+};
+
+bool can_create_taps() { return ::geteuid() == 0 && ::access("/dev/net/tun", R_OK | W_OK) == 0; }
+
+TEST_F(VhostNetSetup, TheDeviceHandsVhostTheIrqfdOrItsOwnEventfdAndFollowsVectorChanges) {
+  if (!can_create_taps()) GTEST_SKIP() << "needs root and /dev/net/tun";
+  EventLoop loop;
+  VhostNetDevice device(std::make_unique<TapBackend>("vmmvhosttest1"), make(),
+                        MacAddress{2, 0, 0, 0, 0, 1}, loop);
+  EXPECT_NE(device.features() & feature_bit(kFeatureRingEventIdx), 0U);
+  EXPECT_NE(device.features() & feature_bit(kNetFeatureGuestTso4), 0U) << "the TAP's offloads";
+
+  std::array<Queue, 2> queues{queue(256, 0x10000, 0x11000, 0x12000),
+                              queue(256, 0x20000, 0x21000, 0x22000)};
+  for (auto& q : queues) ASSERT_TRUE(q.enable(memory_, kVhostFeatures));
+  const std::array<int, 2> kicks{30, 31};
+  IrqfdInterrupt interrupt;
+  interrupt.irqfds = {77, -1};  // queue 1 has no vector yet
+  log_.clear();
+  device.activate(ActivateContext{.memory = memory_,
+                                  .queues = queues,
+                                  .queue_eventfds = kicks,
+                                  .features = kVhostFeatures,
+                                  .interrupt = interrupt});
+  std::vector<int> calls;
+  for (const auto& e : log_) {
+    if (e.request == VHOST_SET_VRING_CALL) calls.push_back(e.file.fd);
+  }
+  ASSERT_EQ(calls.size(), 2U);
+  EXPECT_EQ(calls[0], 77);
+  ASSERT_GE(calls[1], 0);
+  EXPECT_NE(calls[1], 77);
+
+  // What vhost signals on the device's own eventfd reaches the transport through the loop.
+  const uint64_t one = 1;
+  ASSERT_EQ(::write(calls[1], &one, sizeof one), static_cast<ssize_t>(sizeof one));
+  for (int i = 0; i < 200 && interrupt.signalled.empty(); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    loop.run_sync([] {});
+  }
+  EXPECT_EQ(interrupt.signalled, (std::vector<uint16_t>{1}));
+
+  // The driver gives queue 1 a vector: vhost is pointed at its irqfd.
+  interrupt.irqfds[1] = 78;
+  log_.clear();
+  device.interrupt_changed(1);
+  ASSERT_EQ(log_.size(), 1U);
+  EXPECT_EQ(log_[0].request, VHOST_SET_VRING_CALL);
+  EXPECT_EQ(log_[0].file.index, 1U);
+  EXPECT_EQ(log_[0].file.fd, 78);
+
+  log_.clear();
+  device.reset();
+  EXPECT_EQ(requests(), (std::vector<unsigned long>{VHOST_NET_SET_BACKEND, VHOST_NET_SET_BACKEND}));
+  log_.clear();
+  device.interrupt_changed(1);
+  EXPECT_TRUE(log_.empty()) << "nothing to re-point after reset";
 }
 
 TEST(VhostNetOpen, AMissingDeviceSaysWhy) {

@@ -90,6 +90,8 @@ class VhostNet final {
   // when a ring lies outside guest RAM or the kernel refuses.
   void start(const GuestMemory& memory, uint64_t driver_features,
              std::span<const QueueWiring> queues, int tap_fd);
+  // VHOST_SET_VRING_CALL while running: where vhost signals queue `index` from now on.
+  void set_call(unsigned index, int call);
   // Detaches the TAP from every queue: vhost stops touching guest memory. Idempotent.
   void stop() noexcept;
 

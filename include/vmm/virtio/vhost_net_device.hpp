@@ -2,9 +2,11 @@
 // virtio-net served by the kernel's vhost-net (`--net tap=NAME,vhost=on`): the same device as
 // VirtioNet to the guest (one queue pair, MAC, status and MTU in the configuration space), but
 // vmm only sets the data path up. At DRIVER_OK the queues' notify eventfds (KVM ioeventfds)
-// become vhost's kick descriptors and each queue gets a call eventfd that vhost signals when
-// the driver wants an interrupt; the event loop turns it into the transport's interrupt (so
-// MSI-X vector changes, masking and the MMIO interrupt status work as for every device).
+// become vhost's kick descriptors, and vhost signals each queue's interrupt through the KVM
+// irqfd of its MSI-X vector, so neither direction passes through vmm. Where the transport has
+// no such eventfd (MMIO, INTx, no vector) vhost signals an eventfd of the device instead, which
+// the event loop turns into the transport's interrupt; a vector the driver moves later is
+// followed (interrupt_changed()).
 #include <array>
 #include <atomic>
 #include <cstdint>
@@ -38,7 +40,9 @@ class VhostNetDevice final : public VirtioDevice {
   void write_config(uint64_t offset, std::span<const uint8_t> data) override;
   void activate(const ActivateContext& context) override;
   void reset() override;
-  // "vhost_starts": how often vhost took the queues over; "interrupts": calls it signalled.
+  void interrupt_changed(uint16_t queue) override;
+  // "vhost_starts": how often vhost took the queues over; "forwarded_interrupts": the
+  // interrupts the event loop passed on (those not delivered by irqfd).
   [[nodiscard]] DeviceCounters named_counters() const override;
 
  private:
@@ -51,8 +55,12 @@ class VhostNetDevice final : public VirtioDevice {
   std::array<uint16_t, 2> queue_sizes_{kQueueSize, kQueueSize};
   std::array<UniqueFd, 2> call_fds_;
   std::array<EventLoop::EventFdWatch, 2> call_watches_;
+  VirtioInterrupt* interrupt_ = nullptr;  // while active; activate/reset/interrupt_changed only
   std::atomic<uint64_t> starts_{0};
   std::atomic<uint64_t> interrupts_{0};
+
+  // The eventfd vhost signals for `queue`: the transport's irqfd, else call_fds_[queue].
+  [[nodiscard]] int call_eventfd(uint16_t queue) const;
 };
 
 }  // namespace vmm::virtio
