@@ -156,6 +156,12 @@ bool Msix::notify(uint16_t vector) {
   return true;
 }
 
+int Msix::vector_eventfd(uint16_t vector) {
+  std::lock_guard lock(mutex_);
+  if (!enabled_ || vector >= entries_.size()) return -1;
+  return router_.route_eventfd(entries_[vector].route);
+}
+
 void Msix::reset() {
   std::lock_guard lock(mutex_);
   enabled_ = false;

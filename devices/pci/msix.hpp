@@ -40,6 +40,9 @@ class Msix final {
   // Delivers `vector`. False when MSI-X is disabled (the caller falls back to INTx); a vector
   // out of range (0xffff is virtio's "no vector") is dropped.
   bool notify(uint16_t vector);
+  // The router's eventfd for `vector` while MSI-X is enabled, else -1. Writes to it reach the
+  // guest even while the vector is masked (no pending bit), which drivers tolerate.
+  [[nodiscard]] int vector_eventfd(uint16_t vector);
   // Device reset: every vector masked, nothing pending, MSI-X off.
   void reset();
 

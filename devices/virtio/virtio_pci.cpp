@@ -131,7 +131,16 @@ void VirtioPciDevice::shutdown() {
 
 void VirtioPciDevice::config_write(uint16_t offset, std::span<const uint8_t> data) {
   config_.write(offset, data);
+  const bool was_enabled = msix_.enabled();
   msix_.config_written(config_);
+  if (msix_.enabled() != was_enabled) {
+    std::lock_guard lock(mutex_);
+    if (active_) {
+      for (size_t q = 0; q < queue_vectors_.size(); ++q) {
+        device_->interrupt_changed(static_cast<uint16_t>(q));
+      }
+    }
+  }
 }
 
 void VirtioPciDevice::bar_mapped(uint8_t bar, uint64_t address) {
@@ -264,7 +273,10 @@ void VirtioPciDevice::common_write(uint64_t offset, std::span<const uint8_t> dat
       if (queue_writable) q->set_size(v16);
       break;
     case 0x1a:
-      if (q != nullptr) queue_vectors_[state_.queue_select()].store(valid_vector(v16));
+      if (q != nullptr) {
+        queue_vectors_[state_.queue_select()].store(valid_vector(v16));
+        if (active_) device_->interrupt_changed(state_.queue_select());
+      }
       break;
     case 0x1c:
       if (queue_writable && v16 == 1 && !state_.enable_selected_queue(memory_)) {
@@ -335,6 +347,11 @@ void VirtioPciDevice::signal_config_change() {
   // No lock: a vCPU thread may hold mutex_ while it waits for this device's thread in reset().
   config_generation_.fetch_add(1);
   raise(config_vector_.load(), 2);
+}
+
+int VirtioPciDevice::queue_interrupt_eventfd(uint16_t queue) {
+  if (queue >= queue_vectors_.size()) return -1;
+  return msix_.vector_eventfd(queue_vectors_[queue].load());
 }
 
 void VirtioPciDevice::set_device_needs_reset() {

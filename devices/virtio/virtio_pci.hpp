@@ -56,6 +56,7 @@ class VirtioPciDevice final : public pci::PciDevice, private VirtioInterrupt {
   void signal_used_queue(uint16_t queue) override;
   void signal_config_change() override;
   void set_device_needs_reset() override;
+  [[nodiscard]] int queue_interrupt_eventfd(uint16_t queue) override;
   void raise(uint16_t vector, uint8_t isr_bit);
 
   void common_read(uint64_t offset, std::span<uint8_t> data);

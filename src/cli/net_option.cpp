@@ -104,11 +104,20 @@ virtio::NetConfig parse_net_option(std::string_view spec) {
         bad("bridge=" + std::string(value) + " is not a valid interface name");
       }
       net.bridge = std::string(value);
+    } else if (key == "vhost") {
+      if (net.kind != virtio::NetConfig::Kind::kTap) bad("vhost= needs tap=NAME");
+      if (value != "on" && value != "off") bad("vhost=" + std::string(value) + ": on or off");
+      net.vhost = value == "on";
+    } else if (key == "vhost-device") {
+      // For tests: a node that cannot be opened exercises the fallback.
+      if (net.kind != virtio::NetConfig::Kind::kTap) bad("vhost-device= needs tap=NAME");
+      if (value.empty()) bad("vhost-device= needs a path");
+      net.vhost_device = std::string(value);
     } else if (key == "hostfwd") {
       if (net.kind != virtio::NetConfig::Kind::kUser) bad("hostfwd= needs user mode networking");
       net.host_forwards.push_back(parse_hostfwd(value));
     } else {
-      bad("unknown option '" + std::string(key) + "' (mac, bridge, hostfwd)");
+      bad("unknown option '" + std::string(key) + "' (mac, bridge, vhost, hostfwd)");
     }
   }
   return net;

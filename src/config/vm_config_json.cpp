@@ -267,6 +267,8 @@ virtio::NetConfig parse_interface(const json& v, const std::string& path) {
   std::optional<std::string> kind;
   std::optional<std::string> tap;
   std::optional<std::string> bridge;
+  std::optional<bool> vhost;
+  std::optional<std::string> vhost_device;
   bool have_forwards = false;
   for_each_member(v, path, [&](const std::string& key, const json& value, const std::string& f) {
     if (key == "iface_id") {
@@ -288,6 +290,11 @@ virtio::NetConfig parse_interface(const json& v, const std::string& path) {
           *bridge == "." || *bridge == "..") {
         fail(f, "'" + *bridge + "' is not a valid interface name");
       }
+    } else if (key == "vhost") {
+      vhost = get_bool(value, f);
+    } else if (key == "vhost_device") {
+      vhost_device = get_string(value, f);
+      if (vhost_device->empty()) fail(f, "must not be empty");
     } else if (key == "guest_mac") {
       if (value.is_null()) {
         net.mac.reset();
@@ -318,9 +325,13 @@ virtio::NetConfig parse_interface(const json& v, const std::string& path) {
     net.kind = virtio::NetConfig::Kind::kTap;
     net.tap_name = *tap;
     net.bridge = bridge.value_or("");
+    net.vhost = vhost.value_or(false);
+    net.vhost_device = vhost_device.value_or("");
   } else {
     if (tap) fail(member_path(path, "host_dev_name"), "not used with \"kind\": \"user\"");
     if (bridge) fail(member_path(path, "bridge"), "needs a tap interface");
+    if (vhost.value_or(false)) fail(member_path(path, "vhost"), "needs a tap interface");
+    if (vhost_device) fail(member_path(path, "vhost_device"), "needs a tap interface");
     net.kind = virtio::NetConfig::Kind::kUser;
   }
   return net;
@@ -530,6 +541,8 @@ json vm_config_to_json(const VmConfig& config) {
       n["kind"] = "tap";
       n["host_dev_name"] = net.tap_name;
       if (!net.bridge.empty()) n["bridge"] = net.bridge;
+      if (net.vhost) n["vhost"] = true;
+      if (!net.vhost_device.empty()) n["vhost_device"] = net.vhost_device;
     } else {
       n["kind"] = "user";
       json fwds = json::array();

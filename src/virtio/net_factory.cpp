@@ -1,9 +1,13 @@
 #include "vmm/virtio/net_factory.hpp"
 
+#include <spdlog/spdlog.h>
+
 #include <string_view>
 
+#include "vmm/common/error.hpp"
 #include "vmm/virtio/net_slirp.hpp"
 #include "vmm/virtio/net_tap.hpp"
+#include "vmm/virtio/vhost_net_device.hpp"
 
 namespace vmm::virtio {
 
@@ -29,15 +33,33 @@ MacAddress default_mac(const NetConfig& config, size_t index) {
                     static_cast<uint8_t>(h)};
 }
 
-std::shared_ptr<VirtioNet> make_net_device(const NetConfig& config, EventLoop& loop, size_t index) {
+std::shared_ptr<VirtioDevice> make_net_device(const NetConfig& config, EventLoop& loop,
+                                              size_t index) {
+  const MacAddress mac = config.mac.value_or(default_mac(config, index));
   std::unique_ptr<NetBackend> backend;
   if (config.kind == NetConfig::Kind::kTap) {
-    backend = std::make_unique<TapBackend>(config.tap_name, config.bridge);
+    auto tap = std::make_unique<TapBackend>(config.tap_name, config.bridge);
+    if (config.vhost) {
+      std::string why;
+      std::unique_ptr<VhostNet> vhost;
+      try {
+        if (auto io = open_vhost_net(
+                config.vhost_device.empty() ? kVhostNetDevice : config.vhost_device, why)) {
+          vhost = std::make_unique<VhostNet>(std::move(io));
+        }
+      } catch (const Error& e) {
+        why = e.what();
+      }
+      if (vhost)
+        return std::make_shared<VhostNetDevice>(std::move(tap), std::move(vhost), mac, loop);
+      spdlog::warn("virtio-net {}: vhost-net unavailable ({}): using the user-space data path",
+                   config.tap_name, why);
+    }
+    backend = std::move(tap);
   } else {
     backend = std::make_unique<SlirpBackend>(config.host_forwards, loop);
   }
-  return std::make_shared<VirtioNet>(std::move(backend),
-                                     config.mac.value_or(default_mac(config, index)), loop);
+  return std::make_shared<VirtioNet>(std::move(backend), mac, loop);
 }
 
 }  // namespace vmm::virtio

@@ -75,6 +75,12 @@ void KvmMsiRouter::trigger(uint32_t route) {
   }
 }
 
+int KvmMsiRouter::route_eventfd(uint32_t route) {
+  std::lock_guard lock(mutex_);
+  if (route < first_msi_gsi_ || route - first_msi_gsi_ >= msi_routes_.size()) return -1;
+  return msi_routes_[route - first_msi_gsi_].irqfd.get();
+}
+
 void KvmMsiRouter::commit() {
   std::vector<kvm_irq_routing_entry> table = pin_routes_;
   for (const auto& r : msi_routes_) {

@@ -23,6 +23,7 @@ class KvmMsiRouter final : public MsiRouter {
   uint32_t allocate_route() override;
   void update_route(uint32_t route, uint64_t address, uint32_t data, bool enabled) override;
   void trigger(uint32_t route) override;
+  [[nodiscard]] int route_eventfd(uint32_t route) override;
 
  private:
   struct MsiRoute {

@@ -5,7 +5,11 @@
 # the test root by firmware/build-test-rootfs.sh) against an iperf3 server on the host end of
 # the TAP, once in each direction. Not part of ctest.
 #
-#   tests/bench/net-bench.sh [--seconds N] [--vmm PATH]
+#   tests/bench/net-bench.sh [--seconds N] [--vmm PATH] [--vhost]
+#
+# --vhost compares the kernel's vhost-net data path on both sides instead: vmm with
+# `--net tap=...,vhost=on` against QEMU's `-netdev tap,...,vhost=on` (vmm's figures are dropped,
+# and the run fails, when vmm fell back to its user-space path).
 #
 # Defaults: 10 s per direction, ./build/vmm. Prints MB/s (MBytes/s as iperf3's receiver counts
 # them) for guest->host and host->guest, and the vmm/QEMU ratios. Inside the sandbox every
@@ -19,17 +23,20 @@ export VMM_CACHE_DIR=$CACHE
 
 die() { echo "net-bench: $*" >&2; exit 1; }
 
-seconds=10 vmm=$REPO/build/vmm inside=0
+seconds=10 vmm=$REPO/build/vmm inside=0 vhost=off
 while (($#)); do
   case $1 in
     --seconds) seconds=${2:?}; shift 2 ;;
     --vmm) vmm=$(realpath "${2:?}"); shift 2 ;;
     --inside) inside=1; shift ;;
+    --vhost) vhost=on; shift ;;
     *) die "unknown option $1 (see the header of $0)" ;;
   esac
 done
 [[ $seconds =~ ^[1-9][0-9]*$ ]] || die "bad --seconds $seconds"
 
+vhost_arg=()
+[[ $vhost == on ]] && vhost_arg=(--vhost)
 if ((inside == 0)); then
   [[ -x $vmm ]] || die "$vmm not found; build first (cmake -B build -G Ninja && ninja -C build)"
   command -v iperf3 >/dev/null || die "iperf3 not found (apt-get install iperf3)"
@@ -37,7 +44,7 @@ if ((inside == 0)); then
   "$REPO/firmware/build-test-rootfs.sh" >/dev/null
   "$REPO/tests/sandbox/vmm-sandbox" prepare >/dev/null
   exec "$REPO/tests/sandbox/vmm-sandbox" run --timeout $((600 + 8 * seconds)) --memory 3072 \
-    -- "$0" --inside --seconds "$seconds" --vmm "$vmm"
+    -- "$0" --inside --seconds "$seconds" --vmm "$vmm" "${vhost_arg[@]}"
 fi
 
 # --- inside the sandbox (or on a host with /dev/kvm) ---
@@ -79,19 +86,25 @@ parse() {
   done
 }
 
-echo "net-bench: vmm ($vmm), ${seconds}s per direction" >&2
+echo "net-bench: vmm ($vmm), vhost=$vhost, ${seconds}s per direction" >&2
 cp "$CACHE/test-rootfs.ext4" "$work/root.ext4"
-timeout "$limit" "$vmm" run --kernel "$kernel" --initrd "$initrd" --cmdline "$cmdline" \
-  --cpus 1 --memory 512M --disk "$work/root.ext4" --net "tap=$tap,mac=$mac" \
+timeout "$limit" "$vmm" run --log-level info --kernel "$kernel" --initrd "$initrd" \
+  --cmdline "$cmdline" --cpus 1 --memory 512M --disk "$work/root.ext4" \
+  --net "tap=$tap,mac=$mac,vhost=$vhost" \
   >"$work/vmm.log" 2>"$work/vmm.err" </dev/null || echo "net-bench: vmm exited with $?" >&2
 parse vmm "$work/vmm.log"
+if [[ $vhost == on ]] && ! grep -q "vhost-net serves the queues" "$work/vmm.err"; then
+  echo "net-bench: vmm did not use vhost-net:" >&2
+  grep -a "vhost" "$work/vmm.err" >&2 || true
+  result[vmm,tx]="" result[vmm,rx]=""
+fi
 
-echo "net-bench: QEMU virtio-net-pci, vhost=off" >&2
+echo "net-bench: QEMU virtio-net-pci, vhost=$vhost" >&2
 cp "$CACHE/test-rootfs.ext4" "$work/root.ext4"
 timeout "$limit" qemu-system-x86_64 -enable-kvm -cpu host -smp 1 -m 512M -nodefaults -no-reboot \
   -display none -serial stdio -kernel "$kernel" -initrd "$initrd" -append "$cmdline" \
   -drive "file=$work/root.ext4,format=raw,if=none,id=root" -device virtio-blk-pci,drive=root \
-  -netdev "tap,id=net0,ifname=$tap,script=no,downscript=no,vhost=off" \
+  -netdev "tap,id=net0,ifname=$tap,script=no,downscript=no,vhost=$vhost" \
   -device "virtio-net-pci,netdev=net0,mac=$mac" >"$work/qemu.log" 2>&1 </dev/null ||
   echo "net-bench: QEMU exited with $?" >&2
 parse qemu "$work/qemu.log"
@@ -100,7 +113,7 @@ ratio() {
   [[ -n $1 && -n $2 ]] || { echo "-"; return; }
   awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }'
 }
-printf '%-30s %12s %12s %10s\n' "virtio-net over TAP, TCP" vmm QEMU vmm/QEMU
+printf '%-30s %12s %12s %10s\n' "virtio-net over TAP, vhost=$vhost" vmm QEMU vmm/QEMU
 printf '%-30s %12s %12s %10s\n' "guest -> host (MB/s)" "${result[vmm,tx]:--}" \
   "${result[qemu,tx]:--}" "$(ratio "${result[vmm,tx]}" "${result[qemu,tx]}")"
 printf '%-30s %12s %12s %10s\n' "host -> guest (MB/s)" "${result[vmm,rx]:--}" \

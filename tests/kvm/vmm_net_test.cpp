@@ -5,10 +5,13 @@
 // is run here, by the test process itself.
 //
 // One boot per backend, because a boot costs 15-25 s in the sandbox:
-//   tap:  two TAP devices this test creates (vmmtap0 192.168.200.1/24, vmmtap1 192.168.201.1/24)
-//         and deletes again; the guest takes .2 on each NIC (found by the MAC given with mac=),
-//         pings both host addresses, sends 64 MiB to a TCP sink here and fetches 64 MiB from an
-//         HTTP server here; both sides compare sha256.
+//   tap:  three TAP devices this test creates (vmmtap0 192.168.200.1/24, vmmtap1
+//         192.168.201.1/24, vmmtap2 192.168.202.1/24) and deletes again; the guest takes .2 on
+//         each NIC (found by the MAC given with mac=), pings every host address, sends 64 MiB to
+//         a TCP sink here and fetches 64 MiB from an HTTP server here over the user-space data
+//         path (vmmtap0), then sends 64 MiB and fetches 16 MiB over vhost-net (vmmtap1,
+//         vhost=on); both sides compare sha256. vmmtap2 asks for vhost-net at a device node that
+//         does not exist: one warning, and the NIC still works over the user-space path.
 //   user: libslirp NAT; the guest gets its address by DHCP, fetches a file from a server on the
 //         host's 127.0.0.1 (10.0.2.2 from the guest) and serves a token with httpd, which a
 //         client here reaches through a hostfwd port on 127.0.0.1.
@@ -49,12 +52,14 @@ namespace fs = std::filesystem;
 using namespace std::chrono_literals;
 
 constexpr uint64_t kMiB = 1024 * 1024;
-constexpr uint64_t kBulkBytes = 64 * kMiB;  // each way over the TAP
+constexpr uint64_t kBulkBytes = 64 * kMiB;        // each way over the TAP
+constexpr uint64_t kVhostFetchBytes = 16 * kMiB;  // host -> guest over vhost-net
 constexpr uint64_t kUserFileBytes = 4 * kMiB;
 
 // Locally administered unicast addresses for the two NICs of the TAP boot.
 constexpr const char* kMac0 = "52:54:00:12:34:01";
 constexpr const char* kMac1 = "52:54:00:12:34:02";
+constexpr const char* kMac2 = "52:54:00:12:34:03";
 
 std::string sha256_file(const fs::path& file) {
   const ToolResult r = run_tool({"sha256sum", file.string()}, Clock::now() + 60s);
@@ -259,6 +264,20 @@ bool interface_exists(const std::string& name) {
   return run_tool({"ip", "link", "show", "dev", name}, Clock::now() + 30s).ok();
 }
 
+// Whether some thread on the host is called `comm` (/proc/PID/task/TID/comm).
+bool thread_named(const std::string& comm) {
+  std::error_code ec;
+  for (const auto& proc : fs::directory_iterator("/proc", ec)) {
+    std::error_code task_ec;
+    for (const auto& task : fs::directory_iterator(proc.path() / "task", task_ec)) {
+      std::string name;
+      std::getline(std::ifstream(task.path() / "comm"), name);
+      if (name == comm) return true;
+    }
+  }
+  return false;
+}
+
 // A TAP this test made, with one host address; deleted again on destruction.
 class ScopedTap {
  public:
@@ -312,6 +331,10 @@ struct NetResult {
   std::string host_file_sha256;  // what the guest fetches
   std::string sink_sha256;       // what the guest sent
   uint64_t sink_bytes = 0;
+  std::string vhost_file_sha256;  // what the guest fetches over vhost-net
+  std::string vhost_sink_sha256;  // what the guest sent over vhost-net
+  uint64_t vhost_sink_bytes = 0;
+  bool vhost_worker_seen = false;  // vhost's "vhost-PID" worker ran while the guest did
   bool taps_removed = false;
   // user
   std::string token;
@@ -320,6 +343,13 @@ struct NetResult {
 
   [[nodiscard]] std::optional<std::string> mark(const std::string& key) const {
     return marker(console, key);
+  }
+  // The first `key` marker after the `after` marker (for actions the guest runs twice).
+  [[nodiscard]] std::optional<std::string> mark_after(const std::string& after,
+                                                      const std::string& key) const {
+    const size_t at = console.find("VMMTEST: " + after + "=");
+    if (at == std::string::npos) return std::nullopt;
+    return marker(console.substr(at), key);
   }
 };
 
@@ -340,7 +370,8 @@ class NetScenario {
     }
     collect(r);
     if (backend_ == Backend::kTap) {
-      r.taps_removed = !interface_exists("vmmtap0") && !interface_exists("vmmtap1");
+      r.taps_removed = !interface_exists("vmmtap0") && !interface_exists("vmmtap1") &&
+                       !interface_exists("vmmtap2");
     }
     std::error_code ec;
     fs::remove_all(scratch_, ec);
@@ -412,6 +443,7 @@ class NetScenario {
     const auto deadline = Clock::now() + 2 * KvmTestEnv::get().test_limit;
     ScopedTap tap0("vmmtap0", "192.168.200.1/24");
     ScopedTap tap1("vmmtap1", "192.168.201.1/24");
+    ScopedTap tap2("vmmtap2", "192.168.202.1/24");
 
     const fs::path host_file = scratch_ / "to-guest.data";
     write_random_file(host_file, kBulkBytes, static_cast<uint64_t>(::getpid()));
@@ -419,16 +451,33 @@ class NetScenario {
     const fs::path sink_file = scratch_ / "from-guest.data";
     TcpSink sink("192.168.200.1", sink_file);
     HttpFileServer http("192.168.200.1", host_file);
+    const fs::path vhost_sink_file = scratch_ / "from-guest-vhost.data";
+    TcpSink vhost_sink("192.168.201.1", vhost_sink_file);
+    const fs::path vhost_file = scratch_ / "to-guest-vhost.data";
+    write_random_file(vhost_file, kVhostFetchBytes, static_cast<uint64_t>(::getpid()) + 2);
+    r.vhost_file_sha256 = sha256_file(vhost_file);
+    HttpFileServer vhost_http("192.168.201.1", vhost_file);
 
     const std::string actions =
         std::string("netinfo,ipaddr:") + kMac0 + "=192.168.200.2/24" + ",ipaddr:" + kMac1 +
-        "=192.168.201.2/24" + ",ping:192.168.200.1,ping:192.168.201.1" +
+        "=192.168.201.2/24" + ",ipaddr:" + kMac2 + "=192.168.202.2/24" +
+        ",ping:192.168.200.1,ping:192.168.201.1,ping:192.168.202.1" +
         ",tcpsend:192.168.200.1:" + std::to_string(sink.port()) +
-        ",fetch:bulk=http://192.168.200.1:" + std::to_string(http.port()) + "/bulk,reboot";
+        ",fetch:bulk=http://192.168.200.1:" + std::to_string(http.port()) + "/bulk" +
+        ",tcpsend:192.168.201.1:" + std::to_string(vhost_sink.port()) +
+        ",fetch:vhost=http://192.168.201.1:" + std::to_string(vhost_http.port()) + "/bulk,reboot";
     auto argv = vmm_argv(actions, "");
-    argv.insert(argv.end(), {"--net", std::string("tap=vmmtap0,mac=") + kMac0, "--net",
-                             std::string("tap=vmmtap1,mac=") + kMac1});
+    argv.insert(
+        argv.end(),
+        {"--log-level", "info", "--net", std::string("tap=vmmtap0,mac=") + kMac0, "--net",
+         std::string("tap=vmmtap1,vhost=on,mac=") + kMac1, "--net",
+         std::string("tap=vmmtap2,vhost=on,vhost-device=/nonexistent/vhost-net,mac=") + kMac2});
     spawn(argv);
+    // vhost-net's worker, named after its owner: a kernel thread (before Linux 6.4) or a
+    // thread of vmm itself. Looked for while the guest is up.
+    if (vm_->wait_for_stdout("VMMTEST: nic_count=", deadline)) {
+      r.vhost_worker_seen = thread_named("vhost-" + std::to_string(vm_->pid()));
+    }
     if (!vm_->wait_for_stdout("VMMTEST: actions finished", deadline)) {
       r.problem = "the guest never reported 'VMMTEST: actions finished'";
     }
@@ -436,10 +485,15 @@ class NetScenario {
     // The guest's nc has closed its end once it reported tcpsend; give the sink a moment.
     const auto sink_deadline = Clock::now() + 10s;
     while (!sink.done() && Clock::now() < sink_deadline) std::this_thread::sleep_for(50ms);
+    while (!vhost_sink.done() && Clock::now() < sink_deadline) std::this_thread::sleep_for(50ms);
     sink.stop();
     http.stop();
+    vhost_sink.stop();
+    vhost_http.stop();
     r.sink_bytes = sink.bytes();
     if (fs::exists(sink_file)) r.sink_sha256 = sha256_file(sink_file);
+    r.vhost_sink_bytes = vhost_sink.bytes();
+    if (fs::exists(vhost_sink_file)) r.vhost_sink_sha256 = sha256_file(vhost_sink_file);
   }
 
   void run_user(NetResult& r) {
@@ -523,9 +577,9 @@ class TapNet : public ::testing::Test {
   static std::string where() { return " (log: " + r().log_path + ")"; }
 };
 
-TEST_F(TapNet, GuestSeesTwoVirtioNicsWithTheGivenMacs) {
-  EXPECT_EQ(r().mark("nic_count"), "2") << where();
-  for (const char* mac : {kMac0, kMac1}) {
+TEST_F(TapNet, GuestSeesThreeVirtioNicsWithTheGivenMacs) {
+  EXPECT_EQ(r().mark("nic_count"), "3") << where();
+  for (const char* mac : {kMac0, kMac1, kMac2}) {
     EXPECT_NE(r().console.find(std::string("=mac:") + mac + " mtu:1500 driver:virtio_net"),
               std::string::npos)
         << "no virtio_net interface with MAC " << mac << where();
@@ -565,7 +619,49 @@ TEST_F(TapNet, GuestRebootEndsVmmCleanlyAndTheTapsAreGone) {
   ASSERT_TRUE(r().vmm_status.has_value()) << "vmm kept running after the guest rebooted" << where();
   EXPECT_TRUE(r().vmm_status->exited && r().vmm_status->code == 0)
       << r().vmm_status->describe() << where();
-  EXPECT_TRUE(r().taps_removed) << "vmmtap0/vmmtap1 still exist after the test";
+  EXPECT_TRUE(r().taps_removed) << "vmmtap0/1/2 still exist after the test";
+}
+
+TEST_F(TapNet, VhostNetServesTheSecondNic) {
+  EXPECT_TRUE(r().vhost_worker_seen) << "no vhost-PID worker while the guest ran" << where();
+  // Both directions bypass vmm: kicks through ioeventfds, interrupts through irqfds.
+  EXPECT_NE(r().vmm_log.find(
+                "virtio-net vmmtap1: vhost-net serves the queues (interrupts through KVM irqfds)"),
+            std::string::npos)
+      << where();
+  EXPECT_NE(r().vmm_log.find("virtio-net vmmtap1: vhost-net served the queues (1 starts,"),
+            std::string::npos)
+      << where();
+  EXPECT_EQ(r().vmm_log.find("vhost-net unavailable (/dev/vhost-net"), std::string::npos)
+      << where();
+}
+
+TEST_F(TapNet, GuestSends64MiBOverVhostNetThatArriveIntact) {
+  const auto sent = r().mark_after("fetch_bulk_sha256", "tcpsend_sha256");
+  ASSERT_TRUE(sent.has_value()) << where();
+  EXPECT_EQ(r().mark_after("fetch_bulk_sha256", "tcpsend"), "ok") << where();
+  EXPECT_EQ(r().vhost_sink_bytes, kBulkBytes) << where();
+  EXPECT_EQ(r().vhost_sink_sha256, *sent)
+      << "the host received other data than the guest sent" << where();
+}
+
+TEST_F(TapNet, GuestReceives16MiBOverVhostNetIntact) {
+  ASSERT_EQ(r().vhost_file_sha256.size(), 64U);
+  EXPECT_EQ(r().mark("fetch_vhost_bytes"), std::to_string(kVhostFetchBytes)) << where();
+  EXPECT_EQ(r().mark("fetch_vhost_sha256"), r().vhost_file_sha256)
+      << "the guest received other data than the host sent" << where();
+}
+
+TEST_F(TapNet, WithoutVhostNetTheNicFallsBackWithOneWarning) {
+  const std::string line =
+      "virtio-net vmmtap2: vhost-net unavailable (/nonexistent/vhost-net: No such file or "
+      "directory): using the user-space data path";
+  const size_t at = r().vmm_log.find(line);
+  EXPECT_NE(at, std::string::npos) << where();
+  EXPECT_EQ(r().vmm_log.find("vhost-net unavailable", at + line.size()), std::string::npos)
+      << "more than one warning" << where();
+  EXPECT_EQ(r().mark("ping_192.168.202.1"), "0%") << where();
+  EXPECT_EQ(r().vmm_log.find("virtio-net vmmtap2: vhost-net serves"), std::string::npos) << where();
 }
 
 class UserNet : public ::testing::Test {

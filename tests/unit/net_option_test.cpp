@@ -34,6 +34,14 @@ TEST(NetOption, TapOnABridge) {
   EXPECT_TRUE(parse_net_option("tap=vmt1").bridge.empty());
 }
 
+TEST(NetOption, Vhost) {
+  EXPECT_TRUE(parse_net_option("tap=t0,vhost=on").vhost);
+  EXPECT_FALSE(parse_net_option("tap=t0,vhost=off").vhost);
+  EXPECT_FALSE(parse_net_option("tap=t0").vhost);
+  EXPECT_EQ(parse_net_option("tap=t0,vhost=on,vhost-device=/dev/x").vhost_device, "/dev/x");
+  EXPECT_TRUE(parse_net_option("tap=t0").vhost_device.empty());
+}
+
 TEST(NetOption, UserWithForwards) {
   const NetConfig n = parse_net_option("user,hostfwd=tcp::2222-:22,hostfwd=tcp:0.0.0.0:8080-:80");
   EXPECT_EQ(n.kind, NetConfig::Kind::kUser);
@@ -74,6 +82,11 @@ TEST(NetOption, Errors) {
   expect_error("tap=t0,bridge=abcdefghijklmnopq", "not a valid interface name");
   expect_error("tap=t0,bridge=a/b", "not a valid interface name");
   expect_error("user,novalue", "not KEY=VALUE");
+  expect_error("user,vhost=on", "needs tap=NAME");
+  expect_error("tap=t0,vhost=yes", "on or off");
+  expect_error("tap=t0,vhost=", "on or off");
+  expect_error("user,vhost-device=/dev/x", "needs tap=NAME");
+  expect_error("tap=t0,vhost-device=", "needs a path");
 }
 
 TEST(NetOption, DefaultMacIsStableLocalAndDistinct) {

@@ -225,5 +225,23 @@ TEST(Msix, MaskPendingAndDelivery) {
   EXPECT_EQ(router.fired[route], 3);
 }
 
+TEST(Msix, VectorEventfdIsTheRoutesWhileMsixIsEnabled) {
+  FakeRouter router;
+  Msix msix(router, 3, 0, 0x4000, 0x5000);
+  PciConfigSpace config(kTestId);
+  msix.add_capability(config);
+  const uint8_t cap = static_cast<uint8_t>(read32(config, kCapabilitiesPointer));
+  EXPECT_EQ(msix.vector_eventfd(1), -1) << "MSI-X off: no irqfd, the transport uses INTx";
+  write32(config, cap, 0x80000000U);
+  msix.config_written(config);
+  const uint32_t first = router.routes.begin()->first;
+  EXPECT_EQ(msix.vector_eventfd(0), static_cast<int>(1000 + first));
+  EXPECT_EQ(msix.vector_eventfd(2), static_cast<int>(1000 + first + 2));
+  EXPECT_EQ(msix.vector_eventfd(3), -1);
+  EXPECT_EQ(msix.vector_eventfd(0xffff), -1) << "virtio's no-vector";
+  msix.reset();
+  EXPECT_EQ(msix.vector_eventfd(0), -1);
+}
+
 }  // namespace
 }  // namespace vmm::pci

@@ -220,6 +220,8 @@ TEST_F(VmConfigJson, RoundTrip) {
   tap.kind = virtio::NetConfig::Kind::kTap;
   tap.tap_name = "tap3";
   tap.bridge = "br-test";
+  tap.vhost = true;
+  tap.vhost_device = "/dev/vhost-other";
   tap.mac = virtio::MacAddress{0x02, 0x11, 0x22, 0x33, 0x44, 0x55};
   c.nets.push_back(tap);
   virtio::NetConfig user;
@@ -245,6 +247,9 @@ TEST_F(VmConfigJson, RoundTrip) {
   EXPECT_EQ(j["network-interfaces"][0]["host_dev_name"], "tap3");
   EXPECT_EQ(j["network-interfaces"][0]["bridge"], "br-test");
   EXPECT_FALSE(j["network-interfaces"][1].contains("bridge"));
+  EXPECT_EQ(j["network-interfaces"][0]["vhost"], true);
+  EXPECT_FALSE(j["network-interfaces"][1].contains("vhost"));
+  EXPECT_EQ(j["network-interfaces"][0]["vhost_device"], "/dev/vhost-other");
   EXPECT_EQ(j["network-interfaces"][0]["guest_mac"], "02:11:22:33:44:55");
   EXPECT_EQ(j["vmm"]["transport"], "mmio");
   EXPECT_EQ(j["vsock"], (json{{"cid", 42}, {"socket", (dir_ / "v.sock").string()}}));
@@ -368,6 +373,10 @@ TEST_F(VmConfigJson, ErrorsNameTheJsonPath) {
       {R"({"drives": [{"path_on_host": "@ROOT@", "is_root_device": true},
                       {"path_on_host": "@DATA@", "is_root_device": true}]})",
        "drives[1].is_root_device", "only one"},
+      {R"({"network-interfaces": [{"host_dev_name": "tap0", "vhost": "on"}]})",
+       "network-interfaces[0].vhost", "expected"},
+      {R"({"network-interfaces": [{"kind": "user", "vhost": true}]})",
+       "network-interfaces[0].vhost", "needs a tap interface"},
       {R"({"network-interfaces": [{"iface_id": "eth0"}]})", "network-interfaces[0].host_dev_name",
        "required"},
       {R"({"network-interfaces": [{"host_dev_name": "tap0", "guest_mac": "02:00:00:00:00"}]})",

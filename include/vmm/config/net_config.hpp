@@ -27,6 +27,8 @@ struct NetConfig {
   std::string bridge;                      // kTap: a bridge the TAP joins, brought up
   std::vector<HostForward> host_forwards;  // kUser
   std::optional<MacAddress> mac;           // nullopt: derived by default_mac()
+  bool vhost = false;                      // kTap: the kernel's vhost-net serves the queues
+  std::string vhost_device;                // with vhost: its device node, empty for the default
   friend bool operator==(const NetConfig&, const NetConfig&) = default;
 };
 

@@ -18,6 +18,9 @@ class MsiRouter {
   virtual void update_route(uint32_t route, uint64_t address, uint32_t data, bool enabled) = 0;
   // Delivers one interrupt through the route. Callable from any thread.
   virtual void trigger(uint32_t route) = 0;
+  // An eventfd that delivers through the route inside the kernel when written (an irqfd), for
+  // a kernel-side device (vhost); -1 when the router has none. Lives as long as the router.
+  [[nodiscard]] virtual int route_eventfd(uint32_t /*route*/) { return -1; }
 };
 
 }  // namespace vmm

@@ -13,9 +13,11 @@ namespace vmm::virtio {
 // name (or "user") and the interface index.
 [[nodiscard]] MacAddress default_mac(const NetConfig& config, size_t index);
 
-// Opens the backend and builds the device. Throws vmm::ConfigError when the user's request
-// cannot be met (TAP cannot be opened, a forwarded port is taken), saying why.
-[[nodiscard]] std::shared_ptr<VirtioNet> make_net_device(const NetConfig& config, EventLoop& loop,
-                                                         size_t index);
+// Opens the backend and builds the device: VirtioNet, or VhostNetDevice for a TAP with
+// `vhost=on` (VirtioNet again, after one warning, when vhost-net cannot be used). Throws
+// vmm::ConfigError when the user's request cannot be met (TAP cannot be opened, a forwarded
+// port is taken), saying why.
+[[nodiscard]] std::shared_ptr<VirtioDevice> make_net_device(const NetConfig& config,
+                                                            EventLoop& loop, size_t index);
 
 }  // namespace vmm::virtio

@@ -29,6 +29,11 @@ class VirtioInterrupt {
   // The guest broke the protocol in a way the device cannot recover from: the transport sets
   // DEVICE_NEEDS_RESET in the status and raises a configuration change interrupt (2.1.2).
   virtual void set_device_needs_reset() = 0;
+  // An eventfd whose writes raise `queue`'s interrupt inside the kernel (the irqfd of its
+  // MSI-X vector), for devices whose queues the kernel serves (vhost); -1 when the transport
+  // has none (MMIO, INTx, no vector). The transport calls the device's interrupt_changed()
+  // when the answer may have changed while the device is active.
+  [[nodiscard]] virtual int queue_interrupt_eventfd(uint16_t /*queue*/) { return -1; }
 };
 
 // What a device receives when the driver sets DRIVER_OK. Everything referenced stays valid
@@ -72,6 +77,10 @@ class VirtioDevice {
   // The driver wrote 0 to the status (or the VM stops): stop serving the queues. When this
   // returns, the device neither reads nor writes guest memory until the next activate().
   virtual void reset() = 0;
+
+  // The driver moved `queue` to another interrupt vector (or switched MSI-X on or off) while
+  // the device is active: a device that uses queue_interrupt_eventfd() asks again.
+  virtual void interrupt_changed(uint16_t /*queue*/) {}
 
   // A snapshot of the device's counters; any thread. Devices that keep none return nothing.
   [[nodiscard]] virtual DeviceCounters named_counters() const { return {}; }

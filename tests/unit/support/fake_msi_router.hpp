@@ -14,6 +14,8 @@ class FakeMsiRouter final : public MsiRouter {
     routes[route] = {address, data, enabled};
   }
   void trigger(uint32_t route) override { ++fired[route]; }
+  // A made-up descriptor number per route, so tests can tell routes apart.
+  int route_eventfd(uint32_t route) override { return static_cast<int>(1000 + route); }
   struct Route {
     uint64_t address;
     uint32_t data;
