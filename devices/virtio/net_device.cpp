@@ -40,8 +40,7 @@ VirtioNet::VirtioNet(std::unique_ptr<NetBackend> backend, const MacAddress& mac,
       features_ |= feature_bit(bit);
     }
   }
-  rx_packet_.resize(kNetMaxPacketSize);
-  tx_packet_.resize(kNetMaxPacketSize);
+  rx_packet_.resize(kNetMaxPacketSize + 1);  // one spare byte: a longer packet is recognised
 }
 
 VirtioNet::~VirtioNet() {
@@ -166,32 +165,117 @@ bool VirtioNet::gather_rx_chains_locked(size_t needed) {
   }
 }
 
-void VirtioNet::write_pending_packet_locked(size_t chains) {
+bool VirtioNet::map_rx_chains_locked() {
+  rx_segments_.clear();
+  size_t left = max_rx_packet_;
+  for (const ChainBuffers& c : rx_chains_) {
+    for (const Descriptor& d : c.buffers) {
+      if (left == 0) break;
+      if (rx_segments_.size() + 1 >= kNetMaxSegments) return false;  // room for the spare byte
+      const size_t n = std::min<size_t>(d.len, left);
+      const auto host = memory()->span(d.addr, n);
+      if (!host) return false;  // checked when popped: cannot happen
+      rx_segments_.push_back(iovec{host->data(), n});
+      left -= n;
+    }
+    if (left == 0 || !mergeable_) break;
+  }
+  if (left != 0) return false;
+  // One host byte past the largest acceptable packet: a frame reaching it is too large.
+  rx_segments_.push_back(iovec{rx_spare_.data(), rx_spare_.size()});
+  return true;
+}
+
+size_t VirtioNet::chains_for_locked(size_t len) const {
+  if (!mergeable_) return 1;
+  size_t chains = 0;
+  for (size_t have = 0; have < len; have += rx_chains_[chains++].len) {
+  }
+  return chains;
+}
+
+bool VirtioNet::write_chain_bytes_locked(const ChainBuffers& chain, size_t offset,
+                                         std::span<const uint8_t> bytes) const {
+  for (const Descriptor& d : chain.buffers) {
+    if (bytes.empty()) return true;
+    if (offset >= d.len) {
+      offset -= d.len;
+      continue;
+    }
+    const size_t n = std::min<size_t>(d.len - offset, bytes.size());
+    if (!memory()->write(GuestAddress(d.addr.raw + offset), bytes.first(n))) return false;
+    bytes = bytes.subspan(n);
+    offset = 0;
+  }
+  return bytes.empty();
+}
+
+void VirtioNet::complete_rx_chains_locked(size_t chains, size_t len) {
   const auto count = static_cast<uint16_t>(chains);
-  std::memcpy(rx_packet_.data() + kNetHdrNumBuffersOffset, &count, sizeof count);
+  std::array<uint8_t, sizeof count> num_buffers{};
+  std::memcpy(num_buffers.data(), &count, sizeof count);
+  // The header lies in the first chain, which is at least header-sized (checked at pop).
+  (void)write_chain_bytes_locked(rx_chains_.front(), kNetHdrNumBuffersOffset, num_buffers);
+  size_t left = len;
+  for (size_t i = 0; i < chains; ++i) {
+    const size_t used = std::min<size_t>(rx_chains_[i].len, left);
+    rx()->add_used(rx_chains_[i].head, static_cast<uint32_t>(used));
+    left -= used;
+  }
+  rx_chains_.erase(rx_chains_.begin(), rx_chains_.begin() + static_cast<long>(chains));
+  rx_packets_.fetch_add(1, std::memory_order_relaxed);
+  rx_bytes_.fetch_add(len - kVirtioNetHdrSize, std::memory_order_relaxed);
+}
+
+void VirtioNet::write_pending_packet_locked(size_t chains) {
   std::span<const uint8_t> rest(rx_packet_.data(), rx_pending_);
   for (size_t i = 0; i < chains; ++i) {
-    uint32_t written = 0;
     for (const Descriptor& d : rx_chains_[i].buffers) {
       if (rest.empty()) break;
       const size_t n = std::min<size_t>(d.len, rest.size());
       if (!memory()->write(d.addr, rest.first(n))) break;  // checked at pop: cannot fail
       rest = rest.subspan(n);
-      written += static_cast<uint32_t>(n);
     }
-    rx()->add_used(rx_chains_[i].head, written);
   }
-  rx_chains_.erase(rx_chains_.begin(), rx_chains_.begin() + static_cast<long>(chains));
-  rx_packets_.fetch_add(1, std::memory_order_relaxed);
-  rx_bytes_.fetch_add(rx_pending_ - kVirtioNetHdrSize, std::memory_order_relaxed);
+  complete_rx_chains_locked(chains, rx_pending_);
+}
+
+VirtioNet::RxResult VirtioNet::receive_in_place_locked() {
+  const size_t n = backend_->receive(rx_segments_);
+  if (n == 0) return RxResult::kNone;
+  if (n <= kVirtioNetHdrSize) {
+    drop(rx_drops_, "backend delivered a packet without a frame");
+  } else if (n > max_rx_packet_) {
+    drop(rx_drops_, "frame larger than the guest negotiated");
+  } else {
+    complete_rx_chains_locked(chains_for_locked(n), n);
+    return RxResult::kDelivered;
+  }
+  return RxResult::kDropped;
 }
 
 void VirtioNet::deliver_rx_locked() {
   if (!active_locked() || rx() == nullptr || rx()->broken()) return;
   bool used = false;
   for (;;) {
+    // Fast path: the held buffers cover the largest frame, the backend writes straight into
+    // them. Otherwise the packet goes through rx_packet_ and waits for enough buffers.
+    if (rx_pending_ == 0 && gather_rx_chains_locked(max_rx_packet_) && map_rx_chains_locked()) {
+      const RxResult r = receive_in_place_locked();
+      if (r == RxResult::kNone) {
+        backend_->wait_readable();
+        break;
+      }
+      used = used || r == RxResult::kDelivered;
+      continue;
+    }
+    if (rx()->broken()) {
+      fail_locked(*rx(), "receive queue index moved by more than its size");
+      break;
+    }
     if (rx_pending_ == 0) {
-      rx_pending_ = backend_->receive(rx_packet_);
+      const std::array<iovec, 1> whole{iovec{rx_packet_.data(), rx_packet_.size()}};
+      rx_pending_ = backend_->receive(whole);
       if (rx_pending_ == 0) {
         backend_->wait_readable();
         break;
@@ -208,13 +292,7 @@ void VirtioNet::deliver_rx_locked() {
       }
     }
     if (gather_rx_chains_locked(rx_pending_)) {
-      size_t chains = 1;
-      if (mergeable_) {
-        size_t have = 0;
-        chains = 0;
-        while (have < rx_pending_) have += rx_chains_[chains++].len;
-      }
-      write_pending_packet_locked(chains);
+      write_pending_packet_locked(chains_for_locked(rx_pending_));
       rx_pending_ = 0;
       used = true;
       continue;
@@ -242,15 +320,24 @@ void VirtioNet::drain_tx_locked() {
   do {
     tx()->disable_notification();
     while (auto chain = tx()->pop()) {
+      // The backend reads the guest's buffers in place: collect their host views.
+      tx_segments_.clear();
       size_t len = 0;
       bool too_large = false;
+      bool too_many = false;
       while (auto d = chain->next()) {
-        if (d->device_writable) continue;
-        if (d->len > tx_packet_.size() - len) {
+        if (d->device_writable || d->len == 0) continue;
+        if (d->len > kNetMaxPacketSize - len) {
           too_large = true;  // keep walking: the chain is still validated
           continue;
         }
-        if (!chain->memory().read(d->addr, std::span(tx_packet_).subspan(len, d->len))) break;
+        if (tx_segments_.size() >= kNetMaxSegments) {
+          too_many = true;
+          continue;
+        }
+        const auto host = chain->memory().span(d->addr, d->len);
+        if (!host) break;  // the chain checked the range: cannot happen
+        tx_segments_.push_back(iovec{host->data(), host->size()});
         len += d->len;
       }
       if (chain->error() != ChainError::kNone) {
@@ -259,9 +346,11 @@ void VirtioNet::drain_tx_locked() {
       }
       if (too_large) {
         drop(tx_drops_, "transmitted frame larger than the maximum");
+      } else if (too_many) {
+        drop(tx_drops_, "transmitted frame in too many buffers");
       } else if (len <= kVirtioNetHdrSize) {
         drop(tx_drops_, "transmit buffer shorter than the virtio-net header");
-      } else if (backend_->send(std::span(tx_packet_).first(len))) {
+      } else if (backend_->send(tx_segments_)) {
         tx_packets_.fetch_add(1, std::memory_order_relaxed);
         tx_bytes_.fetch_add(len - kVirtioNetHdrSize, std::memory_order_relaxed);
       } else {

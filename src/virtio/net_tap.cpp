@@ -7,6 +7,7 @@
 #include <spdlog/spdlog.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -14,6 +15,7 @@
 #include <filesystem>
 
 #include "vmm/common/error.hpp"
+#include "vmm/virtio/iovec_copy.hpp"
 
 namespace vmm::virtio {
 
@@ -118,9 +120,9 @@ void TapBackend::report_error(const char* op, int error) {
   }
 }
 
-size_t TapBackend::receive(std::span<uint8_t> buffer) {
+size_t TapBackend::receive(std::span<const iovec> buffers) {
   for (;;) {
-    const ssize_t n = ::read(fd_.get(), buffer.data(), buffer.size());
+    const ssize_t n = ::readv(fd_.get(), buffers.data(), static_cast<int>(buffers.size()));
     if (n >= 0) return static_cast<size_t>(n);
     if (errno == EINTR) continue;
     if (errno != EAGAIN) {
@@ -131,10 +133,10 @@ size_t TapBackend::receive(std::span<uint8_t> buffer) {
   }
 }
 
-bool TapBackend::send(std::span<const uint8_t> packet) {
+bool TapBackend::send(std::span<const iovec> segments) {
   for (;;) {
-    const ssize_t n = ::write(fd_.get(), packet.data(), packet.size());
-    if (n >= 0) return static_cast<size_t>(n) == packet.size();
+    const ssize_t n = ::writev(fd_.get(), segments.data(), static_cast<int>(segments.size()));
+    if (n >= 0) return static_cast<size_t>(n) == iovec_total(segments);
     if (errno == EINTR) continue;
     report_error("write", errno);
     return false;

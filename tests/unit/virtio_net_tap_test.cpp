@@ -3,9 +3,11 @@
 #include <net/if.h>
 #include <sched.h>
 #include <sys/mount.h>
+#include <sys/uio.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <array>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -31,7 +33,8 @@ TEST(TapBackend, CreatedTapDisappearsWithTheBackend) {
     tap.set_offloads(NetOffloads{true, true, true, false});
     // Nothing was sent to the interface: a non-blocking read finds nothing.
     std::vector<uint8_t> buf(kNetMaxPacketSize);
-    EXPECT_EQ(tap.receive(buf), 0u);
+    const std::array<iovec, 1> segments{iovec{buf.data(), buf.size()}};
+    EXPECT_EQ(tap.receive(segments), 0u);
   }
   EXPECT_EQ(::if_nametoindex(name), 0u);
 }

@@ -3,6 +3,13 @@
 // queue. Packets move between the guest's rings and a NetBackend on the event loop; the
 // virtio_net_hdr passes through unchanged except num_buffers, which the device fills in.
 //
+// No copy on the fast path: a transmitted chain goes to the backend as host views of its
+// buffers (one writev for a TAP), and received packets are read straight into the guest's
+// buffers once the held chains cover the largest frame the guest accepts (with MRG_RXBUF,
+// several chains, of which the packet uses the first ones and the rest stay held). While the
+// guest has posted less than that, packets go through a host buffer as before. Every chain
+// available at a wake-up is processed, with one interrupt at the end.
+//
 // Hostile or starving guests: a buffer shorter than the header, a frame larger than the
 // negotiated maximum or than the buffers the guest posted, and packets arriving while the
 // guest posts no receive buffers are counted as drops and logged (rate-limited). A malformed
@@ -39,6 +46,9 @@ inline constexpr unsigned kNetFeatureStatus = 16;
 // 5.1.4 virtio_net_config: mac[6], le16 status, le16 max_virtqueue_pairs, le16 mtu.
 inline constexpr uint16_t kNetStatusLinkUp = 1;
 inline constexpr size_t kNetHdrNumBuffersOffset = 10;
+// Segments of one packet handed to the backend (the kernel's UIO_MAXIOV); a transmit chain
+// with more is dropped, receive buffers needing more take the copying path.
+inline constexpr size_t kNetMaxSegments = 1024;
 
 // Per-interface traffic figures; drops cover every packet lost in the device, either way.
 struct NetCounters {
@@ -84,10 +94,23 @@ class VirtioNet final : public QueueDevice {
   Queue* rx() const noexcept { return queue(kReceiveQueue); }
   Queue* tx() const noexcept { return queue(kTransmitQueue); }
 
+  enum class RxResult : uint8_t { kNone, kDelivered, kDropped };
+
   void on_backend_readable();
   void deliver_rx_locked();
-  // Takes chains until the pending packet fits. False: not enough buffers yet.
+  // Takes chains until `needed` bytes fit. False: not enough buffers yet.
   [[nodiscard]] bool gather_rx_chains_locked(size_t needed);
+  // Fills rx_segments_ with host views of the held chains, max_rx_packet_ bytes and the spare
+  // byte. False when they do not cover that much or need too many segments.
+  [[nodiscard]] bool map_rx_chains_locked();
+  // Reads one packet from the backend into rx_segments_ and completes its chains.
+  RxResult receive_in_place_locked();
+  // How many held chains a packet of `len` bytes occupies.
+  [[nodiscard]] size_t chains_for_locked(size_t len) const;
+  [[nodiscard]] bool write_chain_bytes_locked(const ChainBuffers& chain, size_t offset,
+                                              std::span<const uint8_t> bytes) const;
+  // Sets num_buffers, returns the first `chains` held chains as used, counts the packet.
+  void complete_rx_chains_locked(size_t chains, size_t len);
   void write_pending_packet_locked(size_t chains);
   void drain_tx_locked();
   void drop(std::atomic<uint64_t>& counter, const char* what);
@@ -113,7 +136,9 @@ class VirtioNet final : public QueueDevice {
   std::vector<uint8_t> rx_packet_;       // header + frame read from the backend, not yet delivered
   size_t rx_pending_ = 0;                // its length, 0 when none
   std::vector<ChainBuffers> rx_chains_;  // popped, held until a packet fills them
-  std::vector<uint8_t> tx_packet_;
+  std::vector<iovec> rx_segments_;       // host views of rx_chains_ the backend reads into
+  std::array<uint8_t, 1> rx_spare_{};    // after them: a packet reaching it is too large
+  std::vector<iovec> tx_segments_;       // host views of one transmit chain
 };
 
 }  // namespace vmm::virtio
