@@ -265,6 +265,7 @@ virtio::NetConfig parse_interface(const json& v, const std::string& path) {
   std::optional<std::string> kind;
   std::optional<std::string> tap;
   std::optional<std::string> bridge;
+  std::optional<uint16_t> queues;
   bool have_forwards = false;
   for_each_member(v, path, [&](const std::string& key, const json& value, const std::string& f) {
     if (key == "iface_id") {
@@ -286,6 +287,8 @@ virtio::NetConfig parse_interface(const json& v, const std::string& path) {
           *bridge == "." || *bridge == "..") {
         fail(f, "'" + *bridge + "' is not a valid interface name");
       }
+    } else if (key == "queues") {
+      queues = static_cast<uint16_t>(get_uint(value, f, 1, virtio::kNetMaxQueuePairs));
     } else if (key == "guest_mac") {
       if (value.is_null()) {
         net.mac.reset();
@@ -316,9 +319,11 @@ virtio::NetConfig parse_interface(const json& v, const std::string& path) {
     net.kind = virtio::NetConfig::Kind::kTap;
     net.tap_name = *tap;
     net.bridge = bridge.value_or("");
+    net.queues = queues.value_or(1);
   } else {
     if (tap) fail(member_path(path, "host_dev_name"), "not used with \"kind\": \"user\"");
     if (bridge) fail(member_path(path, "bridge"), "needs a tap interface");
+    if (queues) fail(member_path(path, "queues"), "needs a tap interface");
     net.kind = virtio::NetConfig::Kind::kUser;
   }
   return net;
@@ -527,6 +532,7 @@ json vm_config_to_json(const VmConfig& config) {
       n["kind"] = "tap";
       n["host_dev_name"] = net.tap_name;
       if (!net.bridge.empty()) n["bridge"] = net.bridge;
+      if (net.queues != 1) n["queues"] = net.queues;
     } else {
       n["kind"] = "user";
       json fwds = json::array();

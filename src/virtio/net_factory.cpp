@@ -1,6 +1,8 @@
 #include "vmm/virtio/net_factory.hpp"
 
+#include <string>
 #include <string_view>
+#include <vector>
 
 #include "vmm/virtio/net_slirp.hpp"
 #include "vmm/virtio/net_tap.hpp"
@@ -30,13 +32,17 @@ MacAddress default_mac(const NetConfig& config, size_t index) {
 }
 
 std::shared_ptr<VirtioNet> make_net_device(const NetConfig& config, EventLoop& loop, size_t index) {
-  std::unique_ptr<NetBackend> backend;
+  std::vector<std::unique_ptr<NetBackend>> backends;
   if (config.kind == NetConfig::Kind::kTap) {
-    backend = std::make_unique<TapBackend>(config.tap_name, config.bridge);
+    const bool multi_queue = config.queues > 1;
+    for (uint16_t i = 0; i < config.queues; ++i) {
+      backends.push_back(std::make_unique<TapBackend>(
+          config.tap_name, i == 0 ? config.bridge : std::string(), multi_queue));
+    }
   } else {
-    backend = std::make_unique<SlirpBackend>(config.host_forwards, loop);
+    backends.push_back(std::make_unique<SlirpBackend>(config.host_forwards, loop));
   }
-  return std::make_shared<VirtioNet>(std::move(backend),
+  return std::make_shared<VirtioNet>(std::move(backends),
                                      config.mac.value_or(default_mac(config, index)), loop);
 }
 

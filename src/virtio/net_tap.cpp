@@ -52,7 +52,8 @@ void join_bridge(const std::string& tap, const std::string& bridge) {
 
 }  // namespace
 
-TapBackend::TapBackend(const std::string& name, const std::string& bridge) : name_(name) {
+TapBackend::TapBackend(const std::string& name, const std::string& bridge, bool multi_queue)
+    : name_(name), multi_queue_(multi_queue) {
   if (name.empty() || name.size() >= IFNAMSIZ) {
     throw ConfigError("--net tap=" + name + ": not a valid interface name");
   }
@@ -62,10 +63,16 @@ TapBackend::TapBackend(const std::string& name, const std::string& bridge) : nam
   }
   ifreq ifr{};
   std::memcpy(ifr.ifr_name, name.data(), name.size());
-  ifr.ifr_flags = IFF_TAP | IFF_NO_PI | IFF_VNET_HDR;
+  ifr.ifr_flags =
+      static_cast<short>(IFF_TAP | IFF_NO_PI | IFF_VNET_HDR | (multi_queue ? IFF_MULTI_QUEUE : 0));
   if (::ioctl(fd_.get(), TUNSETIFF, &ifr) < 0) {
-    throw ConfigError("--net tap=" + name + ": cannot attach (TUNSETIFF): " + std::strerror(errno) +
-                      (errno == EPERM ? " (needs CAP_NET_ADMIN or a TAP owned by this user)" : ""));
+    const int error = errno;
+    throw ConfigError(
+        "--net tap=" + name + ": cannot attach (TUNSETIFF): " + std::strerror(error) +
+        (error == EPERM ? " (needs CAP_NET_ADMIN or a TAP owned by this user)" : "") +
+        (error == EINVAL && multi_queue
+             ? " (queues= needs a TAP vmm creates or one made with 'ip tuntap ... multi_queue')"
+             : ""));
   }
   int hdr_size = static_cast<int>(kVirtioNetHdrSize);
   if (::ioctl(fd_.get(), TUNSETVNETHDRSZ, &hdr_size) < 0) {
@@ -91,6 +98,17 @@ void TapBackend::set_offloads(const NetOffloads& guest_accepts) {
     return;
   }
   spdlog::warn("virtio-net {}: TUNSETOFFLOAD {:#x} failed: {}", name_, flags, std::strerror(errno));
+}
+
+void TapBackend::set_queue_active(bool active) {
+  if (!multi_queue_ || active == attached_) return;
+  ifreq ifr{};
+  ifr.ifr_flags = static_cast<short>(active ? IFF_ATTACH_QUEUE : IFF_DETACH_QUEUE);
+  if (::ioctl(fd_.get(), TUNSETQUEUE, &ifr) < 0) {
+    report_error(active ? "attaching the queue" : "detaching the queue", errno);
+    return;
+  }
+  attached_ = active;
 }
 
 void TapBackend::start(EventLoop& loop, std::function<void()> on_readable) {

@@ -34,6 +34,12 @@ TEST(NetOption, TapOnABridge) {
   EXPECT_TRUE(parse_net_option("tap=vmt1").bridge.empty());
 }
 
+TEST(NetOption, TapQueues) {
+  EXPECT_EQ(parse_net_option("tap=vmt1").queues, 1);
+  EXPECT_EQ(parse_net_option("tap=vmt1,queues=4,mac=02:00:00:00:00:01").queues, 4);
+  EXPECT_EQ(parse_net_option("tap=vmt1,queues=16").queues, 16);
+}
+
 TEST(NetOption, UserWithForwards) {
   const NetConfig n = parse_net_option("user,hostfwd=tcp::2222-:22,hostfwd=tcp:0.0.0.0:8080-:80");
   EXPECT_EQ(n.kind, NetConfig::Kind::kUser);
@@ -71,6 +77,12 @@ TEST(NetOption, Errors) {
   expect_error("user,speed=10", "unknown option");
   expect_error("user,bridge=br0", "needs tap=NAME");
   expect_error("tap=t0,bridge=", "not a valid interface name");
+  expect_error("tap=t0,queues=0", "not a number of queue pairs (1-16)");
+  expect_error("tap=t0,queues=17", "not a number of queue pairs");
+  expect_error("tap=t0,queues=2x", "not a number of queue pairs");
+  expect_error("tap=t0,queues=", "not a number of queue pairs");
+  expect_error("tap=t0,queues=-1", "not a number of queue pairs");
+  expect_error("user,queues=2", "needs tap=NAME");
   expect_error("tap=t0,bridge=abcdefghijklmnopq", "not a valid interface name");
   expect_error("tap=t0,bridge=a/b", "not a valid interface name");
   expect_error("user,novalue", "not KEY=VALUE");

@@ -65,6 +65,9 @@ class NetBackend {
   // Loop thread only. Sends one packet (header + frame) gathered from `segments`; false when it
   // was dropped.
   virtual bool send(std::span<const iovec> segments) = 0;
+  // One queue of a multi-queue backend: whether the host may steer packets to it (the guest
+  // uses only the queue pairs it enabled). Loop thread only; nothing to do for most backends.
+  virtual void set_queue_active(bool /*active*/) {}
 };
 
 }  // namespace vmm::virtio

@@ -31,6 +31,7 @@ class MockNetBackend final : public NetBackend {
     EventLoop* loop = nullptr;
     std::function<void()> on_readable;
     bool offloads_supported = true;
+    bool queue_active = true;  // set_queue_active()
   };
   explicit MockNetBackend(std::shared_ptr<Shared> s) : s_(std::move(s)) {}
 
@@ -62,6 +63,10 @@ class MockNetBackend final : public NetBackend {
     s_->inbound.pop_front();
     scatter(p, buffers);
     return p.size();  // like a TAP: the full length even when cut
+  }
+  void set_queue_active(bool active) override {
+    std::lock_guard lock(s_->mutex);
+    s_->queue_active = active;
   }
   bool send(std::span<const iovec> segments) override {
     std::lock_guard lock(s_->mutex);
