@@ -403,7 +403,10 @@ void VirtioNet::drain_tx_locked(size_t pair) {
           continue;
         }
         const auto host = chain->memory().span(d->addr, d->len);
-        if (!host) break;  // the chain checked the range: cannot happen
+        if (!host) {  // the chain checked the range: cannot happen, but never send a part
+          too_large = true;
+          continue;
+        }
         p.tx_segments.push_back(iovec{host->data(), host->size()});
         len += d->len;
       }
@@ -439,39 +442,44 @@ void VirtioNet::handle_control_locked() {
   if (!active_locked() || q == nullptr || q->broken()) return;
   const uint16_t pairs_before = control_.queue_pairs;
   bool used = false;
-  while (auto chain = q->pop()) {
-    // Request: the readable buffers (class, command, data); the ack: the first writable byte.
-    control_request_.clear();
-    bool too_long = false;
-    std::optional<Descriptor> ack;
-    while (auto d = chain->next()) {
-      if (d->device_writable) {
-        if (!ack && d->len > 0) ack = *d;
-        continue;
+  // With EVENT_IDX the driver kicks again only when the device asked for it (avail_event):
+  // re-enable notification after the last request, as for the transmit queues.
+  do {
+    q->disable_notification();
+    while (auto chain = q->pop()) {
+      // Request: the readable buffers (class, command, data); the ack: the first writable byte.
+      control_request_.clear();
+      bool too_long = false;
+      std::optional<Descriptor> ack;
+      while (auto d = chain->next()) {
+        if (d->device_writable) {
+          if (!ack && d->len > 0) ack = *d;
+          continue;
+        }
+        if (too_long || d->len > kNetCtrlMaxRequest - control_request_.size()) {
+          too_long = true;  // keep walking: the chain is still validated
+          continue;
+        }
+        const size_t at = control_request_.size();
+        control_request_.resize(at + d->len);
+        if (!chain->memory().read(d->addr, std::span(control_request_).subspan(at))) break;
       }
-      if (too_long || d->len > kNetCtrlMaxRequest - control_request_.size()) {
-        too_long = true;  // keep walking: the chain is still validated
-        continue;
+      if (chain->error() != ChainError::kNone) {
+        fail_locked(*q, to_string(chain->error()));
+        return;
       }
-      const size_t at = control_request_.size();
-      control_request_.resize(at + d->len);
-      if (!chain->memory().read(d->addr, std::span(control_request_).subspan(at))) break;
+      const uint8_t status =
+          too_long ? kNetCtrlErr : apply_net_control(control_request_, max_queue_pairs(), control_);
+      uint32_t written = 0;
+      if (ack && memory()->write(ack->addr, std::span(&status, 1))) written = 1;
+      q->add_used(chain->head_index(), written);
+      used = true;
     }
-    if (chain->error() != ChainError::kNone) {
-      fail_locked(*q, to_string(chain->error()));
+    if (q->broken()) {
+      fail_locked(*q, "control queue index moved by more than its size");
       return;
     }
-    const uint8_t status =
-        too_long ? kNetCtrlErr : apply_net_control(control_request_, max_queue_pairs(), control_);
-    uint32_t written = 0;
-    if (ack && memory()->write(ack->addr, std::span(&status, 1))) written = 1;
-    q->add_used(chain->head_index(), written);
-    used = true;
-  }
-  if (q->broken()) {
-    fail_locked(*q, "control queue index moved by more than its size");
-    return;
-  }
+  } while (q->enable_notification());
   if (control_.queue_pairs != pairs_before) use_queue_pairs_locked(control_.queue_pairs);
   if (used) notify_used_locked(control_queue());
 }

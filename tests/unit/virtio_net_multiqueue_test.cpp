@@ -59,8 +59,8 @@ class NetMultiQueueTest : public ::testing::Test {
   }
   ~NetMultiQueueTest() override { net_->reset(); }
 
-  void start() {
-    const uint64_t features = feature_bit(kFeatureVersion1) | feature_bit(kNetFeatureMq) |
+  void start(uint64_t extra = 0) {
+    const uint64_t features = extra | feature_bit(kFeatureVersion1) | feature_bit(kNetFeatureMq) |
                               feature_bit(kNetFeatureCtrlVq) | feature_bit(kNetFeatureCtrlRx) |
                               feature_bit(kNetFeatureCtrlMacAddr);
     std::array<int, kQueues> fds{};
@@ -236,6 +236,17 @@ TEST_F(NetMultiQueueTest, RequestSplitOverBuffersAndMissingAck) {
   ASSERT_TRUE(eventually([&] { return drivers_[kCtrl]->used_idx() == 2; }));
   EXPECT_EQ(drivers_[kCtrl]->used_elem(1).len, 0u);
   EXPECT_FALSE(irq_.needs_reset.load());
+}
+
+// Linux kicks the control queue only when avail_event asks for it; a device that never
+// re-enabled notification would miss every request after the first, and the driver spins.
+TEST_F(NetMultiQueueTest, ControlQueueAsksForTheNextKickWithEventIdx) {
+  start(feature_bit(kFeatureRingEventIdx));
+  for (const uint8_t pairs : {uint8_t{2}, uint8_t{1}, uint8_t{2}}) {
+    EXPECT_EQ(control({kNetCtrlMq, kNetCtrlMqVqPairsSet, pairs, 0}), kNetCtrlOk);
+    EXPECT_EQ(drivers_[kCtrl]->avail_event(), drivers_[kCtrl]->avail_idx());
+  }
+  EXPECT_TRUE(active(1));
 }
 
 TEST_F(NetMultiQueueTest, ControlRequestOutsideRamNeedsReset) {
