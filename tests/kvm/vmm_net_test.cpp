@@ -5,10 +5,12 @@
 // is run here, by the test process itself.
 //
 // One boot per backend, because a boot costs 15-25 s in the sandbox:
-//   tap:  two TAP devices this test creates (vmmtap0 192.168.200.1/24, vmmtap1 192.168.201.1/24)
-//         and deletes again; the guest takes .2 on each NIC (found by the MAC given with mac=),
-//         pings both host addresses, sends 64 MiB to a TCP sink here and fetches 64 MiB from an
-//         HTTP server here; both sides compare sha256.
+//   tap:  two TAP devices this test creates (vmmtap0 192.168.200.1/24, vmmtap1 192.168.201.1/24,
+//         a multi-queue TAP that the second NIC uses with queues=2; two vCPUs, so the guest
+//         enables both pairs) and deletes again; the guest takes .2 on each NIC (found by the MAC
+//         given with mac=), pings both host addresses, sends 64 MiB over the first NIC to a TCP
+//         sink here and fetches 64 MiB over the second from an HTTP server here; both sides
+//         compare sha256.
 //   user: libslirp NAT; the guest gets its address by DHCP, fetches a file from a server on the
 //         host's 127.0.0.1 (10.0.2.2 from the guest) and serves a token with httpd, which a
 //         client here reaches through a hostfwd port on 127.0.0.1.
@@ -19,6 +21,7 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -197,6 +200,9 @@ class HttpFileServer final : public HostServer {
         if (n <= 0) return;
         request.append(buf.data(), static_cast<size_t>(n));
       }
+      // A transfer that stalls must end the scenario (with its log), not block the server.
+      const timeval send_timeout{30, 0};
+      ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &send_timeout, sizeof send_timeout);
       const uint64_t size = fs::file_size(file_);
       const std::string head =
           "HTTP/1.0 200 OK\r\nContent-Type: application/octet-stream\r\n"
@@ -262,16 +268,17 @@ bool interface_exists(const std::string& name) {
 // A TAP this test made, with one host address; deleted again on destruction.
 class ScopedTap {
  public:
-  ScopedTap(std::string name, const std::string& host_cidr) {
+  ScopedTap(std::string name, const std::string& host_cidr, bool multi_queue = false) {
     const auto deadline = Clock::now() + 30s;
     if (interface_exists(name)) {
       throw std::runtime_error("a network interface named " + name +
                                " exists already; refusing to touch it");
     }
     name_ = std::move(name);  // from here on it is ours to delete
+    std::vector<std::string> add{"ip", "tuntap", "add", "dev", name_, "mode", "tap"};
+    if (multi_queue) add.emplace_back("multi_queue");
     for (const std::vector<std::string>& cmd :
-         {std::vector<std::string>{"ip", "tuntap", "add", "dev", name_, "mode", "tap"},
-          std::vector<std::string>{"ip", "addr", "add", host_cidr, "dev", name_},
+         {add, std::vector<std::string>{"ip", "addr", "add", host_cidr, "dev", name_},
           std::vector<std::string>{"ip", "link", "set", "dev", name_, "up"}}) {
       const ToolResult r = run_tool(cmd, deadline);
       if (!r.ok()) {
@@ -385,7 +392,8 @@ class NetScenario {
     return true;
   }
 
-  std::vector<std::string> vmm_argv(const std::string& actions, const std::string& extra) const {
+  std::vector<std::string> vmm_argv(const std::string& actions, const std::string& extra,
+                                    const std::string& cpus = "1") const {
     const KvmTestEnv& env = KvmTestEnv::get();
     std::string cmdline =
         "console=ttyS0 reboot=k panic=-1 quiet pci=noearly root=/dev/vda rootfstype=ext4 rw "
@@ -395,7 +403,7 @@ class NetScenario {
     if (!extra.empty()) cmdline += " " + extra;
     if (!env.cmdline_extra.empty()) cmdline += " " + env.cmdline_extra;
     return {env.vmm_bin, "run",       "--kernel", env.kernel,        "--initrd",
-            initrd_,     "--cmdline", cmdline,    "--cpus",          "1",
+            initrd_,     "--cmdline", cmdline,    "--cpus",          cpus,
             "--memory",  "512M",      "--disk",   root_img_.string()};
   }
 
@@ -411,23 +419,23 @@ class NetScenario {
     if (!prepare(r)) return;
     const auto deadline = Clock::now() + 2 * KvmTestEnv::get().test_limit;
     ScopedTap tap0("vmmtap0", "192.168.200.1/24");
-    ScopedTap tap1("vmmtap1", "192.168.201.1/24");
+    ScopedTap tap1("vmmtap1", "192.168.201.1/24", /*multi_queue=*/true);
 
     const fs::path host_file = scratch_ / "to-guest.data";
     write_random_file(host_file, kBulkBytes, static_cast<uint64_t>(::getpid()));
     r.host_file_sha256 = sha256_file(host_file);
     const fs::path sink_file = scratch_ / "from-guest.data";
     TcpSink sink("192.168.200.1", sink_file);
-    HttpFileServer http("192.168.200.1", host_file);
+    HttpFileServer http("192.168.201.1", host_file);
 
     const std::string actions =
         std::string("netinfo,ipaddr:") + kMac0 + "=192.168.200.2/24" + ",ipaddr:" + kMac1 +
         "=192.168.201.2/24" + ",ping:192.168.200.1,ping:192.168.201.1" +
         ",tcpsend:192.168.200.1:" + std::to_string(sink.port()) +
-        ",fetch:bulk=http://192.168.200.1:" + std::to_string(http.port()) + "/bulk,reboot";
-    auto argv = vmm_argv(actions, "");
+        ",fetch:bulk=http://192.168.201.1:" + std::to_string(http.port()) + "/bulk,reboot";
+    auto argv = vmm_argv(actions, "", "2");
     argv.insert(argv.end(), {"--net", std::string("tap=vmmtap0,mac=") + kMac0, "--net",
-                             std::string("tap=vmmtap1,mac=") + kMac1});
+                             std::string("tap=vmmtap1,mac=") + kMac1 + ",queues=2"});
     spawn(argv);
     if (!vm_->wait_for_stdout("VMMTEST: actions finished", deadline)) {
       r.problem = "the guest never reported 'VMMTEST: actions finished'";
@@ -529,6 +537,16 @@ TEST_F(TapNet, GuestSeesTwoVirtioNicsWithTheGivenMacs) {
     EXPECT_NE(r().console.find(std::string("=mac:") + mac + " mtu:1500 driver:virtio_net"),
               std::string::npos)
         << "no virtio_net interface with MAC " << mac << where();
+  }
+}
+
+TEST_F(TapNet, QueuesOptionGivesTheGuestTwoQueuePairs) {
+  for (const auto& [mac, queues] :
+       {std::pair{kMac0, "rxq:1 txq:1"}, std::pair{kMac1, "rxq:2 txq:2"}}) {
+    EXPECT_NE(
+        r().console.find(std::string("=mac:") + mac + " mtu:1500 driver:virtio_net " + queues),
+        std::string::npos)
+        << "the NIC with MAC " << mac << " does not show " << queues << where();
   }
 }
 
