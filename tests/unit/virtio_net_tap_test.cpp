@@ -130,6 +130,49 @@ TEST(TapBackend, BridgeOptionBringsTheTapUpAsAPortOfTheBridge) {
   EXPECT_EQ(problem, "");
 }
 
+// The TAP's transmit queues in sysfs: one per attached queue.
+int tap_tx_queues(const std::string& name) {
+  int n = 0;
+  std::error_code ec;
+  for (const auto& e :
+       std::filesystem::directory_iterator("/sys/class/net/" + name + "/queues", ec)) {
+    if (e.path().filename().string().rfind("tx-", 0) == 0) ++n;
+  }
+  return n;
+}
+
+TEST(TapBackend, MultiQueueTapQueuesDetachAndAttach) {
+  if (!can_create_taps()) GTEST_SKIP() << "needs root and /dev/net/tun";
+  const std::string name = "vmmnetmq0";
+  {
+    TapBackend q0(name, {}, /*multi_queue=*/true);
+    TapBackend q1(name, {}, /*multi_queue=*/true);
+    EXPECT_EQ(tap_tx_queues(name), 2);
+    q1.set_queue_active(false);
+    EXPECT_EQ(tap_tx_queues(name), 1);
+    q1.set_queue_active(false);  // idempotent
+    q1.set_queue_active(true);
+    EXPECT_EQ(tap_tx_queues(name), 2);
+    q0.set_queue_active(true);  // attached already: nothing to do
+    EXPECT_EQ(tap_tx_queues(name), 2);
+    // A single-queue attach to the multi-queue TAP is refused.
+    EXPECT_THROW(TapBackend tap(name), ConfigError);
+  }
+  EXPECT_EQ(::if_nametoindex(name.c_str()), 0u);
+}
+
+TEST(TapBackend, QueuesOnASingleQueueTapSaysWhy) {
+  if (!can_create_taps()) GTEST_SKIP() << "needs root and /dev/net/tun";
+  const std::string name = "vmmnetmq1";
+  const TapBackend single(name);
+  try {
+    const TapBackend tap(name, {}, /*multi_queue=*/true);
+    ADD_FAILURE() << "a multi-queue attach to a single-queue TAP succeeded";
+  } catch (const ConfigError& e) {
+    EXPECT_NE(std::string(e.what()).find("multi_queue"), std::string::npos) << e.what();
+  }
+}
+
 TEST(TapBackend, BadNameIsAConfigError) {
   EXPECT_THROW(TapBackend("this-name-is-far-too-long"), ConfigError);
 }
