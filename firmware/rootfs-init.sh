@@ -19,6 +19,7 @@
 #   bench:DEV        sequential write/read MB/s and 4 KiB random-read IOPS with blkbench, the
 #                    random reads at queue depth 1 and 32
 #   netinfo          network interfaces: nic_count, nic_NAME=mac:MAC mtu:MTU driver:DRIVER
+#                    rxq:N txq:N (the queues the kernel uses)
 #   ipaddr:MAC=A/P   bring up the interface with that MAC and give it address A/P:
 #                    ipaddr_A=NAME|no interface|failed
 #   ping:ADDR        20 pings, 0.2 s apart: ping_ADDR=N% (the packet loss)
@@ -179,12 +180,14 @@ iface_by_mac() {
 }
 
 netinfo() {
-  local dir name count=0
+  local dir name count=0 rxq txq
   for dir in /sys/class/net/*; do
     name=${dir##*/}
     [ "$name" = lo ] && continue
     count=$((count + 1))
-    mark "nic_$name=mac:$(cat "$dir/address") mtu:$(cat "$dir/mtu") driver:$(basename "$(readlink -f "$dir/device/driver" 2>/dev/null)")"
+    rxq=$(ls -d "$dir"/queues/rx-* 2>/dev/null | wc -l)
+    txq=$(ls -d "$dir"/queues/tx-* 2>/dev/null | wc -l)
+    mark "nic_$name=mac:$(cat "$dir/address") mtu:$(cat "$dir/mtu") driver:$(basename "$(readlink -f "$dir/device/driver" 2>/dev/null)") rxq:$rxq txq:$txq"
   done
   mark "nic_count=$count"
 }

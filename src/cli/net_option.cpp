@@ -113,13 +113,24 @@ virtio::NetConfig parse_net_option(std::string_view spec) {
       if (net.kind != virtio::NetConfig::Kind::kTap) bad("vhost-device= needs tap=NAME");
       if (value.empty()) bad("vhost-device= needs a path");
       net.vhost_device = std::string(value);
+    } else if (key == "queues") {
+      if (net.kind != virtio::NetConfig::Kind::kTap) bad("queues= needs tap=NAME");
+      unsigned n = 0;
+      const auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), n);
+      if (value.empty() || ec != std::errc{} || end != value.data() + value.size() || n == 0 ||
+          n > virtio::kNetMaxQueuePairs) {
+        bad("queues=" + std::string(value) + " is not a number of queue pairs (1-" +
+            std::to_string(virtio::kNetMaxQueuePairs) + ")");
+      }
+      net.queues = static_cast<uint16_t>(n);
     } else if (key == "hostfwd") {
       if (net.kind != virtio::NetConfig::Kind::kUser) bad("hostfwd= needs user mode networking");
       net.host_forwards.push_back(parse_hostfwd(value));
     } else {
-      bad("unknown option '" + std::string(key) + "' (mac, bridge, vhost, hostfwd)");
+      bad("unknown option '" + std::string(key) + "' (mac, bridge, vhost, queues, hostfwd)");
     }
   }
+  if (net.vhost && net.queues > 1) bad("vhost=on moves one queue pair; use queues=1 with it");
   return net;
 }
 

@@ -269,6 +269,7 @@ virtio::NetConfig parse_interface(const json& v, const std::string& path) {
   std::optional<std::string> bridge;
   std::optional<bool> vhost;
   std::optional<std::string> vhost_device;
+  std::optional<uint16_t> queues;
   bool have_forwards = false;
   for_each_member(v, path, [&](const std::string& key, const json& value, const std::string& f) {
     if (key == "iface_id") {
@@ -295,6 +296,8 @@ virtio::NetConfig parse_interface(const json& v, const std::string& path) {
     } else if (key == "vhost_device") {
       vhost_device = get_string(value, f);
       if (vhost_device->empty()) fail(f, "must not be empty");
+    } else if (key == "queues") {
+      queues = static_cast<uint16_t>(get_uint(value, f, 1, virtio::kNetMaxQueuePairs));
     } else if (key == "guest_mac") {
       if (value.is_null()) {
         net.mac.reset();
@@ -327,11 +330,16 @@ virtio::NetConfig parse_interface(const json& v, const std::string& path) {
     net.bridge = bridge.value_or("");
     net.vhost = vhost.value_or(false);
     net.vhost_device = vhost_device.value_or("");
+    net.queues = queues.value_or(1);
+    if (net.vhost && net.queues > 1) {
+      fail(member_path(path, "queues"), "vhost-net moves one queue pair; use \"queues\": 1 with it");
+    }
   } else {
     if (tap) fail(member_path(path, "host_dev_name"), "not used with \"kind\": \"user\"");
     if (bridge) fail(member_path(path, "bridge"), "needs a tap interface");
     if (vhost.value_or(false)) fail(member_path(path, "vhost"), "needs a tap interface");
     if (vhost_device) fail(member_path(path, "vhost_device"), "needs a tap interface");
+    if (queues) fail(member_path(path, "queues"), "needs a tap interface");
     net.kind = virtio::NetConfig::Kind::kUser;
   }
   return net;
@@ -543,6 +551,7 @@ json vm_config_to_json(const VmConfig& config) {
       if (!net.bridge.empty()) n["bridge"] = net.bridge;
       if (net.vhost) n["vhost"] = true;
       if (!net.vhost_device.empty()) n["vhost_device"] = net.vhost_device;
+      if (net.queues != 1) n["queues"] = net.queues;
     } else {
       n["kind"] = "user";
       json fwds = json::array();

@@ -2,7 +2,9 @@
 
 #include <spdlog/spdlog.h>
 
+#include <string>
 #include <string_view>
+#include <vector>
 
 #include "vmm/common/error.hpp"
 #include "vmm/virtio/net_slirp.hpp"
@@ -36,10 +38,10 @@ MacAddress default_mac(const NetConfig& config, size_t index) {
 std::shared_ptr<VirtioDevice> make_net_device(const NetConfig& config, EventLoop& loop,
                                               size_t index) {
   const MacAddress mac = config.mac.value_or(default_mac(config, index));
-  std::unique_ptr<NetBackend> backend;
+  std::vector<std::unique_ptr<NetBackend>> backends;
   if (config.kind == NetConfig::Kind::kTap) {
-    auto tap = std::make_unique<TapBackend>(config.tap_name, config.bridge);
-    if (config.vhost) {
+    if (config.vhost && config.queues == 1) {
+      auto tap = std::make_unique<TapBackend>(config.tap_name, config.bridge);
       std::string why;
       std::unique_ptr<VhostNet> vhost;
       try {
@@ -54,12 +56,18 @@ std::shared_ptr<VirtioDevice> make_net_device(const NetConfig& config, EventLoop
         return std::make_shared<VhostNetDevice>(std::move(tap), std::move(vhost), mac, loop);
       spdlog::warn("virtio-net {}: vhost-net unavailable ({}): using the user-space data path",
                    config.tap_name, why);
+      backends.push_back(std::move(tap));
+    } else {
+      const bool multi_queue = config.queues > 1;
+      for (uint16_t i = 0; i < config.queues; ++i) {
+        backends.push_back(std::make_unique<TapBackend>(
+            config.tap_name, i == 0 ? config.bridge : std::string(), multi_queue));
+      }
     }
-    backend = std::move(tap);
   } else {
-    backend = std::make_unique<SlirpBackend>(config.host_forwards, loop);
+    backends.push_back(std::make_unique<SlirpBackend>(config.host_forwards, loop));
   }
-  return std::make_shared<VirtioNet>(std::move(backend), mac, loop);
+  return std::make_shared<VirtioNet>(std::move(backends), mac, loop);
 }
 
 }  // namespace vmm::virtio

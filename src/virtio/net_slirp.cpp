@@ -12,6 +12,7 @@
 
 #include "slirp_library.hpp"
 #include "vmm/common/error.hpp"
+#include "vmm/virtio/iovec_copy.hpp"
 
 namespace vmm::virtio {
 
@@ -40,6 +41,7 @@ struct SlirpBackend::Impl : std::enable_shared_from_this<Impl> {
   bool round_scheduled = false;
   // Frames for the guest.
   std::deque<std::vector<uint8_t>> inbound;
+  std::vector<uint8_t> send_buffer;  // one transmitted packet, flattened for libslirp
   uint64_t dropped = 0;
   std::function<void()> on_readable;
   bool armed = false;
@@ -266,18 +268,21 @@ void SlirpBackend::wait_readable() {
   impl_->armed = true;
 }
 
-size_t SlirpBackend::receive(std::span<uint8_t> buffer) {
+size_t SlirpBackend::receive(std::span<const iovec> buffers) {
   if (impl_->inbound.empty()) return 0;
   std::vector<uint8_t> packet = std::move(impl_->inbound.front());
   impl_->inbound.pop_front();
-  if (packet.size() > buffer.size()) return 0;  // cannot happen: bounded in frame_for_guest
-  std::memcpy(buffer.data(), packet.data(), packet.size());
+  scatter(packet, buffers);  // a cut packet reports its full length: the device drops it
   return packet.size();
 }
 
-bool SlirpBackend::send(std::span<const uint8_t> packet) {
+bool SlirpBackend::send(std::span<const iovec> segments) {
+  // libslirp takes one flat frame.
+  std::vector<uint8_t>& packet = impl_->send_buffer;
+  packet.clear();
+  gather(segments, packet);
   if (impl_->slirp == nullptr || packet.size() <= kVirtioNetHdrSize) return false;
-  const std::span<const uint8_t> frame = packet.subspan(kVirtioNetHdrSize);
+  const auto frame = std::span<const uint8_t>(packet).subspan(kVirtioNetHdrSize);
   impl_->lib.input(impl_->slirp, frame.data(), static_cast<int>(frame.size()));
   impl_->schedule_round();
   return true;

@@ -7,6 +7,7 @@
 #include <spdlog/spdlog.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -14,6 +15,7 @@
 #include <filesystem>
 
 #include "vmm/common/error.hpp"
+#include "vmm/virtio/iovec_copy.hpp"
 
 namespace vmm::virtio {
 
@@ -50,7 +52,8 @@ void join_bridge(const std::string& tap, const std::string& bridge) {
 
 }  // namespace
 
-TapBackend::TapBackend(const std::string& name, const std::string& bridge) : name_(name) {
+TapBackend::TapBackend(const std::string& name, const std::string& bridge, bool multi_queue)
+    : name_(name), multi_queue_(multi_queue) {
   if (name.empty() || name.size() >= IFNAMSIZ) {
     throw ConfigError("--net tap=" + name + ": not a valid interface name");
   }
@@ -60,10 +63,16 @@ TapBackend::TapBackend(const std::string& name, const std::string& bridge) : nam
   }
   ifreq ifr{};
   std::memcpy(ifr.ifr_name, name.data(), name.size());
-  ifr.ifr_flags = IFF_TAP | IFF_NO_PI | IFF_VNET_HDR;
+  ifr.ifr_flags =
+      static_cast<short>(IFF_TAP | IFF_NO_PI | IFF_VNET_HDR | (multi_queue ? IFF_MULTI_QUEUE : 0));
   if (::ioctl(fd_.get(), TUNSETIFF, &ifr) < 0) {
-    throw ConfigError("--net tap=" + name + ": cannot attach (TUNSETIFF): " + std::strerror(errno) +
-                      (errno == EPERM ? " (needs CAP_NET_ADMIN or a TAP owned by this user)" : ""));
+    const int error = errno;
+    throw ConfigError(
+        "--net tap=" + name + ": cannot attach (TUNSETIFF): " + std::strerror(error) +
+        (error == EPERM ? " (needs CAP_NET_ADMIN or a TAP owned by this user)" : "") +
+        (error == EINVAL && multi_queue
+             ? " (queues= needs a TAP vmm creates or one made with 'ip tuntap ... multi_queue')"
+             : ""));
   }
   int hdr_size = static_cast<int>(kVirtioNetHdrSize);
   if (::ioctl(fd_.get(), TUNSETVNETHDRSZ, &hdr_size) < 0) {
@@ -89,6 +98,17 @@ void TapBackend::set_offloads(const NetOffloads& guest_accepts) {
     return;
   }
   spdlog::warn("virtio-net {}: TUNSETOFFLOAD {:#x} failed: {}", name_, flags, std::strerror(errno));
+}
+
+void TapBackend::set_queue_active(bool active) {
+  if (!multi_queue_ || active == attached_) return;
+  ifreq ifr{};
+  ifr.ifr_flags = static_cast<short>(active ? IFF_ATTACH_QUEUE : IFF_DETACH_QUEUE);
+  if (::ioctl(fd_.get(), TUNSETQUEUE, &ifr) < 0) {
+    report_error(active ? "attaching the queue" : "detaching the queue", errno);
+    return;
+  }
+  attached_ = active;
 }
 
 void TapBackend::start(EventLoop& loop, std::function<void()> on_readable) {
@@ -118,9 +138,9 @@ void TapBackend::report_error(const char* op, int error) {
   }
 }
 
-size_t TapBackend::receive(std::span<uint8_t> buffer) {
+size_t TapBackend::receive(std::span<const iovec> buffers) {
   for (;;) {
-    const ssize_t n = ::read(fd_.get(), buffer.data(), buffer.size());
+    const ssize_t n = ::readv(fd_.get(), buffers.data(), static_cast<int>(buffers.size()));
     if (n >= 0) return static_cast<size_t>(n);
     if (errno == EINTR) continue;
     if (errno != EAGAIN) {
@@ -131,10 +151,10 @@ size_t TapBackend::receive(std::span<uint8_t> buffer) {
   }
 }
 
-bool TapBackend::send(std::span<const uint8_t> packet) {
+bool TapBackend::send(std::span<const iovec> segments) {
   for (;;) {
-    const ssize_t n = ::write(fd_.get(), packet.data(), packet.size());
-    if (n >= 0) return static_cast<size_t>(n) == packet.size();
+    const ssize_t n = ::writev(fd_.get(), segments.data(), static_cast<int>(segments.size()));
+    if (n >= 0) return static_cast<size_t>(n) == iovec_total(segments);
     if (errno == EINTR) continue;
     report_error("write", errno);
     return false;

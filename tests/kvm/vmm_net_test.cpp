@@ -5,11 +5,12 @@
 // is run here, by the test process itself.
 //
 // One boot per backend, because a boot costs 15-25 s in the sandbox:
-//   tap:  three TAP devices this test creates (vmmtap0 192.168.200.1/24, vmmtap1
-//         192.168.201.1/24, vmmtap2 192.168.202.1/24) and deletes again; the guest takes .2 on
-//         each NIC (found by the MAC given with mac=), pings every host address, sends 64 MiB to
-//         a TCP sink here and fetches 64 MiB from an HTTP server here over the user-space data
-//         path (vmmtap0), then sends 64 MiB and fetches 16 MiB over vhost-net (vmmtap1,
+//   tap:  four TAP devices this test creates (vmmtap0 192.168.200.1/24 ... vmmtap3
+//         192.168.203.1/24) and deletes again, two vCPUs; the guest takes .2 on each NIC (found
+//         by the MAC given with mac=) and pings every host address. Over the user-space data
+//         path it sends 64 MiB to a TCP sink here (vmmtap0, one queue pair) and fetches 64 MiB
+//         from an HTTP server here (vmmtap3, a multi-queue TAP used with queues=2, so the guest
+//         enables both pairs); then it sends 64 MiB and fetches 16 MiB over vhost-net (vmmtap1,
 //         vhost=on); both sides compare sha256. vmmtap2 asks for vhost-net at a device node that
 //         does not exist: one warning, and the NIC still works over the user-space path.
 //   user: libslirp NAT; the guest gets its address by DHCP, fetches a file from a server on the
@@ -22,6 +23,7 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -60,6 +62,7 @@ constexpr uint64_t kUserFileBytes = 4 * kMiB;
 constexpr const char* kMac0 = "52:54:00:12:34:01";
 constexpr const char* kMac1 = "52:54:00:12:34:02";
 constexpr const char* kMac2 = "52:54:00:12:34:03";
+constexpr const char* kMac3 = "52:54:00:12:34:04";
 
 std::string sha256_file(const fs::path& file) {
   const ToolResult r = run_tool({"sha256sum", file.string()}, Clock::now() + 60s);
@@ -202,6 +205,9 @@ class HttpFileServer final : public HostServer {
         if (n <= 0) return;
         request.append(buf.data(), static_cast<size_t>(n));
       }
+      // A transfer that stalls must end the scenario (with its log), not block the server.
+      const timeval send_timeout{30, 0};
+      ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &send_timeout, sizeof send_timeout);
       const uint64_t size = fs::file_size(file_);
       const std::string head =
           "HTTP/1.0 200 OK\r\nContent-Type: application/octet-stream\r\n"
@@ -281,16 +287,17 @@ bool thread_named(const std::string& comm) {
 // A TAP this test made, with one host address; deleted again on destruction.
 class ScopedTap {
  public:
-  ScopedTap(std::string name, const std::string& host_cidr) {
+  ScopedTap(std::string name, const std::string& host_cidr, bool multi_queue = false) {
     const auto deadline = Clock::now() + 30s;
     if (interface_exists(name)) {
       throw std::runtime_error("a network interface named " + name +
                                " exists already; refusing to touch it");
     }
     name_ = std::move(name);  // from here on it is ours to delete
+    std::vector<std::string> add{"ip", "tuntap", "add", "dev", name_, "mode", "tap"};
+    if (multi_queue) add.emplace_back("multi_queue");
     for (const std::vector<std::string>& cmd :
-         {std::vector<std::string>{"ip", "tuntap", "add", "dev", name_, "mode", "tap"},
-          std::vector<std::string>{"ip", "addr", "add", host_cidr, "dev", name_},
+         {add, std::vector<std::string>{"ip", "addr", "add", host_cidr, "dev", name_},
           std::vector<std::string>{"ip", "link", "set", "dev", name_, "up"}}) {
       const ToolResult r = run_tool(cmd, deadline);
       if (!r.ok()) {
@@ -371,7 +378,7 @@ class NetScenario {
     collect(r);
     if (backend_ == Backend::kTap) {
       r.taps_removed = !interface_exists("vmmtap0") && !interface_exists("vmmtap1") &&
-                       !interface_exists("vmmtap2");
+                       !interface_exists("vmmtap2") && !interface_exists("vmmtap3");
     }
     std::error_code ec;
     fs::remove_all(scratch_, ec);
@@ -416,7 +423,8 @@ class NetScenario {
     return true;
   }
 
-  std::vector<std::string> vmm_argv(const std::string& actions, const std::string& extra) const {
+  std::vector<std::string> vmm_argv(const std::string& actions, const std::string& extra,
+                                    const std::string& cpus = "1") const {
     const KvmTestEnv& env = KvmTestEnv::get();
     std::string cmdline =
         "console=ttyS0 reboot=k panic=-1 quiet pci=noearly root=/dev/vda rootfstype=ext4 rw "
@@ -426,7 +434,7 @@ class NetScenario {
     if (!extra.empty()) cmdline += " " + extra;
     if (!env.cmdline_extra.empty()) cmdline += " " + env.cmdline_extra;
     return {env.vmm_bin, "run",       "--kernel", env.kernel,        "--initrd",
-            initrd_,     "--cmdline", cmdline,    "--cpus",          "1",
+            initrd_,     "--cmdline", cmdline,    "--cpus",          cpus,
             "--memory",  "512M",      "--disk",   root_img_.string()};
   }
 
@@ -444,13 +452,14 @@ class NetScenario {
     ScopedTap tap0("vmmtap0", "192.168.200.1/24");
     ScopedTap tap1("vmmtap1", "192.168.201.1/24");
     ScopedTap tap2("vmmtap2", "192.168.202.1/24");
+    ScopedTap tap3("vmmtap3", "192.168.203.1/24", /*multi_queue=*/true);
 
     const fs::path host_file = scratch_ / "to-guest.data";
     write_random_file(host_file, kBulkBytes, static_cast<uint64_t>(::getpid()));
     r.host_file_sha256 = sha256_file(host_file);
     const fs::path sink_file = scratch_ / "from-guest.data";
     TcpSink sink("192.168.200.1", sink_file);
-    HttpFileServer http("192.168.200.1", host_file);
+    HttpFileServer http("192.168.203.1", host_file);
     const fs::path vhost_sink_file = scratch_ / "from-guest-vhost.data";
     TcpSink vhost_sink("192.168.201.1", vhost_sink_file);
     const fs::path vhost_file = scratch_ / "to-guest-vhost.data";
@@ -460,18 +469,20 @@ class NetScenario {
 
     const std::string actions =
         std::string("netinfo,ipaddr:") + kMac0 + "=192.168.200.2/24" + ",ipaddr:" + kMac1 +
-        "=192.168.201.2/24" + ",ipaddr:" + kMac2 + "=192.168.202.2/24" +
-        ",ping:192.168.200.1,ping:192.168.201.1,ping:192.168.202.1" +
+        "=192.168.201.2/24" + ",ipaddr:" + kMac2 + "=192.168.202.2/24" + ",ipaddr:" + kMac3 +
+        "=192.168.203.2/24" + ",ping:192.168.200.1,ping:192.168.201.1,ping:192.168.202.1" +
+        ",ping:192.168.203.1" +
         ",tcpsend:192.168.200.1:" + std::to_string(sink.port()) +
-        ",fetch:bulk=http://192.168.200.1:" + std::to_string(http.port()) + "/bulk" +
+        ",fetch:bulk=http://192.168.203.1:" + std::to_string(http.port()) + "/bulk" +
         ",tcpsend:192.168.201.1:" + std::to_string(vhost_sink.port()) +
         ",fetch:vhost=http://192.168.201.1:" + std::to_string(vhost_http.port()) + "/bulk,reboot";
-    auto argv = vmm_argv(actions, "");
+    auto argv = vmm_argv(actions, "", "2");
     argv.insert(
         argv.end(),
         {"--log-level", "info", "--net", std::string("tap=vmmtap0,mac=") + kMac0, "--net",
          std::string("tap=vmmtap1,vhost=on,mac=") + kMac1, "--net",
-         std::string("tap=vmmtap2,vhost=on,vhost-device=/nonexistent/vhost-net,mac=") + kMac2});
+         std::string("tap=vmmtap2,vhost=on,vhost-device=/nonexistent/vhost-net,mac=") + kMac2,
+         "--net", std::string("tap=vmmtap3,queues=2,mac=") + kMac3});
     spawn(argv);
     // vhost-net's worker, named after its owner: a kernel thread (before Linux 6.4) or a
     // thread of vmm itself. Looked for while the guest is up.
@@ -577,12 +588,22 @@ class TapNet : public ::testing::Test {
   static std::string where() { return " (log: " + r().log_path + ")"; }
 };
 
-TEST_F(TapNet, GuestSeesThreeVirtioNicsWithTheGivenMacs) {
-  EXPECT_EQ(r().mark("nic_count"), "3") << where();
-  for (const char* mac : {kMac0, kMac1, kMac2}) {
+TEST_F(TapNet, GuestSeesFourVirtioNicsWithTheGivenMacs) {
+  EXPECT_EQ(r().mark("nic_count"), "4") << where();
+  for (const char* mac : {kMac0, kMac1, kMac2, kMac3}) {
     EXPECT_NE(r().console.find(std::string("=mac:") + mac + " mtu:1500 driver:virtio_net"),
               std::string::npos)
         << "no virtio_net interface with MAC " << mac << where();
+  }
+}
+
+TEST_F(TapNet, QueuesOptionGivesTheGuestTwoQueuePairs) {
+  for (const auto& [mac, queues] :
+       {std::pair{kMac0, "rxq:1 txq:1"}, std::pair{kMac3, "rxq:2 txq:2"}}) {
+    EXPECT_NE(
+        r().console.find(std::string("=mac:") + mac + " mtu:1500 driver:virtio_net " + queues),
+        std::string::npos)
+        << "the NIC with MAC " << mac << " does not show " << queues << where();
   }
 }
 
@@ -608,7 +629,8 @@ TEST_F(TapNet, GuestSends64MiBThatArriveIntact) {
       << "the host received other data than the guest sent" << where();
 }
 
-TEST_F(TapNet, GuestReceives64MiBIntact) {
+TEST_F(TapNet, GuestReceives64MiBOverTwoQueuePairsIntact) {
+  EXPECT_EQ(r().mark("ping_192.168.203.1"), "0%") << where();
   ASSERT_EQ(r().host_file_sha256.size(), 64U);
   EXPECT_EQ(r().mark("fetch_bulk_bytes"), std::to_string(kBulkBytes)) << where();
   EXPECT_EQ(r().mark("fetch_bulk_sha256"), r().host_file_sha256)
@@ -619,7 +641,7 @@ TEST_F(TapNet, GuestRebootEndsVmmCleanlyAndTheTapsAreGone) {
   ASSERT_TRUE(r().vmm_status.has_value()) << "vmm kept running after the guest rebooted" << where();
   EXPECT_TRUE(r().vmm_status->exited && r().vmm_status->code == 0)
       << r().vmm_status->describe() << where();
-  EXPECT_TRUE(r().taps_removed) << "vmmtap0/1/2 still exist after the test";
+  EXPECT_TRUE(r().taps_removed) << "vmmtap0-3 still exist after the test";
 }
 
 TEST_F(TapNet, VhostNetServesTheSecondNic) {

@@ -42,6 +42,12 @@ TEST(NetOption, Vhost) {
   EXPECT_TRUE(parse_net_option("tap=t0").vhost_device.empty());
 }
 
+TEST(NetOption, TapQueues) {
+  EXPECT_EQ(parse_net_option("tap=vmt1").queues, 1);
+  EXPECT_EQ(parse_net_option("tap=vmt1,queues=4,mac=02:00:00:00:00:01").queues, 4);
+  EXPECT_EQ(parse_net_option("tap=vmt1,queues=16").queues, 16);
+}
+
 TEST(NetOption, UserWithForwards) {
   const NetConfig n = parse_net_option("user,hostfwd=tcp::2222-:22,hostfwd=tcp:0.0.0.0:8080-:80");
   EXPECT_EQ(n.kind, NetConfig::Kind::kUser);
@@ -79,6 +85,12 @@ TEST(NetOption, Errors) {
   expect_error("user,speed=10", "unknown option");
   expect_error("user,bridge=br0", "needs tap=NAME");
   expect_error("tap=t0,bridge=", "not a valid interface name");
+  expect_error("tap=t0,queues=0", "not a number of queue pairs (1-16)");
+  expect_error("tap=t0,queues=17", "not a number of queue pairs");
+  expect_error("tap=t0,queues=2x", "not a number of queue pairs");
+  expect_error("tap=t0,queues=", "not a number of queue pairs");
+  expect_error("tap=t0,queues=-1", "not a number of queue pairs");
+  expect_error("user,queues=2", "needs tap=NAME");
   expect_error("tap=t0,bridge=abcdefghijklmnopq", "not a valid interface name");
   expect_error("tap=t0,bridge=a/b", "not a valid interface name");
   expect_error("user,novalue", "not KEY=VALUE");
@@ -87,6 +99,8 @@ TEST(NetOption, Errors) {
   expect_error("tap=t0,vhost=", "on or off");
   expect_error("user,vhost-device=/dev/x", "needs tap=NAME");
   expect_error("tap=t0,vhost-device=", "needs a path");
+  expect_error("tap=t0,vhost=on,queues=2", "one queue pair");
+  expect_error("tap=t0,queues=2,vhost=on", "one queue pair");
 }
 
 TEST(NetOption, DefaultMacIsStableLocalAndDistinct) {

@@ -271,6 +271,176 @@ TEST_F(NetTest, NoReceiveBuffersHoldsTheBackendUntilTheGuestKicks) {
   EXPECT_EQ(net_->counters().rx_drops, 0u);
 }
 
+TEST_F(NetTest, TransmitHandsTheGuestBuffersToTheBackendInPlace) {
+  start(kBase);
+  const auto p = packet(200);
+  ASSERT_TRUE(mem_.write(GuestAddress(0x100000), std::span(p).first(5)));  // header split
+  ASSERT_TRUE(mem_.write(GuestAddress(0x100100), std::span(p).subspan(5, 100)));
+  ASSERT_TRUE(mem_.write(GuestAddress(0x100400), std::span(p).subspan(105)));
+  tx_driver_.add_chain({{0x100000, 5, false},
+                        {0x100100, 100, false},
+                        {0x100400, static_cast<uint32_t>(p.size() - 105), false}});
+  kick(tx_kick_);
+  ASSERT_TRUE(eventually([&] { return tx_driver_.used_idx() == 1; }));
+  std::lock_guard lock(shared_->mutex);
+  EXPECT_EQ(shared_->send_segments, 3u);  // one segment per guest buffer: no flat copy
+  ASSERT_EQ(shared_->sent.size(), 1u);
+  EXPECT_EQ(shared_->sent[0], p);
+}
+
+TEST_F(NetTest, TransmitBatchOneInterruptForAllChains) {
+  start(kBase);
+  const auto p = packet(64);
+  for (uint64_t i = 0; i < 8; ++i) {
+    ASSERT_TRUE(mem_.write(GuestAddress(0x100000 + i * 0x1000), p));
+    tx_driver_.add_chain({{0x100000 + i * 0x1000, static_cast<uint32_t>(p.size()), false}});
+  }
+  kick(tx_kick_);
+  ASSERT_TRUE(eventually([&] { return tx_driver_.used_idx() == 8; }));
+  EXPECT_EQ(net_->counters().tx_packets, 8u);
+  EXPECT_EQ(irq_.used_signals.load(), 1);
+}
+
+TEST_F(NetTest, TransmitInTooManyBuffersIsDropped) {
+  start(kBase | feature_bit(kFeatureRingIndirectDesc));
+  // An indirect table of kNetMaxSegments + 1 sixteen-byte buffers: within the maximum frame,
+  // but more segments than one writev takes.
+  const GuestAddress table(0x300000);
+  const auto n = static_cast<uint16_t>(kNetMaxSegments + 1);
+  for (uint16_t i = 0; i < n; ++i) {
+    const bool last = i + 1 == n;
+    tx_driver_.write_desc_at(table, i, 0x100000 + uint64_t{i} * 16, 16, last ? 0 : kDescFlagNext,
+                             static_cast<uint16_t>(last ? 0 : i + 1));
+  }
+  tx_driver_.set_desc(0, table.raw, n * kDescriptorSize, kDescFlagIndirect, 0);
+  tx_driver_.publish(0);
+  kick(tx_kick_);
+  ASSERT_TRUE(eventually([&] { return tx_driver_.used_idx() == 1; }));
+  EXPECT_EQ(net_->counters().tx_drops, 1u);
+  EXPECT_FALSE(irq_.needs_reset.load());
+  std::lock_guard lock(shared_->mutex);
+  EXPECT_TRUE(shared_->sent.empty());
+}
+
+TEST_F(NetTest, TransmitBufferOutsideRamNeedsReset) {
+  start(kBase);
+  tx_driver_.add_chain({{0x100000, kVirtioNetHdrSize, false}, {4 * kMiB - 16, 64, false}});
+  kick(tx_kick_);
+  ASSERT_TRUE(eventually([&] { return irq_.needs_reset.load(); }));
+  std::lock_guard lock(shared_->mutex);
+  EXPECT_TRUE(shared_->sent.empty());
+}
+
+TEST_F(NetTest, TransmitLengthsWrappingPast32BitsNeedReset) {
+  start(kBase | feature_bit(kFeatureRingIndirectDesc));
+  // Each buffer is in RAM (the same 3 MiB, repeatedly), but together they exceed 4 GiB.
+  const GuestAddress table(0x300000);
+  const uint16_t n = 1400;
+  for (uint16_t i = 0; i < n; ++i) {
+    const bool last = i + 1 == n;
+    tx_driver_.write_desc_at(table, i, 0x100000, 3 * kMiB, last ? 0 : kDescFlagNext,
+                             static_cast<uint16_t>(last ? 0 : i + 1));
+  }
+  tx_driver_.set_desc(0, table.raw, n * kDescriptorSize, kDescFlagIndirect, 0);
+  tx_driver_.publish(0);
+  kick(tx_kick_);
+  ASSERT_TRUE(eventually([&] { return irq_.needs_reset.load(); }));
+  std::lock_guard lock(shared_->mutex);
+  EXPECT_TRUE(shared_->sent.empty());
+}
+
+TEST_F(NetTest, ReceiveBufferOutsideRamNeedsReset) {
+  start(kBase);
+  rx_driver_.add_chain({{4 * kMiB - 100, 1530, true}});
+  kick(rx_kick_);
+  offer(packet(60));
+  ASSERT_TRUE(eventually([&] { return irq_.needs_reset.load(); }));
+  EXPECT_EQ(rx_driver_.used_idx(), 0);
+}
+
+// Without GSO the largest frame is 1530 bytes with the header: three 600-byte buffers cover
+// it, so the device reads straight into them.
+TEST_F(NetTest, MergeableReceiveReadsInPlaceAcrossChainsAndKeepsTheRest) {
+  start(kBase | feature_bit(kNetFeatureMrgRxbuf));
+  for (uint64_t i = 0; i < 6; ++i) rx_driver_.add_chain({{0x200000 + i * 0x1000, 600, true}});
+  kick(rx_kick_);
+  ASSERT_TRUE(eventually([&] { return armed(); }));
+  const auto p = packet(1400 - kVirtioNetHdrSize);  // 1400 bytes: 600 + 600 + 200
+  offer(p);
+  ASSERT_TRUE(eventually([&] { return rx_driver_.used_idx() == 3; }));
+  {
+    std::lock_guard lock(shared_->mutex);
+    EXPECT_EQ(shared_->receive_segments, 4u);  // three guest buffers and the spare byte
+  }
+  EXPECT_EQ(rx_driver_.used_elem(0).len, 600u);
+  EXPECT_EQ(rx_driver_.used_elem(1).len, 600u);
+  EXPECT_EQ(rx_driver_.used_elem(2).len, 200u);
+  std::vector<uint8_t> got;
+  for (uint64_t i = 0; i < 3; ++i) {
+    const auto part = read_guest(0x200000 + i * 0x1000, i < 2 ? 600 : 200);
+    got.insert(got.end(), part.begin(), part.end());
+  }
+  EXPECT_EQ(got[kNetHdrNumBuffersOffset], 3);
+  got[kNetHdrNumBuffersOffset] = 0;
+  EXPECT_EQ(got, p);
+  // The fourth chain takes the next frame; the fifth and sixth stay held, not returned.
+  offer(packet(100));
+  ASSERT_TRUE(eventually([&] { return rx_driver_.used_idx() == 4; }));
+  EXPECT_EQ(rx_driver_.used_elem(3).len, kVirtioNetHdrSize + 100);
+  EXPECT_EQ(read_guest(0x203000, kVirtioNetHdrSize)[kNetHdrNumBuffersOffset], 1);
+  std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  EXPECT_EQ(rx_driver_.used_idx(), 4);
+  EXPECT_EQ(net_->counters().rx_packets, 2u);
+  EXPECT_EQ(net_->counters().rx_bytes, 1400 - kVirtioNetHdrSize + 100);
+  EXPECT_EQ(irq_.used_signals.load(), 2);
+}
+
+TEST_F(NetTest, InPlaceReceiveWritesNumBuffersIntoASplitHeader) {
+  start(kBase);
+  // One chain: the header split over 6 + 6 bytes, then room for the largest frame.
+  rx_driver_.add_chain({{0x200000, 6, true}, {0x200100, 6, true}, {0x201000, 1518, true}});
+  kick(rx_kick_);
+  ASSERT_TRUE(eventually([&] { return armed(); }));
+  offer(packet(80));
+  ASSERT_TRUE(eventually([&] { return rx_driver_.used_idx() == 1; }));
+  {
+    std::lock_guard lock(shared_->mutex);
+    EXPECT_EQ(shared_->receive_segments, 4u);
+  }
+  EXPECT_EQ(read_guest(0x200100, 6)[kNetHdrNumBuffersOffset - 6], 1);
+  EXPECT_EQ(rx_driver_.used_elem(0).len, kVirtioNetHdrSize + 80);
+}
+
+TEST_F(NetTest, InPlaceReceiveOfAFrameBeyondTheMaximumIsDroppedAndTheBuffersKept) {
+  start(kBase | feature_bit(kNetFeatureMrgRxbuf));
+  for (uint64_t i = 0; i < 3; ++i) rx_driver_.add_chain({{0x200000 + i * 0x1000, 600, true}});
+  kick(rx_kick_);
+  ASSERT_TRUE(eventually([&] { return armed(); }));
+  offer(packet(1519));  // one byte beyond MTU + Ethernet header + VLAN tag
+  ASSERT_TRUE(eventually([&] { return net_->counters().rx_drops == 1; }));
+  EXPECT_EQ(rx_driver_.used_idx(), 0);
+  offer(packet(1518));  // exactly the largest
+  ASSERT_TRUE(eventually([&] { return rx_driver_.used_idx() == 3; }));
+  EXPECT_EQ(rx_driver_.used_elem(2).len, 1530u - 1200u);
+  EXPECT_EQ(net_->counters().rx_packets, 1u);
+}
+
+TEST_F(NetTest, ReceiveBatchOneInterruptForSeveralFrames) {
+  start(kBase);
+  for (uint64_t i = 0; i < 4; ++i) rx_driver_.add_chain({{0x200000 + i * 0x1000, 1530, true}});
+  kick(rx_kick_);
+  ASSERT_TRUE(eventually([&] { return armed(); }));
+  {
+    std::lock_guard lock(shared_->mutex);
+    for (size_t i = 0; i < 3; ++i) shared_->inbound.push_back(packet(60 + i));
+  }
+  const int before = irq_.used_signals.load();
+  offer(packet(63));
+  ASSERT_TRUE(eventually([&] { return rx_driver_.used_idx() == 4; }));
+  EXPECT_EQ(irq_.used_signals.load() - before, 1);
+  EXPECT_EQ(rx_driver_.used_elem(3).len, kVirtioNetHdrSize + 63);
+}
+
 TEST_F(NetTest, HostileTransmitChainNeedsReset) {
   start(kBase);
   tx_driver_.set_desc(0, 0x100000, 8, kDescFlagNext, 0);  // loops on itself

@@ -3,9 +3,11 @@
 #include <net/if.h>
 #include <sched.h>
 #include <sys/mount.h>
+#include <sys/uio.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <array>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -31,7 +33,8 @@ TEST(TapBackend, CreatedTapDisappearsWithTheBackend) {
     tap.set_offloads(NetOffloads{true, true, true, false});
     // Nothing was sent to the interface: a non-blocking read finds nothing.
     std::vector<uint8_t> buf(kNetMaxPacketSize);
-    EXPECT_EQ(tap.receive(buf), 0u);
+    const std::array<iovec, 1> segments{iovec{buf.data(), buf.size()}};
+    EXPECT_EQ(tap.receive(segments), 0u);
   }
   EXPECT_EQ(::if_nametoindex(name), 0u);
 }
@@ -125,6 +128,49 @@ TEST(TapBackend, BridgeOptionBringsTheTapUpAsAPortOfTheBridge) {
     return "";
   });
   EXPECT_EQ(problem, "");
+}
+
+// The TAP's transmit queues in sysfs: one per attached queue.
+int tap_tx_queues(const std::string& name) {
+  int n = 0;
+  std::error_code ec;
+  for (const auto& e :
+       std::filesystem::directory_iterator("/sys/class/net/" + name + "/queues", ec)) {
+    if (e.path().filename().string().rfind("tx-", 0) == 0) ++n;
+  }
+  return n;
+}
+
+TEST(TapBackend, MultiQueueTapQueuesDetachAndAttach) {
+  if (!can_create_taps()) GTEST_SKIP() << "needs root and /dev/net/tun";
+  const std::string name = "vmmnetmq0";
+  {
+    TapBackend q0(name, {}, /*multi_queue=*/true);
+    TapBackend q1(name, {}, /*multi_queue=*/true);
+    EXPECT_EQ(tap_tx_queues(name), 2);
+    q1.set_queue_active(false);
+    EXPECT_EQ(tap_tx_queues(name), 1);
+    q1.set_queue_active(false);  // idempotent
+    q1.set_queue_active(true);
+    EXPECT_EQ(tap_tx_queues(name), 2);
+    q0.set_queue_active(true);  // attached already: nothing to do
+    EXPECT_EQ(tap_tx_queues(name), 2);
+    // A single-queue attach to the multi-queue TAP is refused.
+    EXPECT_THROW(TapBackend tap(name), ConfigError);
+  }
+  EXPECT_EQ(::if_nametoindex(name.c_str()), 0u);
+}
+
+TEST(TapBackend, QueuesOnASingleQueueTapSaysWhy) {
+  if (!can_create_taps()) GTEST_SKIP() << "needs root and /dev/net/tun";
+  const std::string name = "vmmnetmq1";
+  const TapBackend single(name);
+  try {
+    const TapBackend tap(name, {}, /*multi_queue=*/true);
+    ADD_FAILURE() << "a multi-queue attach to a single-queue TAP succeeded";
+  } catch (const ConfigError& e) {
+    EXPECT_NE(std::string(e.what()).find("multi_queue"), std::string::npos) << e.what();
+  }
 }
 
 TEST(TapBackend, BadNameIsAConfigError) {

@@ -220,8 +220,8 @@ TEST_F(VmConfigJson, RoundTrip) {
   tap.kind = virtio::NetConfig::Kind::kTap;
   tap.tap_name = "tap3";
   tap.bridge = "br-test";
-  tap.vhost = true;
   tap.vhost_device = "/dev/vhost-other";
+  tap.queues = 4;
   tap.mac = virtio::MacAddress{0x02, 0x11, 0x22, 0x33, 0x44, 0x55};
   c.nets.push_back(tap);
   virtio::NetConfig user;
@@ -247,14 +247,21 @@ TEST_F(VmConfigJson, RoundTrip) {
   EXPECT_EQ(j["network-interfaces"][0]["host_dev_name"], "tap3");
   EXPECT_EQ(j["network-interfaces"][0]["bridge"], "br-test");
   EXPECT_FALSE(j["network-interfaces"][1].contains("bridge"));
-  EXPECT_EQ(j["network-interfaces"][0]["vhost"], true);
-  EXPECT_FALSE(j["network-interfaces"][1].contains("vhost"));
+  EXPECT_FALSE(j["network-interfaces"][0].contains("vhost")) << "off, no key";
   EXPECT_EQ(j["network-interfaces"][0]["vhost_device"], "/dev/vhost-other");
+  EXPECT_EQ(j["network-interfaces"][0]["queues"], 4);
+  EXPECT_FALSE(j["network-interfaces"][1].contains("queues"));
   EXPECT_EQ(j["network-interfaces"][0]["guest_mac"], "02:11:22:33:44:55");
   EXPECT_EQ(j["vmm"]["transport"], "mmio");
   EXPECT_EQ(j["vsock"], (json{{"cid", 42}, {"socket", (dir_ / "v.sock").string()}}));
   // Parsing text again gives the same document.
   EXPECT_EQ(json::parse(j.dump()), j);
+
+  // vhost-net moves one queue pair.
+  c.nets[0].queues = 1;
+  c.nets[0].vhost = true;
+  EXPECT_EQ(vm_config_from_json(vm_config_to_json(c), {}), c);
+  EXPECT_EQ(vm_config_to_json(c)["network-interfaces"][0]["vhost"], true);
 
   // Sizes that are not whole MiB, and the defaults.
   c.memory_bytes = (256ULL << 20) + 4096;
@@ -393,6 +400,14 @@ TEST_F(VmConfigJson, ErrorsNameTheJsonPath) {
        "network-interfaces[0].bridge", "needs a tap"},
       {R"({"network-interfaces": [{"host_dev_name": "tap0", "bridge": "a-very-long-bridge"}]})",
        "network-interfaces[0].bridge", "not a valid interface name"},
+      {R"({"network-interfaces": [{"kind": "user", "queues": 2}]})",
+       "network-interfaces[0].queues", "needs a tap"},
+      {R"({"network-interfaces": [{"host_dev_name": "tap0", "vhost": true, "queues": 2}]})",
+       "network-interfaces[0].queues", "one queue pair"},
+      {R"({"network-interfaces": [{"host_dev_name": "tap0", "queues": 0}]})",
+       "network-interfaces[0].queues", "at least 1"},
+      {R"({"network-interfaces": [{"host_dev_name": "tap0", "queues": 17}]})",
+       "network-interfaces[0].queues", "at most 16"},
       {R"({"network-interfaces": [{"kind": "bridge"}]})", "network-interfaces[0].kind",
        "tap, user"},
       {R"({"network-interfaces": [{"kind": "user",

@@ -12,6 +12,9 @@ namespace vmm::virtio {
 
 using MacAddress = std::array<uint8_t, 6>;
 
+// Receive/transmit queue pairs a TAP NIC may have (`queues=`); the TAP takes one fd per pair.
+inline constexpr uint16_t kNetMaxQueuePairs = 16;
+
 // hostfwd=tcp:HOSTADDR:HOSTPORT-:GUESTPORT
 struct HostForward {
   std::string host_addr = "127.0.0.1";
@@ -25,6 +28,7 @@ struct NetConfig {
   Kind kind = Kind::kUser;
   std::string tap_name;                    // kTap
   std::string bridge;                      // kTap: a bridge the TAP joins, brought up
+  uint16_t queues = 1;                     // kTap: queue pairs, 1..kNetMaxQueuePairs
   std::vector<HostForward> host_forwards;  // kUser
   std::optional<MacAddress> mac;           // nullopt: derived by default_mac()
   bool vhost = false;                      // kTap: the kernel's vhost-net serves the queues

@@ -8,6 +8,8 @@
 // handler given to start() once, on the loop thread, when receive() may return a packet. The
 // device then calls receive() until it returns 0 and arms again, or stops arming while the
 // guest has no receive buffers: that is the back-pressure, no host-side queue grows meanwhile.
+#include <sys/uio.h>
+
 #include <cstddef>
 #include <cstdint>
 #include <functional>
@@ -54,11 +56,18 @@ class NetBackend {
   virtual void stop() = 0;
   // Loop thread only. Idempotent while armed.
   virtual void wait_readable() = 0;
-  // Loop thread only. Reads one packet (header + frame) into `buffer`; 0 when none is waiting
-  // (or the backend failed: it counts and logs that itself).
-  [[nodiscard]] virtual size_t receive(std::span<uint8_t> buffer) = 0;
-  // Loop thread only. Sends one packet (header + frame); false when it was dropped.
-  virtual bool send(std::span<const uint8_t> packet) = 0;
+  // Loop thread only. Reads one packet (header + frame) scattered over `buffers` (guest memory
+  // on the fast path, no intermediate copy); returns its length, 0 when none is waiting (or the
+  // backend failed: it counts and logs that itself). A packet longer than the buffers is cut:
+  // the result is then at least their total, so a caller that passes one spare byte beyond the
+  // largest packet it accepts recognises it.
+  [[nodiscard]] virtual size_t receive(std::span<const iovec> buffers) = 0;
+  // Loop thread only. Sends one packet (header + frame) gathered from `segments`; false when it
+  // was dropped.
+  virtual bool send(std::span<const iovec> segments) = 0;
+  // One queue of a multi-queue backend: whether the host may steer packets to it (the guest
+  // uses only the queue pairs it enabled). Loop thread only; nothing to do for most backends.
+  virtual void set_queue_active(bool /*active*/) {}
 };
 
 }  // namespace vmm::virtio

@@ -29,8 +29,8 @@ class SlirpBackend final : public NetBackend {
   void start(EventLoop& loop, std::function<void()> on_readable) override;
   void stop() override;
   void wait_readable() override;
-  [[nodiscard]] size_t receive(std::span<uint8_t> buffer) override;
-  bool send(std::span<const uint8_t> packet) override;
+  [[nodiscard]] size_t receive(std::span<const iovec> buffers) override;
+  bool send(std::span<const iovec> segments) override;
 
   struct Impl;
 

@@ -1,7 +1,8 @@
 #pragma once
 // A TAP device as a NetBackend: /dev/net/tun with IFF_TAP | IFF_NO_PI | IFF_VNET_HDR, so every
 // read and write carries the 12-byte virtio_net_hdr and offloads pass straight through. A TAP
-// that vmm created (it did not exist) disappears when the descriptor closes.
+// that vmm created (it did not exist) disappears when the descriptor closes. A multi-queue NIC
+// has one TapBackend per queue pair, each a queue of one IFF_MULTI_QUEUE TAP.
 #include <functional>
 #include <string>
 
@@ -14,9 +15,10 @@ namespace vmm::virtio {
 class TapBackend final : public NetBackend {
  public:
   // Attaches to the TAP `name` or creates it; with a `bridge`, also brings it up and adds it
-  // to that bridge (unless it is a port of it already). Throws vmm::ConfigError saying why it
-  // cannot.
-  explicit TapBackend(const std::string& name, const std::string& bridge = {});
+  // to that bridge (unless it is a port of it already). `multi_queue`: opens one more queue of
+  // a multi-queue TAP (IFF_MULTI_QUEUE). Throws vmm::ConfigError saying why it cannot.
+  explicit TapBackend(const std::string& name, const std::string& bridge = {},
+                      bool multi_queue = false);
   ~TapBackend() override;
 
   [[nodiscard]] std::string describe() const override { return name_; }
@@ -26,8 +28,10 @@ class TapBackend final : public NetBackend {
   void start(EventLoop& loop, std::function<void()> on_readable) override;
   void stop() override;
   void wait_readable() override;
-  [[nodiscard]] size_t receive(std::span<uint8_t> buffer) override;
-  bool send(std::span<const uint8_t> packet) override;
+  [[nodiscard]] size_t receive(std::span<const iovec> buffers) override;
+  bool send(std::span<const iovec> segments) override;
+  // TUNSETQUEUE: attaches or detaches this queue (multi-queue TAPs only).
+  void set_queue_active(bool active) override;
 
   [[nodiscard]] int fd() const noexcept { return fd_.get(); }
 
@@ -40,6 +44,8 @@ class TapBackend final : public NetBackend {
   std::function<void()> on_readable_;
   uint64_t errors_ = 0;
   bool failed_ = false;  // reads failed for good: the interface is gone
+  bool multi_queue_ = false;
+  bool attached_ = true;
 };
 
 }  // namespace vmm::virtio

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "vmm/event_loop/event_loop.hpp"
+#include "vmm/virtio/iovec_copy.hpp"
 #include "vmm/virtio/net_backend.hpp"
 
 namespace vmm::virtio::testing {
@@ -24,10 +25,13 @@ class MockNetBackend final : public NetBackend {
     std::vector<std::vector<uint8_t>> sent;
     NetOffloads offloads;
     int receive_calls = 0;
+    size_t receive_segments = 0;  // of the last receive() that found a packet, send()
+    size_t send_segments = 0;
     bool armed = false;
     EventLoop* loop = nullptr;
     std::function<void()> on_readable;
     bool offloads_supported = true;
+    bool queue_active = true;  // set_queue_active()
   };
   explicit MockNetBackend(std::shared_ptr<Shared> s) : s_(std::move(s)) {}
 
@@ -50,19 +54,26 @@ class MockNetBackend final : public NetBackend {
     std::lock_guard lock(s_->mutex);
     s_->armed = true;
   }
-  size_t receive(std::span<uint8_t> buffer) override {
+  size_t receive(std::span<const iovec> buffers) override {
     std::lock_guard lock(s_->mutex);
     ++s_->receive_calls;
     if (s_->inbound.empty()) return 0;
+    s_->receive_segments = buffers.size();
     auto p = std::move(s_->inbound.front());
     s_->inbound.pop_front();
-    const size_t n = std::min(p.size(), buffer.size());
-    std::memcpy(buffer.data(), p.data(), n);
-    return n;
+    scatter(p, buffers);
+    return p.size();  // like a TAP: the full length even when cut
   }
-  bool send(std::span<const uint8_t> packet) override {
+  void set_queue_active(bool active) override {
     std::lock_guard lock(s_->mutex);
-    s_->sent.emplace_back(packet.begin(), packet.end());
+    s_->queue_active = active;
+  }
+  bool send(std::span<const iovec> segments) override {
+    std::lock_guard lock(s_->mutex);
+    s_->send_segments = segments.size();
+    std::vector<uint8_t> packet;
+    gather(segments, packet);
+    s_->sent.push_back(std::move(packet));
     return true;
   }
 
