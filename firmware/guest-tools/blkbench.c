@@ -11,9 +11,9 @@
  * Exit status 1 on any I/O error. */
 #define _GNU_SOURCE
 #include <errno.h>
-#include <pthread.h>
 #include <fcntl.h>
 #include <linux/fs.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -78,8 +78,8 @@ static void* run_job(void* arg) {
       index = sequential++ % j->blocks;
     }
     const off_t offset = (off_t)(index * j->block);
-    const ssize_t n = j->writing ? pwrite(j->fd, buf, j->block, offset)
-                                 : pread(j->fd, buf, j->block, offset);
+    const ssize_t n =
+        j->writing ? pwrite(j->fd, buf, j->block, offset) : pread(j->fd, buf, j->block, offset);
     if (n != (ssize_t)j->block) {
       fprintf(stderr, "blkbench: %s at %lld: %s\n", j->writing ? "write" : "read",
               (long long)offset, n < 0 ? strerror(errno) : "short transfer");

@@ -332,7 +332,8 @@ virtio::NetConfig parse_interface(const json& v, const std::string& path) {
     net.vhost_device = vhost_device.value_or("");
     net.queues = queues.value_or(1);
     if (net.vhost && net.queues > 1) {
-      fail(member_path(path, "queues"), "vhost-net moves one queue pair; use \"queues\": 1 with it");
+      fail(member_path(path, "queues"),
+           "vhost-net moves one queue pair; use \"queues\": 1 with it");
     }
   } else {
     if (tap) fail(member_path(path, "host_dev_name"), "not used with \"kind\": \"user\"");

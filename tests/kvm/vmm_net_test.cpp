@@ -471,8 +471,7 @@ class NetScenario {
         std::string("netinfo,ipaddr:") + kMac0 + "=192.168.200.2/24" + ",ipaddr:" + kMac1 +
         "=192.168.201.2/24" + ",ipaddr:" + kMac2 + "=192.168.202.2/24" + ",ipaddr:" + kMac3 +
         "=192.168.203.2/24" + ",ping:192.168.200.1,ping:192.168.201.1,ping:192.168.202.1" +
-        ",ping:192.168.203.1" +
-        ",tcpsend:192.168.200.1:" + std::to_string(sink.port()) +
+        ",ping:192.168.203.1" + ",tcpsend:192.168.200.1:" + std::to_string(sink.port()) +
         ",fetch:bulk=http://192.168.203.1:" + std::to_string(http.port()) + "/bulk" +
         ",tcpsend:192.168.201.1:" + std::to_string(vhost_sink.port()) +
         ",fetch:vhost=http://192.168.201.1:" + std::to_string(vhost_http.port()) + "/bulk,reboot";
