@@ -8,14 +8,12 @@
 #include <stdexcept>
 #include <string>
 
+#include "vmm/virtio/net_config_space.hpp"
+
 namespace vmm::virtio {
 
 namespace {
 
-constexpr size_t kCfgStatus = 6;
-constexpr size_t kCfgMaxVirtqueuePairs = 8;
-constexpr size_t kCfgMtu = 10;
-constexpr size_t kConfigSize = 12;
 // Ethernet header plus one VLAN tag: the largest frame an MTU-sized packet makes.
 constexpr size_t kEthernetOverhead = 18;
 // Warnings about guest or backend misbehaviour: the first few, then one in this many.
@@ -107,14 +105,7 @@ NetControlState VirtioNet::control_state() {
 }
 
 void VirtioNet::read_config(uint64_t offset, std::span<uint8_t> data) {
-  std::array<uint8_t, kConfigSize> config{};
-  std::copy(mac_.begin(), mac_.end(), config.begin());
-  const uint16_t status = kNetStatusLinkUp;
-  const uint16_t pairs = max_queue_pairs();
-  std::memcpy(config.data() + kCfgStatus, &status, sizeof status);
-  std::memcpy(config.data() + kCfgMaxVirtqueuePairs, &pairs, sizeof pairs);
-  std::memcpy(config.data() + kCfgMtu, &mtu_, sizeof mtu_);
-  read_config_bytes(config, offset, data);
+  read_net_config(mac_, max_queue_pairs(), mtu_, offset, data);
 }
 
 void VirtioNet::write_config(uint64_t /*offset*/, std::span<const uint8_t> /*data*/) {
@@ -145,12 +136,7 @@ bool VirtioNet::start_locked(const ActivateContext& context) {
 
 void VirtioNet::start_host(const ActivateContext& context) {
   const uint64_t f = context.features;
-  NetOffloads offloads;
-  offloads.csum = has(f, kNetFeatureGuestCsum);
-  // Segmentation offloads need checksum offload too (5.1.3.1).
-  offloads.tso4 = offloads.csum && has(f, kNetFeatureGuestTso4);
-  offloads.tso6 = offloads.csum && has(f, kNetFeatureGuestTso6);
-  offloads.ufo = offloads.csum && has(f, kNetFeatureGuestUfo);
+  const NetOffloads offloads = offloads_for(f);
   for (size_t i = 0; i < pairs_.size(); ++i) {
     NetBackend& backend = *pairs_[i].backend;
     backend.set_offloads(offloads);

@@ -8,20 +8,10 @@
 #include <cstring>
 
 #include "vmm/common/error.hpp"
+#include "vmm/virtio/net_config_space.hpp"
 #include "vmm/virtio/net_device.hpp"
 
 namespace vmm::virtio {
-
-namespace {
-
-constexpr size_t kCfgStatus = 6;
-constexpr size_t kCfgMaxVirtqueuePairs = 8;
-constexpr size_t kCfgMtu = 10;
-constexpr size_t kConfigSize = 12;
-
-bool has(uint64_t features, unsigned bit) { return (features & feature_bit(bit)) != 0; }
-
-}  // namespace
 
 VhostNetDevice::VhostNetDevice(std::unique_ptr<TapBackend> tap, std::unique_ptr<VhostNet> vhost,
                                const MacAddress& mac, EventLoop& loop, uint16_t mtu)
@@ -54,14 +44,7 @@ DeviceCounters VhostNetDevice::named_counters() const {
 }
 
 void VhostNetDevice::read_config(uint64_t offset, std::span<uint8_t> data) {
-  std::array<uint8_t, kConfigSize> config{};
-  std::copy(mac_.begin(), mac_.end(), config.begin());
-  const uint16_t status = kNetStatusLinkUp;
-  const uint16_t pairs = 1;
-  std::memcpy(config.data() + kCfgStatus, &status, sizeof status);
-  std::memcpy(config.data() + kCfgMaxVirtqueuePairs, &pairs, sizeof pairs);
-  std::memcpy(config.data() + kCfgMtu, &mtu_, sizeof mtu_);
-  read_config_bytes(config, offset, data);
+  read_net_config(mac_, 1, mtu_, offset, data);
 }
 
 void VhostNetDevice::write_config(uint64_t /*offset*/, std::span<const uint8_t> /*data*/) {
@@ -74,12 +57,7 @@ void VhostNetDevice::activate(const ActivateContext& context) {
     throw Error("virtio-net " + tap_->describe() + ": vhost-net needs both queues enabled");
   }
   const uint64_t f = context.features;
-  NetOffloads offloads;
-  offloads.csum = has(f, kNetFeatureGuestCsum);
-  // Segmentation offloads need checksum offload too (5.1.3.1).
-  offloads.tso4 = offloads.csum && has(f, kNetFeatureGuestTso4);
-  offloads.tso6 = offloads.csum && has(f, kNetFeatureGuestTso6);
-  offloads.ufo = offloads.csum && has(f, kNetFeatureGuestUfo);
+  const NetOffloads offloads = offloads_for(f);
   tap_->set_offloads(offloads);
 
   for (size_t q = 0; q < call_fds_.size(); ++q) {
