@@ -9,8 +9,13 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <chrono>
+#include <cstdio>
 #include <cstring>
+#include <fstream>
+#include <string>
 #include <system_error>
+#include <thread>
 #include <utility>
 
 namespace vmm::test {
@@ -125,9 +130,19 @@ Subprocess& Subprocess::operator=(Subprocess&& other) noexcept {
 Subprocess::~Subprocess() { kill(); }
 
 void Subprocess::kill() noexcept {
-  if (pid_ > 0 && !status_) {
-    ::kill(pid_, SIGKILL);
-    reap(true);
+  if (pid_ <= 0 || status_) return;
+  ::kill(pid_, SIGKILL);
+  // A process stuck in uninterruptible sleep (a hung file system under it) does not die on
+  // SIGKILL; waiting for it without a bound would turn one failed test into a hung suite.
+  const auto deadline = Clock::now() + std::chrono::seconds(60);
+  while (!reap(false) && Clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  if (!status_) {
+    std::string wchan;
+    std::ifstream(std::string("/proc/") + std::to_string(pid_) + "/wchan") >> wchan;
+    std::fprintf(stderr, "process %d still alive 60 s after SIGKILL (waiting in %s); left behind\n",
+                 static_cast<int>(pid_), wchan.empty() ? "?" : wchan.c_str());
   }
 }
 
