@@ -164,9 +164,9 @@ int run_cli(int argc, char** argv, vmm::cli::TerminationSignals& signals) {
   std::vector<std::string> nets;
   auto* net_opt = run->add_option(
       "--net", nets,
-      "virtio-net NIC: tap=NAME[,bridge=BR][,mac=MAC][,vhost=on|off] (attach to or create a "
-      "TAP; with bridge=, bring it up as a port of BR; vhost=on: the kernel's vhost-net moves "
-      "the packets) or "
+      "virtio-net NIC: tap=NAME[,bridge=BR][,mac=MAC][,queues=N][,vhost=on|off] (attach to or "
+      "create a TAP; with bridge=, bring it up as a port of BR; queues: 1 to 16 queue pairs on a "
+      "multi-queue TAP; vhost=on: the kernel's vhost-net moves the packets, one queue pair) or "
       "user[,hostfwd=tcp:[ADDR]:PORT-:PORT]...[,mac=MAC] (rootless NAT with DHCP "
       "and DNS); repeat for more NICs (replaces the network-interfaces of --config)");
   std::string vsock;
