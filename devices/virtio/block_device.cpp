@@ -34,8 +34,22 @@ void put(std::span<uint8_t> config, size_t offset, T value) {
   std::memcpy(config.data() + offset, &value, sizeof value);
 }
 
+// Holds an engine's submissions back for the scope of one pass over a queue.
+class EnginePlug {
+ public:
+  explicit EnginePlug(BlockIoEngine& engine) noexcept : engine_(engine) { engine_.plug(); }
+  ~EnginePlug() { engine_.unplug(); }
+  EnginePlug(const EnginePlug&) = delete;
+  EnginePlug& operator=(const EnginePlug&) = delete;
+
+ private:
+  BlockIoEngine& engine_;
+};
+
 unsigned checked_queue_count(const BlockDeviceConfig& config) {
-  if (config.queues == 0 || config.queues > kMaxBlockQueues) {
+  // The VM sizes a default (0) by its vCPUs first; a device built alone has one queue.
+  if (config.queues == 0) return 1;
+  if (config.queues > kMaxBlockQueues) {
     throw ConfigError(config.path + ": " + std::to_string(config.queues) +
                       " request queues; a disk has 1 to " + std::to_string(kMaxBlockQueues));
   }
@@ -48,7 +62,8 @@ VirtioBlock::VirtioBlock(const BlockDeviceConfig& config, EventLoop& loop)
     : QueueDevice(loop, "virtio-blk " + config.path,
                   static_cast<uint16_t>(checked_queue_count(config))),
       serial_(config.serial),
-      queue_sizes_(config.queues, kQueueSize) {
+      queue_sizes_(checked_queue_count(config), kQueueSize) {
+  const auto queues = static_cast<unsigned>(queue_sizes_.size());
   if (serial_.size() > kBlkIdBytes) {
     throw ConfigError("disk serial '" + serial_ + "' is longer than 20 characters");
   }
@@ -63,17 +78,17 @@ VirtioBlock::VirtioBlock(const BlockDeviceConfig& config, EventLoop& loop)
   features_ = feature_bit(kFeatureVersion1) | feature_bit(kFeatureRingIndirectDesc) |
               feature_bit(kFeatureRingEventIdx) | feature_bit(kBlkFeatureSegMax) |
               feature_bit(kBlkFeatureBlkSize) | feature_bit(kBlkFeatureFlush);
-  if (config.queues > 1) features_ |= feature_bit(kBlkFeatureMq);
+  if (queues > 1) features_ |= feature_bit(kBlkFeatureMq);
   if (config.read_only) {
     features_ |= feature_bit(kBlkFeatureRo);
   } else {
     features_ |= feature_bit(kBlkFeatureDiscard) | feature_bit(kBlkFeatureWriteZeroes);
   }
-  build_config(config.queues);
+  build_config(queues);
   // An engine per queue: its own ring and completion thread, no submission lock shared
   // between queues (one ring with a shared lock would serialize every vCPU's submissions).
-  request_queues_.reserve(config.queues);
-  for (unsigned q = 0; q < config.queues; ++q) {
+  request_queues_.reserve(queues);
+  for (unsigned q = 0; q < queues; ++q) {
     auto rq = std::make_unique<RequestQueue>();
     rq->index = static_cast<uint16_t>(q);
     RequestQueue* owner = rq.get();
@@ -84,8 +99,8 @@ VirtioBlock::VirtioBlock(const BlockDeviceConfig& config, EventLoop& loop)
   }
   spdlog::debug("virtio-blk {}: {} sectors{}, {} queue(s), I/O via {}", image_.path(),
                 limits_.capacity_sectors,
-                config.read_only ? ", read-only" : (image_.snapshot() ? ", snapshot" : ""),
-                config.queues, io_engine_name());
+                config.read_only ? ", read-only" : (image_.snapshot() ? ", snapshot" : ""), queues,
+                io_engine_name());
 }
 
 VirtioBlock::~VirtioBlock() {
@@ -178,6 +193,8 @@ void VirtioBlock::stop_locked() {
 void VirtioBlock::process_queue_locked(RequestQueue& rq) {
   Queue* requests = rq.ring;
   if (requests == nullptr) return;
+  // Every request this pass finds goes to the host in one submission, on every way out.
+  const EnginePlug plug(*rq.engine);
   do {
     requests->disable_notification();
     while (!rq.free_slots.empty()) {

@@ -330,7 +330,7 @@ virtio::NetConfig parse_interface(const json& v, const std::string& path) {
     net.bridge = bridge.value_or("");
     net.vhost = vhost.value_or(false);
     net.vhost_device = vhost_device.value_or("");
-    net.queues = queues.value_or(1);
+    net.queues = queues.value_or(0);
     if (net.vhost && net.queues > 1) {
       fail(member_path(path, "queues"),
            "vhost-net moves one queue pair; use \"queues\": 1 with it");
@@ -536,7 +536,7 @@ json vm_config_to_json(const VmConfig& config) {
     if (disk.snapshot) d["snapshot"] = true;
     if (!disk.serial.empty()) d["serial"] = disk.serial;
     d["cache"] = disk.cache == virtio::DiskCache::kNone ? "none" : "writeback";
-    if (disk.queues != 1) d["queues"] = disk.queues;
+    if (disk.queues != 0) d["queues"] = disk.queues;
     drives.push_back(d);
   }
   doc["drives"] = drives;
@@ -552,7 +552,7 @@ json vm_config_to_json(const VmConfig& config) {
       if (!net.bridge.empty()) n["bridge"] = net.bridge;
       if (net.vhost) n["vhost"] = true;
       if (!net.vhost_device.empty()) n["vhost_device"] = net.vhost_device;
-      if (net.queues != 1) n["queues"] = net.queues;
+      if (net.queues != 0) n["queues"] = net.queues;
     } else {
       n["kind"] = "user";
       json fwds = json::array();

@@ -195,12 +195,23 @@ class IoUringEngine final : public BlockIoEngine {
     }
     io_uring_sqe_set_data64(sqe, slot);
     ++in_flight_;
-    const int submitted = io_uring_submit(&ring_);
-    if (submitted < 0) {
-      // The sqe is still queued in the ring and goes out with the next submit (or the
-      // reaper's wait); nothing is lost, but say so.
-      spdlog::warn("io_uring submit failed: {}", std::strerror(-submitted));
+    if (plugged_ > 0) {
+      held_back_ = true;
+      return;
     }
+    submit_ring_locked();
+  }
+
+  void plug() noexcept override {
+    std::lock_guard lock(mutex_);
+    ++plugged_;
+  }
+
+  void unplug() override {
+    std::lock_guard lock(mutex_);
+    if (plugged_ == 0 || --plugged_ > 0 || !held_back_) return;
+    held_back_ = false;
+    submit_ring_locked();
   }
 
   void drain() override {
@@ -225,6 +236,15 @@ class IoUringEngine final : public BlockIoEngine {
         slots_(kDepth) {
     slots_free_.reserve(kDepth);
     for (uint32_t i = kDepth; i > 0; --i) slots_free_.push_back(i - 1);
+  }
+
+  void submit_ring_locked() {
+    const int submitted = io_uring_submit(&ring_);
+    if (submitted < 0) {
+      // The sqes stay queued in the ring and go out with the next submit; nothing is lost,
+      // but say so.
+      spdlog::warn("io_uring submit failed: {}", std::strerror(-submitted));
+    }
   }
 
   io_uring_sqe* get_sqe_locked() {
@@ -291,6 +311,8 @@ class IoUringEngine final : public BlockIoEngine {
   std::vector<BlockIo> slots_;
   std::vector<uint32_t> slots_free_;
   size_t in_flight_ = 0;
+  unsigned plugged_ = 0;    // plug() depth
+  bool held_back_ = false;  // sqes queued while plugged, not yet submitted
   std::thread reaper_;
 };
 

@@ -35,12 +35,35 @@ MacAddress default_mac(const NetConfig& config, size_t index) {
                     static_cast<uint8_t>(h)};
 }
 
+namespace {
+
+// One TAP queue per pair; for a count the user did not give, a TAP that refuses multi_queue
+// (made by `ip tuntap` without it) gets a single queue instead of failing the VM.
+std::vector<std::unique_ptr<NetBackend>> open_tap_queues(const NetConfig& config, uint16_t pairs) {
+  std::vector<std::unique_ptr<NetBackend>> backends;
+  try {
+    for (uint16_t i = 0; i < pairs; ++i) {
+      backends.push_back(std::make_unique<TapBackend>(
+          config.tap_name, i == 0 ? config.bridge : std::string(), pairs > 1));
+    }
+  } catch (const ConfigError& e) {
+    if (pairs == 1 || config.queues != 0) throw;
+    spdlog::info("virtio-net {}: one queue pair: the TAP does not take {} ({})", config.tap_name,
+                 pairs, e.what());
+    backends.clear();
+    backends.push_back(std::make_unique<TapBackend>(config.tap_name, config.bridge, false));
+  }
+  return backends;
+}
+
+}  // namespace
+
 std::shared_ptr<VirtioDevice> make_net_device(const NetConfig& config, EventLoop& loop,
-                                              size_t index) {
+                                              size_t index, uint32_t vcpus) {
   const MacAddress mac = config.mac.value_or(default_mac(config, index));
   std::vector<std::unique_ptr<NetBackend>> backends;
   if (config.kind == NetConfig::Kind::kTap) {
-    if (config.vhost && config.queues == 1) {
+    if (config.vhost && config.queues <= 1) {
       auto tap = std::make_unique<TapBackend>(config.tap_name, config.bridge);
       std::string why;
       std::unique_ptr<VhostNet> vhost;
@@ -58,11 +81,7 @@ std::shared_ptr<VirtioDevice> make_net_device(const NetConfig& config, EventLoop
                    config.tap_name, why);
       backends.push_back(std::move(tap));
     } else {
-      const bool multi_queue = config.queues > 1;
-      for (uint16_t i = 0; i < config.queues; ++i) {
-        backends.push_back(std::make_unique<TapBackend>(
-            config.tap_name, i == 0 ? config.bridge : std::string(), multi_queue));
-      }
+      backends = open_tap_queues(config, net_queue_pairs(config, vcpus));
     }
   } else {
     backends.push_back(std::make_unique<SlirpBackend>(config.host_forwards, loop));

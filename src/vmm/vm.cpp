@@ -329,12 +329,14 @@ Vm::Vm(const VmConfig& config, ConsoleIo console) {
          device});
   };
   for (size_t i = 0; i < config.disks.size(); ++i) {
-    attach(std::make_shared<virtio::VirtioBlock>(config.disks[i], p.loop),
-           "disk" + std::to_string(i), "virtio-blk");
+    virtio::BlockDeviceConfig disk = config.disks[i];
+    disk.queues = virtio::block_queue_count(disk, config.cpus);
+    attach(std::make_shared<virtio::VirtioBlock>(disk, p.loop), "disk" + std::to_string(i),
+           "virtio-blk");
   }
   for (size_t i = 0; i < config.nets.size(); ++i) {
-    attach(virtio::make_net_device(config.nets[i], p.loop, i), "net" + std::to_string(i),
-           "virtio-net");
+    attach(virtio::make_net_device(config.nets[i], p.loop, i, config.cpus),
+           "net" + std::to_string(i), "virtio-net");
   }
   if (config.vsock) {
     try {

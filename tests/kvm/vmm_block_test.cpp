@@ -138,6 +138,7 @@ struct ScenarioResult {
   bool hvc_tty = false;
   bool hvc_root_ext4 = false;
   std::string hvc_hw_queues;  // what /sys/block/vdb/mq holds: "0 1" with 2 vCPUs, "0" with 1
+  std::string hvc_default_hw_queues;  // the same for vda, which has no queues=: one per vCPU
   // Host side, after SIGKILL.
   std::string data_sha256;
   uint64_t data_size = 0;
@@ -292,7 +293,8 @@ class ScenarioRunner {
     r.hvc_ready = ready.has_value();
     if (r.hvc_ready &&
         vm_->write_stdin(
-            "tty; echo $((6*7)); grep ' / ' /proc/mounts; echo mq:$(ls /sys/block/vdb/mq)\n",
+            "tty; echo $((6*7)); grep ' / ' /proc/mounts; echo mq:$(ls /sys/block/vdb/mq); "
+            "echo mqdefault:$(ls /sys/block/vda/mq)\n",
             deadline)) {
       // The tty echoes the command line, which contains neither answer.
       r.hvc_answered = vm_->wait_for_stdout("42\r\n", deadline, *ready).has_value();
@@ -303,6 +305,10 @@ class ScenarioRunner {
       if (vm_->wait_for_stdout("mq:" + expected + "\r\n", std::min(deadline, Clock::now() + 30s),
                                *ready)) {
         r.hvc_hw_queues = expected;
+      }
+      if (vm_->wait_for_stdout("mqdefault:" + expected + "\r\n",
+                               std::min(deadline, Clock::now() + 30s), *ready)) {
+        r.hvc_default_hw_queues = expected;
       }
     }
 
@@ -466,6 +472,8 @@ TEST_P(BlockScenarioTest, MultiQueueDiskGivesTheGuestAQueuePerVcpu) {
   ASSERT_TRUE(r.hvc_ready) << "no 'VMMTEST: hvc shell ready' on hvc0" << where();
   EXPECT_EQ(r.hvc_hw_queues, expected_hw_queues(GetParam()))
       << "the guest's blk-mq queues for vdb (queues=2) are not the expected ones" << where();
+  EXPECT_EQ(r.hvc_default_hw_queues, expected_hw_queues(GetParam()))
+      << "vda, without queues=, does not have one blk-mq queue per vCPU" << where();
 }
 
 INSTANTIATE_TEST_SUITE_P(Transports, BlockScenarioTest,

@@ -8,7 +8,8 @@
 //   tap:  four TAP devices this test creates (vmmtap0 192.168.200.1/24 ... vmmtap3
 //         192.168.203.1/24) and deletes again, two vCPUs; the guest takes .2 on each NIC (found
 //         by the MAC given with mac=) and pings every host address. Over the user-space data
-//         path it sends 64 MiB to a TCP sink here (vmmtap0, one queue pair) and fetches 64 MiB
+//         path it sends 64 MiB to a TCP sink here (vmmtap0, made without multi_queue: the
+//         default of a pair per vCPU falls back to one) and fetches 64 MiB
 //         from an HTTP server here (vmmtap3, a multi-queue TAP used with queues=2, so the guest
 //         enables both pairs); then it sends 64 MiB and fetches 16 MiB over vhost-net (vmmtap1,
 //         vhost=on); both sides compare sha256. vmmtap2 asks for vhost-net at a device node that
@@ -604,6 +605,17 @@ TEST_F(TapNet, QueuesOptionGivesTheGuestTwoQueuePairs) {
         std::string::npos)
         << "the NIC with MAC " << mac << " does not show " << queues << where();
   }
+}
+
+// vmmtap0 has no queues= on a 2-vCPU VM: a pair per vCPU was tried, and the TAP, made without
+// multi_queue, took one, with a log line instead of a failed VM.
+TEST_F(TapNet, AnUnsizedNicOnASingleQueueTapFallsBackToOnePairAndSaysSo) {
+  EXPECT_NE(r().vmm_log.find("virtio-net vmmtap0: one queue pair: the TAP does not take 2"),
+            std::string::npos)
+      << where();
+  EXPECT_NE(r().console.find(std::string("=mac:") + kMac0 + " mtu:1500 driver:virtio_net rxq:1"),
+            std::string::npos)
+      << where();
 }
 
 TEST_F(TapNet, GuestPingsTheHostWithoutLoss) {

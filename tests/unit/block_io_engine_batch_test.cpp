@@ -87,6 +87,45 @@ TEST_P(BlockIoEngineBatchTest, EveryCompletionIsFollowedByABatchEnd) {
   }
 }
 
+// A plugged io_uring engine holds its operations in the submission ring until the outermost
+// unplug(), then hands them all over at once: none of them runs before.
+// (The thread pool has nothing to batch; plug() is a no-op there.)
+using BlockIoEnginePlugTest = BlockIoEngineBatchTest;
+
+TEST_F(BlockIoEnginePlugTest, APluggedIoUringEngineSubmitsOnTheOutermostUnplug) {
+  const DiskImage image = DiskImage::open(path_, false, DiskCache::kWriteback);
+  std::atomic<unsigned> completed{0};
+  auto engine = make_block_io_engine(
+      image,
+      [&](uint64_t /*cookie*/, int result) {
+        EXPECT_EQ(result, 0);
+        completed.fetch_add(1);
+      },
+      BlockIoEngineKind::kIoUring);
+  std::vector<uint8_t> buffers(kOps * kBlock);
+  std::vector<iovec> iovs(kOps);
+  engine->plug();
+  engine->plug();
+  for (unsigned i = 0; i < kOps; ++i) {
+    iovs[i] = iovec{buffers.data() + i * kBlock, kBlock};
+    BlockIo io;
+    io.op = BlockIo::Op::kRead;
+    io.offset = i * kBlock;
+    io.iov = std::span<const iovec>(&iovs[i], 1);
+    io.cookie = i;
+    engine->submit(io);
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  EXPECT_EQ(completed.load(), 0u) << "operations ran while the engine was plugged";
+  engine->unplug();  // inner: still plugged
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  EXPECT_EQ(completed.load(), 0u) << "an inner unplug() submitted";
+  engine->unplug();
+  engine->drain();
+  EXPECT_EQ(completed.load(), kOps);
+  engine->unplug();  // unbalanced: harmless
+}
+
 INSTANTIATE_TEST_SUITE_P(Engines, BlockIoEngineBatchTest,
                          ::testing::Values(BlockIoEngineKind::kIoUring,
                                            BlockIoEngineKind::kThreadPool),

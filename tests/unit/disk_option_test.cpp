@@ -47,8 +47,17 @@ TEST(DiskOption, AllOptions) {
   EXPECT_FALSE(parse_disk_option("x,readonly=off").read_only);
 }
 
+TEST(DiskOption, WithoutQueuesADiskGetsOneRequestQueuePerVcpu) {
+  const auto d = parse_disk_option("x");
+  EXPECT_EQ(virtio::block_queue_count(d, 1), 1u);
+  EXPECT_EQ(virtio::block_queue_count(d, 4), 4u);
+  EXPECT_EQ(virtio::block_queue_count(d, 64), virtio::kMaxBlockQueues);
+  EXPECT_EQ(virtio::block_queue_count(parse_disk_option("x,queues=2"), 8), 2u);
+  EXPECT_EQ(virtio::block_queue_count(parse_disk_option("x,queues=1"), 8), 1u);
+}
+
 TEST(DiskOption, Queues) {
-  EXPECT_EQ(parse_disk_option("x").queues, 1u);
+  EXPECT_EQ(parse_disk_option("x").queues, 0u);  // one per vCPU
   EXPECT_EQ(parse_disk_option("x,queues=1").queues, 1u);
   EXPECT_EQ(parse_disk_option("x,queues=4,cache=none").queues, 4u);
   EXPECT_EQ(parse_disk_option("x,queues=16").queues, 16u);

@@ -42,8 +42,18 @@ TEST(NetOption, Vhost) {
   EXPECT_TRUE(parse_net_option("tap=t0").vhost_device.empty());
 }
 
+TEST(NetOption, WithoutQueuesATapNicGetsOnePairPerVcpuAndVhostOrUserOne) {
+  EXPECT_EQ(virtio::net_queue_pairs(parse_net_option("tap=t0"), 1), 1);
+  EXPECT_EQ(virtio::net_queue_pairs(parse_net_option("tap=t0"), 4), 4);
+  EXPECT_EQ(virtio::net_queue_pairs(parse_net_option("tap=t0"), 64), virtio::kNetMaxQueuePairs);
+  EXPECT_EQ(virtio::net_queue_pairs(parse_net_option("tap=t0,queues=2"), 8), 2);
+  EXPECT_EQ(virtio::net_queue_pairs(parse_net_option("tap=t0,queues=1"), 8), 1);
+  EXPECT_EQ(virtio::net_queue_pairs(parse_net_option("tap=t0,vhost=on"), 8), 1);
+  EXPECT_EQ(virtio::net_queue_pairs(parse_net_option("user"), 8), 1);
+}
+
 TEST(NetOption, TapQueues) {
-  EXPECT_EQ(parse_net_option("tap=vmt1").queues, 1);
+  EXPECT_EQ(parse_net_option("tap=vmt1").queues, 0);  // one pair per vCPU
   EXPECT_EQ(parse_net_option("tap=vmt1,queues=4,mac=02:00:00:00:00:01").queues, 4);
   EXPECT_EQ(parse_net_option("tap=vmt1,queues=16").queues, 16);
 }

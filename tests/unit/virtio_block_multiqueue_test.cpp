@@ -173,7 +173,7 @@ TEST_P(VirtioBlockMultiQueueTest, OffersTheConfiguredQueues) {
 }
 
 TEST_P(VirtioBlockMultiQueueTest, RefusesQueueCountsOutOfRange) {
-  for (const unsigned n : {0U, 17U, 1000U}) {
+  for (const unsigned n : {17U, 1000U}) {
     BlockDeviceConfig config;
     config.path = image_.path();
     config.queues = n;
@@ -181,6 +181,18 @@ TEST_P(VirtioBlockMultiQueueTest, RefusesQueueCountsOutOfRange) {
     EventLoop loop;
     EXPECT_THROW(VirtioBlock(config, loop), ConfigError) << n;
   }
+}
+
+// 0 is the VM's "one per vCPU", sized before the device is built; a device alone has one.
+TEST_P(VirtioBlockMultiQueueTest, AnUnsizedDiskBuiltAloneHasOneQueueAndNoMq) {
+  BlockDeviceConfig config;
+  config.path = image_.path();
+  config.queues = 0;
+  config.engine = GetParam();
+  EventLoop loop;
+  const VirtioBlock disk(config, loop);
+  EXPECT_EQ(disk.request_queue_count(), 1u);
+  EXPECT_EQ(disk.features() & feature_bit(kBlkFeatureMq), 0u);
 }
 
 TEST_P(VirtioBlockMultiQueueTest, RequestsCompleteOnTheirOwnQueue) {

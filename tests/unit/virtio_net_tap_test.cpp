@@ -15,6 +15,8 @@
 #include <string>
 
 #include "vmm/common/error.hpp"
+#include "vmm/event_loop/event_loop.hpp"
+#include "vmm/virtio/net_factory.hpp"
 #include "vmm/virtio/net_tap.hpp"
 
 namespace vmm::virtio {
@@ -171,6 +173,49 @@ TEST(TapBackend, QueuesOnASingleQueueTapSaysWhy) {
   } catch (const ConfigError& e) {
     EXPECT_NE(std::string(e.what()).find("multi_queue"), std::string::npos) << e.what();
   }
+}
+
+// Without queues=, a TAP NIC gets one queue pair per vCPU; a TAP made beforehand without
+// multi_queue gets one pair instead of failing the VM, unless the user asked for several.
+TEST(TapBackend, AnUnsizedNicTakesOnePairPerVcpuOrOneOnASingleQueueTap) {
+  if (!can_create_taps()) GTEST_SKIP() << "needs root and /dev/net/tun";
+  const std::string problem = in_own_network_namespace([]() -> std::string {
+    EventLoop loop;
+    NetConfig config;
+    config.kind = NetConfig::Kind::kTap;
+    config.tap_name = "vmmnetauto0";
+    {
+      auto device = make_net_device(config, loop, 0, /*vcpus=*/3);
+      const auto* net = dynamic_cast<const VirtioNet*>(device.get());
+      if (net == nullptr) return "not a VirtioNet";
+      if (net->max_queue_pairs() != 3) {
+        return "3 vCPUs gave " + std::to_string(net->max_queue_pairs()) + " pairs";
+      }
+      if (tap_tx_queues("vmmnetauto0") != 3) return "the TAP does not have 3 queues";
+    }
+    if (std::system("ip tuntap add dev vmmnetsq0 mode tap") != 0) {
+      return "cannot make a persistent TAP";
+    }
+    config.tap_name = "vmmnetsq0";
+    {
+      auto device = make_net_device(config, loop, 0, /*vcpus=*/4);
+      const auto* net = dynamic_cast<const VirtioNet*>(device.get());
+      if (net == nullptr || net->max_queue_pairs() != 1) {
+        return "a single-queue TAP did not get one pair";
+      }
+    }
+    config.queues = 2;
+    try {
+      (void)make_net_device(config, loop, 0, /*vcpus=*/4);
+      return "queues=2 on a single-queue TAP was accepted";
+    } catch (const ConfigError& e) {
+      if (std::string(e.what()).find("multi_queue") == std::string::npos) {
+        return std::string("the error does not say why: ") + e.what();
+      }
+    }
+    return "";
+  });
+  EXPECT_EQ(problem, "");
 }
 
 TEST(TapBackend, BadNameIsAConfigError) {

@@ -107,7 +107,7 @@ TEST_F(VmConfigJson, VmmSchema) {
   EXPECT_TRUE(c.disks[1].read_only);
   EXPECT_EQ(c.disks[1].serial, "DATA-1");
   EXPECT_EQ(c.disks[1].cache, virtio::DiskCache::kNone);
-  EXPECT_EQ(c.disks[0].queues, 1u);
+  EXPECT_EQ(c.disks[0].queues, 0u);  // one per vCPU
   EXPECT_EQ(c.disks[1].queues, 4u);
   ASSERT_EQ(c.nets.size(), 2u);
   EXPECT_EQ(c.nets[0].kind, virtio::NetConfig::Kind::kTap);

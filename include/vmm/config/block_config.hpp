@@ -1,6 +1,8 @@
 #pragma once
 // What `--disk` (or a config file's drives) asks for, as plain values. The device lives in
 // vmm/virtio/block_device.hpp.
+#include <algorithm>
+#include <cstdint>
 #include <string>
 
 namespace vmm::virtio {
@@ -26,9 +28,17 @@ struct BlockDeviceConfig {
   bool snapshot = false;
   BlockIoEngineKind engine = BlockIoEngineKind::kAuto;
   // 1..kMaxBlockQueues request queues; more than one lets the guest's blk-mq submit from
-  // several vCPUs without sharing a ring.
-  unsigned queues = 1;
+  // several vCPUs without sharing a ring. 0: one per vCPU (block_queue_count()).
+  unsigned queues = 0;
   friend bool operator==(const BlockDeviceConfig&, const BlockDeviceConfig&) = default;
 };
+
+// The request queues a disk gets on a VM with `vcpus` vCPUs: its `queues`, or for 0 one per
+// vCPU (the most Linux's blk-mq uses), at most kMaxBlockQueues.
+[[nodiscard]] inline unsigned block_queue_count(const BlockDeviceConfig& config,
+                                                uint32_t vcpus) noexcept {
+  if (config.queues != 0) return config.queues;
+  return vcpus == 0 ? 1U : std::min<unsigned>(vcpus, kMaxBlockQueues);
+}
 
 }  // namespace vmm::virtio

@@ -1,6 +1,7 @@
 #pragma once
 // The factory the VM builder calls to turn a NetConfig into a device.
 #include <cstddef>
+#include <cstdint>
 #include <memory>
 
 #include "vmm/config/net_config.hpp"
@@ -16,8 +17,9 @@ namespace vmm::virtio {
 // Opens the backend and builds the device: VirtioNet, or VhostNetDevice for a TAP with
 // `vhost=on` (VirtioNet again, after one warning, when vhost-net cannot be used). Throws
 // vmm::ConfigError when the user's request cannot be met (TAP cannot be opened, a forwarded
-// port is taken), saying why.
+// port is taken), saying why. `vcpus` sizes the default queue pairs (net_queue_pairs()).
 [[nodiscard]] std::shared_ptr<VirtioDevice> make_net_device(const NetConfig& config,
-                                                            EventLoop& loop, size_t index);
+                                                            EventLoop& loop, size_t index,
+                                                            uint32_t vcpus = 1);
 
 }  // namespace vmm::virtio
