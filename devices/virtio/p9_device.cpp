@@ -6,6 +6,7 @@
 #include <utility>
 
 #include "vmm/common/error.hpp"
+#include "vmm/confine/thread_seccomp.hpp"
 
 namespace vmm::virtio {
 
@@ -120,6 +121,7 @@ void VirtioP9::stop_locked() {
 }
 
 void VirtioP9::worker_main() {
+  confine::confine_this_thread(confine::ThreadKind::kFileServer);
   std::vector<uint8_t> reply;
   for (;;) {
     Job job;

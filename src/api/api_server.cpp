@@ -23,6 +23,7 @@
 
 #include "vmm/common/error.hpp"
 #include "vmm/common/unix_socket.hpp"
+#include "vmm/confine/thread_seccomp.hpp"
 
 namespace vmm::api {
 namespace {
@@ -238,6 +239,7 @@ ApiServer::ApiServer(std::filesystem::path socket_path, AsyncApiHandler handler,
   if (ec) throw HostResourceError("cannot listen on " + s.path.string() + ": " + ec.message());
   s.accept();
   s.thread = std::thread([&s] {
+    confine::confine_this_thread(confine::ThreadKind::kApi);
     for (;;) {
       try {
         s.context.run();

@@ -36,6 +36,7 @@
 #include "vmm/config/kernel_cmdline.hpp"
 #include "vmm/config/vm_config.hpp"
 #include "vmm/config/vm_config_json.hpp"
+#include "vmm/confine/thread_seccomp.hpp"
 
 namespace {
 
@@ -152,21 +153,22 @@ int run_cli(int argc, char** argv, vmm::cli::TerminationSignals& signals) {
   auto* timeout_opt =
       run->add_option("--timeout", timeout, "End the VM after SECONDS, exit status 124");
   std::vector<std::string> disks;
-  auto* disk_opt =
-      run->add_option("--disk", disks,
-                      "virtio-blk disk: "
-                      "PATH[,readonly=on][,snapshot=on][,serial=ID][,cache=writeback|none]"
-                      "[,queues=N] "
-                      "(snapshot=on: writes go to a temporary overlay dropped at exit, the image "
-                      "is only read and may be shared; cache=none: O_DIRECT, an error where the "
-                      "file system has none; queues: 1 to 16 request queues); "
-                      "repeat for vda, vdb, ... (replaces the drives of --config)");
+  auto* disk_opt = run->add_option(
+      "--disk", disks,
+      "virtio-blk disk: "
+      "PATH[,readonly=on][,snapshot=on][,serial=ID][,cache=writeback|none]"
+      "[,queues=N] "
+      "(snapshot=on: writes go to a temporary overlay dropped at exit, the image "
+      "is only read and may be shared; cache=none: O_DIRECT, an error where the "
+      "file system has none; queues: 1 to 16 request queues, default one per vCPU); "
+      "repeat for vda, vdb, ... (replaces the drives of --config)");
   std::vector<std::string> nets;
   auto* net_opt = run->add_option(
       "--net", nets,
       "virtio-net NIC: tap=NAME[,bridge=BR][,mac=MAC][,queues=N][,vhost=on|off] (attach to or "
       "create a TAP; with bridge=, bring it up as a port of BR; queues: 1 to 16 queue pairs on a "
-      "multi-queue TAP; vhost=on: the kernel's vhost-net moves the packets, one queue pair) or "
+      "multi-queue TAP, default one per vCPU where the TAP allows; vhost=on: the kernel's "
+      "vhost-net moves the packets, one queue pair) or "
       "user[,hostfwd=tcp:[ADDR]:PORT-:PORT]...[,mac=MAC] (rootless NAT with DHCP "
       "and DNS); repeat for more NICs (replaces the network-interfaces of --config)");
   std::string vsock;
@@ -212,6 +214,13 @@ int run_cli(int argc, char** argv, vmm::cli::TerminationSignals& signals) {
                   "What a guest reboot does: exit (vmm exits 0) or restart (the guest boots "
                   "again; power-off still exits)")
       ->check(CLI::IsMember({"exit", "restart"}))
+      ->capture_default_str();
+  std::string seccomp = "kill";
+  run->add_option("--seccomp", seccomp,
+                  "Confine each vmm thread to the system calls its kind needs: kill (a forbidden "
+                  "call ends vmm with status 159 and a log line), log (the kernel logs it and "
+                  "it goes on), off (no filters; for debugging)")
+      ->check(CLI::IsMember({"kill", "log", "off"}))
       ->capture_default_str();
   run->add_option("--api-socket", run_options.api_socket,
                   "Serve the VM's REST API (HTTP over this Unix socket, mode 0600): ping, info, "
@@ -334,6 +343,7 @@ int run_cli(int argc, char** argv, vmm::cli::TerminationSignals& signals) {
       }
       if (given(timeout_opt)) run_options.timeout_seconds = timeout;
       run_options.restart_on_reboot = on_reboot == "restart";
+      run_options.seccomp = *vmm::confine::parse_seccomp_mode(seccomp);
       return vmm::cli::run_in_foreground(config, run_options, signals);
     }
     if (ctl->parsed()) {

@@ -121,6 +121,17 @@ int run_in_foreground(const VmConfig& config, const RunOptions& options,
   if (timeout_seconds && !(*timeout_seconds > 0)) {
     throw ConfigError("timeout", "must be a positive number of seconds");
   }
+  // Before any thread starts: each confines itself with this mode once it is set up.
+  confine::set_seccomp_mode(options.seccomp);
+  if (options.seccomp == confine::SeccompMode::kOff) {
+    spdlog::warn(
+        "--seccomp off: vmm's threads run without system call filters; a guest that "
+        "takes over a device model can make any system call vmm's user can");
+  } else if (options.seccomp == confine::SeccompMode::kLog) {
+    spdlog::warn(
+        "--seccomp log: system calls outside the filters are allowed and logged by the "
+        "kernel (dmesg or the audit log)");
+  }
   // The API socket comes first: a bad path is refused before any VM exists, and it binds
   // before any thread does. Until the VM is there (and once it is gone) requests get 503.
   VmControlSlot slot;

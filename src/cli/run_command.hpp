@@ -7,6 +7,7 @@
 
 #include "cli/termination_signals.hpp"
 #include "vmm/config/vm_config.hpp"
+#include "vmm/confine/thread_seccomp.hpp"
 
 namespace vmm::cli {
 
@@ -15,6 +16,8 @@ struct RunOptions {
   std::optional<double> timeout_seconds;  // --timeout: stop the VM, exit status 124
   std::string api_socket;                 // --api-socket: serve the VM's REST API there
   bool restart_on_reboot = false;         // --on-reboot restart: boot the guest again
+  // --seccomp: how vmm's threads are confined (vmm/confine/thread_seccomp.hpp).
+  confine::SeccompMode seccomp = confine::SeccompMode::kKill;
 };
 
 // Builds, runs and tears down the VM; returns the process exit status. Throws vmm::Error for a

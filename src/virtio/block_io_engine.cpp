@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "vmm/common/error.hpp"
+#include "vmm/confine/thread_seccomp.hpp"
 
 namespace vmm::virtio {
 
@@ -84,6 +85,7 @@ class ThreadPoolEngine final : public BlockIoEngine {
 
  private:
   void work() {
+    confine::confine_this_thread(confine::ThreadKind::kBlockIo);
     std::unique_lock lock(mutex_);
     for (;;) {
       work_cv_.wait(lock, [this] { return stopping_ || !jobs_.empty(); });
@@ -259,6 +261,7 @@ class IoUringEngine final : public BlockIoEngine {
   // Waits for a completion, then finishes it and every other one already there before one
   // batch_done_: under load one guest interrupt covers many requests.
   void reap() {
+    confine::confine_this_thread(confine::ThreadKind::kBlockIo);
     for (;;) {
       io_uring_cqe* cqe = nullptr;
       const int err = io_uring_wait_cqe(&ring_, &cqe);

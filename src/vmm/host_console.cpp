@@ -13,6 +13,7 @@
 #include <utility>
 
 #include "vmm/common/error.hpp"
+#include "vmm/confine/thread_seccomp.hpp"
 
 namespace vmm {
 namespace {
@@ -136,6 +137,7 @@ void HostConsoleInput::stop() noexcept {
 }
 
 void HostConsoleInput::run() {
+  confine::confine_this_thread(confine::ThreadKind::kConsole);
   try {
     std::array<uint8_t, kReadChunk> buffer{};
     ConsoleEscape escape;

@@ -7,6 +7,7 @@
 #include <utility>
 
 #include "vmm/common/error.hpp"
+#include "vmm/confine/thread_seccomp.hpp"
 
 namespace vmm {
 namespace {
@@ -117,6 +118,7 @@ void VcpuRunner::fail(std::string message) {
 
 void VcpuRunner::loop() noexcept {
   using Kind = kvm::VcpuExit::Kind;
+  confine::confine_this_thread(confine::ThreadKind::kVcpu);
   try {
     while (!stopping_.load(std::memory_order_acquire)) {
       const kvm::VcpuExit exit = vcpu_.run();

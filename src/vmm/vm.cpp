@@ -39,6 +39,7 @@
 #include "vmm/common/size.hpp"
 #include "vmm/common/uuid.hpp"
 #include "vmm/config/kernel_cmdline.hpp"
+#include "vmm/confine/thread_seccomp.hpp"
 #include "vmm/device_manager.hpp"
 #include "vmm/event_loop/event_loop.hpp"
 #include "vmm/host_console.hpp"
@@ -422,6 +423,8 @@ void Vm::start() {
     throw StateError(std::string("cannot start a VM that is ") + to_string(expected));
   }
   VcpuRunner::install_kick_signal();
+  // Every device is set up: from here the loop serves the guest, confined.
+  p.loop.run_sync([] { confine::confine_this_thread(confine::ThreadKind::kDeviceLoop); });
   if (p.console_io.input_fd >= 0) {
     ConsoleInputSink sink =
         p.virtio_console

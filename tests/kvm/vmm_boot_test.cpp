@@ -9,6 +9,7 @@
 #include <ctime>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <regex>
@@ -406,6 +407,56 @@ TEST_F(VmmBootTest, PowerButtonFromTheApiShutsTheGuestDown) {
   const ExitStatus s = finish();
   EXPECT_TRUE(s.exited && s.code == 0) << s.describe();
   EXPECT_NE(vm_->stdout_text().find("VMMTEST: power button pressed"), std::string::npos);
+}
+
+// "Seccomp:" of /proc/PID/task/TID/status for each thread of `pid`, by thread name (a name
+// that several threads share, vmm-block-io, keeps the lowest mode seen).
+std::map<std::string, int> seccomp_by_thread(pid_t pid) {
+  std::map<std::string, int> modes;
+  std::error_code ec;
+  const std::filesystem::path tasks = "/proc/" + std::to_string(pid) + "/task";
+  for (const auto& task : std::filesystem::directory_iterator(tasks, ec)) {
+    std::ifstream comm_file(task.path() / "comm");
+    std::string comm;
+    std::getline(comm_file, comm);
+    std::ifstream status(task.path() / "status");
+    int mode = -1;
+    for (std::string line; std::getline(status, line);) {
+      if (line.rfind("Seccomp:", 0) == 0) mode = std::stoi(line.substr(8));
+    }
+    const auto [it, inserted] = modes.emplace(comm, mode);
+    if (!inserted) it->second = std::min(it->second, mode);
+  }
+  return modes;
+}
+
+// By default every thread the guest can drive runs under its own seccomp filter (mode 2 in
+// /proc): vCPUs, the device loop, the disk's I/O threads, the console input and the API; the
+// main thread, which only builds and waits, does not.
+TEST_F(VmmBootTest, EveryThreadTheGuestDrivesRunsUnderASeccompFilter) {
+  const std::filesystem::path dir =
+      std::filesystem::temp_directory_path() / ("vmm-seccomp-" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  const std::filesystem::path disk = dir / "data.img";
+  { const std::ofstream create(disk); }
+  std::filesystem::resize_file(disk, 16 << 20);
+  start("vmmtest=shell", {"--cpus", "2", "--memory", "256M", "--disk", disk.string() + ",queues=1",
+                          "--api-socket", (dir / "api.sock").string()});
+  const auto ready = vm_->wait_for_stdout("VMMTEST: shell ready", deadline_);
+  std::map<std::string, int> modes;
+  if (ready) modes = seccomp_by_thread(vm_->pid());
+  if (ready) (void)vm_->write_stdin("reboot -f\n", deadline_);
+  const ExitStatus s = finish();
+  std::filesystem::remove_all(dir);
+  ASSERT_TRUE(ready.has_value()) << "shell never became ready";
+  EXPECT_TRUE(s.exited && s.code == 0) << s.describe();
+  for (const char* name :
+       {"vcpu0", "vcpu1", "vmm-device-loop", "vmm-block-io", "vmm-console", "api"}) {
+    ASSERT_TRUE(modes.contains(name)) << "no thread named " << name;
+    EXPECT_EQ(modes[name], 2) << name << " runs without a seccomp filter";
+  }
+  EXPECT_EQ(modes["vmm"], 0) << "the main thread";
+  EXPECT_EQ(vm_->stderr_text().find("seccomp"), std::string::npos) << vm_->stderr_text();
 }
 
 // A guest kernel panic ends vmm with the panic status through pvpanic, even with panic=1
