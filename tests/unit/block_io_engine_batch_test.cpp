@@ -21,6 +21,24 @@ namespace {
 constexpr unsigned kOps = 64;
 constexpr size_t kBlock = 4096;
 
+// kOps reads of one block each, cookie i at offset i blocks, into buffers that outlive them.
+struct ReadBuffers {
+  std::vector<uint8_t> buffers = std::vector<uint8_t>(kOps * kBlock);
+  std::vector<iovec> iovs = std::vector<iovec>(kOps);
+
+  void submit_all(BlockIoEngine& engine) {
+    for (unsigned i = 0; i < kOps; ++i) {
+      iovs[i] = iovec{buffers.data() + i * kBlock, kBlock};
+      BlockIo io;
+      io.op = BlockIo::Op::kRead;
+      io.offset = i * kBlock;
+      io.iov = std::span<const iovec>(&iovs[i], 1);
+      io.cookie = i;
+      engine.submit(io);
+    }
+  }
+};
+
 class BlockIoEngineBatchTest : public ::testing::TestWithParam<BlockIoEngineKind> {
  protected:
   void SetUp() override {
@@ -56,17 +74,8 @@ TEST_P(BlockIoEngineBatchTest, EveryCompletionIsFollowedByABatchEnd) {
         covered = completed;
         ++batches;
       });
-  std::vector<uint8_t> buffers(kOps * kBlock);
-  std::vector<iovec> iovs(kOps);
-  for (unsigned i = 0; i < kOps; ++i) {
-    iovs[i] = iovec{buffers.data() + i * kBlock, kBlock};
-    BlockIo io;
-    io.op = BlockIo::Op::kRead;
-    io.offset = i * kBlock;
-    io.iov = std::span<const iovec>(&iovs[i], 1);
-    io.cookie = i;
-    engine->submit(io);
-  }
+  ReadBuffers reads;
+  reads.submit_all(*engine);
   engine->drain();
   for (int i = 0; i < 1000; ++i) {
     {
@@ -102,19 +111,10 @@ TEST_F(BlockIoEnginePlugTest, APluggedIoUringEngineSubmitsOnTheOutermostUnplug) 
         completed.fetch_add(1);
       },
       BlockIoEngineKind::kIoUring);
-  std::vector<uint8_t> buffers(kOps * kBlock);
-  std::vector<iovec> iovs(kOps);
+  ReadBuffers reads;
   engine->plug();
   engine->plug();
-  for (unsigned i = 0; i < kOps; ++i) {
-    iovs[i] = iovec{buffers.data() + i * kBlock, kBlock};
-    BlockIo io;
-    io.op = BlockIo::Op::kRead;
-    io.offset = i * kBlock;
-    io.iov = std::span<const iovec>(&iovs[i], 1);
-    io.cookie = i;
-    engine->submit(io);
-  }
+  reads.submit_all(*engine);
   std::this_thread::sleep_for(std::chrono::milliseconds(50));
   EXPECT_EQ(completed.load(), 0u) << "operations ran while the engine was plugged";
   engine->unplug();  // inner: still plugged
