@@ -69,8 +69,10 @@ constexpr std::string_view kCommon[] = {
 };
 
 // KVM_RUN and the exits it serves; virtio transports configure devices from here (eventfds,
-// TAP offloads, vhost-net's rings), so ioctl stays (its requests are not filtered).
-constexpr std::string_view kVcpu[] = {"ioctl"sv};
+// TAP offloads, vhost-net's rings), so ioctl stays (its requests are not filtered). The first
+// device a guest activates may make the event loop's reactor (asio makes it on first use):
+// an epoll fd and a timerfd.
+constexpr std::string_view kVcpu[] = {"ioctl"sv, "epoll_create1"sv, "timerfd_create"sv};
 
 // Virtqueues, TAP queues (ioctl), io_uring submissions, vhost-net, libslirp's and vsock's
 // sockets (socket() itself is limited to AF_UNIX, AF_INET and AF_INET6 below). libslirp

@@ -42,11 +42,6 @@ struct EventLoop::EventFdWatch::State {
 };
 
 EventLoop::EventLoop() : impl_(std::make_unique<Impl>()) {
-  // Asio makes its reactor (an epoll fd, a timerfd) when the first descriptor or timer needs
-  // it. Make it now, on the thread that builds the loop: a device activated later by a vCPU
-  // thread must not be the one that creates it, since a confined thread may not
-  // (vmm/confine/thread_seccomp.hpp).
-  { const asio::steady_timer reactor_now(impl_->context); }
   std::promise<void> started;
   auto ready = started.get_future();
   thread_ = std::thread([this, &started] {
