@@ -114,7 +114,9 @@ constexpr std::string_view kFileServer[] = {
     "fgetxattr"sv, "flistxattr"sv, "fsetxattr"sv, "fremovexattr"sv, "dup"sv,       "flock"sv,
 };
 
-std::span<const std::string_view> kind_list(ThreadKind kind) {
+}  // namespace
+
+std::span<const std::string_view> allowed_syscalls(ThreadKind kind) {
   switch (kind) {
     case ThreadKind::kVcpu:
       return kVcpu;
@@ -131,6 +133,8 @@ std::span<const std::string_view> kind_list(ThreadKind kind) {
   }
   return {};
 }
+
+namespace {
 
 std::atomic<SeccompMode> g_mode{SeccompMode::kOff};
 
@@ -271,8 +275,6 @@ void set_seccomp_mode(SeccompMode mode) {
 
 SeccompMode seccomp_mode() noexcept { return g_mode.load(); }
 
-std::span<const std::string_view> allowed_syscalls(ThreadKind kind) { return kind_list(kind); }
-
 void confine_this_thread(ThreadKind kind) noexcept {
   // Named for ps, top and the kernel's seccomp log (vCPU and API threads have names already).
   if (kind != ThreadKind::kVcpu && kind != ThreadKind::kApi) {
@@ -288,7 +290,7 @@ void confine_this_thread(ThreadKind kind) noexcept {
     for (const std::string_view name : kCommon) allow(ctx.get(), name);
     allow(ctx.get(), "mmap");
     allow(ctx.get(), "mprotect");
-    for (const std::string_view name : kind_list(kind)) allow(ctx.get(), name);
+    for (const std::string_view name : allowed_syscalls(kind)) allow(ctx.get(), name);
     // Also sets no_new_privs for this thread (libseccomp's default), so nothing it could
     // exec would gain privileges either.
     t_kind_name = to_string(kind).data();
