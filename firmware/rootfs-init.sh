@@ -23,8 +23,9 @@
 #   ipaddr:MAC=A/P   bring up the interface with that MAC and give it address A/P:
 #                    ipaddr_A=NAME|no interface|failed
 #   ping:ADDR        20 pings, 0.2 s apart: ping_ADDR=N% (the packet loss)
-#   tcpsend:ADDR:PORT  send 64 MiB of pseudo-random data to ADDR:PORT with nc and close:
-#                    tcpsend_sha256 (before sending), tcpsend=ok|failed
+#   tcpsend:ADDR:PORT  send 64 MiB of pseudo-random data to ADDR:PORT and close (with
+#                    tcpsend, firmware/guest-tools/tcpsend.c: 1 MiB writes, where busybox nc
+#                    writes 1 KiB at a time): tcpsend_sha256 (before sending), tcpsend=ok|failed
 #   fetch:NAME=URL   download URL with wget: fetch_NAME_bytes, fetch_NAME_sha256 (or
 #                    fetch_NAME=failed)
 #   dhcp[:MAC]       DHCP on the interface with that MAC, or the first one (udhcpc with
@@ -213,7 +214,8 @@ tcpsend() {
   local addr=${1%:*} port=${1##*:}
   head -c 67108864 /dev/urandom >/tmp/tcpsend.data
   mark "tcpsend_sha256=$(sha </tmp/tcpsend.data)"
-  if nc "$addr" "$port" </tmp/tcpsend.data; then mark "tcpsend=ok"; else mark "tcpsend=failed"; fi
+  # `command`: the program, not this function.
+  if command tcpsend "$addr" "$port" </tmp/tcpsend.data; then mark "tcpsend=ok"; else mark "tcpsend=failed"; fi
   rm -f /tmp/tcpsend.data
 }
 

@@ -493,7 +493,8 @@ class NetScenario {
       r.problem = "the guest never reported 'VMMTEST: actions finished'";
     }
     r.vmm_status = vm_->wait(std::min(deadline, Clock::now() + 60s));
-    // The guest's nc has closed its end once it reported tcpsend; give the sink a moment.
+    // The guest's tcpsend waits for the sink's close before it reports; the sink may still be
+    // recording its count.
     const auto sink_deadline = Clock::now() + 10s;
     while (!sink.done() && Clock::now() < sink_deadline) std::this_thread::sleep_for(50ms);
     while (!vhost_sink.done() && Clock::now() < sink_deadline) std::this_thread::sleep_for(50ms);
