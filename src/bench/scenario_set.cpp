@@ -131,7 +131,15 @@ std::vector<Scenario> startup_scenarios(const BenchOptions& o, Workspace& ws) {
     auto vm = vmm_vm(o, g, "exit");
     vm.peer = "qemu-microvm-" + g.name;
     if (!why.empty()) vm.skipped = why;
+    // The same VM without its threads' seccomp filters: its ratio to the confined run above is
+    // what confinement costs at start-up.
+    auto unconfined = vm;
+    unconfined.name += "-seccomp-off";
+    unconfined.description += ", --seccomp off";
+    unconfined.argv.insert(unconfined.argv.begin() + 2, {"--seccomp", "off"});
+    unconfined.peer = vm.name;
     list.push_back(std::move(vm));
+    list.push_back(std::move(unconfined));
     for (const char* machine : {"microvm", "pc"}) {
       auto q = qemu_vm(o, g, machine, qemu);
       if (!why.empty()) {

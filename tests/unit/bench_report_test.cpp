@@ -8,6 +8,7 @@
 #include "bench/scenario.hpp"
 #include "bench/scenario_set.hpp"
 #include "bench/stats.hpp"
+#include "bench/workspace.hpp"
 #include "bench_output_check.hpp"
 #include "vmm/common/error.hpp"
 
@@ -162,6 +163,35 @@ TEST(BenchReport, SavedJsonGivesTheSameOutputsBack) {
 TEST(BenchScenarios, IdIsSubstitutedEverywhere) {
   EXPECT_EQ(with_id({"runc", "--root", "/s/{id}", "run", "{id}", "x{id}y{id}"}, "b-1"),
             (std::vector<std::string>{"runc", "--root", "/s/b-1", "run", "b-1", "xb-1yb-1"}));
+}
+
+// Each vmm VM scenario has an unconfined twin whose peer is the confined run; with no kernel
+// here both are skipped for the same reason.
+TEST(BenchScenarios, EachVmmVmHasASeccompOffTwinComparedWithIt) {
+  BenchOptions o;
+  o.vmm = "/usr/bin/vmm";
+  o.initrd = "/nonexistent/initrd";
+  o.kernel = "/nonexistent/bzImage";
+  o.minimal_kernel = "/nonexistent/minimal";
+  o.only = {"vmm-vm-minimal", "vmm-vm-minimal-seccomp-off", "vmm-vm-stock-seccomp-off"};
+  Workspace ws(o.vmm);
+  const auto list = startup_scenarios(o, ws);
+  ASSERT_EQ(list.size(), 3U);
+  const Scenario& confined = list[0];
+  const Scenario& off = list[1];
+  EXPECT_EQ(off.name, "vmm-vm-minimal-seccomp-off");
+  EXPECT_EQ(off.peer, "vmm-vm-minimal");
+  EXPECT_TRUE(off.ours);
+  ASSERT_GE(off.argv.size(), 4U);
+  EXPECT_EQ((std::vector<std::string>(off.argv.begin(), off.argv.begin() + 4)),
+            (std::vector<std::string>{"/usr/bin/vmm", "run", "--seccomp", "off"}));
+  // Everything else is the confined run's command.
+  std::vector<std::string> rest = off.argv;
+  rest.erase(rest.begin() + 2, rest.begin() + 4);
+  EXPECT_EQ(rest, confined.argv);
+  ASSERT_TRUE(off.skipped.has_value());
+  EXPECT_EQ(off.skipped, confined.skipped);
+  EXPECT_EQ(list[2].peer, "vmm-vm-stock");
 }
 
 TEST(BenchMemory, GuestRamIsTheMappingOfItsSize) {
