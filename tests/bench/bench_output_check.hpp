@@ -18,14 +18,22 @@
 namespace vmm::test::bench {
 
 // Every scenario `vmm bench startup` knows, in its order.
-inline const std::vector<std::string> kStartupScenarios = {
-    "vmm-vm-minimal",     "qemu-microvm-minimal",
-    "qemu-pc-minimal",    "vmm-vm-stock",
-    "qemu-microvm-stock", "qemu-pc-stock",
-    "vmm-container-run",  "vmm-oci-run",
-    "runc-run",           "crun-run",
-    "podman-runc",        "podman-crun",
-    "podman-vmm",         "floor"};
+inline const std::vector<std::string> kStartupScenarios = {"vmm-vm-minimal",
+                                                           "vmm-vm-minimal-seccomp-off",
+                                                           "qemu-microvm-minimal",
+                                                           "qemu-pc-minimal",
+                                                           "vmm-vm-stock",
+                                                           "vmm-vm-stock-seccomp-off",
+                                                           "qemu-microvm-stock",
+                                                           "qemu-pc-stock",
+                                                           "vmm-container-run",
+                                                           "vmm-oci-run",
+                                                           "runc-run",
+                                                           "crun-run",
+                                                           "podman-runc",
+                                                           "podman-crun",
+                                                           "podman-vmm",
+                                                           "floor"};
 
 struct CommandResult {
   int status = -1;
