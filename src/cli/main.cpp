@@ -222,6 +222,16 @@ int run_cli(int argc, char** argv, vmm::cli::TerminationSignals& signals) {
                   "it goes on), off (no filters; for debugging)")
       ->check(CLI::IsMember({"kill", "log", "off"}))
       ->capture_default_str();
+  bool jail = false;
+  auto* jail_opt = run->add_flag(
+      "--jail", jail,
+      "Confine vmm itself: new pid, mount, ipc, uts and network namespaces, a cgroup with the "
+      "VM's limits, an empty read-only root, and an unprivileged uid with no capabilities once "
+      "the VM is built (needs root; TAP networking only)");
+  std::string jail_user;
+  run->add_option("--jail-user", jail_user,
+                  "UID[:GID] the jailed vmm becomes (default 65534:65534, nobody)")
+      ->needs(jail_opt);
   run->add_option("--api-socket", run_options.api_socket,
                   "Serve the VM's REST API (HTTP over this Unix socket, mode 0600): ping, info, "
                   "pause, resume, shutdown, counters, power-button");
@@ -344,6 +354,10 @@ int run_cli(int argc, char** argv, vmm::cli::TerminationSignals& signals) {
       if (given(timeout_opt)) run_options.timeout_seconds = timeout;
       run_options.restart_on_reboot = on_reboot == "restart";
       run_options.seccomp = *vmm::confine::parse_seccomp_mode(seccomp);
+      if (jail) {
+        run_options.jail =
+            jail_user.empty() ? vmm::jail::JailOptions{} : vmm::jail::parse_jail_user(jail_user);
+      }
       return vmm::cli::run_in_foreground(config, run_options, signals);
     }
     if (ctl->parsed()) {

@@ -74,9 +74,11 @@ ConsoleIo console_io(const VmConfig& config, bool tty) {
 }
 
 VmOutcome run_once(const VmConfig& config, bool tty, Deadline deadline, VmControlSlot& slot,
-                   TerminationSignals& signals, OwnerStop& owner) {
+                   TerminationSignals& signals, OwnerStop& owner, jail::Jail* jail) {
   using Clock = std::chrono::steady_clock;
   Vm vm(config, console_io(config, tty));
+  // Everything that needs root is open now: give it up before the guest runs.
+  if (jail != nullptr) jail->lock_down();
   const std::unique_ptr<api::VmControl> control = api::make_vm_control(vm);
   const VmControlSlot::Binding binding(slot, *control);  // unbinds before control and vm go
   TerminalRawMode raw_terminal(config.host_exec ? -1 : STDIN_FILENO);
@@ -132,6 +134,16 @@ int run_in_foreground(const VmConfig& config, const RunOptions& options,
         "--seccomp log: system calls outside the filters are allowed and logged by the "
         "kernel (dmesg or the audit log)");
   }
+  // The jail comes before anything vmm starts: its threads are all made inside it. The caller
+  // stays outside, passing signals on and the exit status back.
+  std::optional<jail::Jail> jail;
+  if (options.jail) {
+    jail::check_jailable(config, options.restart_on_reboot);
+    jail.emplace(jail::Jail::enter(config, *options.jail));
+    if (!jail->in_jail()) {
+      return jail->supervise(signals.fd(), [&signals] { return signals.take(); });
+    }
+  }
   // The API socket comes first: a bad path is refused before any VM exists, and it binds
   // before any thread does. Until the VM is there (and once it is gone) requests get 503.
   VmControlSlot slot;
@@ -152,7 +164,8 @@ int run_in_foreground(const VmConfig& config, const RunOptions& options,
   }
   for (unsigned boot = 1;; ++boot) {
     OwnerStop owner;
-    const VmOutcome outcome = run_once(config, tty, deadline, slot, signals, owner);
+    const VmOutcome outcome =
+        run_once(config, tty, deadline, slot, signals, owner, jail ? &*jail : nullptr);
     if (outcome.reason == StopReason::kGuestReset && options.restart_on_reboot) {
       spdlog::info("the guest rebooted; booting it again (boot {})", boot + 1);
       continue;

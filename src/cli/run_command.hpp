@@ -6,6 +6,7 @@
 #include <string>
 
 #include "cli/termination_signals.hpp"
+#include "jail/jail.hpp"
 #include "vmm/config/vm_config.hpp"
 #include "vmm/confine/thread_seccomp.hpp"
 
@@ -18,6 +19,8 @@ struct RunOptions {
   bool restart_on_reboot = false;         // --on-reboot restart: boot the guest again
   // --seccomp: how vmm's threads are confined (vmm/confine/thread_seccomp.hpp).
   confine::SeccompMode seccomp = confine::SeccompMode::kKill;
+  // --jail: vmm runs confined by its own container runtime (jail/jail.hpp).
+  std::optional<jail::JailOptions> jail;
 };
 
 // Builds, runs and tears down the VM; returns the process exit status. Throws vmm::Error for a

@@ -137,6 +137,10 @@ std::span<const std::string_view> allowed_syscalls(ThreadKind kind) {
 namespace {
 
 std::atomic<SeccompMode> g_mode{SeccompMode::kOff};
+// allow_dropping_to(): set once, before the threads it concerns start.
+std::atomic<bool> g_drop_allowed{false};
+uint32_t g_drop_uid = 0;
+uint32_t g_drop_gid = 0;
 
 // Read by the SIGSYS handler: plain data, filled before any filter is loaded.
 constexpr size_t kMaxSyscall = 512;
@@ -220,6 +224,27 @@ void allow(scmp_filter_ctx ctx, std::string_view name) {
   if (rc != 0) throw Error("cannot allow " + n + ": " + std::strerror(-rc));
 }
 
+// The calls glibc's setgroups(0, NULL), setresgid and setresuid make in every thread (the
+// process-wide id change), for the jail's ids only.
+void allow_the_drop(scmp_filter_ctx ctx) {
+  const auto add = [ctx](const char* name, unsigned count, const scmp_arg_cmp* cmp) {
+    const int nr = seccomp_syscall_resolve_name(name);
+    if (nr == __NR_SCMP_ERROR) return;
+    const int rc = seccomp_rule_add_array(ctx, SCMP_ACT_ALLOW, nr, count, cmp);
+    if (rc != 0) throw Error(std::string("cannot allow ") + name + ": " + std::strerror(-rc));
+  };
+  const std::array<scmp_arg_cmp, 3> uid = {SCMP_A0(SCMP_CMP_EQ, g_drop_uid),
+                                           SCMP_A1(SCMP_CMP_EQ, g_drop_uid),
+                                           SCMP_A2(SCMP_CMP_EQ, g_drop_uid)};
+  const std::array<scmp_arg_cmp, 3> gid = {SCMP_A0(SCMP_CMP_EQ, g_drop_gid),
+                                           SCMP_A1(SCMP_CMP_EQ, g_drop_gid),
+                                           SCMP_A2(SCMP_CMP_EQ, g_drop_gid)};
+  const std::array<scmp_arg_cmp, 1> no_groups = {SCMP_A0(SCMP_CMP_EQ, 0)};
+  add("setresuid", 3, uid.data());
+  add("setresgid", 3, gid.data());
+  add("setgroups", 1, no_groups.data());
+}
+
 }  // namespace
 
 std::string_view to_string(ThreadKind kind) noexcept {
@@ -275,6 +300,12 @@ void set_seccomp_mode(SeccompMode mode) {
 
 SeccompMode seccomp_mode() noexcept { return g_mode.load(); }
 
+void allow_dropping_to(uint32_t uid, uint32_t gid) noexcept {
+  g_drop_uid = uid;
+  g_drop_gid = gid;
+  g_drop_allowed.store(true);
+}
+
 void confine_this_thread(ThreadKind kind) noexcept {
   // Named for ps, top and the kernel's seccomp log (vCPU and API threads have names already).
   if (kind != ThreadKind::kVcpu && kind != ThreadKind::kApi) {
@@ -291,6 +322,7 @@ void confine_this_thread(ThreadKind kind) noexcept {
     allow(ctx.get(), "mmap");
     allow(ctx.get(), "mprotect");
     for (const std::string_view name : allowed_syscalls(kind)) allow(ctx.get(), name);
+    if (g_drop_allowed.load()) allow_the_drop(ctx.get());
     // Also sets no_new_privs for this thread (libseccomp's default), so nothing it could
     // exec would gain privileges either.
     t_kind_name = to_string(kind).data();

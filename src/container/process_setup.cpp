@@ -112,6 +112,16 @@ void set_user(const User& user) {
 
 }  // namespace
 
+void clear_bounding_set() { apply_capabilities(Capabilities{}); }
+
+void drop_to_user(const User& user) {
+  set_user(User{.uid = user.uid, .gid = user.gid, .additional_gids = {}, .umask = std::nullopt});
+  set_capability_sets(Capabilities{});
+  if (::prctl(PR_SET_KEEPCAPS, 0, 0, 0, 0) != 0) throw system_error("PR_SET_KEEPCAPS", errno);
+  if (::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0)
+    throw system_error("PR_SET_NO_NEW_PRIVS", errno);
+}
+
 std::vector<int> default_capabilities() {
   std::vector<int> caps;
   for (const char* name :

@@ -30,6 +30,15 @@ namespace vmm::container {
 [[noreturn]] void finalize_and_exec(const Process& process, const std::string& program,
                                     const Seccomp* seccomp, int preserve_fds);
 
+// Empties the calling thread's capability bounding set: nothing it or the threads it starts
+// could exec would gain a capability back. The capabilities held now stay.
+void clear_bounding_set();
+
+// Makes the calling process `user` (its uid and gid, no supplementary groups) with no
+// capabilities left in any set and no_new_privs set: how a jailed vmm gives up root once its
+// VM is built (glibc changes the ids of every thread). Throws vmm::Error.
+void drop_to_user(const User& user);
+
 // Makes the fds >= first close on exec (close_range, or /proc/self/fd where it is missing).
 void close_fds_on_exec(unsigned first);
 

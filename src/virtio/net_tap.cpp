@@ -15,6 +15,7 @@
 #include <filesystem>
 
 #include "vmm/common/error.hpp"
+#include "vmm/confine/host_network.hpp"
 #include "vmm/virtio/iovec_copy.hpp"
 
 namespace vmm::virtio {
@@ -57,6 +58,8 @@ TapBackend::TapBackend(const std::string& name, const std::string& bridge, bool 
   if (name.empty() || name.size() >= IFNAMSIZ) {
     throw ConfigError("--net tap=" + name + ": not a valid interface name");
   }
+  // A jailed vmm attaches in the host's network namespace, where the TAP and its bridge are.
+  const confine::HostNetworkScope host_network;
   fd_.reset(::open("/dev/net/tun", O_RDWR | O_NONBLOCK | O_CLOEXEC));
   if (!fd_) {
     throw ConfigError("--net tap=" + name + ": cannot open /dev/net/tun: " + std::strerror(errno));

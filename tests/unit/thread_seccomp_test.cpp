@@ -32,13 +32,15 @@ struct ChildOutcome {
 
 // Forks; the child sets `mode`, starts a thread that confines itself as `kind` and runs
 // `body`, and exits 0 if the body returns (or 3 if the body reports failure).
-ChildOutcome run_confined(ThreadKind kind, SeccompMode mode, const std::function<bool()>& body) {
+ChildOutcome run_confined(ThreadKind kind, SeccompMode mode, const std::function<bool()>& body,
+                          const std::function<void()>& before = {}) {
   std::array<int, 2> err{};
   if (::pipe2(err.data(), O_CLOEXEC) != 0) return {};
   const pid_t pid = ::fork();
   if (pid == 0) {
     ::dup2(err[1], STDERR_FILENO);
     set_seccomp_mode(mode);
+    if (before) before();
     // The thread ends the process itself: a thread's own end runs the sanitizers' bookkeeping
     // (ASan probes memory through a pipe), which is not what is under test.
     std::thread t([&] {
@@ -135,6 +137,32 @@ INSTANTIATE_TEST_SUITE_P(Kinds, ThreadSeccompTest, ::testing::ValuesIn(kAllThrea
                            std::erase(name, '-');
                            return name;
                          });
+
+// A jailed vmm's id change reaches the threads confined before it (glibc has each thread make
+// the calls): their filters take exactly the jail's ids, and no others.
+TEST(ThreadSeccomp, AThreadMayDropToTheJailsIdsOnly) {
+  if (::geteuid() != 0) GTEST_FAIL() << "needs root, as the jail does";
+  const auto allow = [] { allow_dropping_to(65534, 65534); };
+  for (const ThreadKind kind : kAllThreadKinds) {
+    const ChildOutcome drop = run_confined(
+        kind, SeccompMode::kKill,
+        [] {
+          return ::syscall(SYS_setgroups, 0, nullptr) == 0 &&
+                 ::syscall(SYS_setresgid, 65534, 65534, 65534) == 0 &&
+                 ::syscall(SYS_setresuid, 65534, 65534, 65534) == 0;
+        },
+        allow);
+    EXPECT_EQ(drop.exit_code, 0) << to_string(kind) << ": " << drop.stderr_text;
+    const ChildOutcome other = run_confined(
+        kind, SeccompMode::kKill, [] { return ::syscall(SYS_setresuid, 1000, 1000, 1000) == 0; },
+        allow);
+    EXPECT_EQ(other.exit_code, kSeccompExitStatus) << to_string(kind) << ": " << other.stderr_text;
+    const ChildOutcome without = run_confined(kind, SeccompMode::kKill, [] {
+      return ::syscall(SYS_setresuid, 65534, 65534, 65534) == 0;
+    });
+    EXPECT_EQ(without.exit_code, kSeccompExitStatus) << to_string(kind) << " without the jail";
+  }
+}
 
 TEST(ThreadSeccomp, TheDeviceLoopMayOpenInternetAndUnixSocketsOnly) {
   const ChildOutcome o = run_confined(ThreadKind::kDeviceLoop, SeccompMode::kKill, [] {

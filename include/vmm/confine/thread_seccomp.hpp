@@ -51,6 +51,11 @@ void set_seccomp_mode(SeccompMode mode);
 // logs why and ends vmm with status 1.
 void confine_this_thread(ThreadKind kind) noexcept;
 
+// A jailed vmm drops to an unprivileged uid and gid once its VM is built, and glibc makes every
+// thread change its ids, those already confined too. Filters loaded after this call allow that
+// one change (to exactly these ids, with an empty group list) besides their kind's list.
+void allow_dropping_to(uint32_t uid, uint32_t gid) noexcept;
+
 // The system call names `kind` may make, for tests and documentation.
 [[nodiscard]] std::span<const std::string_view> allowed_syscalls(ThreadKind kind);
 
