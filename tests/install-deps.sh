@@ -8,8 +8,9 @@ PACKAGES=(
   cmake ninja-build ccache g++ clang clang-format clang-tidy pkg-config linux-libc-dev libclang-rt-14-dev
   libcli11-dev libspdlog-dev libboost-dev libfdt-dev libgtest-dev libgmock-dev libseccomp-dev
   nlohmann-json3-dev liburing-dev libslirp-dev
-  # unit tests decode the ACPI tables (iasl) and SMBIOS tables (dmidecode) vmm builds
-  acpica-tools dmidecode
+  # unit tests decode the ACPI tables (iasl), SMBIOS tables (dmidecode) and arm64 device trees
+  # (dtc) vmm builds
+  acpica-tools dmidecode device-tree-compiler
   # nested-KVM sandbox and guest test assets
   qemu-system-x86 busybox-static cpio gzip zstd xz-utils e2fsprogs kmod file libc6-dev git
   iproute2 util-linux procps
