@@ -138,8 +138,17 @@ std::vector<Scenario> startup_scenarios(const BenchOptions& o, Workspace& ws) {
     unconfined.description += ", --seccomp off";
     unconfined.argv.insert(unconfined.argv.begin() + 2, {"--seccomp", "off"});
     unconfined.peer = vm.name;
+    // And inside vmm's jail (namespaces, cgroup, empty root, unprivileged uid): its ratio to the
+    // run above is what --jail costs at start-up.
+    auto jailed = vm;
+    jailed.name += "-jail";
+    jailed.description += ", --jail";
+    jailed.argv.insert(jailed.argv.begin() + 2, "--jail");
+    jailed.peer = vm.name;
+    if (!jailed.skipped && ::geteuid() != 0) jailed.skipped = "--jail needs root";
     list.push_back(std::move(vm));
     list.push_back(std::move(unconfined));
+    list.push_back(std::move(jailed));
     for (const char* machine : {"microvm", "pc"}) {
       auto q = qemu_vm(o, g, machine, qemu);
       if (!why.empty()) {

@@ -135,8 +135,10 @@ int bench_main(int argc, char** argv) {
   auto* startup = app.add_subcommand(
       "startup",
       "Spawn to the workload's first output and to the process's exit, for every scenario this "
-      "machine has: vmm VMs (minimal and stock kernel, each also with --seccomp off, compared "
-      "with the confined run), QEMU -M microvm and -M pc on the same kernels, vmm container run, "
+      "machine has: vmm VMs (minimal and stock kernel, each also with --seccomp off and with "
+      "--jail, "
+      "compared with the plain run), QEMU -M microvm and -M pc on the same kernels, vmm container "
+      "run, "
       "vmm oci run, runc, crun, podman with each runtime, and the "
       "unshare+chroot floor; run i of every scenario before run i+1 of any");
   common(startup, options.runs, "Runs of each scenario");

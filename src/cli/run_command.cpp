@@ -9,10 +9,12 @@
 #include <cerrno>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <memory>
 #include <mutex>
 
+#include "agent/agent_binary.hpp"
 #include "api/api_server.hpp"
 #include "api/vm_api.hpp"
 #include "cli/exit_status.hpp"
@@ -134,14 +136,32 @@ int run_in_foreground(const VmConfig& config, const RunOptions& options,
         "--seccomp log: system calls outside the filters are allowed and logged by the "
         "kernel (dmesg or the audit log)");
   }
+  using Clock = std::chrono::steady_clock;
+  // The timeout covers every boot of the guest together.
+  Deadline deadline;
+  if (timeout_seconds) {
+    deadline.set = true;
+    deadline.at = Clock::now() + std::chrono::duration_cast<Clock::duration>(
+                                     std::chrono::duration<double>(*timeout_seconds));
+  }
   // The jail comes before anything vmm starts: its threads are all made inside it. The caller
-  // stays outside, passing signals on and the exit status back.
+  // stays outside, passing signals on and the exit status back; a guest that reboots under
+  // --on-reboot restart boots again in a new jail (the old one gave up root).
   std::optional<jail::Jail> jail;
   if (options.jail) {
-    jail::check_jailable(config, options.restart_on_reboot);
-    jail.emplace(jail::Jail::enter(config, *options.jail));
-    if (!jail->in_jail()) {
-      return jail->supervise(signals.fd(), [&signals] { return signals.take(); });
+    jail::check_jailable(config);
+    // Found beside vmm's own executable, which a new mount namespace may name differently (in a
+    // chroot, /proc/self/exe then reads as the path from the outer root): look it up first.
+    if (config.agent && std::getenv("VMM_AGENT_BINARY") == nullptr) {
+      ::setenv("VMM_AGENT_BINARY", agent::find_agent_binary().c_str(), 1);
+    }
+    for (unsigned boot = 1;; ++boot) {
+      jail.emplace(jail::Jail::enter(config, *options.jail));
+      if (jail->in_jail()) break;
+      const int status = jail->supervise(signals.fd(), [&signals] { return signals.take(); });
+      if (!options.restart_on_reboot || !jail->guest_rebooted()) return status;
+      jail.reset();
+      spdlog::info("the guest rebooted; booting it again in a new jail (boot {})", boot + 1);
     }
   }
   // The API socket comes first: a bad path is refused before any VM exists, and it binds
@@ -154,19 +174,15 @@ int run_in_foreground(const VmConfig& config, const RunOptions& options,
   }
   // Escape sequences only on a terminal: through pipes every byte reaches the guest.
   const bool tty = ::isatty(STDIN_FILENO) == 1;
-  using Clock = std::chrono::steady_clock;
-  // The timeout covers every boot of the guest together.
-  Deadline deadline;
-  if (timeout_seconds) {
-    deadline.set = true;
-    deadline.at = Clock::now() + std::chrono::duration_cast<Clock::duration>(
-                                     std::chrono::duration<double>(*timeout_seconds));
-  }
   for (unsigned boot = 1;; ++boot) {
     OwnerStop owner;
     const VmOutcome outcome =
         run_once(config, tty, deadline, slot, signals, owner, jail ? &*jail : nullptr);
     if (outcome.reason == StopReason::kGuestReset && options.restart_on_reboot) {
+      if (jail) {  // the supervisor boots it again, in a new jail
+        jail->report_guest_reboot();
+        return exit_status(outcome, owner);
+      }
       spdlog::info("the guest rebooted; booting it again (boot {})", boot + 1);
       continue;
     }

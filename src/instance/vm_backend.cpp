@@ -197,6 +197,8 @@ void VmBackend::start(const InstanceRecord& record, const fs::path& dir,
                cpus == record.config.end() ? "1" : cpus->second, "--memory",
                std::to_string(((memory == 0 ? kDefaultMemory : memory) + kMiB - 1) / kMiB) + "M",
                "--on-reboot", "restart", "--api-socket", socket_file(dir).string()});
+  // Confined by default where the manager can confine it (src/jail): root makes the jail.
+  if (::geteuid() == 0) argv.emplace_back("--jail");
   if (nic) {
     argv.insert(argv.end(),
                 {"--net", "tap=" + nic->tap + ",bridge=" + nic->bridge + ",mac=" + nic->mac});

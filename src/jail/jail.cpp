@@ -18,6 +18,7 @@
 #include <charconv>
 #include <csignal>
 #include <cstring>
+#include <filesystem>
 #include <limits>
 #include <set>
 #include <utility>
@@ -37,6 +38,9 @@ LockedDownHook g_locked_down_hook = nullptr;
 // The directory the jail's tmpfs root is mounted on, in the jail's own mount namespace only
 // (nothing of it shows on the host, and every file the VM uses is open by then).
 constexpr const char* kRootMountPoint = "/tmp";
+
+// Each jail's cgroup is <this>/<supervisor's pid>.
+constexpr const char* kJailCgroupParent = "vmm.jail";
 
 // Character devices vmm opens while it builds the VM (misc majors, Documentation/admin-guide/
 // devices.txt): KVM, TUN/TAP and vhost-net.
@@ -82,6 +86,21 @@ void enter_namespaces(const JailOptions& options) {
   confine::allow_dropping_to(options.uid, options.gid);
 }
 
+// Jails whose supervisor was killed outright (SIGKILL leaves nobody to remove the cgroup): once
+// empty, their cgroups go. A cgroup still holding a process refuses rmdir, harmlessly.
+void remove_stale_jail_cgroups(const container::CgroupLayout& layout) {
+  for (const auto& [controller, dir] : container::cgroup_directories(layout, kJailCgroupParent)) {
+    std::error_code ec;
+    for (const auto& entry : std::filesystem::directory_iterator(dir, ec)) {
+      const std::string name = entry.path().filename().string();
+      const auto pid = parse_id(name);
+      if (!pid || !entry.is_directory(ec)) continue;
+      if (::kill(static_cast<pid_t>(*pid), 0) == 0 || errno == EPERM) continue;  // it lives
+      ::rmdir(entry.path().c_str());
+    }
+  }
+}
+
 void set_limit(int resource, rlim_t value, const char* what) {
   const rlimit limit{value, value};
   if (::setrlimit(resource, &limit) != 0)
@@ -103,7 +122,7 @@ JailOptions parse_jail_user(std::string_view text) {
   return JailOptions{.uid = *uid, .gid = *gid};
 }
 
-void check_jailable(const VmConfig& config, bool restart_on_reboot) {
+void check_jailable(const VmConfig& config) {
   for (const auto& net : config.nets) {
     if (net.kind == virtio::NetConfig::Kind::kUser) {
       throw ConfigError("jail",
@@ -114,11 +133,6 @@ void check_jailable(const VmConfig& config, bool restart_on_reboot) {
   if (config.host_exec) {
     throw ConfigError("jail",
                       "--exec serves the host's root file system to the guest; run it unjailed");
-  }
-  if (restart_on_reboot) {
-    throw ConfigError("jail",
-                      "--on-reboot restart would build a new VM after the jail gave up root; "
-                      "restart the jailed vmm from outside instead");
   }
 }
 
@@ -164,21 +178,33 @@ Jail Jail::enter(const VmConfig& config, const JailOptions& options) {
   jail.visible_directories_ = jail_visible_directories(config);
   const container::Resources resources = jail_resources(config);
   jail.memory_limit_ = static_cast<uint64_t>(resources.memory_limit.value_or(0));
-  jail.cgroup_ = container::Cgroup::create(container::detect_cgroup_layout(),
-                                           "vmm.jail/" + std::to_string(::getpid()), resources);
+  const container::CgroupLayout layout = container::detect_cgroup_layout();
+  remove_stale_jail_cgroups(layout);
+  jail.cgroup_ = container::Cgroup::create(
+      layout, std::string(kJailCgroupParent) + "/" + std::to_string(::getpid()), resources);
   std::array<int, 2> go{-1, -1};
   if (::pipe2(go.data(), O_CLOEXEC) != 0) throw system_error("pipe", errno);
   UniqueFd go_read(go[0]);
   UniqueFd go_write(go[1]);
-  // Affects the children made from now on: the next one is the jail's first process.
-  if (::unshare(CLONE_NEWPID) != 0)
+  std::array<int, 2> report{-1, -1};
+  if (::pipe2(report.data(), O_CLOEXEC) != 0) throw system_error("pipe", errno);
+  UniqueFd report_read(report[0]);
+  UniqueFd report_write(report[1]);
+  // The next child is the first process of a new pid namespace; then this process makes its
+  // children in its own again (a later jail, after a reboot, needs a namespace of its own).
+  const UniqueFd own_pid_ns(::open("/proc/self/ns/pid", O_RDONLY | O_CLOEXEC));
+  if (!own_pid_ns) throw system_error("--jail: cannot open this pid namespace", errno);
+  if (::unshare(CLONE_NEWPID) != 0) {
     throw system_error("--jail: cannot make a pid namespace", errno);
+  }
   const pid_t pid = ::fork();
   if (pid < 0) throw system_error("fork", errno);
   if (pid == 0) {
     jail.cgroup_.release();  // the supervisor's to remove
     jail.child_ = 0;
     go_write.reset();
+    report_read.reset();
+    jail.report_ = std::move(report_write);
     // Nothing happens before the cgroup holds this process.
     char byte = 0;
     if (::read(go_read.get(), &byte, 1) != 1) ::_exit(1);
@@ -187,7 +213,12 @@ Jail Jail::enter(const VmConfig& config, const JailOptions& options) {
     return jail;
   }
   jail.child_ = pid;
+  if (::setns(own_pid_ns.get(), CLONE_NEWPID) != 0) {
+    throw system_error("--jail: cannot return to this pid namespace", errno);
+  }
   go_read.reset();
+  report_write.reset();
+  jail.report_ = std::move(report_read);
   jail.cgroup_.add_process(pid);  // on failure the child reads EOF and ends
   const char byte = 1;
   if (::write(go_write.get(), &byte, 1) != 1)
@@ -202,7 +233,9 @@ Jail::Jail(Jail&& other) noexcept
       cgroup_(std::move(other.cgroup_)),
       visible_directories_(std::move(other.visible_directories_)),
       memory_limit_(other.memory_limit_),
-      locked_down_(other.locked_down_) {}
+      locked_down_(other.locked_down_),
+      report_(std::move(other.report_)),
+      guest_rebooted_(other.guest_rebooted_) {}
 
 Jail::~Jail() {
   if (child_ <= 0) return;
@@ -246,6 +279,13 @@ void Jail::lock_down() {
   set_limit(RLIMIT_CORE, 0, "RLIMIT_CORE");  // a core would hold guest memory
   container::drop_to_user(container::User{
       .uid = options_.uid, .gid = options_.gid, .additional_gids = {}, .umask = std::nullopt});
+  // Changing credentials cleared the parent-death signal: arm it again, and end now if the
+  // supervisor went in between (the report pipe's reader is gone then).
+  if (::prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) != 0) {
+    throw system_error("PR_SET_PDEATHSIG", errno);
+  }
+  pollfd supervisor{report_.get(), 0, 0};
+  if (::poll(&supervisor, 1, 0) == 1 && (supervisor.revents & POLLERR) != 0) ::_exit(1);
   locked_down_ = true;
   spdlog::info("jail: locked down as uid {} gid {}, no capabilities, {} of memory at most",
                options_.uid, options_.gid, format_size(memory_limit_));
@@ -272,6 +312,8 @@ int Jail::supervise(int signal_fd, const std::function<std::optional<int>()>& ta
     if (errno != EINTR) throw system_error("waitpid", errno);
   }
   child_ = -1;
+  char told = 0;
+  guest_rebooted_ = ::read(report_.get(), &told, 1) == 1 && told == 'R';
   const auto dirs = cgroup_.directories();
   cgroup_.destroy();
   // The parent of every jail's cgroup goes with the last of them.
@@ -280,6 +322,12 @@ int Jail::supervise(int signal_fd, const std::function<std::optional<int>()>& ta
   }
   if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
   return WEXITSTATUS(status);
+}
+
+void Jail::report_guest_reboot() noexcept {
+  if (!in_jail() || !report_) return;
+  const char told = 'R';
+  [[maybe_unused]] const auto written = ::write(report_.get(), &told, 1);
 }
 
 }  // namespace vmm::jail

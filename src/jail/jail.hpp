@@ -37,9 +37,9 @@ struct JailOptions {
 [[nodiscard]] JailOptions parse_jail_user(std::string_view text);
 
 // Throws vmm::ConfigError when `config` cannot run jailed: user-mode networking makes host
-// sockets for the guest at run time, --exec serves the host's root file system, and a reboot
-// would build a new VM after the privileges are gone.
-void check_jailable(const VmConfig& config, bool restart_on_reboot);
+// sockets for the guest at run time, and --exec serves the host's root file system. (A guest
+// that reboots with --on-reboot restart boots again in a new jail: the old one gave up root.)
+void check_jailable(const VmConfig& config);
 
 // What vmm itself may use beyond guest RAM: page tables, device buffers, io_uring, stacks.
 inline constexpr uint64_t kJailMemoryOverhead = 256ULL << 20;
@@ -89,6 +89,11 @@ class Jail final {
   [[nodiscard]] int supervise(int signal_fd,
                               const std::function<std::optional<int>()>& take_signal);
 
+  // Child: tells the supervisor that the guest rebooted (and so should boot again, in a new
+  // jail, under --on-reboot restart). Parent, after supervise(): whether it was told so.
+  void report_guest_reboot() noexcept;
+  [[nodiscard]] bool guest_rebooted() const noexcept { return guest_rebooted_; }
+
  private:
   Jail() = default;
 
@@ -98,6 +103,8 @@ class Jail final {
   std::vector<std::string> visible_directories_;
   uint64_t memory_limit_ = 0;
   bool locked_down_ = false;
+  UniqueFd report_;  // child: the write end to the supervisor; parent: the read end
+  bool guest_rebooted_ = false;
 };
 
 }  // namespace vmm::jail

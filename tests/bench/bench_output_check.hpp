@@ -20,10 +20,12 @@ namespace vmm::test::bench {
 // Every scenario `vmm bench startup` knows, in its order.
 inline const std::vector<std::string> kStartupScenarios = {"vmm-vm-minimal",
                                                            "vmm-vm-minimal-seccomp-off",
+                                                           "vmm-vm-minimal-jail",
                                                            "qemu-microvm-minimal",
                                                            "qemu-pc-minimal",
                                                            "vmm-vm-stock",
                                                            "vmm-vm-stock-seccomp-off",
+                                                           "vmm-vm-stock-jail",
                                                            "qemu-microvm-stock",
                                                            "qemu-pc-stock",
                                                            "vmm-container-run",

@@ -5,11 +5,13 @@
 # the test root by firmware/build-test-rootfs.sh) against an iperf3 server on the host end of
 # the TAP, once in each direction. Not part of ctest.
 #
-#   tests/bench/net-bench.sh [--seconds N] [--vmm PATH] [--vhost]
+#   tests/bench/net-bench.sh [--seconds N] [--vmm PATH] [--vhost] [--jail]
 #
 # --vhost compares the kernel's vhost-net data path on both sides instead: vmm with
 # `--net tap=...,vhost=on` against QEMU's `-netdev tap,...,vhost=on` (vmm's figures are dropped,
 # and the run fails, when vmm fell back to its user-space path).
+# --jail compares vmm with `vmm run --jail` (README, Confinement) instead of QEMU: the ratio is
+# what the jail costs in throughput.
 #
 # Defaults: 10 s per direction, ./build/vmm. Prints MB/s (MBytes/s as iperf3's receiver counts
 # them) for guest->host and host->guest, and the vmm/QEMU ratios. Inside the sandbox every
@@ -23,13 +25,14 @@ export VMM_CACHE_DIR=$CACHE
 
 die() { echo "net-bench: $*" >&2; exit 1; }
 
-seconds=10 vmm=$REPO/build/vmm inside=0 vhost=off
+seconds=10 vmm=$REPO/build/vmm inside=0 vhost=off jail=0
 while (($#)); do
   case $1 in
     --seconds) seconds=${2:?}; shift 2 ;;
     --vmm) vmm=$(realpath "${2:?}"); shift 2 ;;
     --inside) inside=1; shift ;;
     --vhost) vhost=on; shift ;;
+    --jail) jail=1; shift ;;
     *) die "unknown option $1 (see the header of $0)" ;;
   esac
 done
@@ -37,6 +40,7 @@ done
 
 vhost_arg=()
 [[ $vhost == on ]] && vhost_arg=(--vhost)
+((jail)) && vhost_arg+=(--jail)
 if ((inside == 0)); then
   [[ -x $vmm ]] || die "$vmm not found; build first (cmake -B build -G Ninja && ninja -C build)"
   command -v iperf3 >/dev/null || die "iperf3 not found (apt-get install iperf3)"
@@ -86,40 +90,60 @@ parse() {
   done
 }
 
-echo "net-bench: vmm ($vmm), vhost=$vhost, ${seconds}s per direction" >&2
-cp "$CACHE/test-rootfs.ext4" "$work/root.ext4"
-timeout "$limit" "$vmm" run --log-level info --kernel "$kernel" --initrd "$initrd" \
-  --cmdline "$cmdline" --cpus 1 --memory 512M --disk "$work/root.ext4" \
-  --net "tap=$tap,mac=$mac,vhost=$vhost" \
-  >"$work/vmm.log" 2>"$work/vmm.err" </dev/null || echo "net-bench: vmm exited with $?" >&2
-parse vmm "$work/vmm.log"
-if [[ $vhost == on ]] && ! grep -q "vhost-net serves the queues" "$work/vmm.err"; then
-  echo "net-bench: vmm did not use vhost-net:" >&2
-  grep -a "vhost" "$work/vmm.err" >&2 || true
-  result[vmm,tx]="" result[vmm,rx]=""
+# run_vmm NAME [EXTRA vmm run ARGS...]: one boot of vmm, its figures as result[NAME,...].
+run_vmm() {
+  local name=$1
+  shift
+  echo "net-bench: $name ($vmm $*), vhost=$vhost, ${seconds}s per direction" >&2
+  cp "$CACHE/test-rootfs.ext4" "$work/root.ext4"
+  timeout "$limit" "$vmm" run "$@" --log-level info --kernel "$kernel" --initrd "$initrd" \
+    --cmdline "$cmdline" --cpus 1 --memory 512M --disk "$work/root.ext4" \
+    --net "tap=$tap,mac=$mac,vhost=$vhost" \
+    >"$work/$name.log" 2>"$work/$name.err" </dev/null || echo "net-bench: $name exited with $?" >&2
+  parse "$name" "$work/$name.log"
+  if [[ $vhost == on ]] && ! grep -q "vhost-net serves the queues" "$work/$name.err"; then
+    echo "net-bench: $name did not use vhost-net:" >&2
+    grep -a "vhost" "$work/$name.err" >&2 || true
+    result[$name,tx]="" result[$name,rx]=""
+  fi
+}
+run_vmm vmm
+peer=qemu peer_title=QEMU
+if ((jail)); then
+  peer=jail peer_title="vmm --jail"
+  run_vmm jail --jail
+else
+  echo "net-bench: QEMU virtio-net-pci, vhost=$vhost" >&2
+  cp "$CACHE/test-rootfs.ext4" "$work/root.ext4"
+  timeout "$limit" qemu-system-x86_64 -enable-kvm -cpu host -smp 1 -m 512M -nodefaults -no-reboot \
+    -display none -serial stdio -kernel "$kernel" -initrd "$initrd" -append "$cmdline" \
+    -drive "file=$work/root.ext4,format=raw,if=none,id=root" -device virtio-blk-pci,drive=root \
+    -netdev "tap,id=net0,ifname=$tap,script=no,downscript=no,vhost=$vhost" \
+    -device "virtio-net-pci,netdev=net0,mac=$mac" >"$work/qemu.log" 2>&1 </dev/null ||
+    echo "net-bench: QEMU exited with $?" >&2
+  parse qemu "$work/qemu.log"
 fi
-
-echo "net-bench: QEMU virtio-net-pci, vhost=$vhost" >&2
-cp "$CACHE/test-rootfs.ext4" "$work/root.ext4"
-timeout "$limit" qemu-system-x86_64 -enable-kvm -cpu host -smp 1 -m 512M -nodefaults -no-reboot \
-  -display none -serial stdio -kernel "$kernel" -initrd "$initrd" -append "$cmdline" \
-  -drive "file=$work/root.ext4,format=raw,if=none,id=root" -device virtio-blk-pci,drive=root \
-  -netdev "tap,id=net0,ifname=$tap,script=no,downscript=no,vhost=$vhost" \
-  -device "virtio-net-pci,netdev=net0,mac=$mac" >"$work/qemu.log" 2>&1 </dev/null ||
-  echo "net-bench: QEMU exited with $?" >&2
-parse qemu "$work/qemu.log"
 
 ratio() {
   [[ -n $1 && -n $2 ]] || { echo "-"; return; }
   awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }'
 }
-printf '%-30s %12s %12s %10s\n' "virtio-net over TAP, vhost=$vhost" vmm QEMU vmm/QEMU
-printf '%-30s %12s %12s %10s\n' "guest -> host (MB/s)" "${result[vmm,tx]:--}" \
-  "${result[qemu,tx]:--}" "$(ratio "${result[vmm,tx]}" "${result[qemu,tx]}")"
-printf '%-30s %12s %12s %10s\n' "host -> guest (MB/s)" "${result[vmm,rx]:--}" \
-  "${result[qemu,rx]:--}" "$(ratio "${result[vmm,rx]}" "${result[qemu,rx]}")"
+if ((jail)); then
+  # Read as "what the jail keeps": vmm --jail over plain vmm.
+  printf '%-30s %12s %12s %10s\n' "virtio-net over TAP, vhost=$vhost" vmm "$peer_title" jail/vmm
+  printf '%-30s %12s %12s %10s\n' "guest -> host (MB/s)" "${result[vmm,tx]:--}" \
+    "${result[jail,tx]:--}" "$(ratio "${result[jail,tx]}" "${result[vmm,tx]}")"
+  printf '%-30s %12s %12s %10s\n' "host -> guest (MB/s)" "${result[vmm,rx]:--}" \
+    "${result[jail,rx]:--}" "$(ratio "${result[jail,rx]}" "${result[vmm,rx]}")"
+else
+  printf '%-30s %12s %12s %10s\n' "virtio-net over TAP, vhost=$vhost" vmm QEMU vmm/QEMU
+  printf '%-30s %12s %12s %10s\n' "guest -> host (MB/s)" "${result[vmm,tx]:--}" \
+    "${result[qemu,tx]:--}" "$(ratio "${result[vmm,tx]}" "${result[qemu,tx]}")"
+  printf '%-30s %12s %12s %10s\n' "host -> guest (MB/s)" "${result[vmm,rx]:--}" \
+    "${result[qemu,rx]:--}" "$(ratio "${result[vmm,rx]}" "${result[qemu,rx]}")"
+fi
 status=0
-for name in vmm qemu; do
+for name in vmm $peer; do
   for dir in tx rx; do
     [[ -n ${result[$name,$dir]} ]] || status=1
   done

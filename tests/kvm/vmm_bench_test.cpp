@@ -43,11 +43,17 @@ class VmmBenchTest : public KvmTest {
 // tests/bench/bench_command_test.cpp; here the VMs and their QEMU peers, and vmm's containers
 // beside the floor.
 TEST_F(VmmBenchTest, StartupMeasuresVmsBesideQemuAndTheOutputsAgree) {
-  const std::vector<std::string> listed = {"vmm-vm-minimal",       "vmm-vm-minimal-seccomp-off",
-                                           "qemu-microvm-minimal", "qemu-pc-minimal",
-                                           "vmm-vm-stock",         "qemu-microvm-stock",
-                                           "qemu-pc-stock",        "vmm-container-run",
-                                           "vmm-oci-run",          "floor"};
+  const std::vector<std::string> listed = {"vmm-vm-minimal",
+                                           "vmm-vm-minimal-seccomp-off",
+                                           "vmm-vm-minimal-jail",
+                                           "qemu-microvm-minimal",
+                                           "qemu-pc-minimal",
+                                           "vmm-vm-stock",
+                                           "qemu-microvm-stock",
+                                           "qemu-pc-stock",
+                                           "vmm-container-run",
+                                           "vmm-oci-run",
+                                           "floor"};
   std::string names;
   for (const auto& n : listed) names += (names.empty() ? "" : ",") + n;
   auto argv = bench("startup");
@@ -57,16 +63,23 @@ TEST_F(VmmBenchTest, StartupMeasuresVmsBesideQemuAndTheOutputsAgree) {
   ASSERT_TRUE(r.ok()) << r.status.describe() << "\n" << r.err << r.out;
   bench::check_startup_outputs(
       dir_, 2,
-      {"vmm-vm-minimal", "vmm-vm-minimal-seccomp-off", "vmm-vm-stock", "qemu-microvm-minimal",
-       "qemu-microvm-stock", "qemu-pc-stock", "vmm-container-run", "vmm-oci-run", "floor"},
+      {"vmm-vm-minimal", "vmm-vm-minimal-seccomp-off", "vmm-vm-minimal-jail", "vmm-vm-stock",
+       "qemu-microvm-minimal", "qemu-microvm-stock", "qemu-pc-stock", "vmm-container-run",
+       "vmm-oci-run", "floor"},
       listed);
   // The ratio to the peer on the same kernel is there for vmm's VMs, and the unconfined VM's
   // peer is the confined one: that ratio is what the seccomp filters cost at start-up.
   const auto j = nlohmann::json::parse(r.out);
   bool unconfined_seen = false;
+  bool jailed_seen = false;
   for (const auto& s : j["scenarios"]) {
     if (s["name"] == "vmm-vm-minimal" || s["name"] == "vmm-vm-stock") {
       EXPECT_TRUE(s["ratio_to_peer"]["ready_ms"].is_number()) << s.dump();
+    }
+    if (s["name"] == "vmm-vm-minimal-jail") {
+      jailed_seen = true;
+      EXPECT_EQ(s["peer"], "vmm-vm-minimal") << s.dump();
+      EXPECT_TRUE(s["ratio_to_peer"]["exit_ms"].is_number()) << s.dump();
     }
     if (s["name"] == "vmm-vm-minimal-seccomp-off") {
       unconfined_seen = true;
@@ -75,6 +88,7 @@ TEST_F(VmmBenchTest, StartupMeasuresVmsBesideQemuAndTheOutputsAgree) {
     }
   }
   EXPECT_TRUE(unconfined_seen);
+  EXPECT_TRUE(jailed_seen);
 }
 
 TEST_F(VmmBenchTest, DensityOfVmsReportsGuestAndVmmMemory) {

@@ -390,6 +390,34 @@ TEST_F(VmmBootTest, OnRebootRestartBootsAgainUntilPowerOff) {
   EXPECT_TRUE(s.exited && s.code == 0) << s.describe();
 }
 
+// Jailed, a reboot ends the jail (it gave up root) and the supervisor boots the guest again in a
+// new one: the second boot gets its own pid namespace and cgroup, and its API answers again.
+TEST_F(VmmBootTest, JailedOnRebootRestartBootsAgainInANewJail) {
+  const std::filesystem::path socket = std::filesystem::temp_directory_path() /
+                                       ("vmm-jail-restart-" + std::to_string(::getpid()) + ".sock");
+  start("vmmtest=shell", {"--cpus", "1", "--memory", "512M", "--on-reboot", "restart", "--jail",
+                          "--log-level", "info", "--api-socket", socket.string()});
+  const auto first = vm_->wait_for_stdout("VMMTEST: shell ready", deadline_);
+  ASSERT_TRUE(first.has_value()) << "first boot never reached its shell" << vm_->stderr_text();
+  ASSERT_TRUE(vm_->write_stdin("reboot -f\n", deadline_));
+  const auto second = vm_->wait_for_stdout("VMMTEST: shell ready", deadline_, *first);
+  ASSERT_TRUE(second.has_value()) << "the guest did not boot a second time" << vm_->stderr_text();
+  const ToolResult info = run_tool(
+      {KvmTestEnv::get().vmm_bin, "ctl", "--api-socket", socket.string(), "info"}, deadline_);
+  EXPECT_TRUE(info.ok()) << info.err;
+  ASSERT_TRUE(vm_->write_stdin("poweroff -f\n", deadline_));
+  const ExitStatus s = finish();
+  EXPECT_TRUE(s.exited && s.code == 0) << s.describe();
+  const std::string& log = vm_->stderr_text();
+  EXPECT_NE(log.find("booting it again in a new jail (boot 2)"), std::string::npos) << log;
+  size_t lockdowns = 0;
+  for (size_t at = 0; (at = log.find("jail: locked down", at)) != std::string::npos; ++at) {
+    ++lockdowns;
+  }
+  EXPECT_EQ(lockdowns, 2U) << log;
+  EXPECT_FALSE(std::filesystem::exists("/sys/fs/cgroup/vmm.jail/" + std::to_string(vm_->pid())));
+}
+
 // The power button from the per-VM API (through `vmm ctl`) reaches the guest as an ACPI event;
 // the guest's handler powers off and vmm exits 0.
 TEST_F(VmmBootTest, PowerButtonFromTheApiShutsTheGuestDown) {

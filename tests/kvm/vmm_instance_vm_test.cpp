@@ -171,6 +171,20 @@ TEST_F(InstanceVmTest, LaunchStopStartAdoptSnapshotDelete) {
   } else {
     std::printf("SKIPPED: the VM's own cgroup (no cgroup file system here)\n");
   }
+  // A root daemon jails its VMs: the VMM itself runs as the unprivileged user, in the jail's
+  // cgroup, its pid namespace's first process.
+  if (host_has_cgroups && ::geteuid() == 0) {
+    std::string jailed;
+    for (const char* base : {"/sys/fs/cgroup/vmm.jail/", "/sys/fs/cgroup/pids/vmm.jail/"}) {
+      std::ifstream procs(base + std::to_string(pid) + "/cgroup.procs");
+      if (procs && std::getline(procs, jailed)) break;
+    }
+    ASSERT_FALSE(jailed.empty()) << "no jail cgroup for vmm run " << pid;
+    const std::string status = read_file("/proc/" + jailed + "/status");
+    EXPECT_NE(status.find("Uid:\t65534\t65534\t65534\t65534"), std::string::npos) << status;
+    EXPECT_NE(status.find("CapEff:\t0000000000000000"), std::string::npos) << status;
+    EXPECT_NE(status.find("NSpid:\t" + jailed + "\t1\n"), std::string::npos) << status;
+  }
   // What an idle VM instance costs the host.
   const std::string rollup = read_file("/proc/" + std::to_string(pid) + "/smaps_rollup");
   for (const char* field : {"Rss:", "Pss:"}) {

@@ -194,6 +194,30 @@ TEST(BenchScenarios, EachVmmVmHasASeccompOffTwinComparedWithIt) {
   EXPECT_EQ(list[2].peer, "vmm-vm-stock");
 }
 
+TEST(BenchScenarios, EachVmmVmHasAJailedTwinComparedWithThePlainRun) {
+  BenchOptions o;
+  o.vmm = "/usr/bin/vmm";
+  o.initrd = "/nonexistent/initrd";
+  o.kernel = "/nonexistent/bzImage";
+  o.minimal_kernel = "/nonexistent/minimal";
+  o.only = {"vmm-vm-minimal", "vmm-vm-minimal-jail", "vmm-vm-stock-jail"};
+  Workspace ws(o.vmm);
+  const auto list = startup_scenarios(o, ws);
+  ASSERT_EQ(list.size(), 3U);
+  const Scenario& plain = list[0];
+  const Scenario& jailed = list[1];
+  EXPECT_EQ(jailed.name, "vmm-vm-minimal-jail");
+  EXPECT_EQ(jailed.peer, "vmm-vm-minimal");
+  ASSERT_GE(jailed.argv.size(), 3U);
+  EXPECT_EQ((std::vector<std::string>(jailed.argv.begin(), jailed.argv.begin() + 3)),
+            (std::vector<std::string>{"/usr/bin/vmm", "run", "--jail"}));
+  std::vector<std::string> rest = jailed.argv;
+  rest.erase(rest.begin() + 2);
+  EXPECT_EQ(rest, plain.argv);
+  EXPECT_TRUE(jailed.skipped.has_value()) << "no kernel here";
+  EXPECT_EQ(list[2].peer, "vmm-vm-stock");
+}
+
 TEST(BenchMemory, GuestRamIsTheMappingOfItsSize) {
   const std::string smaps =
       "7f0000000000-7f0010000000 rw-s 00000000 00:01 1 /memfd:guest-ram (deleted)\n"

@@ -27,26 +27,25 @@ TEST(JailUser, TakesUidAndOptionalGidAndRefusesRootAndJunk) {
   EXPECT_EQ(JailOptions{}.gid, 65534U);
 }
 
-TEST(JailPlan, RefusesUserNetworkingExecAndRestartButTakesTaps) {
+TEST(JailPlan, RefusesUserNetworkingAndExecButTakesTaps) {
   VmConfig config;
   virtio::NetConfig tap;
   tap.kind = virtio::NetConfig::Kind::kTap;
   tap.tap_name = "tap0";
   config.nets.push_back(tap);
-  EXPECT_NO_THROW(check_jailable(config, false));
-  EXPECT_THROW(check_jailable(config, true), ConfigError);
+  EXPECT_NO_THROW(check_jailable(config));
 
   VmConfig user = config;
   user.nets.push_back(virtio::NetConfig{});  // kUser by default
   try {
-    check_jailable(user, false);
+    check_jailable(user);
     ADD_FAILURE() << "user networking accepted";
   } catch (const ConfigError& e) {
     EXPECT_NE(std::string(e.what()).find("--net user"), std::string::npos) << e.what();
   }
   VmConfig exec = config;
   exec.host_exec = HostExecConfig{.command = "true"};
-  EXPECT_THROW(check_jailable(exec, false), ConfigError);
+  EXPECT_THROW(check_jailable(exec), ConfigError);
 }
 
 bool has_rule(const container::Resources& r, char type, int64_t major, int64_t minor,
