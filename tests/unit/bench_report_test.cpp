@@ -167,15 +167,22 @@ TEST(BenchScenarios, IdIsSubstitutedEverywhere) {
 
 // Each vmm VM scenario has an unconfined twin whose peer is the confined run; with no kernel
 // here both are skipped for the same reason.
-TEST(BenchScenarios, EachVmmVmHasASeccompOffTwinComparedWithIt) {
+// The startup scenarios named `only`, on a host without the guest kernels (so every VM
+// scenario is listed, skipped).
+std::vector<Scenario> vm_scenarios_without_kernels(std::vector<std::string> only) {
   BenchOptions o;
   o.vmm = "/usr/bin/vmm";
   o.initrd = "/nonexistent/initrd";
   o.kernel = "/nonexistent/bzImage";
   o.minimal_kernel = "/nonexistent/minimal";
-  o.only = {"vmm-vm-minimal", "vmm-vm-minimal-seccomp-off", "vmm-vm-stock-seccomp-off"};
+  o.only = std::move(only);
   Workspace ws(o.vmm);
-  const auto list = startup_scenarios(o, ws);
+  return startup_scenarios(o, ws);
+}
+
+TEST(BenchScenarios, EachVmmVmHasASeccompOffTwinComparedWithIt) {
+  const auto list = vm_scenarios_without_kernels(
+      {"vmm-vm-minimal", "vmm-vm-minimal-seccomp-off", "vmm-vm-stock-seccomp-off"});
   ASSERT_EQ(list.size(), 3U);
   const Scenario& confined = list[0];
   const Scenario& off = list[1];
@@ -195,14 +202,8 @@ TEST(BenchScenarios, EachVmmVmHasASeccompOffTwinComparedWithIt) {
 }
 
 TEST(BenchScenarios, EachVmmVmHasAJailedTwinComparedWithThePlainRun) {
-  BenchOptions o;
-  o.vmm = "/usr/bin/vmm";
-  o.initrd = "/nonexistent/initrd";
-  o.kernel = "/nonexistent/bzImage";
-  o.minimal_kernel = "/nonexistent/minimal";
-  o.only = {"vmm-vm-minimal", "vmm-vm-minimal-jail", "vmm-vm-stock-jail"};
-  Workspace ws(o.vmm);
-  const auto list = startup_scenarios(o, ws);
+  const auto list =
+      vm_scenarios_without_kernels({"vmm-vm-minimal", "vmm-vm-minimal-jail", "vmm-vm-stock-jail"});
   ASSERT_EQ(list.size(), 3U);
   const Scenario& plain = list[0];
   const Scenario& jailed = list[1];
@@ -232,7 +233,7 @@ TEST(BenchMemory, GuestRamIsTheMappingOfItsSize) {
       "Size:               2048 kB\n"
       "Rss:                2048 kB\n"
       "Pss:                2048 kB\n";
-  const auto m = parse_vm_smaps(smaps, 256 * 1024);
+  const auto m = parse_vm_smaps(smaps, uint64_t{256} * 1024);
   EXPECT_DOUBLE_EQ(m.guest_touched_mib, 40.0);
   EXPECT_DOUBLE_EQ(m.pss_mib, (40960.0 + 300 + 2048) / 1024);
   EXPECT_DOUBLE_EQ(m.overhead_mib, (300.0 + 2048) / 1024);
