@@ -306,6 +306,8 @@ void allow_dropping_to(uint32_t uid, uint32_t gid) noexcept {
   g_drop_allowed.store(true);
 }
 
+void dropping_done() noexcept { g_drop_allowed.store(false); }
+
 void confine_this_thread(ThreadKind kind) noexcept {
   // Named for ps, top and the kernel's seccomp log (vCPU and API threads have names already).
   if (kind != ThreadKind::kVcpu && kind != ThreadKind::kApi) {

@@ -286,6 +286,7 @@ void Jail::lock_down() {
   }
   pollfd supervisor{report_.get(), 0, 0};
   if (::poll(&supervisor, 1, 0) == 1 && (supervisor.revents & POLLERR) != 0) ::_exit(1);
+  confine::dropping_done();
   locked_down_ = true;
   spdlog::info("jail: locked down as uid {} gid {}, no capabilities, {} of memory at most",
                options_.uid, options_.gid, format_size(memory_limit_));

@@ -161,6 +161,14 @@ TEST(ThreadSeccomp, AThreadMayDropToTheJailsIdsOnly) {
       return ::syscall(SYS_setresuid, 65534, 65534, 65534) == 0;
     });
     EXPECT_EQ(without.exit_code, kSeccompExitStatus) << to_string(kind) << " without the jail";
+    // Threads confined after the drop (the device loop, the vCPUs) get no allowance.
+    const ChildOutcome after = run_confined(
+        kind, SeccompMode::kKill, [] { return ::syscall(SYS_setresuid, 65534, 65534, 65534) == 0; },
+        [] {
+          allow_dropping_to(65534, 65534);
+          dropping_done();
+        });
+    EXPECT_EQ(after.exit_code, kSeccompExitStatus) << to_string(kind) << " after the drop";
   }
 }
 

@@ -55,6 +55,9 @@ void confine_this_thread(ThreadKind kind) noexcept;
 // thread change its ids, those already confined too. Filters loaded after this call allow that
 // one change (to exactly these ids, with an empty group list) besides their kind's list.
 void allow_dropping_to(uint32_t uid, uint32_t gid) noexcept;
+// The drop is done: filters loaded from now on (the device loop's, the vCPUs') allow no id
+// change at all.
+void dropping_done() noexcept;
 
 // The system call names `kind` may make, for tests and documentation.
 [[nodiscard]] std::span<const std::string_view> allowed_syscalls(ThreadKind kind);
