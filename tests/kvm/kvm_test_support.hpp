@@ -33,6 +33,14 @@ inline std::optional<std::string> marker(const std::string& console, const std::
   return m[1].str();
 }
 
+// Why no guest can boot here (no /dev/kvm, a missing binary or kernel), or "": what a scenario
+// that boots once for many tests reports as its problem.
+inline std::string kvm_environment_problem() {
+  const KvmTestEnv& env = KvmTestEnv::get();
+  if (!env.has_kvm) return "SKIPPED: no /dev/kvm (run the suite in tests/sandbox)";
+  return env.problem;
+}
+
 // Base of the fixtures whose tests boot guests: fails loudly (never skips silently) when the
 // environment cannot run them, and gives each test its deadline.
 class KvmTest : public ::testing::Test {

@@ -185,14 +185,8 @@ class ScenarioRunner {
  private:
   void run_into(ScenarioResult& r) {
     const KvmTestEnv& env = KvmTestEnv::get();
-    if (!env.has_kvm) {
-      r.problem = "SKIPPED: no /dev/kvm (run the suite in tests/sandbox)";
-      return;
-    }
-    if (!env.problem.empty()) {
-      r.problem = env.problem;
-      return;
-    }
+    r.problem = kvm_environment_problem();
+    if (!r.problem.empty()) return;
     const auto deadline = Clock::now() + 2 * env.test_limit;
     const std::string cache = cache_dir();
     const bool pci = transport_ == Transport::kPci;

@@ -125,15 +125,8 @@ class JailScenario {
 
  private:
   bool prepare(JailResult& r) {
-    const KvmTestEnv& env = KvmTestEnv::get();
-    if (!env.has_kvm) {
-      r.problem = "SKIPPED: no /dev/kvm (run the suite in tests/sandbox)";
-      return false;
-    }
-    if (!env.problem.empty()) {
-      r.problem = env.problem;
-      return false;
-    }
+    r.problem = kvm_environment_problem();
+    if (!r.problem.empty()) return false;
     if (::access(probe_bin().c_str(), X_OK) != 0) {
       r.problem = "vmm-jail-probe not executable: '" + probe_bin() + "' (set VMM_JAIL_PROBE_BIN)";
       return false;
@@ -278,14 +271,18 @@ const JailResult& scenario(bool confined) {
   return *slot;
 }
 
-class JailedVm : public ::testing::Test {
+// The tests of one scenario's run (confined or jail only), which runs once for all of them.
+template <bool kConfined>
+class JailScenarioTest : public ::testing::Test {
  protected:
   void SetUp() override {
     if (!r().problem.empty()) GTEST_FAIL() << r().problem << where();
   }
-  static const JailResult& r() { return scenario(true); }
+  static const JailResult& r() { return scenario(kConfined); }
   static std::string where() { return " (log: " + r().log_path + ")"; }
 };
+using JailedVm = JailScenarioTest<true>;
+using JailOnly = JailScenarioTest<false>;
 
 const char* const kProbes[] = {"open_host_file", "write_root",  "ptrace",
                                "mount",          "raw_socket",  "connect_host",
@@ -349,15 +346,6 @@ TEST_F(JailedVm, HasItsOwnNamespacesAndBoundedResources) {
   EXPECT_EQ(r().cgroup_pids_max, "512") << where();
   EXPECT_TRUE(r().cgroup_removed) << "the jail's cgroup is left behind" << where();
 }
-
-class JailOnly : public ::testing::Test {
- protected:
-  void SetUp() override {
-    if (!r().problem.empty()) GTEST_FAIL() << r().problem << where();
-  }
-  static const JailResult& r() { return scenario(false); }
-  static std::string where() { return " (log: " + r().log_path + ")"; }
-};
 
 TEST_F(JailOnly, WithoutFiltersTheJailItselfRefusesEachCall) {
   ASSERT_TRUE(r().status.has_value()) << where();

@@ -226,15 +226,8 @@ class NetScenario {
  private:
   // Checks the environment and prepares a scratch copy of the root image; false: r.problem set.
   bool prepare(NetResult& r) {
-    const KvmTestEnv& env = KvmTestEnv::get();
-    if (!env.has_kvm) {
-      r.problem = "SKIPPED: no /dev/kvm (run the suite in tests/sandbox)";
-      return false;
-    }
-    if (!env.problem.empty()) {
-      r.problem = env.problem;
-      return false;
-    }
+    r.problem = kvm_environment_problem();
+    if (!r.problem.empty()) return false;
     const std::string cache = cache_dir();
     initrd_ = env_or("VMM_TEST_ROOTFS_INITRD", cache + "/rootfs-initramfs.cpio.gz");
     const std::string rootfs = env_or("VMM_TEST_ROOTFS_IMAGE", cache + "/test-rootfs.ext4");

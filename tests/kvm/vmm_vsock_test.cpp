@@ -252,14 +252,8 @@ class VsockScenario {
  private:
   void run_scenario(VsockResult& r) {
     const KvmTestEnv& env = KvmTestEnv::get();
-    if (!env.has_kvm) {
-      r.problem = "SKIPPED: no /dev/kvm (run the suite in tests/sandbox)";
-      return;
-    }
-    if (!env.problem.empty()) {
-      r.problem = env.problem;
-      return;
-    }
+    r.problem = kvm_environment_problem();
+    if (!r.problem.empty()) return;
     const std::string cache = cache_dir();
     const std::string initrd =
         env_or("VMM_TEST_ROOTFS_INITRD", cache + "/rootfs-initramfs.cpio.gz");
