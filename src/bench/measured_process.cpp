@@ -114,6 +114,9 @@ MeasuredProcess::MeasuredProcess(MeasuredProcess&& other) noexcept
       stdin_(std::move(other.stdin_)),
       marker_(std::move(other.marker_)),
       seen_(std::move(other.seen_)),
+      needles_(std::move(other.needles_)),
+      partial_line_(std::move(other.partial_line_)),
+      kept_lines_(std::move(other.kept_lines_)),
       started_(other.started_),
       ready_at_(other.ready_at_),
       exited_at_(other.exited_at_),
@@ -163,8 +166,29 @@ void MeasuredProcess::read_output(Clock::time_point now) {
       return;
     }
     seen_.append(buf.data(), static_cast<std::size_t>(n));
+    if (!needles_.empty()) keep_lines({buf.data(), static_cast<std::size_t>(n)});
     if (!ready_at_ && seen_.find(marker_) != std::string::npos) ready_at_ = now;
     if (seen_.size() > 2 * kKeptOutput) seen_.erase(0, seen_.size() - kKeptOutput);
+  }
+}
+
+void MeasuredProcess::keep_lines(std::string_view chunk) {
+  // A console line is short; one longer than this is not a figure, so its start is dropped.
+  constexpr std::size_t kLongestLine = std::size_t{64} * 1024;
+  for (;;) {
+    const auto nl = chunk.find('\n');
+    partial_line_.append(chunk.substr(0, nl));
+    if (partial_line_.size() > kLongestLine) partial_line_.erase(0, partial_line_.size() - 256);
+    if (nl == std::string_view::npos) return;
+    chunk.remove_prefix(nl + 1);
+    while (!partial_line_.empty() && partial_line_.back() == '\r') partial_line_.pop_back();
+    for (const auto& needle : needles_) {
+      if (partial_line_.find(needle) != std::string::npos) {
+        kept_lines_.push_back(partial_line_);
+        break;
+      }
+    }
+    partial_line_.clear();
   }
 }
 

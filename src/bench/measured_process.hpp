@@ -9,6 +9,7 @@
 #include <chrono>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "vmm/common/unique_fd.hpp"
@@ -40,6 +41,10 @@ class MeasuredProcess {
   [[nodiscard]] const struct rusage& usage() const { return usage_; }
   // The last bytes of its output, for a failure message.
   [[nodiscard]] std::string output_tail() const;
+  // From now on, every whole line of its output that contains one of `needles` is kept (without
+  // its line end), however much it writes after it: benchmarks read their figures from these.
+  void keep_lines_containing(std::vector<std::string> needles) { needles_ = std::move(needles); }
+  [[nodiscard]] const std::vector<std::string>& kept_lines() const { return kept_lines_; }
 
   // Writes one line to the held stdin and closes it.
   void release();
@@ -54,6 +59,7 @@ class MeasuredProcess {
   MeasuredProcess() = default;
   void read_output(Clock::time_point now);
   void reap(Clock::time_point now);
+  void keep_lines(std::string_view chunk);
 
   pid_t pid_ = -1;
   UniqueFd pidfd_;
@@ -61,6 +67,9 @@ class MeasuredProcess {
   UniqueFd stdin_;
   std::string marker_;
   std::string seen_;  // output kept to find the marker across reads, and for errors
+  std::vector<std::string> needles_;
+  std::string partial_line_;
+  std::vector<std::string> kept_lines_;
   Clock::time_point started_{};
   std::optional<Clock::time_point> ready_at_;
   std::optional<Clock::time_point> exited_at_;

@@ -45,7 +45,28 @@ nlohmann::json optional_json(const std::optional<double>& value) {
   return value ? nlohmann::json(rounded(*value)) : nlohmann::json(nullptr);
 }
 
+// "times in ms, memory in MiB": each unit the metrics use, once, in their order.
+std::string units_phrase(const Report& report) {
+  std::string phrase;
+  std::set<std::string> seen;
+  for (const auto& m : report.metrics) {
+    if (!seen.insert(m.unit).second) continue;
+    const std::string what = m.unit == "ms"     ? "times"
+                             : m.unit == "MiB"  ? "memory"
+                             : m.unit == "IOPS" ? "operations"
+                                                : "throughput";
+    phrase += (phrase.empty() ? "" : ", ") + what + " in " + m.unit;
+  }
+  return phrase;
+}
+
 }  // namespace
+
+bool rates_only(const Report& report) {
+  return !report.metrics.empty() &&
+         std::all_of(report.metrics.begin(), report.metrics.end(),
+                     [](const Metric& m) { return m.unit == "MB/s" || m.unit == "IOPS"; });
+}
 
 Report report_from_json(const nlohmann::json& j) {
   try {
@@ -218,9 +239,10 @@ std::string report_table(const Report& report) {
     if (!r.failures.empty()) out << "  (" << r.failures.size() << " runs failed)";
     out << '\n';
   }
-  out << "Medians (and the p95 of the first); times in ms, memory in MiB; x columns: the "
-         "median's ratio to the baseline ("
-      << report.baseline << ") and to the scenario's peer on the same kernel or root.\n";
+  out << "Medians (and the p95 of the first); " << units_phrase(report)
+      << "; x columns: the median's ratio to the baseline (" << report.baseline
+      << ") and to the scenario's peer" << (rates_only(report) ? " (higher is better)" : "")
+      << ".\n";
   return out.str();
 }
 

@@ -8,6 +8,9 @@
 
 namespace vmm::bench {
 
+// Whether every metric is a rate (MB/s, IOPS), so that higher is better: the I/O benchmarks.
+[[nodiscard]] bool rates_only(const Report& report);
+
 [[nodiscard]] std::string report_table(const Report& report);
 [[nodiscard]] nlohmann::json report_json(const Report& report);
 [[nodiscard]] std::string report_csv(const Report& report);

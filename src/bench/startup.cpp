@@ -65,15 +65,20 @@ std::optional<Sample> run_once(const Scenario& s, const std::string& id,
 
 }  // namespace
 
-void default_guest_assets(BenchOptions& options) {
-  fs::path cache;
+std::optional<fs::path> guest_asset_cache() {
   if (const char* dir = std::getenv("VMM_CACHE_DIR"); dir != nullptr && *dir != '\0') {
-    cache = dir;
-  } else if (const char* home = std::getenv("HOME"); home != nullptr && *home != '\0') {
-    cache = fs::path(home) / ".cache/vmm";
-  } else {
-    return;
+    return fs::path(dir);
   }
+  if (const char* home = std::getenv("HOME"); home != nullptr && *home != '\0') {
+    return fs::path(home) / ".cache/vmm";
+  }
+  return std::nullopt;
+}
+
+void default_guest_assets(BenchOptions& options) {
+  const auto found = guest_asset_cache();
+  if (!found) return;
+  const fs::path& cache = *found;
   if (options.kernel.empty()) options.kernel = cache / "kernel/bzImage";
   if (options.initrd.empty()) options.initrd = cache / "test-initramfs.cpio.gz";
   if (options.minimal_kernel.empty()) options.minimal_kernel = cache / "minimal-kernel/bzImage";

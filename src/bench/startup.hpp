@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -36,6 +37,10 @@ struct BenchOptions {
   // Called before each run: (runs done, runs in all, scenario).
   std::function<void(unsigned, unsigned, const std::string&)> progress;
 };
+
+// Where the firmware/ scripts keep guest assets: $VMM_CACHE_DIR, else ~/.cache/vmm (nullopt
+// with neither variable set).
+[[nodiscard]] std::optional<std::filesystem::path> guest_asset_cache();
 
 // The defaults of the guest assets: $VMM_CACHE_DIR (or ~/.cache/vmm) kernel/bzImage,
 // test-initramfs.cpio.gz and minimal-kernel/bzImage.

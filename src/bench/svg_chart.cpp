@@ -80,6 +80,27 @@ Axis axis_for(const Report& report) {
   return axis;
 }
 
+// The unit a metric's values are in ("ms" when the report does not say).
+std::string unit_of(const Report& report, const std::string& metric) {
+  for (const auto& m : report.metrics) {
+    if (m.name == metric) return m.unit;
+  }
+  return "ms";
+}
+
+// The axis of a rate chart is shared by MB/s and IOPS: its ticks are plain numbers.
+std::string rate_tick_label(double value) {
+  std::ostringstream s;
+  if (value >= 1e6) {
+    s << value / 1e6 << "M";
+  } else if (value >= 1e3) {
+    s << value / 1e3 << "k";
+  } else {
+    s << value;
+  }
+  return s.str();
+}
+
 std::string tick_label(double ms) {
   if (ms >= 1000) {
     std::ostringstream s;
@@ -95,6 +116,7 @@ std::string tick_label(double ms) {
 
 std::string report_svg(const Report& report) {
   const Axis axis = axis_for(report);
+  const bool rates = rates_only(report);
   const std::size_t series = std::max<std::size_t>(report.chart_metrics.size(), 1);
   const double group_height = kRowHeight * static_cast<double>(series) + 10;
   const double plot_bottom = kTop + group_height * static_cast<double>(report.results.size());
@@ -138,11 +160,13 @@ std::string report_svg(const Report& report) {
           << R"(" y2=")" << fmt(plot_bottom) << R"(" stroke=")" << (m == 1.0 ? "#bbb" : "#e5e5e5")
           << R"("/>)";
       svg << R"(<text x=")" << fmt(x) << R"(" y=")" << fmt(plot_bottom + 16)
-          << R"(" text-anchor="middle" fill="#444">)" << escape(tick_label(value)) << "</text>\n";
+          << R"(" text-anchor="middle" fill="#444">)"
+          << escape(rates ? rate_tick_label(value) : tick_label(value)) << "</text>\n";
     }
   }
   svg << R"(<text x=")" << fmt((kPlotLeft + kPlotRight) / 2) << R"(" y=")" << fmt(plot_bottom + 38)
-      << R"(" text-anchor="middle">time (log scale)</text>)" << '\n';
+      << R"(" text-anchor="middle">)"
+      << (rates ? "rate (log scale, higher is better)" : "time (log scale)") << "</text>\n";
 
   double y = kTop;
   for (std::size_t row = 0; row < report.results.size(); ++row) {
@@ -168,11 +192,13 @@ std::string report_svg(const Report& report) {
       const double cy = y + kRowHeight * static_cast<double>(i) + kRowHeight / 2;
       if (!s) continue;
       const char* color = kColors[i % 4];
+      const std::string unit = " " + unit_of(report, report.chart_metrics[i]);
       const double x0 = axis.x(s->min);
       const double x1 = axis.x(s->max);
       svg << "<g><title>" << escape(r.scenario.name + " " + report.chart_metrics[i]) << ": min "
           << format_number(s->min) << ", median " << format_number(s->median) << ", p95 "
-          << format_number(s->p95) << ", max " << format_number(s->max) << " ms</title>";
+          << format_number(s->p95) << ", max " << format_number(s->max) << escape(unit)
+          << "</title>";
       svg << R"(<line x1=")" << fmt(x0) << R"(" y1=")" << fmt(cy) << R"(" x2=")" << fmt(x1)
           << R"(" y2=")" << fmt(cy) << R"(" stroke=")" << color << R"(" stroke-width="2"/>)";
       for (double x : {x0, x1}) {
@@ -185,7 +211,7 @@ std::string report_svg(const Report& report) {
       svg << R"(<circle cx=")" << fmt(axis.x(s->median)) << R"(" cy=")" << fmt(cy)
           << R"(" r="4.5" fill=")" << color << R"(" stroke="white"/>)";
       svg << R"(<text x=")" << fmt(kPlotRight + 8) << R"(" y=")" << fmt(cy + 4) << R"(" fill=")"
-          << color << R"(">)" << format_number(s->median) << " ms</text></g>\n";
+          << color << R"(">)" << format_number(s->median) << escape(unit) << "</text></g>\n";
     }
     y += group_height;
   }
