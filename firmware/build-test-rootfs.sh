@@ -2,7 +2,7 @@
 # Builds the root file system of the block-device and network KVM tests and the benchmarks: a
 # busybox root with the static tools of firmware/guest-tools/, firmware/rootfs-init.sh as
 # /sbin/init, the DHCP client script firmware/udhcpc-script.sh and, when the host has it,
-# iperf3 with its shared libraries (for tests/bench/net-bench.sh),
+# iperf3 with its shared libraries (for `vmm bench net`),
 # turned into an ext4 image by firmware/make-ext4-image.sh. Boot it with root=/dev/vda (the
 # stock kernel also needs firmware/build-rootfs-initramfs.sh's initramfs).
 #

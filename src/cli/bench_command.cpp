@@ -9,6 +9,7 @@
 #include <iostream>
 #include <nlohmann/json.hpp>
 
+#include "bench/io_bench.hpp"
 #include "bench/report_writers.hpp"
 #include "bench/startup.hpp"
 #include "cli/exit_status.hpp"
@@ -91,7 +92,7 @@ fs::path self_binary() {
 int bench_main(int argc, char** argv) {
   CLI::App app{
       "vmm bench: VM against container startup and density, beside QEMU, runc, crun "
-      "and podman",
+      "and podman; guest network and disk throughput beside QEMU",
       "vmm bench"};
   app.require_subcommand(1);
   bench::BenchOptions options;
@@ -161,6 +162,67 @@ int bench_main(int argc, char** argv) {
   density->add_option("--kind", kind, "vm, container or both")
       ->check(CLI::IsMember({"vm", "container", "both"}))
       ->capture_default_str();
+  bench::IoBenchOptions io;
+  unsigned io_timeout = 0;
+  std::vector<std::string> io_only;
+  auto io_common = [&](CLI::App* cmd) {
+    cmd->add_option("--runs", io.runs, "Runs of each scenario (each boots the guest once)")
+        ->check(CLI::Range(1U, 1000U))
+        ->capture_default_str();
+    cmd->add_option("--seconds", io.seconds, "Length of each measurement in the guest")
+        ->check(CLI::Range(1U, 3600U))
+        ->capture_default_str();
+    cmd->add_option("--scenarios", io_only, "Only these scenarios (comma-separated names)")
+        ->delimiter(',');
+    cmd->add_option("--kernel", io.kernel,
+                    "The guest's kernel (default $VMM_CACHE_DIR/kernel/bzImage)");
+    cmd->add_option("--initrd", io.initrd,
+                    "An initramfs that mounts /dev/vda as the root (default "
+                    "$VMM_CACHE_DIR/rootfs-initramfs.cpio.gz, "
+                    "firmware/build-rootfs-initramfs.sh)");
+    cmd->add_option("--rootfs", io.rootfs,
+                    "The guest's root file system with iperf3 and blkbench, copied for each run "
+                    "(default $VMM_CACHE_DIR/test-rootfs.ext4, firmware/build-test-rootfs.sh)");
+    cmd->add_option("--timeout", io_timeout,
+                    "Seconds one run may take before it counts as failed (default: 300 plus "
+                    "the measurements)")
+        ->check(CLI::Range(1U, 86400U));
+    cmd->add_option("--out", outputs.out_dir,
+                    "Directory for BENCH.json, BENCH.csv and BENCH.svg (the chart)");
+    cmd->add_option("--format", outputs.format, "What stdout shows")
+        ->check(CLI::IsMember({"table", "json", "csv"}))
+        ->capture_default_str();
+    cmd->add_flag("--strict", outputs.strict,
+                  "Exit 1 when a scenario that could run failed in every run");
+    cmd->footer("Needs KVM (inside tests/sandbox/vmm-sandbox on a host without it: tests/bench/" +
+                std::string(cmd->get_name()) +
+                "-bench.sh). The ratio columns divide vmm's medians by QEMU's with the same "
+                "configuration; higher is better.");
+  };
+  auto* net = app.add_subcommand(
+      "net",
+      "TCP throughput over a TAP (iperf3 in the guest against a server on the host end), guest "
+      "to host and host to guest: vmm's user-space virtio-net against QEMU's virtio-net-pci, "
+      "vmm with vhost=on against QEMU with vhost=on, and vmm run --jail against plain vmm "
+      "(root)");
+  io_common(net);
+  auto* blk = app.add_subcommand(
+      "blk",
+      "A virtio-blk data disk: sequential 1 MiB write and read (MB/s), 4 KiB random read at "
+      "depth 1 and 32 (IOPS), vmm against QEMU's virtio-blk-pci with the same queue count and "
+      "cache mode");
+  io_common(blk);
+  blk->add_option("--queues", io.queues, "Request queues of the data disk (and vCPUs)")
+      ->check(CLI::Range(1U, 16U))
+      ->capture_default_str();
+  blk->add_option("--cache", io.cache,
+                  "writeback (the host's page cache) or none (O_DIRECT: the disk's file system "
+                  "must allow it)")
+      ->check(CLI::IsMember({"writeback", "none"}))
+      ->capture_default_str();
+  blk->add_option("--disk-mib", io.disk_mib, "Size of the data disk")
+      ->check(CLI::Range(uint64_t{16}, uint64_t{1} << 20))
+      ->capture_default_str();
   auto* again = app.add_subcommand(
       "report",
       "Write the table, CSV or chart of a saved run again from its JSON (--out, --format)");
@@ -193,6 +255,14 @@ int bench_main(int argc, char** argv) {
         throw ConfigError("report", saved.string() + " is not JSON: " + e.what());
       }
       return emit(bench::report_from_json(j), outputs);
+    }
+    if (net->parsed() || blk->parsed()) {
+      io.vmm = self_binary();
+      io.only = io_only;
+      io.timeout = io_timeout;
+      bench::default_io_guest_assets(io);
+      if (::isatty(STDERR_FILENO) == 1) io.progress = show_progress;
+      return emit(net->parsed() ? bench::run_net(io) : bench::run_blk(io), outputs);
     }
     auto bytes = parse_size(memory);
     if (!bytes || *bytes < (16ULL << 20)) {

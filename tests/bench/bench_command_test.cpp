@@ -99,6 +99,46 @@ TEST(BenchCommand, UsageErrorsExitTwoWithOneLine) {
   r = run_command(vmm() + " bench startup --rootfs /nonexistent-root 2>&1");
   EXPECT_EQ(r.status, 2) << r.output;
   EXPECT_NE(r.output.find("/nonexistent-root"), std::string::npos) << r.output;
+  r = run_command(vmm() + " bench net --scenarios no-such 2>&1");
+  EXPECT_EQ(r.status, 2) << r.output;
+  EXPECT_NE(r.output.find("no scenario named 'no-such'"), std::string::npos) << r.output;
+  r = run_command(vmm() + " bench blk --cache sometimes 2>&1");
+  EXPECT_EQ(r.status, 2) << r.output;
+  EXPECT_NE(r.output.find("--cache"), std::string::npos) << r.output;
+  r = run_command(vmm() + " bench blk --queues 17 2>&1");
+  EXPECT_EQ(r.status, 2) << r.output;
+}
+
+// Without a guest kernel nothing can boot: every scenario of the I/O benchmarks is listed,
+// skipped with that reason, and the report still says what it would compare.
+TEST(BenchCommand, IoBenchmarksSayWhyTheyCannotRun) {
+  for (const std::string what : {"net", "blk"}) {
+    TempDir out;
+    const auto r = run_command(vmm() + " bench " + what +
+                               " --kernel /nonexistent-kernel --format json --out " +
+                               out.path.string() + " 2>/dev/null");
+    ASSERT_EQ(r.status, 0) << r.output;
+    const auto j = nlohmann::json::parse(r.output);
+    EXPECT_EQ(j["benchmark"], what);
+    EXPECT_EQ(j["baseline"], "qemu-" + what);
+    ASSERT_EQ(j["scenarios"].size(), what == "net" ? 5U : 2U) << j.dump();
+    for (const auto& s : j["scenarios"]) {
+      EXPECT_EQ(s["status"], "skipped") << s.dump();
+      EXPECT_NE(s["reason"].get<std::string>().find("/nonexistent-kernel"), std::string::npos)
+          << s.dump();
+    }
+    for (const auto& m : j["metrics"]) {
+      EXPECT_TRUE(m["unit"] == "MB/s" || m["unit"] == "IOPS") << m.dump();
+    }
+    // The table reads as rates, and the chart renders.
+    const auto table =
+        run_command(vmm() + " bench report " + (out.path / (what + ".json")).string());
+    EXPECT_EQ(table.status, 0) << table.output;
+    EXPECT_NE(table.output.find("higher is better"), std::string::npos) << table.output;
+    EXPECT_EQ(run_command("rsvg-convert '" + (out.path / (what + ".svg")).string() + "' >/dev/null")
+                  .status,
+              0);
+  }
 }
 
 }  // namespace
