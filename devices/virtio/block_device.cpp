@@ -94,7 +94,7 @@ VirtioBlock::VirtioBlock(const BlockDeviceConfig& config, EventLoop& loop)
     RequestQueue* owner = rq.get();
     rq->engine = make_block_io_engine(
         image_, [this, owner](uint64_t slot, int result) { on_io_complete(*owner, slot, result); },
-        config.engine, [this, owner] { on_io_batch_done(*owner); });
+        config.engine, [this, owner] { on_io_batch_done(*owner); }, &loop);
     request_queues_.push_back(std::move(rq));
   }
   spdlog::debug("virtio-blk {}: {} sectors{}, {} queue(s), I/O via {}", image_.path(),

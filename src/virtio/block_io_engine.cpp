@@ -1,7 +1,10 @@
 #include "vmm/virtio/block_io_engine.hpp"
 
 #include <liburing.h>
+#include <poll.h>
 #include <spdlog/spdlog.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
 
 #include <cerrno>
 #include <condition_variable>
@@ -12,6 +15,7 @@
 #include <vector>
 
 #include "vmm/common/error.hpp"
+#include "vmm/common/unique_fd.hpp"
 #include "vmm/confine/thread_seccomp.hpp"
 
 namespace vmm::virtio {
@@ -121,7 +125,7 @@ class IoUringEngine final : public BlockIoEngine {
   static constexpr unsigned kDepth = 256;
 
   static std::unique_ptr<IoUringEngine> create(const DiskImage& image, const Completion& completion,
-                                               const BatchDone& batch_done) {
+                                               const BatchDone& batch_done, EventLoop* loop) {
     auto engine = std::unique_ptr<IoUringEngine>(new IoUringEngine(image, completion, batch_done));
     const int err = io_uring_queue_init(kDepth, &engine->ring_, 0);
     if (err < 0) {
@@ -129,12 +133,31 @@ class IoUringEngine final : public BlockIoEngine {
       return nullptr;
     }
     engine->ring_ready_ = true;
-    engine->reaper_ = std::thread([e = engine.get()] { e->reap(); });
+    if (loop != nullptr) {
+      engine->completion_event_.reset(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
+      if (!engine->completion_event_) {
+        throw Error(std::string("eventfd for io_uring completions: ") + std::strerror(errno));
+      }
+      if (const int r = io_uring_register_eventfd(&engine->ring_, engine->completion_event_.get());
+          r < 0) {
+        throw Error(std::string("io_uring_register_eventfd: ") + std::strerror(-r));
+      }
+      engine->completion_watch_ = loop->watch_eventfd(engine->completion_event_.get(),
+                                                      [e = engine.get()] { e->reap_ready(); });
+    } else {
+      engine->reaper_ = std::thread([e = engine.get()] { e->reap(); });
+    }
     return engine;
   }
 
   ~IoUringEngine() override {
     if (!ring_ready_) return;
+    if (completion_watch_.active()) {
+      completion_watch_.stop();  // from here on drain() reaps everything
+      drain();
+      io_uring_queue_exit(&ring_);
+      return;
+    }
     drain();
     {
       std::lock_guard lock(mutex_);
@@ -217,7 +240,9 @@ class IoUringEngine final : public BlockIoEngine {
   }
 
   void drain() override {
-    {
+    if (completion_event_) {
+      reap_until_idle();
+    } else {
       std::unique_lock lock(mutex_);
       idle_cv_.wait(lock, [this] { return in_flight_ == 0; });
     }
@@ -279,8 +304,56 @@ class IoUringEngine final : public BlockIoEngine {
     }
   }
 
-  // Hands one completion to the device; true for the stop token.
-  bool finish(io_uring_cqe* cqe) {
+  // On the loop thread, each time the ring signals its eventfd: finishes every completion
+  // there is, then one batch_done_. When drain() is reaping, it finishes them instead.
+  void reap_ready() {
+    std::unique_lock reaping(reap_mutex_, std::try_to_lock);
+    if (!reaping.owns_lock()) return;
+    io_uring_cqe* cqe = nullptr;
+    bool any = false;
+    while (io_uring_peek_cqe(&ring_, &cqe) == 0) {
+      (void)finish(cqe);
+      any = true;
+    }
+    if (any && batch_done_) batch_done_();
+  }
+
+  // drain() with completions reaped on the loop: finishes them itself, so that it also works
+  // while the loop is held or busy. No io_uring_enter here: drain() runs on vCPU threads too
+  // (a guest's device reset), whose seccomp filter allows only poll and read for the wait. The
+  // kernel posts completions without help from this thread; a short poll of the eventfd (which
+  // the loop may read first) paces the checks.
+  void reap_until_idle() {
+    const std::lock_guard reaping(reap_mutex_);
+    bool any = false;
+    for (;;) {
+      {
+        std::lock_guard lock(mutex_);
+        if (in_flight_ == 0) break;
+      }
+      io_uring_cqe* cqe = nullptr;
+      bool found = false;
+      while (io_uring_peek_cqe(&ring_, &cqe) == 0) {
+        (void)finish(cqe, /*redo_short=*/false);
+        found = true;
+      }
+      if (found) {
+        any = true;
+        continue;
+      }
+      pollfd ready{completion_event_.get(), POLLIN, 0};
+      if (::poll(&ready, 1, 10) > 0) {
+        uint64_t count = 0;
+        (void)::read(completion_event_.get(), &count, sizeof count);
+      }
+    }
+    if (any && batch_done_) batch_done_();
+  }
+
+  // Hands one completion to the device; true for the stop token. A short transfer is redone
+  // synchronously, or with `redo_short` false (drain() on a thread that may not do file I/O, for
+  // a device that is going away) fails with EIO.
+  bool finish(io_uring_cqe* cqe, bool redo_short = true) {
     const uint64_t token = io_uring_cqe_get_data64(cqe);
     const int res = cqe->res;
     io_uring_cqe_seen(&ring_, cqe);
@@ -294,7 +367,7 @@ class IoUringEngine final : public BlockIoEngine {
     if (res >= 0 && io.op != BlockIo::Op::kFlush &&
         static_cast<uint64_t>(res) != transfer_len(io)) {
       // Short transfer: redo the whole (idempotent) transfer synchronously.
-      result = execute_block_io(image_, io);
+      result = redo_short ? execute_block_io(image_, io) : -EIO;
     }
     completion_(io.cookie, result);
     std::lock_guard lock(mutex_);
@@ -316,7 +389,12 @@ class IoUringEngine final : public BlockIoEngine {
   size_t in_flight_ = 0;
   unsigned plugged_ = 0;    // plug() depth
   bool held_back_ = false;  // sqes queued while plugged, not yet submitted
+  // Completions reaped on a thread of their own, or (with an event loop) on the loop thread
+  // when the ring signals completion_event_; reap_mutex_ keeps one reaper on the ring at a time.
   std::thread reaper_;
+  UniqueFd completion_event_;
+  EventLoop::EventFdWatch completion_watch_;
+  std::mutex reap_mutex_;
 };
 
 }  // namespace
@@ -324,9 +402,10 @@ class IoUringEngine final : public BlockIoEngine {
 std::unique_ptr<BlockIoEngine> make_block_io_engine(const DiskImage& image,
                                                     BlockIoEngine::Completion completion,
                                                     BlockIoEngineKind kind,
-                                                    BlockIoEngine::BatchDone batch_done) {
+                                                    BlockIoEngine::BatchDone batch_done,
+                                                    EventLoop* loop) {
   if (kind != BlockIoEngineKind::kThreadPool) {
-    auto engine = IoUringEngine::create(image, completion, batch_done);
+    auto engine = IoUringEngine::create(image, completion, batch_done, loop);
     if (engine) return engine;
     if (kind == BlockIoEngineKind::kIoUring) throw Error("io_uring is not available on this host");
     spdlog::info("{}: io_uring not available, using a thread pool for disk I/O", image.path());

@@ -1,6 +1,7 @@
 // The block I/O engines report the end of each run of completions (BatchDone), after the
 // completions it covers, so that a device can interrupt the guest once per run.
 #include <gtest/gtest.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <array>
@@ -13,6 +14,7 @@
 #include <vector>
 
 #include "vmm/common/unique_fd.hpp"
+#include "vmm/confine/thread_seccomp.hpp"
 #include "vmm/virtio/block_io_engine.hpp"
 
 namespace vmm::virtio {
@@ -124,6 +126,94 @@ TEST_F(BlockIoEnginePlugTest, APluggedIoUringEngineSubmitsOnTheOutermostUnplug) 
   engine->drain();
   EXPECT_EQ(completed.load(), kOps);
   engine->unplug();  // unbalanced: harmless
+}
+
+// With an event loop, io_uring completions are reaped on the loop thread, each run of them
+// followed by one batch end there; drain() from another thread reaps by itself, even while
+// the loop is held.
+using BlockIoEngineLoopTest = BlockIoEngineBatchTest;
+
+TEST_F(BlockIoEngineLoopTest, CompletionsAndBatchEndsRunOnTheLoopThread) {
+  const DiskImage image = DiskImage::open(path_, false, DiskCache::kWriteback);
+  EventLoop loop;
+  std::atomic<unsigned> completed{0};
+  std::atomic<unsigned> covered{0};
+  std::atomic<unsigned> off_loop{0};
+  std::atomic<bool> empty_batch{false};
+  auto engine = make_block_io_engine(
+      image,
+      [&](uint64_t /*cookie*/, int result) {
+        EXPECT_EQ(result, 0);
+        if (!loop.in_loop_thread()) off_loop.fetch_add(1);
+        completed.fetch_add(1);
+      },
+      BlockIoEngineKind::kIoUring,
+      [&] {
+        if (!loop.in_loop_thread()) off_loop.fetch_add(1);
+        if (completed.load() == covered.load()) empty_batch = true;
+        covered = completed.load();
+      },
+      &loop);
+  ReadBuffers reads;
+  loop.run_sync([&] { reads.submit_all(*engine); });  // as a device does, on the loop
+  for (int i = 0; i < 5000 && covered.load() < kOps; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  EXPECT_EQ(completed.load(), kOps);
+  EXPECT_EQ(covered.load(), kOps) << "completions without a batch end after them";
+  EXPECT_EQ(off_loop.load(), 0u) << "a completion or batch end ran off the loop thread";
+  EXPECT_FALSE(empty_batch.load()) << "a batch end that covered no completion";
+  for (unsigned i = 0; i < kOps; ++i) EXPECT_EQ(reads.iovs[i].iov_len, kBlock);
+}
+
+TEST_F(BlockIoEngineLoopTest, DrainReapsByItselfWhileTheLoopIsHeld) {
+  const DiskImage image = DiskImage::open(path_, false, DiskCache::kWriteback);
+  EventLoop loop;
+  std::atomic<unsigned> completed{0};
+  auto engine = make_block_io_engine(
+      image, [&](uint64_t /*cookie*/, int /*result*/) { completed.fetch_add(1); },
+      BlockIoEngineKind::kIoUring, {}, &loop);
+  loop.pause();
+  ReadBuffers reads;
+  reads.submit_all(*engine);
+  engine->drain();
+  EXPECT_EQ(completed.load(), kOps) << "drain() returned before every completion";
+  loop.resume();
+  // Operations still in flight when the engine goes are finished by its destructor.
+  reads.submit_all(*engine);
+  engine.reset();
+  EXPECT_EQ(completed.load(), 2 * kOps);
+}
+
+// A guest that resets its disk with requests in flight makes a vCPU thread drain the engine:
+// under that thread's seccomp filter (no io_uring_enter, no file I/O), which would end vmm
+// with status 159 if drain() made a call the filter forbids.
+TEST_F(BlockIoEngineLoopTest, DrainWorksUnderTheVcpuSeccompFilter) {
+  const pid_t pid = ::fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    const DiskImage image = DiskImage::open(path_, false, DiskCache::kWriteback);
+    EventLoop loop;
+    std::atomic<unsigned> completed{0};
+    auto engine = make_block_io_engine(
+        image, [&](uint64_t /*cookie*/, int /*result*/) { completed.fetch_add(1); },
+        BlockIoEngineKind::kIoUring, {}, &loop);
+    loop.pause();  // the loop reaps nothing: drain() has all of it to do
+    ReadBuffers reads;
+    reads.submit_all(*engine);
+    confine::set_seccomp_mode(confine::SeccompMode::kKill);
+    std::thread vcpu([&] {
+      confine::confine_this_thread(confine::ThreadKind::kVcpu);
+      engine->drain();
+      ::_exit(completed.load() == kOps ? 0 : 3);
+    });
+    vcpu.join();
+    ::_exit(4);
+  }
+  int status = 0;
+  ASSERT_EQ(::waitpid(pid, &status, 0), pid);
+  ASSERT_TRUE(WIFEXITED(status)) << "killed by signal " << WTERMSIG(status);
+  EXPECT_EQ(WEXITSTATUS(status), 0) << "159: a forbidden call; 3: drain() left completions";
 }
 
 INSTANTIATE_TEST_SUITE_P(Engines, BlockIoEngineBatchTest,

@@ -10,6 +10,7 @@
 #include <span>
 
 #include "vmm/config/block_config.hpp"
+#include "vmm/event_loop/event_loop.hpp"
 #include "vmm/virtio/block_request.hpp"
 #include "vmm/virtio/disk_image.hpp"
 
@@ -56,8 +57,13 @@ class BlockIoEngine {
 
 // kAuto probes io_uring and falls back to the thread pool. Throws vmm::Error when the
 // requested kind cannot be created. `image` must outlive the engine. `batch_done` may be empty.
+// With a `loop`, io_uring completions are reaped on the loop thread (the ring signals an
+// eventfd the loop watches) instead of on a thread of their own: the thread that submits a
+// batch also completes it, with no wake-up of another thread in between. drain() still works
+// from any thread: it reaps what it waits for itself.
 [[nodiscard]] std::unique_ptr<BlockIoEngine> make_block_io_engine(
     const DiskImage& image, BlockIoEngine::Completion completion,
-    BlockIoEngineKind kind = BlockIoEngineKind::kAuto, BlockIoEngine::BatchDone batch_done = {});
+    BlockIoEngineKind kind = BlockIoEngineKind::kAuto, BlockIoEngine::BatchDone batch_done = {},
+    EventLoop* loop = nullptr);
 
 }  // namespace vmm::virtio
