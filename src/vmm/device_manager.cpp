@@ -2,18 +2,15 @@
 
 #include <fmt/format.h>
 
+#include "vmm/arch/arch.hpp"
 #include "vmm/common/error.hpp"
-#include "vmm/memory/x86_64_layout.hpp"
 
 namespace vmm {
 namespace {
 
-namespace layout = x86_64;
+namespace layout = arch::layout;
 
 constexpr uint8_t kPciMaxSlot = 31;
-// IOAPIC pin 2 is the PIC cascade on a PC. KVM's default routing sends GSI n to pin n, so the
-// PIT's IRQ 0 stays on pin 0 and no interrupt source override is declared (as in the MP table).
-constexpr uint32_t kCascadeGsi = 2;
 
 }  // namespace
 
@@ -26,8 +23,7 @@ DeviceManager::DeviceManager(Bus& pio, Bus& mmio)
       gsis_("interrupt line", 0, layout::kIoapicPins - 1),
       pci_slots_("PCI slot", 1, kPciMaxSlot) {
   // Lines the platform uses without a device of ours.
-  gsis_.reserve(0, "PIT");
-  gsis_.reserve(kCascadeGsi, "PIC cascade");
+  for (const auto& line : layout::kReservedIrqLines) gsis_.reserve(line.gsi, line.owner);
 }
 
 void DeviceManager::add_port_device(std::string id, PlatformDeviceKind kind,

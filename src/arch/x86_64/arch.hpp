@@ -3,6 +3,7 @@
 // (vmm/arch/arch.hpp picks the one being built), so the builder never calls x86 code itself.
 #include <linux/kvm.h>
 
+#include <array>
 #include <cstdint>
 #include <span>
 #include <string>
@@ -30,6 +31,15 @@ using x86_64::kPciMmioStart;
 using x86_64::kVirtioMmioIrqs;
 using x86_64::kVirtioMmioSize;
 using x86_64::kVirtioMmioStart;
+
+// Lines the platform uses without a device of the VMM's. IOAPIC pin 2 is the PIC cascade on a
+// PC; KVM's default routing sends GSI n to pin n, so the PIT's IRQ 0 stays on pin 0 and no
+// interrupt source override is declared (as in the MP table).
+struct ReservedIrqLine {
+  uint32_t gsi;
+  const char* owner;
+};
+inline constexpr std::array<ReservedIrqLine, 2> kReservedIrqLines{{{0, "PIT"}, {2, "PIC cascade"}}};
 }  // namespace layout
 
 // Where the boot vCPU starts: the kernel's 64-bit entry and the zero page.
@@ -64,5 +74,8 @@ struct VcpuDefaults {
 // kernel's entry in long mode, the others wait for INIT/SIPI from the guest.
 void configure_vcpu(const kvm::VcpuFd& vcpu, uint32_t index, uint32_t cpu_count,
                     const VcpuDefaults& defaults, const BootInfo& boot);
+
+// Where a stopped vCPU was (instruction and stack pointers, paging state), for the log.
+[[nodiscard]] std::string vcpu_state_summary(const kvm::VcpuFd& vcpu);
 
 }  // namespace vmm::arch
