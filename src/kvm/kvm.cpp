@@ -25,10 +25,12 @@ struct RequiredCapability {
 constexpr RequiredCapability kRequired[] = {
     {KVM_CAP_USER_MEMORY, "KVM_CAP_USER_MEMORY"},
     {KVM_CAP_IRQCHIP, "KVM_CAP_IRQCHIP"},
+#if defined(__x86_64__)
     {KVM_CAP_PIT2, "KVM_CAP_PIT2"},
     {KVM_CAP_SET_TSS_ADDR, "KVM_CAP_SET_TSS_ADDR"},
     {KVM_CAP_SET_IDENTITY_MAP_ADDR, "KVM_CAP_SET_IDENTITY_MAP_ADDR"},
     {KVM_CAP_EXT_CPUID, "KVM_CAP_EXT_CPUID"},
+#endif
     {KVM_CAP_IRQ_ROUTING, "KVM_CAP_IRQ_ROUTING"},
     {KVM_CAP_IRQFD, "KVM_CAP_IRQFD"},
     {KVM_CAP_IOEVENTFD, "KVM_CAP_IOEVENTFD"},
@@ -104,6 +106,7 @@ uint32_t Kvm::max_vcpus() const {
   return static_cast<uint32_t>(n);
 }
 
+#if defined(__x86_64__)
 std::vector<kvm_cpuid_entry2> Kvm::supported_cpuid() const {
   // The ioctl reports E2BIG until the buffer is large enough.
   for (uint32_t n = 128; n <= 4096; n *= 2) {
@@ -113,6 +116,7 @@ std::vector<kvm_cpuid_entry2> Kvm::supported_cpuid() const {
   }
   throw Error("KVM_GET_SUPPORTED_CPUID: too many entries");
 }
+#endif
 
 VmFd Kvm::create_vm() const {
   int fd = -1;

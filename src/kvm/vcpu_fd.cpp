@@ -108,6 +108,7 @@ VcpuExit VcpuFd::run() {
   return exit;
 }
 
+#if defined(__x86_64__)
 kvm_regs VcpuFd::get_regs() const {
   kvm_regs regs{};
   checked_ioctl(fd_.get(), KVM_GET_REGS, &regs, "KVM_GET_REGS");
@@ -151,5 +152,6 @@ kvm_lapic_state VcpuFd::get_lapic() const {
 void VcpuFd::set_lapic(const kvm_lapic_state& lapic) const {
   checked_ioctl(fd_.get(), KVM_SET_LAPIC, &lapic, "KVM_SET_LAPIC");
 }
+#endif
 
 }  // namespace vmm::kvm

@@ -8,6 +8,7 @@
 
 namespace vmm::kvm {
 
+#if defined(__x86_64__)
 void VmFd::set_tss_address(uint64_t addr) const {
   checked_ioctl(fd_.get(), KVM_SET_TSS_ADDR, static_cast<unsigned long>(addr), "KVM_SET_TSS_ADDR");
 }
@@ -26,6 +27,7 @@ void VmFd::create_pit() const {
   config.flags = KVM_PIT_SPEAKER_DUMMY;
   checked_ioctl(fd_.get(), KVM_CREATE_PIT2, &config, "KVM_CREATE_PIT2");
 }
+#endif
 
 void VmFd::set_user_memory_region(uint32_t slot, uint64_t guest_addr, uint64_t size,
                                   void* host) const {

@@ -9,40 +9,12 @@
 #include <string>
 #include <vector>
 
-#include "arch/x86_64/acpi_tables.hpp"
-#include "arch/x86_64/mptable.hpp"
+#include "vmm/arch/platform_device.hpp"
 #include "vmm/bus/bus.hpp"
 #include "vmm/bus/bus_device.hpp"
 #include "vmm/resource_allocator.hpp"
 
 namespace vmm {
-
-// What a device is, as far as the firmware tables care.
-enum class PlatformDeviceKind {
-  kSerial,       // 16550A UART (COM1)
-  kI8042,        // keyboard controller (reset line)
-  kRtc,          // CMOS real-time clock
-  kDebugExit,    // isa-debug-exit compatible port
-  kPvPanic,      // QEMU0001
-  kAcpiPower,    // hardware-reduced sleep control/status and reset registers
-  kPowerButton,  // GED interrupt line that notifies the ACPI power button
-  kPciHost,      // configuration ports of PCI bus 0
-  kVirtioMmio,   // a virtio-mmio transport window
-  kVirtioPci,    // a virtio device on PCI bus 0
-};
-
-struct PlatformDevice {
-  PlatformDevice(std::string device_id, PlatformDeviceKind device_kind)
-      : id(std::move(device_id)), kind(device_kind) {}
-  std::string id;
-  PlatformDeviceKind kind;
-  uint64_t io_base = 0;  // port I/O range, when io_size > 0
-  uint64_t io_size = 0;
-  uint64_t mmio_base = 0;  // MMIO window, when mmio_size > 0
-  uint64_t mmio_size = 0;
-  std::optional<uint32_t> gsi;
-  std::optional<uint8_t> pci_slot;
-};
 
 class DeviceManager {
  public:
@@ -76,10 +48,6 @@ class DeviceManager {
 
   [[nodiscard]] const std::vector<PlatformDevice>& inventory() const noexcept { return devices_; }
   [[nodiscard]] const PlatformDevice* find(PlatformDeviceKind kind) const noexcept;
-
-  // The firmware tables' view of the inventory.
-  [[nodiscard]] x86_64::AcpiPlatform acpi_platform(uint32_t cpu_count) const;
-  [[nodiscard]] std::vector<x86_64::MpPciInterrupt> mp_pci_interrupts() const;
 
  private:
   Bus& pio_;

@@ -6,6 +6,7 @@
 #include <cstring>
 #include <utility>
 
+#include "vmm/arch/arch.hpp"
 #include "vmm/common/error.hpp"
 #include "vmm/confine/thread_seccomp.hpp"
 
@@ -172,11 +173,7 @@ void VcpuRunner::loop() noexcept {
   }
   if (spdlog::should_log(spdlog::level::debug)) {
     try {
-      const auto regs = vcpu_.get_regs();
-      const auto sregs = vcpu_.get_sregs();
-      spdlog::debug(
-          "vcpu{}: stopped at rip={:#x} rsp={:#x} cr0={:#x} cr3={:#x} cr4={:#x} efer={:#x}", index_,
-          regs.rip, regs.rsp, sregs.cr0, sregs.cr3, sregs.cr4, sregs.efer);
+      spdlog::debug("vcpu{}: stopped at {}", index_, arch::vcpu_state_summary(vcpu_));
     } catch (const std::exception&) {
     }
   }

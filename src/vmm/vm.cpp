@@ -11,21 +11,6 @@
 #include <optional>
 
 #include "agent/agent_binary.hpp"
-#include "arch/x86_64/acpi_tables.hpp"
-#include "arch/x86_64/cpuid.hpp"
-#include "arch/x86_64/gdt.hpp"
-#include "arch/x86_64/lapic.hpp"
-#include "arch/x86_64/linux_boot.hpp"
-#include "arch/x86_64/mptable.hpp"
-#include "arch/x86_64/msrs.hpp"
-#include "arch/x86_64/page_tables.hpp"
-#include "arch/x86_64/regs.hpp"
-#include "arch/x86_64/smbios.hpp"
-#include "devices/legacy/acpi_power.hpp"
-#include "devices/legacy/debug_exit.hpp"
-#include "devices/legacy/i8042.hpp"
-#include "devices/legacy/pvpanic.hpp"
-#include "devices/legacy/rtc.hpp"
 #include "devices/legacy/serial.hpp"
 #include "devices/pci/pci_root.hpp"
 #include "devices/virtio/virtio_pci.hpp"
@@ -33,6 +18,7 @@
 #include "loader/host_exec_initramfs.hpp"
 #include "loader/host_exec_modules.hpp"
 #include "loader/input_file.hpp"
+#include "vmm/arch/arch.hpp"
 #include "vmm/bus/bus.hpp"
 #include "vmm/common/error.hpp"
 #include "vmm/common/host_exec_layout.hpp"
@@ -48,7 +34,7 @@
 #include "vmm/kvm_irq_line.hpp"
 #include "vmm/kvm_msi_router.hpp"
 #include "vmm/memory/guest_memory.hpp"
-#include "vmm/memory/x86_64_layout.hpp"
+#include "vmm/platform_devices.hpp"
 #include "vmm/stop_controller.hpp"
 #include "vmm/vcpu_runner.hpp"
 #include "vmm/virtio/block_device.hpp"
@@ -61,10 +47,9 @@
 namespace vmm {
 namespace {
 
-namespace layout = x86_64;
+namespace layout = arch::layout;
 
 constexpr uint64_t kMinMemory = 32ULL << 20;
-constexpr uint32_t kCpuid1EcxTscDeadline = 1U << 24;
 
 uint64_t host_memory_bytes() {
   struct sysinfo info {};
@@ -149,11 +134,9 @@ std::string effective_cmdline(const VmConfig& config) {
 }
 
 // With the guest agent, its archive follows the initrd and rdinit= starts it first.
-x86_64::LinuxBootConfig linux_boot_config(const VmConfig& config) {
-  x86_64::LinuxBootConfig boot{.kernel = config.kernel,
-                               .initrd = config.initrd,
-                               .cmdline = effective_cmdline(config),
-                               .acpi_rsdp = GuestAddress(layout::kAcpiRsdpAddr)};
+arch::KernelConfig kernel_config(const VmConfig& config) {
+  arch::KernelConfig boot{
+      .kernel = config.kernel, .initrd = config.initrd, .cmdline = effective_cmdline(config)};
   if (config.agent) {
     const auto file = loader::InputFile::open(agent::find_agent_binary());
     if (file.size() == 0) throw ConfigError(file.path().string() + ": the guest agent is empty");
@@ -187,7 +170,7 @@ struct Vm::Parts {
   std::mutex wait_mutex;     // one wait() tears down; the others get its outcome
   std::optional<VmOutcome> outcome;
   GuestMemory memory;
-  x86_64::LinuxBootInfo boot{};
+  arch::BootInfo boot{};
   kvm::Kvm kvm;
   kvm::VmFd vm;
   Bus pio{"pio"};
@@ -212,8 +195,8 @@ struct Vm::Parts {
   Parts(const VmConfig& cfg, ConsoleIo io)
       : config(cfg),
         console_io(io),
-        memory(GuestMemory::create(cfg.memory_bytes, layout::kMmioHoleStart, layout::kMmioHoleEnd)),
-        boot(x86_64::load_linux(memory, linux_boot_config(cfg))),
+        memory(arch::create_guest_memory(cfg.memory_bytes)),
+        boot(arch::load_kernel(memory, kernel_config(cfg))),
         kvm(kvm::Kvm::open(cfg.kvm_device)),
         vm(kvm.create_vm()) {}
 
@@ -277,45 +260,20 @@ Vm::Vm(const VmConfig& config, ConsoleIo console) {
     throw ConfigError("cpus", std::to_string(config.cpus) + " is more than KVM allows (" +
                                   std::to_string(p.kvm.max_vcpus()) + ")");
   }
-  x86_64::write_boot_gdt(p.memory);
-  x86_64::write_identity_page_tables(p.memory);
+  arch::write_boot_structures(p.memory);
 
-  p.vm.set_identity_map_address(layout::kKvmIdentityMapAddr);
-  p.vm.set_tss_address(layout::kKvmTssAddr);
-  p.vm.create_irqchip();
-  p.vm.create_pit();
+  arch::setup_vm(p.vm);
   uint32_t slot = 0;
   for (const auto& region : p.memory.regions()) {
     p.vm.set_user_memory_region(slot++, region.start.raw, region.size, region.host);
   }
 
-  // Legacy platform devices, at the ports every PC has them.
   DeviceManager& dm = p.devices;
-  using Kind = PlatformDeviceKind;
-  p.serial = std::make_shared<devices::Serial>(
-      std::make_shared<KvmIrqLine>(p.vm, layout::kSerialCom1Irq),
-      std::make_shared<FdOutput>(console.serial_output_fd >= 0 ? console.serial_output_fd
-                                                               : console.output_fd));
-  dm.add_port_device("com1", Kind::kSerial, p.serial, 0x3f8, devices::Serial::kPortCount,
-                     layout::kSerialCom1Irq);
-  auto i8042 = std::make_shared<devices::I8042>(p.stopper);
-  dm.add_port_device("i8042-data", Kind::kI8042, i8042->data_port(), 0x60, 1, layout::kI8042KbdIrq);
-  dm.add_port_device("i8042-command", Kind::kI8042, i8042->command_port(), 0x64, 1);
-  dm.add_port_device("rtc", Kind::kRtc, std::make_shared<devices::Rtc>(), 0x70,
-                     devices::Rtc::kPortCount, layout::kRtcIrq);
-  dm.add_port_device("debug-exit", Kind::kDebugExit,
-                     std::make_shared<devices::DebugExit>(p.stopper),
-                     devices::DebugExit::kDefaultPort, devices::DebugExit::kPortCount);
-  dm.add_port_device("pvpanic", Kind::kPvPanic, std::make_shared<devices::PvPanic>(p.stopper),
-                     devices::PvPanic::kDefaultPort, devices::PvPanic::kPortCount);
-  dm.add_port_device("acpi-power", Kind::kAcpiPower,
-                     std::make_shared<devices::AcpiPowerRegisters>(p.stopper),
-                     layout::kAcpiPowerPort, devices::AcpiPowerRegisters::kPortCount);
-  dm.add_resource_only("power-button", Kind::kPowerButton, layout::kPowerButtonIrq);
-  p.power_button = std::make_unique<KvmEdgeIrqLine>(p.vm, layout::kPowerButtonIrq);
-  dm.add_port_device("pci-config-address", Kind::kPciHost, p.pci.address_port(),
-                     pci::kConfigAddressPort, 4);
-  dm.add_port_device("pci-config-data", Kind::kPciHost, p.pci.data_port(), pci::kConfigDataPort, 4);
+  arch::PlatformDevices platform = arch::add_platform_devices(
+      dm, p.vm, p.stopper, p.pci,
+      console.serial_output_fd >= 0 ? console.serial_output_fd : console.output_fd);
+  p.serial = std::move(platform.serial);
+  p.power_button = std::move(platform.power_button);
 
   // virtio devices: disks first (vda, vdb, ...), then NICs, then vsock, then shares, then the
   // console.
@@ -356,48 +314,16 @@ Vm::Vm(const VmConfig& config, ConsoleIo console) {
     p.virtio_console = std::make_shared<virtio::VirtioConsole>(*p.virtio_console_output, p.loop);
     attach(p.virtio_console, "console0", "virtio-console");
   }
-  // The guest learns the platform from tables made from the inventory: ACPI for kernels that
-  // have it, the MP table for those booted with acpi=off or built without ACPI.
-  x86_64::write_mptable(p.memory, config.cpus, dm.mp_pci_interrupts());
-  (void)x86_64::write_acpi_tables(p.memory, dm.acpi_platform(config.cpus));
-  // SMBIOS: who made the machine (vmm) and which one it is (a UUID, also its serial number).
-  x86_64::SmbiosInfo smbios;
-  smbios.uuid = config.uuid.empty() ? random_uuid() : parse_uuid(config.uuid);
-  smbios.serial = to_string(smbios.uuid);
-  smbios.acpi = true;
-  smbios.memory_bytes = config.memory_bytes;
-  smbios.cpu_count = config.cpus;
-  smbios.cpu_version = x86_64::host_cpu_brand();
-  x86_64::write_smbios(p.memory, smbios);
+  arch::write_firmware_tables(
+      p.memory, dm.inventory(),
+      {.cpu_count = config.cpus,
+       .memory_bytes = config.memory_bytes,
+       .uuid = config.uuid.empty() ? random_uuid() : parse_uuid(config.uuid)});
 
-  auto supported_cpuid = p.kvm.supported_cpuid();
-  // KVM emulates the LAPIC's TSC-deadline mode but leaves announcing it to the VMM. A guest on
-  // hardware-reduced ACPI sets up no PIT to calibrate the LAPIC timer against; in deadline
-  // mode it needs no calibration.
-  if (p.kvm.check_extension(KVM_CAP_TSC_DEADLINE_TIMER) > 0) {
-    for (auto& entry : supported_cpuid) {
-      if (entry.function == x86_64::kCpuidLeafFeatures) entry.ecx |= kCpuid1EcxTscDeadline;
-    }
-  }
-  const auto msrs = x86_64::boot_msrs();
+  const arch::VcpuDefaults defaults = arch::vcpu_defaults(p.kvm);
   for (uint32_t i = 0; i < config.cpus; ++i) {
     kvm::VcpuFd vcpu = p.vm.create_vcpu(i);
-    auto cpuid = supported_cpuid;
-    x86_64::configure_cpuid(cpuid, i, config.cpus);
-    vcpu.set_cpuid(cpuid);
-    vcpu.set_msrs(msrs);
-    auto lapic = vcpu.get_lapic();
-    x86_64::configure_lint(lapic);
-    vcpu.set_lapic(lapic);
-    if (i == 0) {
-      // The boot processor starts at the kernel's 64-bit entry; the others wait for INIT/SIPI
-      // from the guest, as on real hardware.
-      vcpu.set_regs(x86_64::boot_regs(p.boot.entry, p.boot.boot_params));
-      auto sregs = vcpu.get_sregs();
-      x86_64::set_long_mode_sregs(sregs);
-      vcpu.set_sregs(sregs);
-      vcpu.set_fpu(x86_64::boot_fpu());
-    }
+    arch::configure_vcpu(vcpu, i, config.cpus, defaults, p.boot);
     p.vcpus.push_back(std::make_unique<VcpuRunner>(i, std::move(vcpu), p.pio, p.mmio, p.stopper));
   }
   spdlog::info("VM ready: {} vCPU(s), {} of RAM", config.cpus, format_size(config.memory_bytes));

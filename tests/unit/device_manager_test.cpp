@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <array>
 
+#include "arch/x86_64/platform_tables.hpp"
 #include "vmm/common/error.hpp"
 #include "vmm/memory/x86_64_layout.hpp"
 
@@ -51,7 +52,7 @@ TEST_F(DeviceManagerTest, VirtioMmioWindowsAndLinesComeFromTheAllocator) {
     dm.add_virtio_mmio(id, placed, dev, 0x200);
   }
   EXPECT_THROW((void)dm.allocate_virtio_mmio("one-too-many"), ConfigError);
-  const auto acpi = dm.acpi_platform(2);
+  const auto acpi = x86_64::acpi_platform(dm.inventory(), 2);
   ASSERT_EQ(acpi.virtio_mmio.size(), 8u);
   EXPECT_EQ(acpi.virtio_mmio[1].base, x86_64::kVirtioMmioStart + 0x1000);
   EXPECT_EQ(acpi.virtio_mmio[1].gsi, x86_64::kVirtioMmioIrqs[1]);
@@ -74,7 +75,7 @@ TEST_F(DeviceManagerTest, AcpiAndMpViewsMatchTheInventory) {
   EXPECT_EQ(second.gsi, x86_64::kPciIntxFirstPin + 1);
   dm.record_pci_device("net0", second);
 
-  const auto acpi = dm.acpi_platform(4);
+  const auto acpi = x86_64::acpi_platform(dm.inventory(), 4);
   EXPECT_EQ(acpi.cpu_count, 4u);
   EXPECT_EQ(acpi.ioapic_id, 4);
   EXPECT_TRUE(acpi.isa_overrides.empty());  // GSI n is IOAPIC pin n under KVM
@@ -104,7 +105,7 @@ TEST_F(DeviceManagerTest, AcpiAndMpViewsMatchTheInventory) {
       EXPECT_EQ(route.gsi, second.gsi);
     }
   }
-  const auto mp = dm.mp_pci_interrupts();
+  const auto mp = x86_64::mp_pci_interrupts(dm.inventory());
   ASSERT_EQ(mp.size(), 2u);
   EXPECT_EQ(mp[1].device, 2);
   EXPECT_EQ(mp[1].ioapic_pin, second.gsi);

@@ -30,7 +30,9 @@ class Kvm final {
   [[nodiscard]] int check_extension(long capability) const;
   [[nodiscard]] uint32_t max_vcpus() const;
   [[nodiscard]] size_t vcpu_mmap_size() const { return vcpu_mmap_size_; }
+#if defined(__x86_64__)
   [[nodiscard]] std::vector<kvm_cpuid_entry2> supported_cpuid() const;
+#endif
   [[nodiscard]] VmFd create_vm() const;
 
  private:

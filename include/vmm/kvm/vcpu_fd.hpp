@@ -30,6 +30,8 @@ class VcpuFd final {
   // kvm-clock (EINVAL) or the host lacks the ioctl.
   bool notify_guest_paused() noexcept;
 
+#if defined(__x86_64__)
+  // x86-64 register state; arm64 reaches its registers through KVM_{GET,SET}_ONE_REG.
   [[nodiscard]] kvm_regs get_regs() const;
   void set_regs(const kvm_regs& regs) const;
   [[nodiscard]] kvm_sregs get_sregs() const;
@@ -39,6 +41,7 @@ class VcpuFd final {
   void set_msrs(std::span<const kvm_msr_entry> entries) const;
   [[nodiscard]] kvm_lapic_state get_lapic() const;
   void set_lapic(const kvm_lapic_state& lapic) const;
+#endif
 
  private:
   void unmap() noexcept;

@@ -17,11 +17,13 @@ class VmFd final {
   explicit VmFd(UniqueFd fd, size_t vcpu_mmap_size) noexcept
       : fd_(std::move(fd)), vcpu_mmap_size_(vcpu_mmap_size) {}
 
+#if defined(__x86_64__)
   void set_tss_address(uint64_t addr) const;
   void set_identity_map_address(uint64_t addr) const;
   // IOAPIC + two PICs + per-vCPU LAPICs, and the i8254 PIT (speaker port handled in-kernel).
   void create_irqchip() const;
   void create_pit() const;
+#endif
   void set_user_memory_region(uint32_t slot, uint64_t guest_addr, uint64_t size, void* host) const;
   [[nodiscard]] VcpuFd create_vcpu(uint32_t id) const;
 

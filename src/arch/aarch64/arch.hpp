@@ -1,0 +1,49 @@
+#pragma once
+// The functions the VM builder calls, arm64's side: the same names as every architecture's
+// (vmm/arch/arch.hpp picks the one being built). Declarations only, until the arm64 VM builder
+// is written.
+#include <cstdint>
+#include <span>
+#include <string>
+
+#include "arch/aarch64/memory_layout.hpp"
+#include "vmm/arch/firmware_info.hpp"
+#include "vmm/arch/kernel_config.hpp"
+#include "vmm/arch/platform_device.hpp"
+#include "vmm/kvm/kvm.hpp"
+#include "vmm/kvm/vcpu_fd.hpp"
+#include "vmm/kvm/vm_fd.hpp"
+#include "vmm/memory/guest_memory.hpp"
+
+namespace vmm::arch {
+
+namespace layout {
+inline constexpr uint64_t kPciMmioStart = aarch64::kPciMmioBase;
+inline constexpr uint64_t kPciMmioEnd = aarch64::kPciMmioBase + aarch64::kPciMmioSize;
+inline constexpr uint64_t kVirtioMmioStart = aarch64::kVirtioMmioBase;
+inline constexpr uint64_t kVirtioMmioSize = aarch64::kVirtioMmioSize;
+}  // namespace layout
+
+// Where the boot vCPU starts (booting.rst): PC at the kernel's entry, x0 the device tree.
+struct BootInfo {
+  GuestAddress entry;
+  GuestAddress fdt;
+};
+
+// RAM of `ram_bytes` from kRamBase.
+[[nodiscard]] GuestMemory create_guest_memory(uint64_t ram_bytes);
+// The Image, initrd and command line (which goes in the device tree).
+[[nodiscard]] BootInfo load_kernel(const GuestMemory& memory, KernelConfig config);
+void write_boot_structures(const GuestMemory& memory);
+void setup_vm(const kvm::VmFd& vm);
+// The device tree, generated from the platform inventory.
+void write_firmware_tables(const GuestMemory& memory, std::span<const PlatformDevice> inventory,
+                           const FirmwareInfo& info);
+// The KVM_ARM_VCPU_INIT target and features every vCPU starts from.
+struct VcpuDefaults;
+[[nodiscard]] VcpuDefaults vcpu_defaults(const kvm::Kvm& kvm);
+void configure_vcpu(const kvm::VcpuFd& vcpu, uint32_t index, uint32_t cpu_count,
+                    const VcpuDefaults& defaults, const BootInfo& boot);
+[[nodiscard]] std::string vcpu_state_summary(const kvm::VcpuFd& vcpu);
+
+}  // namespace vmm::arch
