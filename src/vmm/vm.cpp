@@ -173,11 +173,14 @@ struct Vm::Parts {
   arch::BootInfo boot{};
   kvm::Kvm kvm;
   kvm::VmFd vm;
+  StopController stopper;
+  // Device I/O runs here, off the vCPU threads. Declared before the buses and the device
+  // manager, which hold devices: every device (and the watches it keeps on the loop, such as
+  // a disk's io_uring completions) is gone before the loop is.
+  EventLoop loop;
   Bus pio{"pio"};
   Bus mmio{"mmio"};
   DeviceManager devices{pio, mmio};
-  StopController stopper;
-  EventLoop loop;  // device I/O runs here, off the vCPU threads
   KvmMsiRouter msi{vm, layout::kIoapicPins};
   KvmIoEventRegistrar ioevents{vm};
   pci::PciRoot pci{mmio, layout::kPciMmioStart, layout::kPciMmioEnd, stopper};
@@ -231,7 +234,7 @@ struct Vm::Parts {
 
   void shutdown_devices() {
     for (auto& d : pci_devices) d->shutdown();
-    // The bus keeps the transports until after the event loop is gone: stop them now.
+    // The bus keeps the transports until the VM goes: stop them now.
     for (auto& d : mmio_devices) d->shutdown();
     mmio_devices.clear();
   }
