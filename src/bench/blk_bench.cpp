@@ -64,44 +64,14 @@ IoScenario vmm_blk(const BlkSetup& b) {
   return s;
 }
 
-IoScenario qemu_blk(const BlkSetup& b, const std::optional<fs::path>& qemu) {
+IoScenario qemu_blk(const BlkSetup& b) {
   const auto& o = b.options;
   const std::string queues = std::to_string(o.queues);
-  IoScenario s;
-  s.scenario.name = "qemu-blk";
-  s.scenario.kind = "vm";
-  s.scenario.description =
-      "QEMU virtio-blk-pci data disk, cache=" + o.cache + ", num-queues=" + queues;
-  s.scenario.argv = {qemu ? qemu->string() : "qemu-system-x86_64",
-                     "-enable-kvm",
-                     "-cpu",
-                     "host",
-                     "-smp",
-                     queues,
-                     "-m",
-                     "512M",
-                     "-nodefaults",
-                     "-no-reboot",
-                     "-display",
-                     "none",
-                     "-serial",
-                     "stdio",
-                     "-kernel",
-                     o.kernel.string(),
-                     "-initrd",
-                     o.initrd.string(),
-                     "-append",
-                     b.cmdline,
-                     "-drive",
-                     "file=" + b.root.string() + ",format=raw,if=none,id=root",
-                     "-device",
-                     "virtio-blk-pci,drive=root",
-                     "-drive",
-                     "file=" + b.data.string() + ",format=raw,if=none,id=data,cache=" + o.cache,
-                     "-device",
-                     "virtio-blk-pci,drive=data,num-queues=" + queues};
-  if (!qemu) s.scenario.skipped = "QEMU is not installed (qemu-system-x86_64 not in PATH)";
-  return s;
+  return qemu_scenario(
+      "qemu-blk", "QEMU virtio-blk-pci data disk, cache=" + o.cache + ", num-queues=" + queues, o,
+      o.queues, b.cmdline, b.root,
+      {"-drive", "file=" + b.data.string() + ",format=raw,if=none,id=data,cache=" + o.cache,
+       "-device", "virtio-blk-pci,drive=data,num-queues=" + queues});
 }
 
 }  // namespace
@@ -116,7 +86,7 @@ Report run_blk(const IoBenchOptions& options) {
   Workspace ws(options.vmm);
   BlkSetup b{options, ws.dir() / "root.ext4", ws.dir() / "data.img",
              rootfs_guest_cmdline("bench:vdb,reboot", options.seconds)};
-  std::vector<IoScenario> list = {vmm_blk(b), qemu_blk(b, find_in_path("qemu-system-x86_64"))};
+  std::vector<IoScenario> list = {vmm_blk(b), qemu_blk(b)};
   keep_only(list, options.only);
   if (auto why = io_vm_skip_reason(options); !why.empty()) {
     for (auto& s : list) s.scenario.skipped = why;

@@ -11,6 +11,7 @@
 
 #include "bench/measured_process.hpp"
 #include "bench/startup.hpp"
+#include "bench/workspace.hpp"
 #include "vmm/common/error.hpp"
 
 namespace fs = std::filesystem;
@@ -133,6 +134,43 @@ std::string rootfs_guest_cmdline(const std::string& actions, unsigned seconds) {
          actions + " vmmbench=" + std::to_string(seconds);
 }
 
+IoScenario qemu_scenario(const std::string& name, const std::string& description,
+                         const IoBenchOptions& o, unsigned cpus, const std::string& cmdline,
+                         const fs::path& root, const std::vector<std::string>& devices) {
+  const auto qemu = find_in_path("qemu-system-x86_64");
+  IoScenario s;
+  s.scenario.name = name;
+  s.scenario.kind = "vm";
+  s.scenario.description = description;
+  s.scenario.argv = {qemu ? qemu->string() : "qemu-system-x86_64",
+                     "-enable-kvm",
+                     "-cpu",
+                     "host",
+                     "-smp",
+                     std::to_string(cpus),
+                     "-m",
+                     "512M",
+                     "-nodefaults",
+                     "-no-reboot",
+                     "-display",
+                     "none",
+                     "-serial",
+                     "stdio",
+                     "-kernel",
+                     o.kernel.string(),
+                     "-initrd",
+                     o.initrd.string(),
+                     "-append",
+                     cmdline,
+                     "-drive",
+                     "file=" + root.string() + ",format=raw,if=none,id=root",
+                     "-device",
+                     "virtio-blk-pci,drive=root"};
+  s.scenario.argv.insert(s.scenario.argv.end(), devices.begin(), devices.end());
+  if (!qemu) s.scenario.skipped = "QEMU is not installed (qemu-system-x86_64 not in PATH)";
+  return s;
+}
+
 std::string io_vm_skip_reason(const IoBenchOptions& o) {
   const std::pair<const fs::path*, const char*> assets[] = {
       {&o.kernel, "kernel (firmware/fetch-debian-kernel.sh fetches it)"},
@@ -176,13 +214,8 @@ void run_io_scenarios(Report& report, std::vector<IoScenario> scenarios,
       if (options.progress) options.progress(done, total, r.scenario.name);
       before_run();
       std::string failure;
-      if (auto sample = run_once(scenarios[i], figures, timeout_s, failure)) {
-        r.record(*sample);
-      } else if (run == 0 && !r.scenario.ours) {
-        r.scenario.skipped = "does not run on this host: " + failure;
-      } else {
-        r.failures.push_back("run " + std::to_string(run + 1) + ": " + failure);
-      }
+      const auto sample = run_once(scenarios[i], figures, timeout_s, failure);
+      r.add_run(run, sample, failure);
       ++done;
     }
   }

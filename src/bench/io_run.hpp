@@ -1,6 +1,7 @@
 #pragma once
 // The run loop that `vmm bench net` and `vmm bench blk` share: each run boots the guest once,
 // waits for its VMM to exit, and reads the figures the guest printed on its console.
+#include <filesystem>
 #include <functional>
 #include <string>
 #include <vector>
@@ -29,6 +30,16 @@ struct IoScenario {
 // The guest's kernel command line for a root on /dev/vda running `actions`
 // (firmware/rootfs-init.sh), each measurement taking `seconds`.
 [[nodiscard]] std::string rootfs_guest_cmdline(const std::string& actions, unsigned seconds);
+
+// QEMU as the peer of these benchmarks: its scenario `name` booting the guest with `cpus` vCPUs,
+// 512 MiB, the console on stdout, options' kernel and initramfs, `cmdline` and `root` as vda
+// (virtio-blk-pci), then `devices` (the QEMU arguments of what it measures). Skipped when
+// qemu-system-x86_64 is not installed.
+[[nodiscard]] IoScenario qemu_scenario(const std::string& name, const std::string& description,
+                                       const IoBenchOptions& options, unsigned cpus,
+                                       const std::string& cmdline,
+                                       const std::filesystem::path& root,
+                                       const std::vector<std::string>& devices);
 
 // Why no VM of these benchmarks can run here (a missing guest asset, no KVM), or "".
 [[nodiscard]] std::string io_vm_skip_reason(const IoBenchOptions& options);

@@ -53,44 +53,13 @@ IoScenario vmm_net(const NetSetup& n, const std::string& name, bool vhost, bool 
   return s;
 }
 
-IoScenario qemu_net(const NetSetup& n, const std::string& name, bool vhost,
-                    const std::optional<fs::path>& qemu) {
-  IoScenario s;
-  s.scenario.name = name;
-  s.scenario.kind = "vm";
-  s.scenario.description =
-      std::string("QEMU virtio-net-pci over the same TAP, vhost=") + (vhost ? "on" : "off");
-  s.scenario.argv = {
-      qemu ? qemu->string() : "qemu-system-x86_64",
-      "-enable-kvm",
-      "-cpu",
-      "host",
-      "-smp",
-      "1",
-      "-m",
-      "512M",
-      "-nodefaults",
-      "-no-reboot",
-      "-display",
-      "none",
-      "-serial",
-      "stdio",
-      "-kernel",
-      n.options.kernel.string(),
-      "-initrd",
-      n.options.initrd.string(),
-      "-append",
-      n.cmdline,
-      "-drive",
-      "file=" + n.root.string() + ",format=raw,if=none,id=root",
-      "-device",
-      "virtio-blk-pci,drive=root",
-      "-netdev",
-      "tap,id=net0,ifname=" + n.tap + ",script=no,downscript=no,vhost=" + (vhost ? "on" : "off"),
-      "-device",
-      std::string("virtio-net-pci,netdev=net0,mac=") + kGuestMac};
-  if (!qemu) s.scenario.skipped = "QEMU is not installed (qemu-system-x86_64 not in PATH)";
-  return s;
+IoScenario qemu_net(const NetSetup& n, const std::string& name, bool vhost) {
+  const std::string on_off = vhost ? "on" : "off";
+  return qemu_scenario(
+      name, "QEMU virtio-net-pci over the same TAP, vhost=" + on_off, n.options, 1, n.cmdline,
+      n.root,
+      {"-netdev", "tap,id=net0,ifname=" + n.tap + ",script=no,downscript=no,vhost=" + on_off,
+       "-device", std::string("virtio-net-pci,netdev=net0,mac=") + kGuestMac});
 }
 
 }  // namespace
@@ -101,10 +70,9 @@ Report run_net(const IoBenchOptions& options) {
              rootfs_guest_cmdline(std::string("ipaddr:") + kGuestMac + "=" + kGuestCidr + ",ping:" +
                                       kHostAddress + ",iperf:" + kHostAddress + ",reboot",
                                   options.seconds)};
-  const auto qemu = find_in_path("qemu-system-x86_64");
   std::vector<IoScenario> list = {
-      vmm_net(n, "vmm-net", false, false),      qemu_net(n, "qemu-net", false, qemu),
-      vmm_net(n, "vmm-net-vhost", true, false), qemu_net(n, "qemu-net-vhost", true, qemu),
+      vmm_net(n, "vmm-net", false, false),      qemu_net(n, "qemu-net", false),
+      vmm_net(n, "vmm-net-vhost", true, false), qemu_net(n, "qemu-net-vhost", true),
       vmm_net(n, "vmm-net-jail", false, true),
   };
   list[0].scenario.peer = "qemu-net";

@@ -11,6 +11,17 @@ void ScenarioResult::record(const Sample& sample) {
   samples.push_back(std::move(kept));
 }
 
+void ScenarioResult::add_run(unsigned run, const std::optional<Sample>& sample,
+                             const std::string& failure) {
+  if (sample) {
+    record(*sample);
+  } else if (run == 0 && !scenario.ours) {
+    scenario.skipped = "does not run on this host: " + failure;
+  } else {
+    failures.push_back("run " + std::to_string(run + 1) + ": " + failure);
+  }
+}
+
 std::string ScenarioResult::status() const {
   if (scenario.skipped) return "skipped";
   return samples.empty() ? "failed" : "measured";

@@ -43,6 +43,9 @@ struct ScenarioResult {
   // Keeps a measurement with its values as every output writes them (three decimals), so that
   // the summaries of a report and of its JSON read back are the same numbers.
   void record(const Sample& sample);
+  // The outcome of run `run` (from 0): its sample, or why it failed. A peer that fails its
+  // first run cannot run on this host: it becomes skipped, with its failure as the reason.
+  void add_run(unsigned run, const std::optional<Sample>& sample, const std::string& failure);
   // "measured", "skipped" or "failed" (no run succeeded).
   [[nodiscard]] std::string status() const;
   [[nodiscard]] std::optional<Summary> summary(const std::string& metric) const;

@@ -139,13 +139,8 @@ Report run_startup(const BenchOptions& options) {
       const std::string id = "vmm-bench-" + std::to_string(::getpid()) + "-" + r.scenario.name +
                              "-" + std::to_string(run);
       std::string failure;
-      if (auto sample = run_once(r.scenario, id, options.timeout, failure)) {
-        r.record(*sample);
-      } else if (run == 0 && !r.scenario.ours) {
-        r.scenario.skipped = "does not run on this host: " + failure;
-      } else {
-        r.failures.push_back("run " + std::to_string(run + 1) + ": " + failure);
-      }
+      const auto sample = run_once(r.scenario, id, options.timeout, failure);
+      r.add_run(run, sample, failure);
       ++done;
     }
   }

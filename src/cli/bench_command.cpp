@@ -102,6 +102,16 @@ int bench_main(int argc, char** argv) {
   fs::path state_dir = "/var/lib/vmm";
   unsigned timeout = 300;
   unsigned density_rounds = 1;
+  // Where the report goes, the same for every benchmark.
+  auto output_options = [&](CLI::App* cmd) {
+    cmd->add_option("--out", outputs.out_dir,
+                    "Directory for BENCH.json, BENCH.csv and BENCH.svg (the chart)");
+    cmd->add_option("--format", outputs.format, "What stdout shows")
+        ->check(CLI::IsMember({"table", "json", "csv"}))
+        ->capture_default_str();
+    cmd->add_flag("--strict", outputs.strict,
+                  "Exit 1 when a scenario that could run failed in every run");
+  };
   auto common = [&](CLI::App* cmd, unsigned& runs, const char* what) {
     cmd->add_option("--runs", runs, what)->check(CLI::Range(1U, 100000U))->capture_default_str();
     cmd->add_option("--rootfs", options.rootfs,
@@ -125,13 +135,7 @@ int bench_main(int argc, char** argv) {
     cmd->add_option("--timeout", timeout, "Seconds one run may take before it counts as failed")
         ->check(CLI::Range(1U, 86400U))
         ->capture_default_str();
-    cmd->add_option("--out", outputs.out_dir,
-                    "Directory for BENCH.json, BENCH.csv and BENCH.svg (the chart)");
-    cmd->add_option("--format", outputs.format, "What stdout shows")
-        ->check(CLI::IsMember({"table", "json", "csv"}))
-        ->capture_default_str();
-    cmd->add_flag("--strict", outputs.strict,
-                  "Exit 1 when a scenario that could run failed in every run");
+    output_options(cmd);
   };
   auto* startup = app.add_subcommand(
       "startup",
@@ -187,13 +191,7 @@ int bench_main(int argc, char** argv) {
                     "Seconds one run may take before it counts as failed (default: 300 plus "
                     "the measurements)")
         ->check(CLI::Range(1U, 86400U));
-    cmd->add_option("--out", outputs.out_dir,
-                    "Directory for BENCH.json, BENCH.csv and BENCH.svg (the chart)");
-    cmd->add_option("--format", outputs.format, "What stdout shows")
-        ->check(CLI::IsMember({"table", "json", "csv"}))
-        ->capture_default_str();
-    cmd->add_flag("--strict", outputs.strict,
-                  "Exit 1 when a scenario that could run failed in every run");
+    output_options(cmd);
     cmd->footer("Needs KVM (inside tests/sandbox/vmm-sandbox on a host without it: tests/bench/" +
                 std::string(cmd->get_name()) +
                 "-bench.sh). The ratio columns divide vmm's medians by QEMU's with the same "
