@@ -2,6 +2,8 @@
 #include <algorithm>
 #include <cmath>
 #include <sstream>
+#include <string>
+#include <vector>
 
 #include "bench/report_writers.hpp"
 
@@ -114,12 +116,44 @@ std::string tick_label(double ms) {
 
 }  // namespace
 
+// The legend: one coloured entry per charted metric, as many to a line as fit (labels of the
+// I/O benchmarks are long), so that none runs into the next or off the picture.
+struct LegendEntry {
+  std::string label;
+  double x = 0;
+  int line = 0;
+};
+
+std::vector<LegendEntry> legend_layout(const Report& report) {
+  constexpr double kCharWidth = 7.0;  // a generous average at font-size 12
+  std::vector<LegendEntry> entries;
+  double x = kPlotLeft;
+  int line = 0;
+  for (const auto& metric : report.chart_metrics) {
+    std::string label = metric;
+    for (const auto& m : report.metrics) {
+      if (m.name == metric) label = m.label;
+    }
+    const double width = 16 + kCharWidth * static_cast<double>(label.size()) + 24;
+    if (x > kPlotLeft && x + width > kWidth - 10) {
+      x = kPlotLeft;
+      ++line;
+    }
+    entries.push_back({label, x, line});
+    x += width;
+  }
+  return entries;
+}
+
 std::string report_svg(const Report& report) {
   const Axis axis = axis_for(report);
   const bool rates = rates_only(report);
+  const auto legend = legend_layout(report);
+  const double extra_lines = legend.empty() ? 0 : legend.back().line;
+  const double top = kTop + kRowHeight * extra_lines;
   const std::size_t series = std::max<std::size_t>(report.chart_metrics.size(), 1);
   const double group_height = kRowHeight * static_cast<double>(series) + 10;
-  const double plot_bottom = kTop + group_height * static_cast<double>(report.results.size());
+  const double plot_bottom = top + group_height * static_cast<double>(report.results.size());
   const double height = plot_bottom + 60;
 
   std::ostringstream svg;
@@ -133,19 +167,15 @@ std::string report_svg(const Report& report) {
   if (auto it = report.host.find("place"); it != report.host.end()) title += ", " + it->second;
   svg << R"(<text x="10" y="22" font-size="16" font-weight="bold">)" << escape(title)
       << "</text>\n";
-  // Legend: one colour per charted metric.
-  double lx = kPlotLeft;
-  for (std::size_t i = 0; i < report.chart_metrics.size(); ++i) {
-    std::string label = report.chart_metrics[i];
-    for (const auto& m : report.metrics) {
-      if (m.name == report.chart_metrics[i]) label = m.label;
-    }
-    svg << R"(<rect x=")" << fmt(lx) << R"(" y="34" width="12" height="12" fill=")"
-        << kColors[i % 4] << R"("/>)"
-        << R"(<text x=")" << fmt(lx + 16) << R"(" y="45">)" << escape(label) << "</text>\n";
-    lx += 260;
+  for (std::size_t i = 0; i < legend.size(); ++i) {
+    const double y = 34 + kRowHeight * legend[i].line;
+    svg << R"(<rect x=")" << fmt(legend[i].x) << R"(" y=")" << fmt(y)
+        << R"(" width="12" height="12" fill=")" << kColors[i % 4] << R"("/>)"
+        << R"(<text x=")" << fmt(legend[i].x + 16) << R"(" y=")" << fmt(y + 11) << R"(">)"
+        << escape(legend[i].label) << "</text>\n";
   }
-  svg << R"(<text x=")" << fmt(kPlotLeft) << R"(" y="64" fill="#555">)"
+  svg << R"(<text x=")" << fmt(kPlotLeft) << R"(" y=")" << fmt(64 + kRowHeight * extra_lines)
+      << R"(" fill="#555">)"
       << R"(min-max whiskers, p95 bar, median dot (its value on the right)</text>)" << '\n';
 
   // Grid: 1, 2 and 5 of each decade.
@@ -156,7 +186,7 @@ std::string report_svg(const Report& report) {
       const double value = m * std::pow(10.0, d);
       if (std::log10(value) > axis.hi_decade + 1e-9) break;
       const double x = axis.x(value);
-      svg << R"(<line x1=")" << fmt(x) << R"(" y1=")" << fmt(kTop - 6) << R"(" x2=")" << fmt(x)
+      svg << R"(<line x1=")" << fmt(x) << R"(" y1=")" << fmt(top - 6) << R"(" x2=")" << fmt(x)
           << R"(" y2=")" << fmt(plot_bottom) << R"(" stroke=")" << (m == 1.0 ? "#bbb" : "#e5e5e5")
           << R"("/>)";
       svg << R"(<text x=")" << fmt(x) << R"(" y=")" << fmt(plot_bottom + 16)
@@ -168,7 +198,7 @@ std::string report_svg(const Report& report) {
       << R"(" text-anchor="middle">)"
       << (rates ? "rate (log scale, higher is better)" : "time (log scale)") << "</text>\n";
 
-  double y = kTop;
+  double y = top;
   for (std::size_t row = 0; row < report.results.size(); ++row) {
     const auto& r = report.results[row];
     if (row % 2 == 1) {

@@ -160,6 +160,52 @@ TEST(BenchReport, SavedJsonGivesTheSameOutputsBack) {
   EXPECT_THROW((void)report_from_json(nlohmann::json{{"benchmark", "startup"}}), ConfigError);
 }
 
+// A rate report (the I/O benchmarks): every long legend label is drawn whole, inside the
+// picture and clear of the next; values carry their units; the table says higher is better.
+TEST(BenchReport, RateReportLegendFitsAndNamesUnits) {
+  Report report;
+  report.benchmark = "blk";
+  report.runs = 1;
+  report.baseline = "qemu-blk";
+  for (const char* name : {"a_MBps", "b_MBps", "c_IOPS", "d_IOPS"}) {
+    const std::string unit = std::string(name).ends_with("IOPS") ? "IOPS" : "MB/s";
+    report.metrics.push_back({name, unit, std::string("a long label for ") + name + ", depth 32"});
+    report.chart_metrics.emplace_back(name);
+  }
+  Scenario vmm;
+  vmm.name = "vmm-blk";
+  vmm.kind = "vm";
+  report.add({vmm});
+  report.results[0].record({{"a_MBps", 200}, {"b_MBps", 210}, {"c_IOPS", 1500}, {"d_IOPS", 2800}});
+  const auto svg = report_svg(report);
+  std::vector<double> legend_x;
+  for (std::size_t at = 0; (at = svg.find("<rect x=\"", at)) != std::string::npos; ++at) {
+    const auto end = svg.find('"', at + 9);
+    const std::string tail = svg.substr(end, 40);
+    if (tail.find("width=\"12\"") != std::string::npos) {
+      legend_x.push_back(std::stod(svg.substr(at + 9, end - at - 9)));
+    }
+  }
+  ASSERT_EQ(legend_x.size(), 4U) << svg;
+  for (const auto& m : report.metrics) {
+    EXPECT_NE(svg.find(">" + m.label + "<"), std::string::npos) << m.label;
+    // ~7 px a character: the label ends inside the 1000 px picture.
+  }
+  for (std::size_t i = 0; i < legend_x.size(); ++i) {
+    EXPECT_LT(legend_x[i] + 16 + 7.0 * static_cast<double>(report.metrics[i].label.size()), 1000)
+        << "legend entry " << i << " runs off the picture";
+    if (i > 0 && legend_x[i] > legend_x[i - 1]) {
+      EXPECT_GE(legend_x[i] - legend_x[i - 1],
+                16 + 7.0 * static_cast<double>(report.metrics[i - 1].label.size()))
+          << "legend entry " << i << " overlaps the one before";
+    }
+  }
+  EXPECT_NE(svg.find("2800.000 IOPS"), std::string::npos);
+  EXPECT_NE(svg.find("200.000 MB/s"), std::string::npos);
+  EXPECT_NE(svg.find("higher is better"), std::string::npos);
+  EXPECT_NE(report_table(report).find("higher is better"), std::string::npos);
+}
+
 TEST(BenchScenarios, IdIsSubstitutedEverywhere) {
   EXPECT_EQ(with_id({"runc", "--root", "/s/{id}", "run", "{id}", "x{id}y{id}"}, "b-1"),
             (std::vector<std::string>{"runc", "--root", "/s/b-1", "run", "b-1", "xb-1yb-1"}));
