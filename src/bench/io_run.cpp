@@ -21,12 +21,6 @@ namespace {
 
 constexpr const char* kFigurePrefix = "VMMTEST: ";
 
-std::string last_line(std::string text) {
-  while (!text.empty() && (text.back() == '\n' || text.back() == '\r')) text.pop_back();
-  if (auto nl = text.rfind('\n'); nl != std::string::npos) text.erase(0, nl + 1);
-  return text.size() > 200 ? text.substr(0, 200) : text;
-}
-
 // The number at the start of `text`, when it is one and finite.
 std::optional<double> leading_number(const std::string& text) {
   if (text.empty()) return std::nullopt;

@@ -145,6 +145,12 @@ void MeasuredProcess::release() {
   stdin_.reset();
 }
 
+std::string last_line(std::string text) {
+  while (!text.empty() && (text.back() == '\n' || text.back() == '\r')) text.pop_back();
+  if (auto nl = text.rfind('\n'); nl != std::string::npos) text.erase(0, nl + 1);
+  return text.size() > 200 ? text.substr(0, 200) : text;
+}
+
 std::string MeasuredProcess::output_tail() const {
   if (seen_.size() <= 400) return seen_;
   return seen_.substr(seen_.size() - 400);

@@ -100,6 +100,10 @@ bool service_until(const std::vector<MeasuredProcess*>& processes, Clock::time_p
 // User plus system time, in milliseconds.
 [[nodiscard]] double cpu_ms(const struct rusage& usage);
 
+// The last line of `text` (a process's output tail), at most 200 characters: what a failure
+// message quotes.
+[[nodiscard]] std::string last_line(std::string text);
+
 // "exit status 3", "killed by signal 9".
 [[nodiscard]] std::string describe_wait_status(int status);
 

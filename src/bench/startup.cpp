@@ -20,12 +20,6 @@ namespace fs = std::filesystem;
 namespace vmm::bench {
 namespace {
 
-std::string last_line(std::string text) {
-  while (!text.empty() && (text.back() == '\n' || text.back() == '\r')) text.pop_back();
-  if (auto nl = text.rfind('\n'); nl != std::string::npos) text.erase(0, nl + 1);
-  return text.size() > 200 ? text.substr(0, 200) : text;
-}
-
 // One run of one scenario: a sample, or why the run failed.
 std::optional<Sample> run_once(const Scenario& s, const std::string& id,
                                std::chrono::seconds timeout, std::string& failure) {
