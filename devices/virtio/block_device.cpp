@@ -93,8 +93,9 @@ VirtioBlock::VirtioBlock(const BlockDeviceConfig& config, EventLoop& loop)
     rq->index = static_cast<uint16_t>(q);
     RequestQueue* owner = rq.get();
     rq->engine = make_block_io_engine(
-        image_, [this, owner](uint64_t slot, int result) { on_io_complete(*owner, slot, result); },
-        config.engine, [this, owner] { on_io_batch_done(*owner); }, &loop);
+        image_, loop,
+        [this, owner](uint64_t slot, int result) { on_io_complete(*owner, slot, result); },
+        config.engine, [this, owner] { on_io_batch_done(*owner); });
     request_queues_.push_back(std::move(rq));
   }
   spdlog::debug("virtio-blk {}: {} sectors{}, {} queue(s), I/O via {}", image_.path(),

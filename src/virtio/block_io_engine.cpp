@@ -117,7 +117,9 @@ class ThreadPoolEngine final : public BlockIoEngine {
   std::vector<std::thread> workers_;
 };
 
-// Reads, writes and flushes through io_uring; one thread reaps completions. Discard and
+// Reads, writes and flushes through io_uring, completed on the device's event loop (the ring
+// signals an eventfd the loop watches), so the thread that submits a batch also completes it
+// with no other thread to wake. Discard and
 // write-zeroes (rare, several ranges each), short transfers and the snapshot transfers that
 // need the overlay's bookkeeping run on a small thread pool.
 class IoUringEngine final : public BlockIoEngine {
@@ -125,7 +127,7 @@ class IoUringEngine final : public BlockIoEngine {
   static constexpr unsigned kDepth = 256;
 
   static std::unique_ptr<IoUringEngine> create(const DiskImage& image, const Completion& completion,
-                                               const BatchDone& batch_done, EventLoop* loop) {
+                                               const BatchDone& batch_done, EventLoop& loop) {
     auto engine = std::unique_ptr<IoUringEngine>(new IoUringEngine(image, completion, batch_done));
     const int err = io_uring_queue_init(kDepth, &engine->ring_, 0);
     if (err < 0) {
@@ -133,42 +135,23 @@ class IoUringEngine final : public BlockIoEngine {
       return nullptr;
     }
     engine->ring_ready_ = true;
-    if (loop != nullptr) {
-      engine->completion_event_.reset(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
-      if (!engine->completion_event_) {
-        throw Error(std::string("eventfd for io_uring completions: ") + std::strerror(errno));
-      }
-      if (const int r = io_uring_register_eventfd(&engine->ring_, engine->completion_event_.get());
-          r < 0) {
-        throw Error(std::string("io_uring_register_eventfd: ") + std::strerror(-r));
-      }
-      engine->completion_watch_ = loop->watch_eventfd(engine->completion_event_.get(),
-                                                      [e = engine.get()] { e->reap_ready(); });
-    } else {
-      engine->reaper_ = std::thread([e = engine.get()] { e->reap(); });
+    engine->completion_event_.reset(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
+    if (!engine->completion_event_) {
+      throw Error(std::string("eventfd for io_uring completions: ") + std::strerror(errno));
     }
+    if (const int r = io_uring_register_eventfd(&engine->ring_, engine->completion_event_.get());
+        r < 0) {
+      throw Error(std::string("io_uring_register_eventfd: ") + std::strerror(-r));
+    }
+    engine->completion_watch_ = loop.watch_eventfd(engine->completion_event_.get(),
+                                                   [e = engine.get()] { e->reap_ready(); });
     return engine;
   }
 
   ~IoUringEngine() override {
     if (!ring_ready_) return;
-    if (completion_watch_.active()) {
-      completion_watch_.stop();  // from here on drain() reaps everything
-      drain();
-      io_uring_queue_exit(&ring_);
-      return;
-    }
+    completion_watch_.stop();  // from here on drain() reaps everything
     drain();
-    {
-      std::lock_guard lock(mutex_);
-      io_uring_sqe* sqe = get_sqe_locked();
-      if (sqe != nullptr) {
-        io_uring_prep_nop(sqe);
-        io_uring_sqe_set_data64(sqe, kStopToken);
-        io_uring_submit(&ring_);
-      }
-    }
-    reaper_.join();
     io_uring_queue_exit(&ring_);
   }
 
@@ -240,20 +223,13 @@ class IoUringEngine final : public BlockIoEngine {
   }
 
   void drain() override {
-    if (completion_event_) {
-      reap_until_idle();
-    } else {
-      std::unique_lock lock(mutex_);
-      idle_cv_.wait(lock, [this] { return in_flight_ == 0; });
-    }
+    reap_until_idle();
     slow_.drain();
   }
 
   [[nodiscard]] const char* name() const noexcept override { return "io_uring"; }
 
  private:
-  static constexpr uint64_t kStopToken = ~uint64_t{0};
-
   IoUringEngine(const DiskImage& image, const Completion& completion, const BatchDone& batch_done)
       : image_(image),
         completion_(completion),
@@ -283,36 +259,16 @@ class IoUringEngine final : public BlockIoEngine {
     return sqe;
   }
 
-  // Waits for a completion, then finishes it and every other one already there before one
-  // batch_done_: under load one guest interrupt covers many requests.
-  void reap() {
-    confine::confine_this_thread(confine::ThreadKind::kBlockIo);
-    for (;;) {
-      io_uring_cqe* cqe = nullptr;
-      const int err = io_uring_wait_cqe(&ring_, &cqe);
-      if (err == -EINTR) continue;
-      if (err < 0) {
-        spdlog::error("io_uring wait failed: {}", std::strerror(-err));
-        continue;
-      }
-      bool stop = false;
-      do {
-        stop = finish(cqe);
-      } while (!stop && io_uring_peek_cqe(&ring_, &cqe) == 0);
-      if (batch_done_) batch_done_();
-      if (stop) return;
-    }
-  }
-
   // On the loop thread, each time the ring signals its eventfd: finishes every completion
-  // there is, then one batch_done_. When drain() is reaping, it finishes them instead.
+  // there is, then one batch_done_ (under load one guest interrupt covers many requests). When
+  // drain() is reaping, it finishes them instead.
   void reap_ready() {
     std::unique_lock reaping(reap_mutex_, std::try_to_lock);
     if (!reaping.owns_lock()) return;
     io_uring_cqe* cqe = nullptr;
     bool any = false;
     while (io_uring_peek_cqe(&ring_, &cqe) == 0) {
-      (void)finish(cqe);
+      finish(cqe);
       any = true;
     }
     if (any && batch_done_) batch_done_();
@@ -334,7 +290,7 @@ class IoUringEngine final : public BlockIoEngine {
       io_uring_cqe* cqe = nullptr;
       bool found = false;
       while (io_uring_peek_cqe(&ring_, &cqe) == 0) {
-        (void)finish(cqe, /*redo_short=*/false);
+        finish(cqe, /*redo_short=*/false);
         found = true;
       }
       if (found) {
@@ -350,14 +306,13 @@ class IoUringEngine final : public BlockIoEngine {
     if (any && batch_done_) batch_done_();
   }
 
-  // Hands one completion to the device; true for the stop token. A short transfer is redone
+  // Hands one completion to the device. A short transfer is redone
   // synchronously, or with `redo_short` false (drain() on a thread that may not do file I/O, for
   // a device that is going away) fails with EIO.
-  bool finish(io_uring_cqe* cqe, bool redo_short = true) {
+  void finish(io_uring_cqe* cqe, bool redo_short = true) {
     const uint64_t token = io_uring_cqe_get_data64(cqe);
     const int res = cqe->res;
     io_uring_cqe_seen(&ring_, cqe);
-    if (token == kStopToken) return true;
     BlockIo io;
     {
       std::lock_guard lock(mutex_);
@@ -372,8 +327,7 @@ class IoUringEngine final : public BlockIoEngine {
     completion_(io.cookie, result);
     std::lock_guard lock(mutex_);
     slots_free_.push_back(static_cast<uint32_t>(token));
-    if (--in_flight_ == 0) idle_cv_.notify_all();
-    return false;
+    --in_flight_;
   }
 
   const DiskImage& image_;
@@ -383,15 +337,13 @@ class IoUringEngine final : public BlockIoEngine {
   io_uring ring_{};
   bool ring_ready_ = false;
   std::mutex mutex_;  // submission side of the ring, slots, in_flight_
-  std::condition_variable idle_cv_;
   std::vector<BlockIo> slots_;
   std::vector<uint32_t> slots_free_;
   size_t in_flight_ = 0;
   unsigned plugged_ = 0;    // plug() depth
   bool held_back_ = false;  // sqes queued while plugged, not yet submitted
-  // Completions reaped on a thread of their own, or (with an event loop) on the loop thread
-  // when the ring signals completion_event_; reap_mutex_ keeps one reaper on the ring at a time.
-  std::thread reaper_;
+  // The ring signals completion_event_ for each completion; reap_mutex_ keeps one reaper (the
+  // loop or a drain()) on the ring at a time.
   UniqueFd completion_event_;
   EventLoop::EventFdWatch completion_watch_;
   std::mutex reap_mutex_;
@@ -399,11 +351,10 @@ class IoUringEngine final : public BlockIoEngine {
 
 }  // namespace
 
-std::unique_ptr<BlockIoEngine> make_block_io_engine(const DiskImage& image,
+std::unique_ptr<BlockIoEngine> make_block_io_engine(const DiskImage& image, EventLoop& loop,
                                                     BlockIoEngine::Completion completion,
                                                     BlockIoEngineKind kind,
-                                                    BlockIoEngine::BatchDone batch_done,
-                                                    EventLoop* loop) {
+                                                    BlockIoEngine::BatchDone batch_done) {
   if (kind != BlockIoEngineKind::kThreadPool) {
     auto engine = IoUringEngine::create(image, completion, batch_done, loop);
     if (engine) return engine;

@@ -62,8 +62,9 @@ TEST_P(BlockIoEngineBatchTest, EveryCompletionIsFollowedByABatchEnd) {
   unsigned covered = 0;  // completions before the latest batch end
   unsigned batches = 0;
   bool empty_batch = false;
+  EventLoop loop;
   auto engine = make_block_io_engine(
-      image,
+      image, loop,
       [&](uint64_t /*cookie*/, int result) {
         EXPECT_EQ(result, 0);
         std::lock_guard lock(mutex);
@@ -91,7 +92,7 @@ TEST_P(BlockIoEngineBatchTest, EveryCompletionIsFollowedByABatchEnd) {
   EXPECT_EQ(covered, kOps) << "completions without a batch end after them";
   EXPECT_GE(batches, 1u);
   EXPECT_LE(batches, kOps);
-  // One reaper thread: each batch end follows at least one completion of its own. (Thread
+  // One reaper, the loop: each batch end follows at least one completion of its own. (Thread
   // pool workers end their batches concurrently, so one may find the other's already covered.)
   if (GetParam() == BlockIoEngineKind::kIoUring) {
     EXPECT_FALSE(empty_batch) << "a batch end that covered no completion";
@@ -106,8 +107,9 @@ using BlockIoEnginePlugTest = BlockIoEngineBatchTest;
 TEST_F(BlockIoEnginePlugTest, APluggedIoUringEngineSubmitsOnTheOutermostUnplug) {
   const DiskImage image = DiskImage::open(path_, false, DiskCache::kWriteback);
   std::atomic<unsigned> completed{0};
+  EventLoop loop;
   auto engine = make_block_io_engine(
-      image,
+      image, loop,
       [&](uint64_t /*cookie*/, int result) {
         EXPECT_EQ(result, 0);
         completed.fetch_add(1);
@@ -141,7 +143,7 @@ TEST_F(BlockIoEngineLoopTest, CompletionsAndBatchEndsRunOnTheLoopThread) {
   std::atomic<unsigned> off_loop{0};
   std::atomic<bool> empty_batch{false};
   auto engine = make_block_io_engine(
-      image,
+      image, loop,
       [&](uint64_t /*cookie*/, int result) {
         EXPECT_EQ(result, 0);
         if (!loop.in_loop_thread()) off_loop.fetch_add(1);
@@ -152,8 +154,7 @@ TEST_F(BlockIoEngineLoopTest, CompletionsAndBatchEndsRunOnTheLoopThread) {
         if (!loop.in_loop_thread()) off_loop.fetch_add(1);
         if (completed.load() == covered.load()) empty_batch = true;
         covered = completed.load();
-      },
-      &loop);
+      });
   ReadBuffers reads;
   loop.run_sync([&] { reads.submit_all(*engine); });  // as a device does, on the loop
   for (int i = 0; i < 5000 && covered.load() < kOps; ++i) {
@@ -171,8 +172,8 @@ TEST_F(BlockIoEngineLoopTest, DrainReapsByItselfWhileTheLoopIsHeld) {
   EventLoop loop;
   std::atomic<unsigned> completed{0};
   auto engine = make_block_io_engine(
-      image, [&](uint64_t /*cookie*/, int /*result*/) { completed.fetch_add(1); },
-      BlockIoEngineKind::kIoUring, {}, &loop);
+      image, loop, [&](uint64_t /*cookie*/, int /*result*/) { completed.fetch_add(1); },
+      BlockIoEngineKind::kIoUring);
   loop.pause();
   ReadBuffers reads;
   reads.submit_all(*engine);
@@ -196,8 +197,8 @@ TEST_F(BlockIoEngineLoopTest, DrainWorksUnderTheVcpuSeccompFilter) {
     EventLoop loop;
     std::atomic<unsigned> completed{0};
     auto engine = make_block_io_engine(
-        image, [&](uint64_t /*cookie*/, int /*result*/) { completed.fetch_add(1); },
-        BlockIoEngineKind::kIoUring, {}, &loop);
+        image, loop, [&](uint64_t /*cookie*/, int /*result*/) { completed.fetch_add(1); },
+        BlockIoEngineKind::kIoUring);
     loop.pause();  // the loop reaps nothing: drain() has all of it to do
     ReadBuffers reads;
     reads.submit_all(*engine);

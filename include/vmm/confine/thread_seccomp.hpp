@@ -17,7 +17,7 @@ namespace vmm::confine {
 enum class ThreadKind : uint8_t {
   kVcpu,        // KVM_RUN and the exits it handles: port and MMIO devices, virtio transports
   kDeviceLoop,  // the event loop: virtqueues, TAPs, libslirp, vsock, timers
-  kBlockIo,     // a disk's thread pool (and io_uring reaper where no event loop reaps)
+  kBlockIo,     // a disk's thread pool (its blocking I/O)
   kApi,         // the REST API socket (pause, resume, snapshot, stop)
   kConsole,     // the host terminal's input
   kFileServer,  // virtio-9p: a file server under the shared directory

@@ -30,9 +30,10 @@ struct BlockIo {
 
 class BlockIoEngine {
  public:
-  // Called once per submitted operation, on an engine thread, with 0 or a negative errno.
+  // Called once per submitted operation, with 0 or a negative errno: on the event loop (io_uring),
+  // a pool thread (the thread pool and io_uring's blocking path), or the thread in drain().
   using Completion = std::function<void(uint64_t cookie, int result)>;
-  // Called on an engine thread after a run of completions that finished together (io_uring
+  // Called on the same threads after a run of completions that finished together (io_uring
   // reaps every ready one), so the device can interrupt the guest once for all of them. It
   // may run just after drain() returned for the last of them.
   using BatchDone = std::function<void()>;
@@ -56,14 +57,12 @@ class BlockIoEngine {
 };
 
 // kAuto probes io_uring and falls back to the thread pool. Throws vmm::Error when the
-// requested kind cannot be created. `image` must outlive the engine. `batch_done` may be empty.
-// With a `loop`, io_uring completions are reaped on the loop thread (the ring signals an
-// eventfd the loop watches) instead of on a thread of their own: the thread that submits a
-// batch also completes it, with no wake-up of another thread in between. drain() still works
-// from any thread: it reaps what it waits for itself.
+// requested kind cannot be created. `image` and `loop` must outlive the engine. `batch_done`
+// may be empty. io_uring completions run on the loop thread (the thread that submits a batch
+// also completes it, with no other thread to wake); drain() works from any thread: it reaps
+// what it waits for itself.
 [[nodiscard]] std::unique_ptr<BlockIoEngine> make_block_io_engine(
-    const DiskImage& image, BlockIoEngine::Completion completion,
-    BlockIoEngineKind kind = BlockIoEngineKind::kAuto, BlockIoEngine::BatchDone batch_done = {},
-    EventLoop* loop = nullptr);
+    const DiskImage& image, EventLoop& loop, BlockIoEngine::Completion completion,
+    BlockIoEngineKind kind = BlockIoEngineKind::kAuto, BlockIoEngine::BatchDone batch_done = {});
 
 }  // namespace vmm::virtio
