@@ -169,14 +169,15 @@ int bench_main(int argc, char** argv) {
   bench::IoBenchOptions io;
   unsigned io_timeout = 0;
   std::vector<std::string> io_only;
-  auto io_common = [&](CLI::App* cmd) {
+  auto io_common = [&](CLI::App* cmd, const std::string& scenario_names) {
     cmd->add_option("--runs", io.runs, "Runs of each scenario (each boots the guest once)")
         ->check(CLI::Range(1U, 1000U))
         ->capture_default_str();
     cmd->add_option("--seconds", io.seconds, "Length of each measurement in the guest")
         ->check(CLI::Range(1U, 3600U))
         ->capture_default_str();
-    cmd->add_option("--scenarios", io_only, "Only these scenarios (comma-separated names)")
+    cmd->add_option("--scenarios", io_only,
+                    "Only these scenarios, comma-separated: " + scenario_names)
         ->delimiter(',');
     cmd->add_option("--kernel", io.kernel,
                     "The guest's kernel (default $VMM_CACHE_DIR/kernel/bzImage)");
@@ -203,13 +204,13 @@ int bench_main(int argc, char** argv) {
       "to host and host to guest: vmm's user-space virtio-net against QEMU's virtio-net-pci, "
       "vmm with vhost=on against QEMU with vhost=on, and vmm run --jail against plain vmm "
       "(root)");
-  io_common(net);
+  io_common(net, "vmm-net, qemu-net, vmm-net-vhost, qemu-net-vhost, vmm-net-jail");
   auto* blk = app.add_subcommand(
       "blk",
       "A virtio-blk data disk: sequential 1 MiB write and read (MB/s), 4 KiB random read at "
       "depth 1 and 32 (IOPS), vmm against QEMU's virtio-blk-pci with the same queue count and "
       "cache mode");
-  io_common(blk);
+  io_common(blk, "vmm-blk, qemu-blk");
   blk->add_option("--queues", io.queues, "Request queues of the data disk (and vCPUs)")
       ->check(CLI::Range(1U, 16U))
       ->capture_default_str();
