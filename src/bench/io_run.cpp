@@ -31,24 +31,6 @@ std::optional<double> leading_number(const std::string& text) {
   return value;
 }
 
-// The figure's value in the last console line that carries its key.
-std::optional<double> find_figure(const std::vector<std::string>& lines, const ConsoleFigure& f) {
-  const std::string key = std::string(kFigurePrefix) + f.key + "=";
-  for (auto it = lines.rbegin(); it != lines.rend(); ++it) {
-    const auto at = it->find(key);
-    if (at == std::string::npos) continue;
-    std::string value = it->substr(at + key.size());
-    if (!f.field.empty()) {
-      const std::string field = " " + f.field + "=";
-      const auto pos = value.find(field);
-      if (pos == std::string::npos) return std::nullopt;
-      value.erase(0, pos + field.size());
-    }
-    return leading_number(value);
-  }
-  return std::nullopt;
-}
-
 // The guest's own word on a failed measurement ("VMMTEST: iperf=no iperf3 in the guest"), if
 // it printed one for this figure's action.
 std::string guest_complaint(const std::vector<std::string>& lines, const ConsoleFigure& f) {
@@ -112,6 +94,23 @@ std::optional<Sample> run_once(const IoScenario& s, const std::vector<ConsoleFig
 }
 
 }  // namespace
+
+std::optional<double> find_figure(const std::vector<std::string>& lines, const ConsoleFigure& f) {
+  const std::string key = std::string(kFigurePrefix) + f.key + "=";
+  for (auto it = lines.rbegin(); it != lines.rend(); ++it) {
+    const auto at = it->find(key);
+    if (at == std::string::npos) continue;
+    std::string value = it->substr(at + key.size());
+    if (!f.field.empty()) {
+      const std::string field = " " + f.field + "=";
+      const auto pos = value.find(field);
+      if (pos == std::string::npos) return std::nullopt;
+      value.erase(0, pos + field.size());
+    }
+    return leading_number(value);
+  }
+  return std::nullopt;
+}
 
 void default_io_guest_assets(IoBenchOptions& options) {
   const auto found = guest_asset_cache();

@@ -3,6 +3,7 @@
 // waits for its VMM to exit, and reads the figures the guest printed on its console.
 #include <filesystem>
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -18,6 +19,11 @@ struct ConsoleFigure {
   std::string key;
   std::string field;
 };
+
+// The figure's value in the last console line that carries its key; nullopt when no line has
+// it or its value is not a finite number. The lines are the guest's: anything may be there.
+[[nodiscard]] std::optional<double> find_figure(const std::vector<std::string>& lines,
+                                                const ConsoleFigure& figure);
 
 struct IoScenario {
   Scenario scenario;
