@@ -54,10 +54,12 @@ KvmTestEnv resolve() {
 }
 
 // Appends each test's start and end to $VMM_KVM_LOG_DIR/timeline.tsv as they happen, so that
-// when the sandbox's time runs out tests/kvm/run-suite.sh can still say which tests took it.
+// when the sandbox's time runs out tests/kvm/run-suite.sh can still say which tests took it, and
+// when the sandbox stops responding it can run the unfinished ones in a fresh sandbox (which
+// appends to the same timeline; run-suite.sh removes it before the first).
 class Timeline : public ::testing::EmptyTestEventListener {
  public:
-  explicit Timeline(const std::string& path) : out_(path, std::ios::trunc) {}
+  explicit Timeline(const std::string& path) : out_(path, std::ios::app) {}
   void OnTestStart(const ::testing::TestInfo& t) override { line("start", t, ""); }
   void OnTestEnd(const ::testing::TestInfo& t) override {
     const auto* r = t.result();
