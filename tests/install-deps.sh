@@ -26,6 +26,8 @@ PACKAGES=(
   dnsmasq-base iptables
   # `vmm farm`: TOML farm files, JUnit XML reports, and xmllint validating them in the tests
   libtomlplusplus-dev libpugixml-dev libxml2-utils
+  # the arm64 code's cross-compile check (tests/cross/check-arm64.sh)
+  g++-aarch64-linux-gnu
 )
 
 [[ $(id -u) == 0 ]] || { echo "install-deps: run as root" >&2; exit 1; }

@@ -108,6 +108,24 @@ VcpuExit VcpuFd::run() {
   return exit;
 }
 
+uint64_t VcpuFd::get_one_reg(uint64_t id) const {
+  uint64_t value = 0;
+  kvm_one_reg reg{id, reinterpret_cast<uint64_t>(&value)};
+  checked_ioctl(fd_.get(), KVM_GET_ONE_REG, &reg, "KVM_GET_ONE_REG");
+  return value;
+}
+
+void VcpuFd::set_one_reg(uint64_t id, uint64_t value) const {
+  kvm_one_reg reg{id, reinterpret_cast<uint64_t>(&value)};
+  checked_ioctl(fd_.get(), KVM_SET_ONE_REG, &reg, "KVM_SET_ONE_REG");
+}
+
+#if defined(__aarch64__)
+void VcpuFd::arm_init(const kvm_vcpu_init& init) const {
+  checked_ioctl(fd_.get(), KVM_ARM_VCPU_INIT, &init, "KVM_ARM_VCPU_INIT");
+}
+#endif
+
 #if defined(__x86_64__)
 kvm_regs VcpuFd::get_regs() const {
   kvm_regs regs{};

@@ -45,6 +45,21 @@ VcpuFd VmFd::create_vcpu(uint32_t id) const {
   return VcpuFd(UniqueFd(fd), vcpu_mmap_size_);
 }
 
+DeviceFd VmFd::create_device(uint32_t type) const {
+  kvm_create_device create{};
+  create.type = type;
+  checked_ioctl(fd_.get(), KVM_CREATE_DEVICE, &create, "KVM_CREATE_DEVICE");
+  return DeviceFd(UniqueFd(static_cast<int>(create.fd)));
+}
+
+#if defined(__aarch64__)
+kvm_vcpu_init VmFd::arm_preferred_target() const {
+  kvm_vcpu_init init{};
+  checked_ioctl(fd_.get(), KVM_ARM_PREFERRED_TARGET, &init, "KVM_ARM_PREFERRED_TARGET");
+  return init;
+}
+#endif
+
 void VmFd::set_irq_line(uint32_t gsi, bool level) const {
   kvm_irq_level irq{};
   irq.irq = gsi;

@@ -323,12 +323,13 @@ Vm::Vm(const VmConfig& config, ConsoleIo console) {
        .memory_bytes = config.memory_bytes,
        .uuid = config.uuid.empty() ? random_uuid() : parse_uuid(config.uuid)});
 
-  const arch::VcpuDefaults defaults = arch::vcpu_defaults(p.kvm);
+  const arch::VcpuDefaults defaults = arch::vcpu_defaults(p.kvm, p.vm);
   for (uint32_t i = 0; i < config.cpus; ++i) {
     kvm::VcpuFd vcpu = p.vm.create_vcpu(i);
     arch::configure_vcpu(vcpu, i, config.cpus, defaults, p.boot);
     p.vcpus.push_back(std::make_unique<VcpuRunner>(i, std::move(vcpu), p.pio, p.mmio, p.stopper));
   }
+  arch::finish_vm(p.vm, config.cpus);
   spdlog::info("VM ready: {} vCPU(s), {} of RAM", config.cpus, format_size(config.memory_bytes));
 }
 

@@ -30,6 +30,16 @@ class VcpuFd final {
   // kvm-clock (EINVAL) or the host lacks the ioctl.
   bool notify_guest_paused() noexcept;
 
+  // One register by its KVM_{GET,SET}_ONE_REG id (64-bit registers only): how arm64 reaches
+  // every register, and how any architecture reaches the odd one.
+  [[nodiscard]] uint64_t get_one_reg(uint64_t id) const;
+  void set_one_reg(uint64_t id, uint64_t value) const;
+
+#if defined(__aarch64__)
+  // KVM_ARM_VCPU_INIT: resets the vCPU to `init`'s target with its features (PSCI, power off).
+  void arm_init(const kvm_vcpu_init& init) const;
+#endif
+
 #if defined(__x86_64__)
   // x86-64 register state; arm64 reaches its registers through KVM_{GET,SET}_ONE_REG.
   [[nodiscard]] kvm_regs get_regs() const;

@@ -8,6 +8,7 @@
 #include <span>
 
 #include "vmm/common/unique_fd.hpp"
+#include "vmm/kvm/device_fd.hpp"
 #include "vmm/kvm/vcpu_fd.hpp"
 
 namespace vmm::kvm {
@@ -26,6 +27,12 @@ class VmFd final {
 #endif
   void set_user_memory_region(uint32_t slot, uint64_t guest_addr, uint64_t size, void* host) const;
   [[nodiscard]] VcpuFd create_vcpu(uint32_t id) const;
+  // An in-kernel device of KVM_DEV_TYPE_* `type`.
+  [[nodiscard]] DeviceFd create_device(uint32_t type) const;
+#if defined(__aarch64__)
+  // KVM_ARM_PREFERRED_TARGET: the vCPU target that best matches the host's CPUs.
+  [[nodiscard]] kvm_vcpu_init arm_preferred_target() const;
+#endif
 
   // Level of an interrupt line (GSI) of the in-kernel irqchip.
   void set_irq_line(uint32_t gsi, bool level) const;

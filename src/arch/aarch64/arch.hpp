@@ -1,7 +1,10 @@
 #pragma once
 // The functions the VM builder calls, arm64's side: the same names as every architecture's
-// (vmm/arch/arch.hpp picks the one being built). Declarations only, until the arm64 VM builder
-// is written.
+// (vmm/arch/arch.hpp picks the one being built). The vCPU and GIC functions are written
+// (kvm/vcpu_setup.cpp); memory, the kernel loader and the device tree's wiring are still to
+// come.
+#include <linux/kvm.h>
+
 #include <cstdint>
 #include <span>
 #include <string>
@@ -39,11 +42,18 @@ void setup_vm(const kvm::VmFd& vm);
 // The device tree, generated from the platform inventory.
 void write_firmware_tables(const GuestMemory& memory, std::span<const PlatformDevice> inventory,
                            const FirmwareInfo& info);
-// The KVM_ARM_VCPU_INIT target and features every vCPU starts from.
-struct VcpuDefaults;
-[[nodiscard]] VcpuDefaults vcpu_defaults(const kvm::Kvm& kvm);
+// The KVM_ARM_VCPU_INIT target (the VM's preferred one) and features every vCPU starts from:
+// PSCI 0.2 for CPU_ON, SYSTEM_OFF and SYSTEM_RESET.
+struct VcpuDefaults {
+  kvm_vcpu_init init;
+};
+[[nodiscard]] VcpuDefaults vcpu_defaults(const kvm::Kvm& kvm, const kvm::VmFd& vm);
+// vCPU `index`: KVM_ARM_VCPU_INIT; the boot vCPU (0) starts at the kernel's entry in EL1h with
+// x0 the device tree, the others start powered off until the guest's PSCI CPU_ON.
 void configure_vcpu(const kvm::VcpuFd& vcpu, uint32_t index, uint32_t cpu_count,
                     const VcpuDefaults& defaults, const BootInfo& boot);
+// The in-kernel GICv3, which needs every vCPU to exist first.
+void finish_vm(const kvm::VmFd& vm, uint32_t cpu_count);
 [[nodiscard]] std::string vcpu_state_summary(const kvm::VcpuFd& vcpu);
 
 }  // namespace vmm::arch

@@ -68,12 +68,15 @@ struct VcpuDefaults {
   std::vector<kvm_cpuid_entry2> cpuid;
   std::vector<kvm_msr_entry> msrs;
 };
-[[nodiscard]] VcpuDefaults vcpu_defaults(const kvm::Kvm& kvm);
+[[nodiscard]] VcpuDefaults vcpu_defaults(const kvm::Kvm& kvm, const kvm::VmFd& vm);
 
 // vCPU `index` of `cpu_count`: CPUID, MSRs and LAPIC; the boot vCPU (0) also starts at the
 // kernel's entry in long mode, the others wait for INIT/SIPI from the guest.
 void configure_vcpu(const kvm::VcpuFd& vcpu, uint32_t index, uint32_t cpu_count,
                     const VcpuDefaults& defaults, const BootInfo& boot);
+
+// KVM's VM-wide state that needs every vCPU to exist first: nothing on x86-64.
+inline void finish_vm(const kvm::VmFd& /*vm*/, uint32_t /*cpu_count*/) {}
 
 // Where a stopped vCPU was (instruction and stack pointers, paging state), for the log.
 [[nodiscard]] std::string vcpu_state_summary(const kvm::VcpuFd& vcpu);

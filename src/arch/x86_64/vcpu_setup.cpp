@@ -11,7 +11,7 @@ constexpr uint32_t kCpuid1EcxTscDeadline = 1U << 24;
 
 }  // namespace
 
-VcpuDefaults vcpu_defaults(const kvm::Kvm& kvm) {
+VcpuDefaults vcpu_defaults(const kvm::Kvm& kvm, const kvm::VmFd& /*vm*/) {
   auto supported_cpuid = kvm.supported_cpuid();
   // KVM emulates the LAPIC's TSC-deadline mode but leaves announcing it to the VMM. A guest on
   // hardware-reduced ACPI sets up no PIT to calibrate the LAPIC timer against; in deadline
