@@ -321,7 +321,8 @@ Vm::Vm(const VmConfig& config, ConsoleIo console) {
       p.memory, dm.inventory(),
       {.cpu_count = config.cpus,
        .memory_bytes = config.memory_bytes,
-       .uuid = config.uuid.empty() ? random_uuid() : parse_uuid(config.uuid)});
+       .uuid = config.uuid.empty() ? random_uuid() : parse_uuid(config.uuid)},
+      p.boot);
 
   const arch::VcpuDefaults defaults = arch::vcpu_defaults(p.kvm, p.vm);
   for (uint32_t i = 0; i < config.cpus; ++i) {

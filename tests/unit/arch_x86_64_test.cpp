@@ -101,7 +101,7 @@ TEST(ArchX86_64, FirmwareTablesComeFromTheInventory) {
                           .uuid = parse_uuid("6f1f3b2e-0c47-4d8e-9a51-2b7f0e4c9d13")};
 
   const GuestMemory via_seam = ram();
-  write_firmware_tables(via_seam, inventory, info);
+  write_firmware_tables(via_seam, inventory, info, BootInfo{});
 
   const GuestMemory direct = ram();
   x86_64::write_mptable(direct, info.cpu_count, x86_64::mp_pci_interrupts(inventory));

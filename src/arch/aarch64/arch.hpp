@@ -1,14 +1,16 @@
 #pragma once
 // The functions the VM builder calls, arm64's side: the same names as every architecture's
-// (vmm/arch/arch.hpp picks the one being built). The vCPU and GIC functions are written
-// (kvm/vcpu_setup.cpp); memory, the kernel loader and the device tree's wiring are still to
-// come.
+// (vmm/arch/arch.hpp picks the one being built), defined in kvm/ (built on arm64 hosts only)
+// over the pure boot code beside this file. The platform devices (an MMIO 16550, the PL031,
+// debug-exit) are still to be wired.
 #include <linux/kvm.h>
 
 #include <cstdint>
+#include <optional>
 #include <span>
 #include <string>
 
+#include "arch/aarch64/device_tree.hpp"
 #include "arch/aarch64/memory_layout.hpp"
 #include "vmm/arch/firmware_info.hpp"
 #include "vmm/arch/kernel_config.hpp"
@@ -27,10 +29,13 @@ inline constexpr uint64_t kVirtioMmioStart = aarch64::kVirtioMmioBase;
 inline constexpr uint64_t kVirtioMmioSize = aarch64::kVirtioMmioSize;
 }  // namespace layout
 
-// Where the boot vCPU starts (booting.rst): PC at the kernel's entry, x0 the device tree.
+// Where the boot vCPU starts (booting.rst): PC at the kernel's entry, x0 the device tree; and
+// what the device tree says about the boot (the command line, where the initrd went).
 struct BootInfo {
   GuestAddress entry;
   GuestAddress fdt;
+  std::string cmdline;
+  std::optional<aarch64::FdtInitrd> initrd;
 };
 
 // RAM of `ram_bytes` from kRamBase.
@@ -41,7 +46,7 @@ void write_boot_structures(const GuestMemory& memory);
 void setup_vm(const kvm::VmFd& vm);
 // The device tree, generated from the platform inventory.
 void write_firmware_tables(const GuestMemory& memory, std::span<const PlatformDevice> inventory,
-                           const FirmwareInfo& info);
+                           const FirmwareInfo& info, const BootInfo& boot);
 // The KVM_ARM_VCPU_INIT target (the VM's preferred one) and features every vCPU starts from:
 // PSCI 0.2 for CPU_ON, SYSTEM_OFF and SYSTEM_RESET.
 struct VcpuDefaults {

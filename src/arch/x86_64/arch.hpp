@@ -61,7 +61,7 @@ void setup_vm(const kvm::VmFd& vm);
 
 // The MP table, ACPI tables and SMBIOS, generated from the platform inventory.
 void write_firmware_tables(const GuestMemory& memory, std::span<const PlatformDevice> inventory,
-                           const FirmwareInfo& info);
+                           const FirmwareInfo& info, const BootInfo& boot);
 
 // What every vCPU starts from, read from KVM once: the CPUID it supports and the boot MSRs.
 struct VcpuDefaults {

@@ -8,7 +8,7 @@
 namespace vmm::arch {
 
 void write_firmware_tables(const GuestMemory& memory, std::span<const PlatformDevice> inventory,
-                           const FirmwareInfo& info) {
+                           const FirmwareInfo& info, const BootInfo& /*boot*/) {
   // The guest learns the platform from tables made from the inventory: ACPI for kernels that
   // have it, the MP table for those booted with acpi=off or built without ACPI.
   x86_64::write_mptable(memory, info.cpu_count, x86_64::mp_pci_interrupts(inventory));
