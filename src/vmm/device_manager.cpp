@@ -20,7 +20,7 @@ DeviceManager::DeviceManager(Bus& pio, Bus& mmio)
       ports_("I/O port", 0, 0x10000),
       mmio_space_("virtio-mmio", layout::kVirtioMmioStart,
                   layout::kVirtioMmioSize * layout::kVirtioMmioIrqs.size()),
-      gsis_("interrupt line", 0, layout::kIoapicPins - 1),
+      gsis_("interrupt line", 0, layout::kIrqLineCount - 1),
       pci_slots_("PCI slot", 1, kPciMaxSlot) {
   // Lines the platform uses without a device of ours.
   for (const auto& line : layout::kReservedIrqLines) gsis_.reserve(line.gsi, line.owner);
@@ -35,6 +35,17 @@ void DeviceManager::add_port_device(std::string id, PlatformDeviceKind kind,
   PlatformDevice& d = devices_.emplace_back(std::move(id), kind);
   d.io_base = port;
   d.io_size = count;
+  d.gsi = gsi;
+}
+
+void DeviceManager::add_mmio_device(std::string id, PlatformDeviceKind kind,
+                                    std::shared_ptr<BusDevice> device, uint64_t base, uint64_t size,
+                                    std::optional<uint32_t> gsi) {
+  if (gsi) gsis_.reserve(*gsi, id);
+  mmio_.insert(std::move(device), base, size);
+  PlatformDevice& d = devices_.emplace_back(std::move(id), kind);
+  d.mmio_base = base;
+  d.mmio_size = size;
   d.gsi = gsi;
 }
 
@@ -62,8 +73,8 @@ void DeviceManager::add_virtio_mmio(std::string id, MmioPlacement placement,
 
 DeviceManager::PciPlacement DeviceManager::allocate_pci_slot(const std::string& id) {
   const uint32_t slot = pci_slots_.allocate(id);
-  // INTA# of slot s on IOAPIC pin 16 + (s - 1) % 8: level-triggered and shared, as PCI INTx is.
-  const uint32_t gsi = layout::kPciIntxFirstPin + (slot - 1) % 8;
+  // INTA# lines are level-triggered and shared, as PCI INTx is.
+  const uint32_t gsi = layout::pci_intx_line(slot);
   return {.slot = static_cast<uint8_t>(slot), .gsi = gsi};
 }
 

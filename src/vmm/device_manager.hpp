@@ -24,6 +24,9 @@ class DeviceManager {
   // A device at a fixed, well-known port range, with the interrupt line it uses (if any).
   void add_port_device(std::string id, PlatformDeviceKind kind, std::shared_ptr<BusDevice> device,
                        uint16_t port, uint16_t count, std::optional<uint32_t> gsi = std::nullopt);
+  // A device at a fixed, well-known MMIO window (an arm64 platform's UART, say).
+  void add_mmio_device(std::string id, PlatformDeviceKind kind, std::shared_ptr<BusDevice> device,
+                       uint64_t base, uint64_t size, std::optional<uint32_t> gsi = std::nullopt);
   // An entry for resources without a bus device of their own (the power button's line).
   void add_resource_only(std::string id, PlatformDeviceKind kind, std::optional<uint32_t> gsi);
 

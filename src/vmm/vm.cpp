@@ -181,7 +181,7 @@ struct Vm::Parts {
   Bus pio{"pio"};
   Bus mmio{"mmio"};
   DeviceManager devices{pio, mmio};
-  KvmMsiRouter msi{vm, layout::kIoapicPins};
+  KvmMsiRouter msi{vm, layout::kIrqLineCount};
   KvmIoEventRegistrar ioevents{vm};
   pci::PciRoot pci{mmio, layout::kPciMmioStart, layout::kPciMmioEnd, stopper};
   std::vector<std::unique_ptr<IrqLine>> irq_lines;
@@ -408,6 +408,7 @@ void Vm::press_power_button() {
     throw StateError(std::string("cannot press the power button of a VM that is ") +
                      to_string(now));
   }
+  if (!p.power_button) throw StateError("this VM has no power button");
   spdlog::info("power button pressed");
   p.power_button->trigger();
 }

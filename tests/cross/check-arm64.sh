@@ -1,6 +1,7 @@
 #!/bin/bash
 # Compiles the code vmm builds only for arm64 hosts (the KVM layer with its arm64 ioctls, the
-# arm64 arch code with its KVM calls, the PL031 model) with Debian's aarch64 cross compiler,
+# arm64 arch code with its KVM calls, the arm64 platform devices and the device manager over the
+# arm64 layout, the PL031 model) with Debian's aarch64 cross compiler,
 # against arm64's <linux/kvm.h>, with the project's warnings as errors. It checks that the
 # code builds for arm64, including static checks of register ids against the kernel's headers;
 # it runs nothing. Usage: tests/cross/check-arm64.sh [OUT_DIR]
@@ -26,6 +27,7 @@ sources=(
   "$ROOT"/src/arch/aarch64/*.cpp
   "$ROOT"/src/arch/aarch64/kvm/*.cpp
   "$ROOT"/devices/legacy/pl031_rtc.cpp
+  "$ROOT"/src/vmm/device_manager.cpp
 )
 flags=(-std=c++20 -O1 -Wall -Wextra -Wpedantic -Wshadow -Wconversion -Wno-sign-conversion
   -Wnon-virtual-dtor -Wold-style-cast -Wcast-align -Woverloaded-virtual -Werror

@@ -30,6 +30,23 @@ class DeviceManagerTest : public ::testing::Test {
   std::shared_ptr<NullDevice> dev = std::make_shared<NullDevice>();
 };
 
+TEST_F(DeviceManagerTest, MmioDevicesLandOnTheBusWithTheirLineAndClashesAreRefused) {
+  dm.add_mmio_device("uart", PlatformDeviceKind::kSerial, dev, 0x0900'0000, 8,
+                     x86_64::kVirtioMmioIrqs[0]);
+  std::array<uint8_t, 1> b{};
+  EXPECT_TRUE(mmio.read(0x0900'0007, b));
+  EXPECT_EQ(b[0], 0x5a);
+  EXPECT_FALSE(mmio.read(0x0900'0008, b)) << "the window is 8 bytes";
+  EXPECT_THROW(dm.add_mmio_device("clash", PlatformDeviceKind::kRtc, dev, 0x0900'0004, 4), Error);
+  ASSERT_EQ(dm.inventory().size(), 1u);
+  const PlatformDevice& uart = dm.inventory().front();
+  EXPECT_EQ(uart.mmio_base, 0x0900'0000u);
+  EXPECT_EQ(uart.mmio_size, 8u);
+  EXPECT_EQ(uart.gsi, x86_64::kVirtioMmioIrqs[0]);
+  // The line is taken: the first virtio-mmio device gets the next one.
+  EXPECT_EQ(dm.allocate_virtio_mmio("vda").gsi, x86_64::kVirtioMmioIrqs[1]);
+}
+
 TEST_F(DeviceManagerTest, PortDevicesLandOnTheBusAndClashesAreRefused) {
   dm.add_port_device("com1", PlatformDeviceKind::kSerial, dev, 0x3f8, 8, 4);
   std::array<uint8_t, 1> b{};

@@ -5,6 +5,7 @@
 // debug-exit) are still to be wired.
 #include <linux/kvm.h>
 
+#include <array>
 #include <cstdint>
 #include <optional>
 #include <span>
@@ -22,11 +23,37 @@
 
 namespace vmm::arch {
 
+// The platform's fixed places and interrupt lines, under the names the device manager and the
+// VM builder use on every architecture. An interrupt line is a GIC SPI number.
 namespace layout {
+inline constexpr uint32_t kIrqLineCount = aarch64::kMaxSpi + 1;
+// INTA# of device `slot` (the device tree's interrupt-map swizzle, pin A).
+[[nodiscard]] constexpr uint32_t pci_intx_line(uint32_t slot) noexcept {
+  return aarch64::kPciIntxFirstSpi + slot % 4;
+}
 inline constexpr uint64_t kPciMmioStart = aarch64::kPciMmioBase;
 inline constexpr uint64_t kPciMmioEnd = aarch64::kPciMmioBase + aarch64::kPciMmioSize;
 inline constexpr uint64_t kVirtioMmioStart = aarch64::kVirtioMmioBase;
 inline constexpr uint64_t kVirtioMmioSize = aarch64::kVirtioMmioSize;
+// The line of each virtio-mmio slot, in slot order.
+inline constexpr auto kVirtioMmioIrqs = [] {
+  std::array<uint32_t, aarch64::kVirtioMmioSlots> lines{};
+  for (uint32_t slot = 0; slot < lines.size(); ++slot) {
+    lines[slot] = aarch64::virtio_mmio_slot_spi(slot);
+  }
+  return lines;
+}();
+struct ReservedIrqLine {
+  uint32_t gsi;
+  const char* owner;
+};
+// The PCI INTx lines, which PCI slots share and no other device may take.
+inline constexpr std::array<ReservedIrqLine, 4> kReservedIrqLines{{
+    {aarch64::kPciIntxFirstSpi, "PCI INTx"},
+    {aarch64::kPciIntxFirstSpi + 1, "PCI INTx"},
+    {aarch64::kPciIntxFirstSpi + 2, "PCI INTx"},
+    {aarch64::kPciIntxFirstSpi + 3, "PCI INTx"},
+}};
 }  // namespace layout
 
 // Where the boot vCPU starts (booting.rst): PC at the kernel's entry, x0 the device tree; and

@@ -23,9 +23,15 @@ namespace vmm::arch {
 
 // The fixed places the builder and the device manager use: virtio-mmio windows and their
 // lines, the PCI BAR window, and the interrupt lines of the in-kernel irqchip.
+// The platform's fixed places and interrupt lines, under the names the device manager and the
+// VM builder use on every architecture.
 namespace layout {
-using x86_64::kIoapicPins;
-using x86_64::kPciIntxFirstPin;
+// Interrupt lines 0..kIrqLineCount-1 (IOAPIC pins); MSI routes take GSIs from there up.
+inline constexpr uint32_t kIrqLineCount = x86_64::kIoapicPins;
+// The line of INTA# of PCI slot `slot` (1..31).
+[[nodiscard]] constexpr uint32_t pci_intx_line(uint32_t slot) noexcept {
+  return x86_64::kPciIntxFirstPin + (slot - 1) % 8;
+}
 using x86_64::kPciMmioEnd;
 using x86_64::kPciMmioStart;
 using x86_64::kVirtioMmioIrqs;

@@ -52,16 +52,12 @@ void write_firmware_tables(const GuestMemory& memory, std::span<const PlatformDe
       aarch64::standard_device_tree(info.memory_bytes, info.cpu_count);
   tree.bootargs = boot.cmdline;
   tree.initrd = boot.initrd;
+  // The virtio-mmio nodes say what the device manager placed: window and line.
   for (const PlatformDevice& device : inventory) {
     if (device.kind != PlatformDeviceKind::kVirtioMmio) continue;
-    if (device.mmio_base < aarch64::kVirtioMmioBase ||
-        (device.mmio_base - aarch64::kVirtioMmioBase) % aarch64::kVirtioMmioSize != 0) {
-      throw Error(fmt::format("{}: virtio-mmio window {:#x} is not a slot of the arm64 layout",
-                              device.id, device.mmio_base));
-    }
-    const auto slot = static_cast<uint32_t>((device.mmio_base - aarch64::kVirtioMmioBase) /
-                                            aarch64::kVirtioMmioSize);
-    tree.virtio_mmio.push_back(aarch64::virtio_mmio_slot(slot, aarch64::VirtioMmioKind::kOther));
+    if (!device.gsi) throw Error(device.id + ": virtio-mmio device without an interrupt line");
+    tree.virtio_mmio.push_back(
+        {{device.mmio_base, device.mmio_size, *device.gsi}, aarch64::VirtioMmioKind::kOther});
   }
   aarch64::write_device_tree(memory, boot.fdt.raw, aarch64::build_device_tree(tree));
 }
