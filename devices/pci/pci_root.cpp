@@ -50,6 +50,18 @@ class BarWindow final : public BusDevice {
   uint8_t bar_;
 };
 
+class Ecam final : public BusDevice {
+ public:
+  explicit Ecam(PciRoot& root) : root_(root) {}
+  void read(uint64_t offset, std::span<uint8_t> data) override { root_.read_ecam(offset, data); }
+  void write(uint64_t offset, std::span<const uint8_t> data) override {
+    root_.write_ecam(offset, data);
+  }
+
+ private:
+  PciRoot& root_;
+};
+
 class Port final : public BusDevice {
  public:
   Port(PciRoot& root, bool address) : root_(root), address_(address) {}
@@ -79,7 +91,8 @@ PciRoot::PciRoot(Bus& mmio, uint64_t mmio_start, uint64_t mmio_end, VmStopper& s
       mmio_end_(mmio_end),
       stopper_(stopper),
       address_port_(std::make_shared<Port>(*this, true)),
-      data_port_(std::make_shared<Port>(*this, false)) {
+      data_port_(std::make_shared<Port>(*this, false)),
+      ecam_(std::make_shared<Ecam>(*this)) {
   add_device(std::make_shared<HostBridge>());
 }
 
@@ -155,41 +168,66 @@ void PciRoot::read_address(uint64_t offset, std::span<uint8_t> data) {
   }
 }
 
+PciRoot::Slot* PciRoot::slot_at(uint64_t bus, uint64_t dev, uint64_t fn) {
+  if (bus != 0 || fn != 0 || dev >= kMaxSlots || !slots_[dev].device) return nullptr;
+  return &slots_[dev];
+}
+
 PciDevice* PciRoot::target(uint64_t data_offset, uint16_t& reg, Slot*& slot) {
   if ((config_address_ & 0x80000000U) == 0) return nullptr;
-  const uint32_t bus = (config_address_ >> 16) & 0xff;
-  const uint32_t dev = (config_address_ >> 11) & 0x1f;
-  const uint32_t fn = (config_address_ >> 8) & 0x7;
-  if (bus != 0 || fn != 0 || !slots_[dev].device) return nullptr;
+  slot = slot_at((config_address_ >> 16) & 0xff, (config_address_ >> 11) & 0x1f,
+                 (config_address_ >> 8) & 0x7);
+  if (slot == nullptr) return nullptr;
   reg = static_cast<uint16_t>((config_address_ & 0xfc) + data_offset);
-  slot = &slots_[dev];
   return slot->device.get();
+}
+
+void PciRoot::config_read(Slot* slot, uint64_t reg, std::span<uint8_t> data) {
+  if (slot == nullptr || !range_within(reg, data.size(), 0, kConfigSize)) {
+    std::fill(data.begin(), data.end(), 0xff);
+    return;
+  }
+  slot->device->config_read(static_cast<uint16_t>(reg), data);
+}
+
+void PciRoot::config_write(Slot* slot, uint64_t reg, std::span<const uint8_t> data) {
+  if (slot == nullptr || !range_within(reg, data.size(), 0, kConfigSize)) return;
+  slot->device->config_write(static_cast<uint16_t>(reg), data);
+  // BARs or the command register changed: remap.
+  if ((reg < kBar0 + 4 * kBarCount && reg + data.size() > kBar0) ||
+      (reg <= kCommand && reg + data.size() > kCommand)) {
+    update_mappings(*slot);
+  }
 }
 
 void PciRoot::read_data(uint64_t offset, std::span<uint8_t> data) {
   std::lock_guard lock(mutex_);
   uint16_t reg = 0;
   Slot* slot = nullptr;
-  PciDevice* dev = target(offset, reg, slot);
-  if (dev == nullptr || !range_within(reg, data.size(), 0, kConfigSize)) {
-    std::fill(data.begin(), data.end(), 0xff);
-    return;
-  }
-  dev->config_read(reg, data);
+  if (target(offset, reg, slot) == nullptr) slot = nullptr;
+  config_read(slot, reg, data);
 }
 
 void PciRoot::write_data(uint64_t offset, std::span<const uint8_t> data) {
   std::lock_guard lock(mutex_);
   uint16_t reg = 0;
   Slot* slot = nullptr;
-  PciDevice* dev = target(offset, reg, slot);
-  if (dev == nullptr || !range_within(reg, data.size(), 0, kConfigSize)) return;
-  dev->config_write(reg, data);
-  // BARs or the command register changed: remap.
-  if ((reg < kBar0 + 4 * kBarCount && reg + data.size() > kBar0) ||
-      (reg <= kCommand && reg + data.size() > kCommand)) {
-    update_mappings(*slot);
-  }
+  if (target(offset, reg, slot) == nullptr) slot = nullptr;
+  config_write(slot, reg, data);
+}
+
+// ECAM offset: bus in bits 20 and up, device in 19..15, function in 14..12, register in 11..0.
+// An access that would run into the next function's space finds no register there.
+void PciRoot::read_ecam(uint64_t offset, std::span<uint8_t> data) {
+  std::lock_guard lock(mutex_);
+  config_read(slot_at(offset / kEcamBusSize, (offset >> 15) & 0x1f, (offset >> 12) & 0x7),
+              offset & (kEcamFunctionSize - 1), data);
+}
+
+void PciRoot::write_ecam(uint64_t offset, std::span<const uint8_t> data) {
+  std::lock_guard lock(mutex_);
+  config_write(slot_at(offset / kEcamBusSize, (offset >> 15) & 0x1f, (offset >> 12) & 0x7),
+               offset & (kEcamFunctionSize - 1), data);
 }
 
 }  // namespace vmm::pci

@@ -166,6 +166,60 @@ TEST_F(PciRootTest, ResetControlRegisterResetsTheVm) {
   EXPECT_EQ(stopper.requests()[0].reason, StopReason::kGuestReset);
 }
 
+// ECAM reaches the same registers as the ports; what lies outside bus 0's devices, or runs
+// past a function's space, reads as all-ones.
+class PciEcamTest : public PciRootTest {
+ protected:
+  static constexpr uint64_t kEcamBase = 0x1000'0000;
+  static constexpr uint64_t kEcamBuses = 4;
+  void SetUp() override {
+    PciRootTest::SetUp();
+    mmio.insert(root.ecam(), kEcamBase, kEcamBuses * kEcamBusSize);
+  }
+  static uint64_t at(uint64_t bus, uint64_t dev, uint64_t fn, uint64_t reg) {
+    return kEcamBase + bus * kEcamBusSize + dev * 8 * kEcamFunctionSize + fn * kEcamFunctionSize +
+           reg;
+  }
+  uint32_t ecam_read(uint64_t addr, size_t size = 4) {
+    std::array<uint8_t, 4> b{};
+    EXPECT_TRUE(mmio.read(addr, std::span(b).first(size)));
+    uint32_t v = 0;
+    std::memcpy(&v, b.data(), size);
+    return v;
+  }
+  void ecam_write(uint64_t addr, uint32_t v) {
+    std::array<uint8_t, 4> b{};
+    std::memcpy(b.data(), &v, 4);
+    EXPECT_TRUE(mmio.write(addr, b));
+  }
+};
+
+TEST_F(PciEcamTest, SameRegistersAsThePorts) {
+  EXPECT_EQ(ecam_read(at(0, 0, 0, 0)), config_read(0, 0));
+  EXPECT_EQ(ecam_read(at(0, 0, 0, 8)), config_read(0, 8));
+  EXPECT_EQ(ecam_read(at(0, 0, 0, 2), 2), config_read(0, 0) >> 16);
+  auto dev = std::make_shared<TestDevice>();
+  const uint8_t slot = root.add_device(dev);
+  EXPECT_EQ(ecam_read(at(0, slot, 0, kBar0)), config_read(slot, kBar0));
+  // A BAR moved through ECAM moves the mapping, as through the ports.
+  ecam_write(at(0, slot, 0, kCommand), 0);
+  ecam_write(at(0, slot, 0, kBar0), 0xe0200000);
+  ecam_write(at(0, slot, 0, kCommand), kCommandMemorySpace);
+  EXPECT_EQ(config_read(slot, kBar0), 0xe0200000u);
+  EXPECT_EQ(dev->mapped_at, 0xe0200000u);
+}
+
+TEST_F(PciEcamTest, NothingElseAnswers) {
+  EXPECT_EQ(ecam_read(at(0, 5, 0, 0)), 0xffffffffu);  // empty slot
+  EXPECT_EQ(ecam_read(at(0, 0, 1, 0)), 0xffffffffu);  // function 1
+  EXPECT_EQ(ecam_read(at(1, 0, 0, 0)), 0xffffffffu);  // bus 1
+  EXPECT_EQ(ecam_read(at(3, 31, 7, 0xffc)), 0xffffffffu);
+  EXPECT_EQ(ecam_read(at(0, 0, 0, 0x100)), 0xffffffffu);  // extended space: none
+  EXPECT_EQ(ecam_read(at(0, 0, 0, 0xfe)), 0xffffffffu);   // runs past the 256 bytes: none
+  ecam_write(at(1, 0, 0, kCommand), 0xffff);              // ignored, no crash
+  EXPECT_EQ(config_read(0, 0) & 0xffff, 0x8086u);
+}
+
 TEST_F(PciRootTest, DisabledAddressReadsAllOnes) {
   std::array<uint8_t, 4> b{};
   pio.write(kConfigAddressPort, b);  // enable bit clear

@@ -12,6 +12,7 @@
 #include <string>
 
 #include "arch/aarch64/device_tree.hpp"
+#include "arch/aarch64/kvm_abi.hpp"
 #include "arch/aarch64/memory_layout.hpp"
 #include "vmm/arch/firmware_info.hpp"
 #include "vmm/arch/kernel_config.hpp"
@@ -55,6 +56,12 @@ inline constexpr std::array<ReservedIrqLine, 4> kReservedIrqLines{{
     {aarch64::kPciIntxFirstSpi + 3, "PCI INTx"},
 }};
 }  // namespace layout
+
+// KVM_IRQ_LINE's irq for an interrupt line (an SPI): its type and INTID encoded. irqfds take
+// the SPI number itself.
+[[nodiscard]] constexpr uint32_t kvm_irq_line(uint32_t line) noexcept {
+  return aarch64::irq_line_for_spi(line);
+}
 
 // Where the boot vCPU starts (booting.rst): PC at the kernel's entry, x0 the device tree; and
 // what the device tree says about the boot (the command line, where the initrd went).

@@ -48,6 +48,9 @@ struct ReservedIrqLine {
 inline constexpr std::array<ReservedIrqLine, 2> kReservedIrqLines{{{0, "PIT"}, {2, "PIC cascade"}}};
 }  // namespace layout
 
+// KVM_IRQ_LINE's irq for an interrupt line: the GSI itself.
+[[nodiscard]] constexpr uint32_t kvm_irq_line(uint32_t line) noexcept { return line; }
+
 // Where the boot vCPU starts: the kernel's 64-bit entry and the zero page.
 using BootInfo = x86_64::LinuxBootInfo;
 
