@@ -4,10 +4,10 @@
 # and end): the time of each test suite, the slowest tests, and a test that never finished.
 #
 # When the sandbox itself stops responding (vmm-sandbox exits 126: its kernel no longer runs
-# user space, so no test inside can end), the tests that had not finished run once more in a
-# fresh sandbox, within what is left of --timeout. The test that was running then is named
-# loudly; it fails if it stalls the fresh sandbox too. Exits 1 if any test failed in either
-# sandbox, else with the last sandbox's status.
+# user space, so no test inside can end), the tests that had not finished run again in a fresh
+# sandbox, up to three times, within what is left of --timeout. The test that was running each
+# time is named loudly. Exits 1 if any test failed in any sandbox, else with the last sandbox's
+# status (126 when the sandbox wedged a fourth time).
 set -u
 sandbox="$(dirname "$0")/../sandbox/vmm-sandbox"
 timeline="${VMM_KVM_LOG_DIR:-kvm-logs}/timeline.tsv"
@@ -31,30 +31,33 @@ unfinished_test() {
   awk -F'\t' '$1 == "start" { t = $3 } $1 == "end" && $3 == t { t = "" } END { print t }' "$timeline"
 }
 
-if ((status == 126)) && [[ -s $timeline ]]; then
+# Each wedge costs one fresh sandbox, up to three, for what had not finished.
+resumes=0
+while ((status == 126 && resumes < 3)) && [[ -s $timeline ]]; do
+  resumes=$((resumes + 1))
   stalled_in=$(unfinished_test)
   left=$((timeout - (SECONDS - started)))
   echo
   echo "**** the sandbox stopped responding during ${stalled_in:-(no test)}"
   if ((left < 120)); then
     echo "**** too little time left (${left}s) to run the remaining tests in a fresh sandbox"
-  else
-    echo "**** running the tests that had not finished in a fresh sandbox (${left}s left)"
-    # The base filter: a --gtest_filter among the command's arguments, else $GTEST_FILTER.
-    base=${GTEST_FILTER:-*}
-    for a in "${args[@]}"; do [[ $a == --gtest_filter=* ]] && base=${a#--gtest_filter=}; done
-    done_tests=$(finished_tests)
-    filter=$base
-    if [[ -n $done_tests ]]; then
-      if [[ $base == *-* ]]; then filter+=":$done_tests"; else filter+="-$done_tests"; fi
-    fi
-    for ((i = 0; i < ${#args[@]}; ++i)); do
-      [[ ${args[i]} == --timeout ]] && args[i + 1]=$left
-    done
-    "$sandbox" run "${args[@]}" "--gtest_filter=$filter"
-    status=$?
+    break
   fi
-fi
+  echo "**** running the tests that had not finished in fresh sandbox $resumes of 3 (${left}s left)"
+  # The base filter: a --gtest_filter among the command's arguments, else $GTEST_FILTER.
+  base=${GTEST_FILTER:-*}
+  for a in "${args[@]}"; do [[ $a == --gtest_filter=* ]] && base=${a#--gtest_filter=}; done
+  done_tests=$(finished_tests)
+  filter=$base
+  if [[ -n $done_tests ]]; then
+    if [[ $base == *-* ]]; then filter+=":$done_tests"; else filter+="-$done_tests"; fi
+  fi
+  for ((i = 0; i < ${#args[@]}; ++i)); do
+    [[ ${args[i]} == --timeout ]] && args[i + 1]=$left
+  done
+  "$sandbox" run "${args[@]}" "--gtest_filter=$filter"
+  status=$?
+done
 
 [ -s "$timeline" ] || exit "$status"
 echo
@@ -76,7 +79,7 @@ awk -F'\t' -v now="$(date +%s)" '
     }
   }' "$timeline"
 if ((status == 0)) && grep -q $'^end\t.*\tfailed$' "$timeline"; then
-  echo "a test failed in the first sandbox"
+  echo "a test failed in an earlier sandbox"
   status=1
 fi
 exit "$status"
